@@ -1,0 +1,68 @@
+//! The command line, one module per subcommand. Exit codes: 0 success, 1 the run failed,
+//! 2 bad input (command line, script or settings).
+
+pub mod run;
+
+use clap::{Parser, Subcommand};
+
+/// Train rate RNNs with biological constraints on cognitive tasks written as Rhai scripts.
+#[derive(Debug, Parser)]
+#[command(name = "psychrnn", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a network on the experiment a script declares and write its run directory.
+    Run(run::RunArgs),
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    /// 1: the run failed; 2: bad input.
+    pub code: i32,
+    /// What happened.
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    /// Bad input (script, settings, command line): exit code 2.
+    pub fn input(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            code: 2,
+            error: error.into(),
+        }
+    }
+    /// A failure while running: exit code 1.
+    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            code: 1,
+            error: error.into(),
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    // One thread for the model's small matrix products (two are slower here); the batch
+    // thread uses the other core. RAYON_NUM_THREADS set by the user wins.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::execute(&args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {:#}", e.error);
+            e.code
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! `psychrnn run SCRIPT`: train the experiment a script declares and write its run directory.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use candle_core::{DType, Device};
+use clap::Args;
+
+use super::CliError;
+use crate::experiment::{ExperimentConfig, RunRecord};
+use crate::model::{psychrnn_initial_weights, write_weights_npz, RateRnn};
+use crate::random::{stream, Rng};
+use crate::run_dir::{write_atomic, RunDir};
+use crate::script::{load_experiment, LoadOptions, Override};
+use crate::task::{generate_batch, Task};
+use crate::train::{evaluate, train, HistoryRow, StopReason, TrainOutcome};
+
+/// Arguments of `psychrnn run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The experiment script (.rhai).
+    pub script: PathBuf,
+    /// Run directory [default: runs/<experiment name>, or runs/<name>-2, … if taken].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of every random stream (wins over the script's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a setting, e.g. --set model.n_rec=100 --set train.iterations=500 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
+    pub overrides: Vec<Override>,
+    /// Extra folder to search for imported modules (repeatable; also PSYCHRNN_PATH).
+    #[arg(long = "lib", value_name = "DIR")]
+    pub lib_dirs: Vec<PathBuf>,
+    /// Print nothing but errors and the run directory.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_override(s: &str) -> Result<Override, String> {
+    s.parse()
+}
+
+/// Module folders from `--lib` then `PSYCHRNN_PATH` (colon-separated).
+fn lib_dirs(args: &RunArgs) -> Vec<PathBuf> {
+    let mut dirs = args.lib_dirs.clone();
+    if let Some(path) = std::env::var_os("PSYCHRNN_PATH") {
+        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs
+}
+
+/// Runs `psychrnn run`.
+pub fn execute(args: &RunArgs) -> Result<(), CliError> {
+    let options = LoadOptions {
+        overrides: args.overrides.clone(),
+        seed: args.seed,
+        lib_dirs: lib_dirs(args),
+    };
+    let loaded = load_experiment(&args.script, &options).map_err(CliError::input)?;
+    let config = loaded.config.clone();
+    let task: Arc<dyn Task> = loaded.task.clone();
+    // Draw a first batch before anything is written: a script that fails on its trials
+    // leaves no run directory behind.
+    generate_batch(
+        task.as_ref(),
+        config.seed,
+        stream::TRAIN,
+        0,
+        config.train.batch_size.min(8),
+    )
+    .map_err(CliError::input)?;
+
+    let run = match &args.out {
+        Some(dir) => {
+            let run = RunDir::new(dir);
+            if run.holds_run() {
+                return Err(CliError::input(anyhow::anyhow!(
+                    "{} already holds a run; choose another --out (or omit it to get a fresh runs/<name>-N)",
+                    dir.display()
+                )));
+            }
+            run
+        }
+        None => RunDir::next_free(Path::new("runs"), &config.name),
+    };
+    run.create()
+        .with_context(|| format!("cannot create run directory {}", run.root().display()))
+        .map_err(CliError::failed)?;
+    let record = RunRecord {
+        psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
+        script: args.script.display().to_string(),
+        script_sha256: loaded.script_sha256.clone(),
+        overrides: args.overrides.iter().map(override_text).collect(),
+        experiment: config.clone(),
+    };
+    let yaml = serde_norway::to_string(&record).expect("config serialises");
+    write_atomic(&run.config(), yaml.as_bytes())
+        .with_context(|| format!("cannot write {}", run.config().display()))
+        .map_err(CliError::failed)?;
+
+    let quiet = args.quiet;
+    if !quiet {
+        println!(
+            "psychrnn {}: {} — {} units, {} iterations of {} trials → {}",
+            env!("CARGO_PKG_VERSION"),
+            config.name,
+            config.model.n_rec,
+            config.train.iterations,
+            config.train.batch_size,
+            run.root().display()
+        );
+    }
+    let outcome = train_and_save(&config, task, &run, quiet).map_err(CliError::failed)?;
+    if quiet {
+        println!("{}", run.root().display());
+    } else {
+        println!(
+            "done: test accuracy {:.3} on {} fresh trials after {} iterations ({:.1} s); files in {}",
+            outcome.1,
+            config.train.test_trials,
+            outcome.0.iterations,
+            outcome.0.wall_seconds,
+            run.root().display()
+        );
+    }
+    Ok(())
+}
+
+fn override_text(o: &Override) -> String {
+    let v = serde_norway::to_string(&o.value).unwrap_or_default();
+    format!("{}={}", o.path, v.trim_end())
+}
+
+/// Builds the network, trains it, tests it on fresh trials and writes every file.
+/// Returns the training outcome and the test accuracy.
+fn train_and_save(
+    config: &ExperimentConfig,
+    task: Arc<dyn Task>,
+    run: &RunDir,
+    quiet: bool,
+) -> anyhow::Result<(TrainOutcome, f64)> {
+    let shape = task.shape().clone();
+    let weights = psychrnn_initial_weights(
+        shape.n_in(),
+        config.model.n_rec,
+        shape.n_out(),
+        config.model.spectral_radius,
+        config.seed,
+    );
+    let model = RateRnn::new(
+        &weights,
+        shape.dt / shape.tau,
+        config.model.rec_noise,
+        config.model.transfer_function,
+        DType::F32,
+        &Device::Cpu,
+    )?;
+    let mut csv = String::from("iteration,trials_seen,loss,eval_loss,accuracy,seconds\n");
+    let mut write_error = None;
+    let history_path = run.history();
+    let total = config.train.iterations;
+    let outcome = train(
+        &model,
+        task.clone(),
+        &config.train,
+        config.seed,
+        |row: &HistoryRow| {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{:.3}",
+                row.iteration, row.trials_seen, row.loss, row.eval_loss, row.accuracy, row.seconds
+            );
+            if let Err(e) = write_atomic(&history_path, csv.as_bytes()) {
+                write_error.get_or_insert(e);
+            }
+            if !quiet {
+                println!(
+                    "iter {:>6}/{total}  loss {:.5}  eval loss {:.5}  accuracy {:.3}  {:>7.1}s",
+                    row.iteration, row.loss, row.eval_loss, row.accuracy, row.seconds
+                );
+            }
+        },
+    )?;
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("cannot write {}", history_path.display()));
+    }
+    if outcome.stop_reason == StopReason::AccuracyReached && !quiet {
+        println!("stopping early: accuracy reached train.stop_at_accuracy");
+    }
+    let test = generate_batch(
+        task.as_ref(),
+        config.seed,
+        stream::TEST,
+        0,
+        config.train.test_trials,
+    )?;
+    let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
+    let result = evaluate(&model, &test, &mut noise)?;
+    write_weights_npz(&run.weights(), &model.effective_weights()?)
+        .with_context(|| format!("cannot write {}", run.weights().display()))?;
+    let summary = format!(
+        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nstop_reason: {}\n",
+        result.accuracy,
+        result.loss,
+        config.train.test_trials,
+        outcome.iterations,
+        outcome.trials_seen,
+        outcome.wall_seconds,
+        match outcome.stop_reason {
+            StopReason::Iterations => "iterations",
+            StopReason::AccuracyReached => "accuracy_reached",
+        }
+    );
+    write_atomic(&run.summary(), summary.as_bytes())
+        .with_context(|| format!("cannot write {}", run.summary().display()))?;
+    Ok((outcome, result.accuracy))
+}

@@ -1,0 +1,219 @@
+//! The experiment: everything a run needs, as typed, serialisable settings.
+//!
+//! A script declares it as a map with sections `task`, `model` and `train` (plus `name` and
+//! `seed`); every field has a default except the task's channels and duration. The resolved
+//! experiment, every default made explicit, is what `config.yaml` holds.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+use crate::model::ModelConfig;
+use crate::task::TaskConfig;
+use crate::train::TrainConfig;
+
+/// Top-level keys of an experiment map.
+pub const EXPERIMENT_KEYS: &[&str] = &["name", "seed", "task", "model", "train"];
+
+/// A fully resolved experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Name of the experiment (default: the script's file name without extension).
+    pub name: String,
+    /// Seed of every random stream in the run.
+    pub seed: u64,
+    /// The task's data (its closures live in the script).
+    pub task: TaskConfig,
+    /// The network.
+    pub model: ModelConfig,
+    /// Training.
+    pub train: TrainConfig,
+}
+
+/// A bad value in the experiment's settings, named by its field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("config field `{field}`: {message}")]
+pub struct ConfigError {
+    /// Dotted field path, e.g. `model.n_rec`.
+    pub field: String,
+    /// What is wrong and what is valid.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn section<T: DeserializeOwned + Default>(
+    root: &serde_norway::Mapping,
+    name: &str,
+) -> Result<T, ConfigError> {
+    match root.get(name) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => typed(v.clone(), name),
+    }
+}
+
+fn typed<T: DeserializeOwned>(v: Value, name: &str) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            name.to_string()
+        } else {
+            format!("{name}.{path}")
+        };
+        ConfigError::new(field, e.into_inner().to_string())
+    })
+}
+
+impl ExperimentConfig {
+    /// Reads the experiment from a YAML tree (the script's map after `--set` overrides).
+    /// `default_name` is used when the tree has no `name`.
+    pub fn from_value(root: &Value, default_name: &str) -> Result<Self, ConfigError> {
+        let Value::Mapping(map) = root else {
+            return Err(ConfigError::new(
+                "experiment",
+                "must be a map with sections task, model, train",
+            ));
+        };
+        for key in map.keys() {
+            let k = key.as_str().unwrap_or("?");
+            if !EXPERIMENT_KEYS.contains(&k) {
+                return Err(ConfigError::new(
+                    k,
+                    format!(
+                        "unknown experiment key; valid keys: {}",
+                        EXPERIMENT_KEYS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let name = match map.get("name") {
+            None | Some(Value::Null) => default_name.to_string(),
+            Some(v) => typed(v.clone(), "name")?,
+        };
+        let seed = match map.get("seed") {
+            None | Some(Value::Null) => 0,
+            Some(v) => typed(v.clone(), "seed")?,
+        };
+        let task = match map.get("task") {
+            None | Some(Value::Null) => {
+                return Err(ConfigError::new("task", "the experiment has no task"))
+            }
+            Some(v) => typed(v.clone(), "task")?,
+        };
+        let config = ExperimentConfig {
+            name,
+            seed,
+            task,
+            model: section(map, "model")?,
+            train: section(map, "train")?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot (ranges, consistency).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.task.shape().validate().map_err(|e| match e {
+            crate::task::TaskError::Shape { field, message } => {
+                ConfigError::new(format!("task.{field}"), message)
+            }
+            other => ConfigError::new("task", other.to_string()),
+        })?;
+        if self.model.n_rec == 0 {
+            return Err(ConfigError::new("model.n_rec", "must be at least 1"));
+        }
+        if !(self.model.rec_noise.is_finite() && self.model.rec_noise >= 0.0) {
+            return Err(ConfigError::new("model.rec_noise", "must be ≥ 0"));
+        }
+        if !(self.task.input_noise.is_finite() && self.task.input_noise >= 0.0) {
+            return Err(ConfigError::new("task.input_noise", "must be ≥ 0"));
+        }
+        self.train.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> Value {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_missing_sections() {
+        let c = ExperimentConfig::from_value(
+            &tree("task: {inputs: [a], outputs: [b], duration: 100}"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.name, "x");
+        assert_eq!(c.model, ModelConfig::default());
+        assert_eq!(c.train, TrainConfig::default());
+        assert_eq!(c.task.dt, 10.0);
+    }
+
+    #[test]
+    fn unknown_keys_list_valid_ones() {
+        let e = ExperimentConfig::from_value(
+            &tree("task: {inputs: [a], outputs: [b], duration: 100}\nmodel: {n_recc: 3}"),
+            "x",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "model");
+        assert!(e.message.contains("unknown field `n_recc`"), "{e}");
+        assert!(e.message.contains("`n_rec`"), "{e}");
+        let e = ExperimentConfig::from_value(&tree("tsak: {}"), "x").unwrap_err();
+        assert_eq!(e.to_string(), "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train");
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = ExperimentConfig::from_value(
+            &tree("task: {inputs: [a], outputs: [b], duration: 100}\ntrain: {iterations: many}"),
+            "x",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "train.iterations");
+        let e = ExperimentConfig::from_value(
+            &tree("task: {inputs: [a], outputs: [b], duration: 100}\nmodel: {transfer_function: relux}"),
+            "x",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("expected one of `relu`, `tanh`"), "{e}");
+        let e = ExperimentConfig::from_value(
+            &tree("task: {inputs: [a], outputs: [b], duration: 100}\ntrain: {batch_size: 0}"),
+            "x",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config field `train.batch_size`: must be at least 1"
+        );
+    }
+}
+
+/// What `config.yaml` holds: the resolved experiment plus where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Version of psychrnn that made the run.
+    pub psychrnn_version: String,
+    /// The script, as given on the command line.
+    pub script: String,
+    /// SHA-256 of the script file.
+    pub script_sha256: String,
+    /// The `--set` overrides given, in order.
+    pub overrides: Vec<String>,
+    /// The resolved experiment.
+    #[serde(flatten)]
+    pub experiment: ExperimentConfig,
+}

@@ -1,0 +1,17 @@
+//! psychrnn: train biologically constrained rate RNNs on cognitive tasks written as Rhai scripts.
+//!
+//! Data flow: a script ([`script`]) declares an experiment ([`experiment`]) whose task
+//! ([`task`]) draws trial batches; a rate RNN ([`model`]) is trained on them ([`train`]) and its
+//! files land in a run directory ([`run_dir`]). The `psychrnn` binary is a thin layer over
+//! [`cli`].
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod experiment;
+pub mod linalg;
+pub mod model;
+pub mod random;
+pub mod run_dir;
+pub mod script;
+pub mod task;
+pub mod train;

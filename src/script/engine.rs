@@ -1,0 +1,146 @@
+//! Engine construction: sandbox limits, the module resolver and the types scripts see.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rhai::module_resolvers::ModuleResolver;
+use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
+
+type SharedModule = Shared<Module>;
+
+use super::stdlib;
+
+/// Operations one script evaluation or one callback may run before it is stopped
+/// (a few tenths of a second of script work).
+pub const MAX_OPERATIONS: u64 = 5_000_000;
+
+/// Builds the sandboxed engine. Scripts get no file or network access; imports resolve the
+/// embedded standard library (`psychrnn/…`), then files next to the importing script (or
+/// `script_dir`), then each of `lib_dirs` in order.
+pub fn build_engine(script_dir: &Path, lib_dirs: &[PathBuf]) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_call_levels(64);
+    engine.set_max_expr_depths(128, 64);
+    engine.set_max_string_size(1 << 20);
+    engine.set_max_array_size(1 << 20);
+    engine.set_max_map_size(1 << 16);
+    engine.set_max_modules(256);
+    engine.on_print(|s| eprintln!("[script] {s}"));
+    engine.on_debug(|s, src, pos| eprintln!("[script debug] {}:{pos}: {s}", src.unwrap_or("")));
+    engine.set_module_resolver(ModuleSearch {
+        script_dir: script_dir.to_path_buf(),
+        lib_dirs: lib_dirs.to_vec(),
+        cache: Mutex::new(HashMap::new()),
+    });
+    super::rng::register(&mut engine);
+    engine
+}
+
+/// Resolves `import` paths: embedded stdlib first, then the file system search path.
+struct ModuleSearch {
+    script_dir: PathBuf,
+    lib_dirs: Vec<PathBuf>,
+    cache: Mutex<HashMap<String, SharedModule>>,
+}
+
+impl ModuleSearch {
+    fn candidates(&self, source: Option<&str>, path: &str) -> Vec<PathBuf> {
+        let file = if Path::new(path).extension().is_some() {
+            PathBuf::from(path)
+        } else {
+            PathBuf::from(format!("{path}.rhai"))
+        };
+        if file.is_absolute() {
+            return vec![file];
+        }
+        let importer_dir = source
+            .map(Path::new)
+            .filter(|p| p.is_file())
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.script_dir.clone());
+        let mut dirs = vec![importer_dir];
+        for d in &self.lib_dirs {
+            if !dirs.contains(d) {
+                dirs.push(d.clone());
+            }
+        }
+        dirs.into_iter().map(|d| d.join(&file)).collect()
+    }
+
+    fn load(
+        &self,
+        engine: &Engine,
+        key: &str,
+        name: &str,
+        source: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        if let Some(m) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
+            return Ok(m.clone());
+        }
+        let mut ast = engine
+            .compile(source)
+            .map_err(|e| EvalAltResult::ErrorInModule(name.into(), Box::new(e.into()), pos))?;
+        ast.set_source(name);
+        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(name.into(), e, pos))?;
+        module.set_id(name);
+        let shared: SharedModule = module.into();
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), shared.clone());
+        Ok(shared)
+    }
+}
+
+impl ModuleResolver for ModuleSearch {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
+        if let Some(name) = path.strip_prefix("psychrnn/") {
+            let Some(src) = stdlib::module_source(name) else {
+                let known: Vec<String> = stdlib::MODULES
+                    .iter()
+                    .map(|(n, _)| format!("psychrnn/{n}"))
+                    .collect();
+                return Err(EvalAltResult::ErrorModuleNotFound(
+                    format!("{path} (the standard library has: {})", known.join(", ")),
+                    pos,
+                )
+                .into());
+            };
+            return self.load(engine, path, path, src, pos);
+        }
+        let candidates = self.candidates(source, path);
+        for file in &candidates {
+            if file.is_file() {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    EvalAltResult::ErrorSystem(
+                        format!("cannot read module {}", file.display()),
+                        e.into(),
+                    )
+                })?;
+                let name = file.display().to_string();
+                return self.load(engine, &name, &name, &text, pos);
+            }
+        }
+        let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        Err(EvalAltResult::ErrorModuleNotFound(
+            format!("{path} (searched: {})", searched.join(", ")),
+            pos,
+        )
+        .into())
+    }
+}

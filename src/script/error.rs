@@ -1,0 +1,98 @@
+//! Script errors, located at file:line:col.
+
+use rhai::{EvalAltResult, ParseError, Position};
+
+/// An error a script caused, with where it happened.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// The script file could not be read.
+    #[error("cannot read script {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A syntax or runtime error at a known place.
+    #[error("{file}:{line}:{col}: {message}")]
+    Located {
+        /// Script file (or module path) the error is in.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// An error about the script as a whole (nothing declared, wrong shape of a value).
+    #[error("{file}: {message}")]
+    Script {
+        /// Script file.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ScriptError {
+    /// A syntax error in `file`.
+    pub fn from_parse(file: &str, err: &ParseError) -> Self {
+        located(file, err.position(), err.err_type().to_string())
+    }
+
+    /// A runtime error raised while running code of `file`; `context` says what the host was
+    /// doing (e.g. "in task.params"), empty for none. Errors inside a function of an imported
+    /// module are located in that module's file.
+    pub fn from_eval(file: &str, err: &EvalAltResult, context: &str) -> Self {
+        let mut source = file.to_string();
+        let mut calls = Vec::new();
+        let mut e = err;
+        loop {
+            match e {
+                EvalAltResult::ErrorInFunctionCall(name, src, inner, _) => {
+                    if !src.is_empty() {
+                        source = src.clone();
+                    }
+                    if !name.starts_with("anon$") {
+                        calls.push(format!("in function `{name}`"));
+                    }
+                    e = inner;
+                }
+                EvalAltResult::ErrorInModule(path, inner, _) => {
+                    source = path.clone();
+                    calls.push(format!("in module \"{path}\""));
+                    e = inner;
+                }
+                _ => break,
+            }
+        }
+        let pos = e.position();
+        let mut message = e.to_string();
+        if let Some(stripped) = message.strip_suffix(&format!(" ({pos})")) {
+            message = stripped.to_string();
+        }
+        if !context.is_empty() {
+            message = format!("{message} ({context})");
+        }
+        if !calls.is_empty() {
+            message = format!("{message} [{}]", calls.join(", "));
+        }
+        located(&source, pos, message)
+    }
+}
+
+fn located(file: &str, pos: Position, message: String) -> ScriptError {
+    match (pos.line(), pos.position()) {
+        (Some(line), col) => ScriptError::Located {
+            file: file.to_string(),
+            line,
+            col: col.unwrap_or(1),
+            message,
+        },
+        (None, _) => ScriptError::Script {
+            file: file.to_string(),
+            message,
+        },
+    }
+}

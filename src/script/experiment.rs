@@ -1,0 +1,190 @@
+//! Running an experiment script and turning its declaration into typed settings.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use rhai::{Dynamic, FnPtr, Map};
+use serde_norway::Value;
+use sha2::{Digest, Sha256};
+
+use super::engine::build_engine;
+use super::task::ScriptTask;
+use super::value::{set_path, to_yaml};
+use super::ScriptError;
+use crate::experiment::{ConfigError, ExperimentConfig};
+
+/// A `--set section.key=value` override; the value is read as YAML (`3`, `0.5`, `null`, `relu`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// Dotted path, e.g. `train.iterations`.
+    pub path: String,
+    /// The value.
+    pub value: Value,
+}
+
+impl FromStr for Override {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((path, text)) = s.split_once('=') else {
+            return Err(format!(
+                "expected section.key=value (e.g. model.n_rec=100), got `{s}`"
+            ));
+        };
+        let path = path.trim();
+        if path.is_empty() {
+            return Err(format!("expected section.key=value, `{s}` has no key"));
+        }
+        let value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_norway::from_str(text)
+                .map_err(|e| format!("`{text}` is not a valid value: {e}"))?
+        };
+        Ok(Override {
+            path: path.to_string(),
+            value,
+        })
+    }
+}
+
+/// How to load a script.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--set` overrides, applied in order after the script ran.
+    pub overrides: Vec<Override>,
+    /// `--seed`, which wins over the script's `seed`.
+    pub seed: Option<u64>,
+    /// Extra module folders (`--lib`), searched after the importing script's folder.
+    pub lib_dirs: Vec<PathBuf>,
+}
+
+/// A script's experiment, ready to run.
+pub struct LoadedExperiment {
+    /// The resolved settings.
+    pub config: ExperimentConfig,
+    /// The task, drawing trials through the script.
+    pub task: Arc<ScriptTask>,
+    /// The script file.
+    pub script_path: PathBuf,
+    /// SHA-256 of the script file, hex.
+    pub script_sha256: String,
+}
+
+/// Why a script could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The script failed (syntax, runtime, shape of what it declared).
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+fn closure(task: &mut Map, key: &str, example: &str, file: &str) -> Result<FnPtr, ScriptError> {
+    let fail = |message: String| ScriptError::Script {
+        file: file.to_string(),
+        message,
+    };
+    match task.remove(key) {
+        None => Err(fail(format!(
+            "task.{key} is missing; it should be a closure like {example}"
+        ))),
+        Some(v) => {
+            let type_name = v.type_name();
+            v.try_cast::<FnPtr>().ok_or_else(|| {
+                fail(format!(
+                    "task.{key} must be a closure like {example}, got {type_name}"
+                ))
+            })
+        }
+    }
+}
+
+/// Runs the script at `path` and resolves the experiment it declares, with `--set` overrides
+/// and `--seed` applied. Nothing is written anywhere.
+pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExperiment, LoadError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ScriptError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| ScriptError::Script {
+        file: file.clone(),
+        message: "the script is not valid UTF-8 text".into(),
+    })?;
+    let script_sha256 = format!("{:x}", Sha256::digest(&bytes));
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut engine = build_engine(&dir, &options.lib_dirs);
+    let declared: Arc<Mutex<Option<Map>>> = Arc::new(Mutex::new(None));
+    let slot = declared.clone();
+    engine.register_fn("experiment", move |m: Map| {
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
+    });
+    let mut ast = engine
+        .compile(&text)
+        .map_err(|e| ScriptError::from_parse(&file, &e))?;
+    ast.set_source(file.as_str());
+    let result: Dynamic = engine
+        .eval_ast(&ast)
+        .map_err(|e| ScriptError::from_eval(&file, &e, ""))?;
+    let declared = declared.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let mut map = match declared {
+        Some(m) => m,
+        None => result.try_cast::<Map>().ok_or_else(|| ScriptError::Script {
+            file: file.clone(),
+            message: "the script declares no experiment: call experiment(#{ task: …, model: …, train: … }) or end with that map".into(),
+        })?,
+    };
+    let mut task = match map.remove("task") {
+        Some(t) if t.is_map() => t.cast::<Map>(),
+        Some(t) => {
+            return Err(
+                ConfigError::new("task", format!("must be a map, got {}", t.type_name())).into(),
+            )
+        }
+        None => return Err(ConfigError::new("task", "the experiment has no task").into()),
+    };
+    let params = closure(
+        &mut task,
+        "params",
+        "|rng| #{ coherence: rng.choice([0.1, 0.5]) }",
+        &file,
+    )?;
+    let trial = closure(
+        &mut task,
+        "trial",
+        "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]",
+        &file,
+    )?;
+    map.insert("task".into(), Dynamic::from_map(task));
+    let mut root = to_yaml(&Dynamic::from_map(map), "")?;
+    for o in &options.overrides {
+        set_path(&mut root, &o.path, o.value.clone())
+            .map_err(|m| ConfigError::new(o.path.clone(), m))?;
+    }
+    if let Some(seed) = options.seed {
+        set_path(&mut root, "seed", Value::Number(seed.into())).expect("root is a map");
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "experiment".into());
+    let config = ExperimentConfig::from_value(&root, &stem)?;
+    let task = ScriptTask::new(
+        config.task.clone(),
+        Arc::new(engine),
+        Arc::new(ast),
+        params,
+        trial,
+        file.clone(),
+    )
+    .map_err(|e| ConfigError::new("task", e.to_string()))?;
+    Ok(LoadedExperiment {
+        config,
+        task: Arc::new(task),
+        script_path: path.to_path_buf(),
+        script_sha256,
+    })
+}

@@ -1,0 +1,20 @@
+//! The Rhai host: the only place that touches Rhai.
+//!
+//! It builds a sandboxed engine (operation, depth and size limits; no file or network access;
+//! imports from the embedded standard library and a search path), runs an experiment script,
+//! and turns what it declares into typed settings plus a [`ScriptTask`] that calls the
+//! script's closures to draw trials.
+
+mod engine;
+mod error;
+mod experiment;
+mod rng;
+pub mod stdlib;
+mod task;
+mod value;
+
+pub use engine::{build_engine, MAX_OPERATIONS};
+pub use error::ScriptError;
+pub use experiment::{load_experiment, LoadError, LoadOptions, LoadedExperiment, Override};
+pub use rng::ScriptRng;
+pub use task::{ScriptTask, EPOCH_KEYS};

@@ -1,0 +1,200 @@
+//! Declarative epochs: a trial as a sequence of named spans with constant values.
+//!
+//! Epoch `k` covers the time interval [start_k, end_k) in ms, epochs following each other from
+//! t = 0. Step `i` (time t = i·dt, PsychRNN's convention) takes the values of the epoch whose
+//! interval contains t. An epoch without a duration lasts to the end of the trial; steps after
+//! the last epoch are padding (input 0, target 0, mask 0). The host fills the arrays: no script
+//! call per time step.
+
+use crate::random::Rng;
+
+use super::TaskShape;
+
+/// Values that hold during one epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochValues {
+    /// One value per input channel.
+    pub input: Vec<f32>,
+    /// One value per output channel.
+    pub target: Vec<f32>,
+    /// One loss weight per output channel.
+    pub mask: Vec<f32>,
+    /// Standard deviation of white noise added to every input channel at every step of this
+    /// epoch; `None` uses the task's `input_noise`.
+    pub input_noise: Option<f64>,
+}
+
+/// One named span of a trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Epoch {
+    /// Name, used in error messages and (later) in scoring.
+    pub name: String,
+    /// Length in ms; `None` means "until the end of the trial" (last epoch only).
+    pub duration: Option<f64>,
+    /// What holds during the epoch.
+    pub values: EpochValues,
+}
+
+/// Filled [time, channel] arrays of one trial.
+pub type TrialArrays = (Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// Fills one trial's inputs, targets and mask from its epochs, adding input noise drawn from
+/// `rng` (step by step, channel by channel). Returns (inputs, targets, mask).
+pub fn fill_epochs(
+    shape: &TaskShape,
+    epochs: &[Epoch],
+    input_noise: f64,
+    rng: &mut Rng,
+) -> Result<TrialArrays, String> {
+    let (n_steps, n_in, n_out) = (shape.n_steps(), shape.n_in(), shape.n_out());
+    let mut ends = Vec::with_capacity(epochs.len());
+    let mut end = 0.0;
+    for (k, e) in epochs.iter().enumerate() {
+        let check = |what: &str, len: usize, want: usize, names: &[String]| {
+            if len != want {
+                Err(format!(
+                    "epoch '{}': {what} has {len} values but the task has {want} channels ({})",
+                    e.name,
+                    names.join(", ")
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        check("input", e.values.input.len(), n_in, &shape.inputs)?;
+        check("target", e.values.target.len(), n_out, &shape.outputs)?;
+        check("mask", e.values.mask.len(), n_out, &shape.outputs)?;
+        match e.duration {
+            Some(d) if !(d.is_finite() && d >= 0.0) => {
+                return Err(format!(
+                    "epoch '{}': duration must be a non-negative number of ms, got {d}",
+                    e.name
+                ))
+            }
+            Some(d) => end += d,
+            None if k + 1 == epochs.len() => end = f64::INFINITY,
+            None => {
+                return Err(format!(
+                    "epoch '{}' has no duration, but only the last epoch may run to the end of the trial",
+                    e.name
+                ))
+            }
+        }
+        if let Some(s) = e.values.input_noise {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(format!(
+                    "epoch '{}': input_noise must be ≥ 0, got {s}",
+                    e.name
+                ));
+            }
+        }
+        ends.push(end);
+    }
+    let mut inputs = vec![0.0f32; n_steps * n_in];
+    let mut targets = vec![0.0f32; n_steps * n_out];
+    let mut mask = vec![0.0f32; n_steps * n_out];
+    let mut k = 0;
+    for i in 0..n_steps {
+        let t = i as f64 * shape.dt;
+        while k < epochs.len() && t >= ends[k] {
+            k += 1;
+        }
+        let Some(epoch) = epochs.get(k) else { break };
+        let v = &epoch.values;
+        let noise = v.input_noise.unwrap_or(input_noise) as f32;
+        let row = &mut inputs[i * n_in..(i + 1) * n_in];
+        row.copy_from_slice(&v.input);
+        if noise > 0.0 {
+            for x in row.iter_mut() {
+                *x += rng.normal() as f32 * noise;
+            }
+        }
+        targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
+        mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
+    }
+    Ok((inputs, targets, mask))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> TaskShape {
+        TaskShape {
+            inputs: vec!["a".into(), "b".into()],
+            outputs: vec!["y".into()],
+            dt: 10.0,
+            tau: 100.0,
+            duration: 100.0,
+        }
+    }
+
+    fn epoch(name: &str, duration: Option<f64>, input: [f32; 2], mask: f32) -> Epoch {
+        Epoch {
+            name: name.into(),
+            duration,
+            values: EpochValues {
+                input: input.to_vec(),
+                target: vec![mask * 2.0],
+                mask: vec![mask],
+                input_noise: None,
+            },
+        }
+    }
+
+    #[test]
+    fn steps_take_the_epoch_containing_their_time() {
+        // fixation [0, 25) → steps 0,1,2; stimulus [25, 55) → steps 3,4,5; rest → 6..9.
+        let e = [
+            epoch("fix", Some(25.0), [0.0, 0.0], 0.0),
+            epoch("stim", Some(30.0), [1.0, 2.0], 0.0),
+            epoch("resp", None, [0.0, 0.0], 1.0),
+        ];
+        let (x, y, m) = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let a: Vec<f32> = x.chunks(2).map(|r| r[0]).collect();
+        assert_eq!(a, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0.]);
+        assert_eq!(m, [0., 0., 0., 0., 0., 0., 1., 1., 1., 1.]);
+        assert_eq!(y[6], 2.0);
+    }
+
+    #[test]
+    fn steps_after_the_last_epoch_are_padding() {
+        let e = [epoch("only", Some(40.0), [1.0, 1.0], 1.0)];
+        let (x, _, m) = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        assert_eq!(m, [1., 1., 1., 1., 0., 0., 0., 0., 0., 0.]);
+        assert_eq!(&x[8..], &[0.0; 12]);
+    }
+
+    #[test]
+    fn noise_has_the_requested_std_and_only_inside_epochs() {
+        let mut s = shape();
+        s.duration = 100_000.0;
+        let e = [epoch("stim", Some(50_000.0), [1.0, 1.0], 1.0)];
+        let (x, _, _) = fill_epochs(&s, &e, 0.5, &mut Rng::from_seed(1)).unwrap();
+        let inside: Vec<f64> = x[..10_000].iter().map(|&v| v as f64 - 1.0).collect();
+        let var = inside.iter().map(|v| v * v).sum::<f64>() / inside.len() as f64;
+        assert!((var.sqrt() - 0.5).abs() < 0.02, "std {}", var.sqrt());
+        assert!(x[10_000..].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn wrong_channel_count_names_epoch_and_channels() {
+        let mut e = epoch("stim", Some(10.0), [1.0, 1.0], 1.0);
+        e.values.input.push(3.0);
+        let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert_eq!(
+            err,
+            "epoch 'stim': input has 3 values but the task has 2 channels (a, b)"
+        );
+    }
+
+    #[test]
+    fn open_ended_epoch_must_be_last() {
+        let e = [
+            epoch("a", None, [0.0, 0.0], 0.0),
+            epoch("b", Some(1.0), [0.0, 0.0], 0.0),
+        ];
+        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(err.contains("only the last epoch"), "{err}");
+    }
+}

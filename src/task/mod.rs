@@ -1,0 +1,191 @@
+//! Tasks: what a trial is, how a batch of trials is built, and how a trial is scored.
+//!
+//! A [`Task`] produces one [`Trial`] at a time from a seeded [`Rng`]; [`generate_batch`] draws a
+//! whole [`Batch`] from the run seed so the same seed always gives the same trials.
+
+mod batch;
+mod epochs;
+mod prefetch;
+mod scoring;
+
+pub use batch::{Batch, ConditionValue, Conditions, Trial};
+pub use epochs::{fill_epochs, Epoch, EpochValues};
+pub use prefetch::BatchPrefetcher;
+pub use scoring::{argmax_accuracy, argmax_choices};
+
+use crate::random::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The fixed shape of a task: its channels and its time grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskShape {
+    /// Name of each input channel (N_in = its length).
+    pub inputs: Vec<String>,
+    /// Name of each output channel (N_out = its length).
+    pub outputs: Vec<String>,
+    /// Simulation time step in ms.
+    pub dt: f64,
+    /// Network time constant in ms (α = dt/τ).
+    pub tau: f64,
+    /// Trial duration T in ms; a trial has ceil(T/dt) steps, as in PsychRNN.
+    pub duration: f64,
+}
+
+impl TaskShape {
+    /// Number of time steps per trial: ceil(duration / dt).
+    pub fn n_steps(&self) -> usize {
+        (self.duration / self.dt - 1e-9).ceil().max(0.0) as usize
+    }
+    /// Number of input channels.
+    pub fn n_in(&self) -> usize {
+        self.inputs.len()
+    }
+    /// Number of output channels.
+    pub fn n_out(&self) -> usize {
+        self.outputs.len()
+    }
+    /// Checks the values make a usable time grid.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        let bad = |field: &str, why: String| TaskError::Shape {
+            field: field.to_string(),
+            message: why,
+        };
+        if self.inputs.is_empty() {
+            return Err(bad(
+                "inputs",
+                "a task needs at least one input channel".into(),
+            ));
+        }
+        if self.outputs.is_empty() {
+            return Err(bad(
+                "outputs",
+                "a task needs at least one output channel".into(),
+            ));
+        }
+        for (field, v) in [
+            ("dt", self.dt),
+            ("tau", self.tau),
+            ("duration", self.duration),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(
+                    field,
+                    format!("must be a positive number of ms, got {v}"),
+                ));
+            }
+        }
+        if self.dt > self.tau {
+            return Err(bad(
+                "dt",
+                format!(
+                    "dt = {} ms is larger than tau = {} ms: alpha = dt/tau must be at most 1",
+                    self.dt, self.tau
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The `task` section of an experiment: everything about the task that is data (the
+/// script's closures are held by the task itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    /// Task name (used in reports).
+    #[serde(default = "default_task_name")]
+    pub name: String,
+    /// Input channel names.
+    pub inputs: Vec<String>,
+    /// Output channel names.
+    pub outputs: Vec<String>,
+    /// Time step in ms (PsychRNN's `dt`).
+    #[serde(default = "default_dt")]
+    pub dt: f64,
+    /// Network time constant in ms (PsychRNN's `tau`).
+    #[serde(default = "default_tau")]
+    pub tau: f64,
+    /// Trial duration in ms (PsychRNN's `T`).
+    pub duration: f64,
+    /// Standard deviation of white noise added to every input at every step of every epoch
+    /// (an epoch's own `input_noise` replaces it).
+    #[serde(default)]
+    pub input_noise: f64,
+}
+
+fn default_task_name() -> String {
+    "task".into()
+}
+fn default_dt() -> f64 {
+    10.0
+}
+fn default_tau() -> f64 {
+    100.0
+}
+
+impl TaskConfig {
+    /// Channels and time grid.
+    pub fn shape(&self) -> TaskShape {
+        TaskShape {
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            dt: self.dt,
+            tau: self.tau,
+            duration: self.duration,
+        }
+    }
+}
+
+/// Errors while building trials.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// A task field has an unusable value.
+    #[error("task.{field}: {message}")]
+    Shape {
+        /// The task field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// One trial could not be built.
+    #[error("trial {trial}: {message}")]
+    Trial {
+        /// Index of the trial within its batch.
+        trial: usize,
+        /// What is wrong (names the epoch and channel where it can).
+        message: String,
+    },
+    /// The batch-building thread stopped.
+    #[error("trial generation stopped: {0}")]
+    Generator(String),
+}
+
+/// A source of trials. Script tasks and native Rust tasks both implement it.
+pub trait Task: Send + Sync {
+    /// Channels and time grid.
+    fn shape(&self) -> &TaskShape;
+    /// Draws one trial; all randomness comes from `rng`.
+    /// `trial` is the trial's index in its batch, used in error messages.
+    fn trial(&self, rng: &mut Rng, trial: usize) -> Result<Trial, TaskError>;
+}
+
+/// Draws batch number `batch` of random stream `stream` (see [`crate::random::stream`]):
+/// trial `i` uses `Rng::derive(seed, &[stream, batch, i])`, so batches do not depend on how
+/// many threads build them or on what was drawn before.
+pub fn generate_batch(
+    task: &dyn Task,
+    seed: u64,
+    stream: u64,
+    batch: u64,
+    n_trials: usize,
+) -> Result<Batch, TaskError> {
+    let shape = task.shape();
+    let mut out = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
+    for i in 0..n_trials {
+        let mut rng = Rng::derive(seed, &[stream, batch, i as u64]);
+        let trial = task.trial(&mut rng, i)?;
+        out.set_trial(i, trial)
+            .map_err(|message| TaskError::Trial { trial: i, message })?;
+    }
+    Ok(out)
+}
