@@ -169,7 +169,7 @@ mod tests {
             "x",
         )
         .unwrap_err();
-        assert_eq!(e.field, "model");
+        assert_eq!(e.field, "model.n_recc");
         assert!(e.message.contains("unknown field `n_recc`"), "{e}");
         assert!(e.message.contains("`n_rec`"), "{e}");
         let e = ExperimentConfig::from_value(&tree("tsak: {}"), "x").unwrap_err();

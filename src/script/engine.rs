@@ -59,6 +59,13 @@ impl ModuleSearch {
             .map(Path::new)
             .filter(|p| p.is_file())
             .and_then(|p| p.parent().map(Path::to_path_buf))
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d
+                }
+            })
             .unwrap_or_else(|| self.script_dir.clone());
         let mut dirs = vec![importer_dir];
         for d in &self.lib_dirs {
@@ -115,11 +122,13 @@ impl ModuleResolver for ModuleSearch {
                     .iter()
                     .map(|(n, _)| format!("psychrnn/{n}"))
                     .collect();
-                return Err(EvalAltResult::ErrorModuleNotFound(
-                    format!("{path} (the standard library has: {})", known.join(", ")),
+                return Err(not_found(
+                    format!(
+                        "{path} is not in the standard library, which has: {}",
+                        known.join(", ")
+                    ),
                     pos,
-                )
-                .into());
+                ));
             };
             return self.load(engine, path, path, src, pos);
         }
@@ -137,10 +146,15 @@ impl ModuleResolver for ModuleSearch {
             }
         }
         let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        Err(EvalAltResult::ErrorModuleNotFound(
-            format!("{path} (searched: {})", searched.join(", ")),
+        Err(not_found(
+            format!("{path} not found; searched: {}", searched.join(", ")),
             pos,
-        )
-        .into())
+        ))
     }
+}
+
+/// A "module not found" error that keeps its explanation: Rhai replaces its own
+/// `ErrorModuleNotFound` with a bare one, so this uses a runtime error instead.
+fn not_found(message: String, pos: Position) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(format!("module {message}").into(), pos).into()
 }

@@ -68,9 +68,18 @@ impl ScriptError {
             }
         }
         let pos = e.position();
-        let mut message = e.to_string();
+        let mut message = match e {
+            EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
+            _ => e.to_string(),
+        };
         if let Some(stripped) = message.strip_suffix(&format!(" ({pos})")) {
             message = stripped.to_string();
+        }
+        if matches!(e, EvalAltResult::ErrorTooManyOperations(_)) {
+            message = format!(
+                "{message}: a script call may run at most {} operations (is there an endless loop?)",
+                super::MAX_OPERATIONS
+            );
         }
         if !context.is_empty() {
             message = format!("{message} ({context})");

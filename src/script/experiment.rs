@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use rhai::{Dynamic, FnPtr, Map};
+use rhai::{Dynamic, FnPtr, Map, Module, Scope, AST};
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
@@ -115,7 +115,10 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
         message: "the script is not valid UTF-8 text".into(),
     })?;
     let script_sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let mut engine = build_engine(&dir, &options.lib_dirs);
     let declared: Arc<Mutex<Option<Map>>> = Arc::new(Mutex::new(None));
     let slot = declared.clone();
@@ -126,16 +129,19 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
         .compile(&text)
         .map_err(|e| ScriptError::from_parse(&file, &e))?;
     ast.set_source(file.as_str());
-    let result: Dynamic = engine
-        .eval_ast(&ast)
+    // Evaluated as a module, so that every function the script defines (closures included)
+    // keeps the script's imports when the host calls it later for each trial.
+    let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
         .map_err(|e| ScriptError::from_eval(&file, &e, ""))?;
+    let mut functions = AST::new_from_module(module);
+    functions.set_source(file.as_str());
     let declared = declared.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let mut map = match declared {
-        Some(m) => m,
-        None => result.try_cast::<Map>().ok_or_else(|| ScriptError::Script {
+    let Some(mut map) = declared else {
+        return Err(ScriptError::Script {
             file: file.clone(),
-            message: "the script declares no experiment: call experiment(#{ task: …, model: …, train: … }) or end with that map".into(),
-        })?,
+            message: "the script declares no experiment: call experiment(#{ task: …, model: …, train: … })".into(),
+        }
+        .into());
     };
     let mut task = match map.remove("task") {
         Some(t) if t.is_map() => t.cast::<Map>(),
@@ -175,7 +181,7 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
     let task = ScriptTask::new(
         config.task.clone(),
         Arc::new(engine),
-        Arc::new(ast),
+        Arc::new(functions),
         params,
         trial,
         file.clone(),

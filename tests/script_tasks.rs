@@ -1,0 +1,212 @@
+//! Script tasks: the bundled PerceptualDiscrimination script against PsychRNN's own
+//! trial_function, imports, the shared rng, and batch reproducibility.
+
+use std::path::{Path, PathBuf};
+
+use psychrnn::random::{stream, Rng};
+use psychrnn::script::{load_experiment, LoadOptions};
+use psychrnn::task::{generate_batch, BatchPrefetcher, ConditionValue, Task};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("psychrnn-script-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// PsychRNN's `PerceptualDiscrimination.trial_function`, step by step, with the same draws
+/// in the order the script makes them. Returns (inputs, targets, mask, coherence, direction).
+#[allow(clippy::type_complexity)]
+fn psychrnn_pd_trial(rng: &mut Rng) -> (Vec<f32>, Vec<f32>, Vec<f32>, f64, usize) {
+    let (dt, t_total) = (10.0f64, 2000.0f64);
+    let coherence = [0.1, 0.3, 0.5, 0.7][rng.below(4) as usize];
+    let direction = rng.below(2) as usize;
+    let onset = rng.uniform_range(0.0, t_total / 2.0);
+    let stim_dur = rng.uniform_range(t_total / 8.0, 3.0 * t_total / 8.0);
+    let noise_std = (2.0f64 * 0.01 * 10f64.sqrt() * dt.sqrt() * 0.1 * 0.1).sqrt();
+    let (mut x, mut y, mut m) = (vec![], vec![], vec![]);
+    for step in 0..200 {
+        let t = step as f64 * dt;
+        let mut xt = [rng.normal() * noise_std, rng.normal() * noise_std];
+        let mut yt = [0.0, 0.0];
+        if onset < t && t < onset + stim_dur {
+            xt[direction] += 1.0 + coherence;
+            xt[1 - direction] += 1.0;
+        }
+        if t > onset + stim_dur + 20.0 {
+            yt[direction] = 1.0;
+            yt[1 - direction] = 0.2;
+        }
+        let mt = if t < onset + stim_dur { 0.0 } else { 1.0 };
+        x.extend(xt.map(|v| v as f32));
+        y.extend(yt.map(|v| v as f32));
+        m.extend([mt as f32; 2]);
+    }
+    (x, y, m, coherence, direction)
+}
+
+#[test]
+fn perceptual_discrimination_script_reproduces_psychrnn_trials() {
+    let loaded = load_experiment(
+        &repo().join("scripts/perceptual_discrimination.rhai"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let task = loaded.task.clone();
+    assert_eq!(task.shape().n_steps(), 200);
+    let (seed, batch_index, n) = (13, 4, 32);
+    let batch = generate_batch(task.as_ref(), seed, stream::TRAIN, batch_index, n).unwrap();
+    let mut directions = [0; 2];
+    for i in 0..n {
+        let mut rng = Rng::derive(seed, &[stream::TRAIN, batch_index, i as u64]);
+        let (x, y, m, coherence, direction) = psychrnn_pd_trial(&mut rng);
+        let at = |v: &[f32], k: usize| v[i * 400 + k];
+        for k in 0..400 {
+            assert!(
+                (at(&batch.inputs, k) - x[k]).abs() < 1e-6,
+                "trial {i} input {k}"
+            );
+            assert_eq!(at(&batch.targets, k), y[k], "trial {i} target {k}");
+            assert_eq!(at(&batch.mask, k), m[k], "trial {i} mask {k}");
+        }
+        let c = &batch.conditions[i];
+        assert_eq!(c["coherence"], ConditionValue::Number(coherence));
+        assert_eq!(c["direction"], ConditionValue::Number(direction as f64));
+        assert!(c.contains_key("onset") && c.contains_key("stimulus"));
+        directions[direction] += 1;
+    }
+    assert!(directions[0] > 0 && directions[1] > 0);
+}
+
+#[test]
+fn prefetched_batches_equal_directly_generated_ones() {
+    let loaded = load_experiment(
+        &repo().join("scripts/perceptual_discrimination.rhai"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let task: std::sync::Arc<dyn Task> = loaded.task.clone();
+    let mut prefetch = BatchPrefetcher::start(task.clone(), 9, stream::TRAIN, 2, 8, 2);
+    for k in 2..5 {
+        let direct = generate_batch(task.as_ref(), 9, stream::TRAIN, k, 8).unwrap();
+        assert_eq!(prefetch.next_batch().unwrap(), direct);
+    }
+    let other = generate_batch(task.as_ref(), 9, stream::EVAL, 2, 8).unwrap();
+    assert_ne!(
+        other.inputs,
+        generate_batch(task.as_ref(), 9, stream::TRAIN, 2, 8)
+            .unwrap()
+            .inputs
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn closures_use_imported_modules_and_rng_is_shared_with_helpers() {
+    let dir = temp_dir("imports");
+    let lab = dir.join("lab_library");
+    std::fs::create_dir_all(&lab).unwrap();
+    write(&lab, "timing.rhai", "/// A stimulus level from the lab's shared library.\nfn level(rng) { 2.0 + rng.uniform() }\n");
+    let script = write(
+        &dir.join("."),
+        "exp.rhai",
+        r#"
+import "psychrnn/compat" as compat;
+import "timing" as timing;
+fn draw(rng) { rng.uniform() }
+experiment(#{
+    task: #{
+        inputs: ["a"], outputs: ["b"], duration: 30.0,
+        params: |rng| #{ first: draw(rng), second: draw(rng), level: timing::level(rng), noise: compat::input_noise_std(10.0, 0.1) },
+        trial: |p| [ #{ name: "only", input: p.level, target: [p.first] } ],
+    },
+});
+"#,
+    );
+    // Without the lab folder on the search path the import fails and lists where it looked.
+    let err = load_experiment(&script, &LoadOptions::default())
+        .err()
+        .expect("import must fail")
+        .to_string();
+    assert!(err.contains("exp.rhai:3:8"), "{err}");
+    assert!(err.contains("timing not found; searched:"), "{err}");
+    assert!(
+        err.contains(&dir.join("timing.rhai").display().to_string()),
+        "{err}"
+    );
+
+    let options = LoadOptions {
+        lib_dirs: vec![lab.clone()],
+        ..LoadOptions::default()
+    };
+    let loaded = load_experiment(&script, &options).unwrap();
+    let batch = generate_batch(loaded.task.as_ref(), 1, stream::TRAIN, 0, 3).unwrap();
+    let mut rng = Rng::derive(1, &[stream::TRAIN, 0, 0]);
+    let (first, second, level) = (rng.uniform(), rng.uniform(), 2.0 + rng.uniform());
+    let c = &batch.conditions[0];
+    assert_eq!(c["first"], ConditionValue::Number(first));
+    assert_eq!(
+        c["second"],
+        ConditionValue::Number(second),
+        "the helper must advance the same stream"
+    );
+    assert_eq!(c["level"], ConditionValue::Number(level));
+    assert_eq!(batch.inputs[0], level as f32);
+    assert_eq!(batch.targets[0], first as f32);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_script_that_declares_nothing_says_what_to_do() {
+    let dir = temp_dir("nothing");
+    let p = write(&dir, "empty.rhai", "let x = 1;\n");
+    let err = load_experiment(&p, &LoadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.ends_with(
+            "the script declares no experiment: call experiment(#{ task: …, model: …, train: … })"
+        ),
+        "{err}"
+    );
+    let p = write(&dir, "notask.rhai", "experiment(#{ task: #{ inputs: [\"a\"], outputs: [\"b\"], duration: 10.0, trial: |p| [] } });\n");
+    let err = load_experiment(&p, &LoadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("task.params is missing; it should be a closure like |rng|"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn endless_loops_in_trial_closures_are_stopped() {
+    let dir = temp_dir("loop");
+    let p = write(
+        &dir,
+        "spin.rhai",
+        "experiment(#{ task: #{ inputs: [\"a\"], outputs: [\"b\"], duration: 10.0, params: |rng| { loop { } }, trial: |p| [] } });\n",
+    );
+    let loaded = load_experiment(&p, &LoadOptions::default()).unwrap();
+    let err = generate_batch(loaded.task.as_ref(), 0, stream::TRAIN, 0, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("trial 0: "), "{err}");
+    assert!(
+        err.contains("spin.rhai") && err.contains("endless loop") && err.contains("in task.params"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
