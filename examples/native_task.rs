@@ -9,8 +9,8 @@ use candle_core::{DType, Device};
 use psychrnn::model::{psychrnn_initial_weights, RateRnn, Transfer};
 use psychrnn::random::{stream, Rng};
 use psychrnn::task::{
-    fill_epochs, generate_batch, ConditionValue, Conditions, Epoch, EpochValues, Task, TaskError,
-    TaskShape, Trial,
+    fill_epochs, generate_batch, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
+    Task, TaskShape, Trial,
 };
 use psychrnn::train::{evaluate, train, TrainConfig};
 
@@ -22,7 +22,7 @@ struct DelayedReport {
 fn epoch(name: &str, duration: Option<f64>, input: [f32; 2], target: [f32; 2], mask: f32) -> Epoch {
     Epoch {
         name: name.into(),
-        duration,
+        duration: duration.map(Distribution::Constant),
         values: EpochValues {
             input: input.to_vec(),
             target: target.to_vec(),
@@ -33,11 +33,15 @@ fn epoch(name: &str, duration: Option<f64>, input: [f32; 2], target: [f32; 2], m
 }
 
 impl Task for DelayedReport {
+    fn name(&self) -> &str {
+        "delayed_report"
+    }
+
     fn shape(&self) -> &TaskShape {
         &self.shape
     }
 
-    fn trial(&self, rng: &mut Rng, trial: usize) -> Result<Trial, TaskError> {
+    fn trial(&self, rng: &mut Rng) -> Result<Trial, String> {
         let side = rng.below(2) as usize;
         let delay = rng.uniform_range(100.0, 300.0);
         let mut input = [0.0; 2];
@@ -50,15 +54,14 @@ impl Task for DelayedReport {
             epoch("delay", Some(delay), [0.0; 2], [0.0; 2], 1.0),
             epoch("response", None, [0.0; 2], target, 1.0),
         ];
-        let (inputs, targets, mask) = fill_epochs(&self.shape, &epochs, 0.05, rng)
-            .map_err(|message| TaskError::Trial { trial, message })?;
+        let filled = fill_epochs(&self.shape, &epochs, 0.05, rng)?;
         let mut conditions = Conditions::new();
         conditions.insert("side".into(), ConditionValue::Number(side as f64));
         conditions.insert("delay".into(), ConditionValue::Number(delay));
         Ok(Trial {
-            inputs,
-            targets,
-            mask,
+            inputs: filled.inputs,
+            targets: filled.targets,
+            mask: filled.mask,
             conditions,
         })
     }

@@ -69,8 +69,22 @@ fn typed<T: DeserializeOwned>(v: Value, name: &str) -> Result<T, ConfigError> {
         } else {
             format!("{name}.{path}")
         };
-        ConfigError::new(field, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        let hint = unknown_field_hint(&message);
+        ConfigError::new(field, format!("{message}{hint}"))
     })
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" message: a did-you-mean hint.
+fn unknown_field_hint(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return String::new();
+    };
+    let Some((word, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    crate::did_you_mean::suggestion(word, candidates)
 }
 
 impl ExperimentConfig {
@@ -89,8 +103,9 @@ impl ExperimentConfig {
                 return Err(ConfigError::new(
                     k,
                     format!(
-                        "unknown experiment key; valid keys: {}",
-                        EXPERIMENT_KEYS.join(", ")
+                        "unknown experiment key; valid keys: {}{}",
+                        EXPERIMENT_KEYS.join(", "),
+                        crate::did_you_mean::suggestion(k, EXPERIMENT_KEYS.iter().copied())
                     ),
                 ));
             }
@@ -172,8 +187,12 @@ mod tests {
         assert_eq!(e.field, "model.n_recc");
         assert!(e.message.contains("unknown field `n_recc`"), "{e}");
         assert!(e.message.contains("`n_rec`"), "{e}");
+        assert!(e.message.ends_with("; did you mean `n_rec`?"), "{e}");
         let e = ExperimentConfig::from_value(&tree("tsak: {}"), "x").unwrap_err();
-        assert_eq!(e.to_string(), "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train");
+        assert_eq!(
+            e.to_string(),
+            "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train; did you mean `task`?"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod did_you_mean;
 pub mod experiment;
 pub mod linalg;
 pub mod model;

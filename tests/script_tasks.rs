@@ -203,10 +203,147 @@ fn endless_loops_in_trial_closures_are_stopped() {
     let err = generate_batch(loaded.task.as_ref(), 0, stream::TRAIN, 0, 1)
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("trial 0: "), "{err}");
+    assert!(err.starts_with("task `task`, trial 0: "), "{err}");
     assert!(
         err.contains("spin.rhai") && err.contains("endless loop") && err.contains("in task.params"),
         "{err}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Loads a script and draws one batch.
+fn batch_of(path: &Path, seed: u64, n: usize) -> psychrnn::task::Batch {
+    let loaded = load_experiment(path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    generate_batch(loaded.task.as_ref(), seed, stream::TRAIN, 0, n)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn epoch_and_per_step_forms_give_the_same_batches_for_psychrnns_three_tasks() {
+    let tasks = repo().join("tests/tasks");
+    let pairs = [
+        (
+            repo().join("scripts/perceptual_discrimination.rhai"),
+            tasks.join("pd_steps.rhai"),
+        ),
+        (
+            tasks.join("romo_epochs.rhai"),
+            tasks.join("romo_steps.rhai"),
+        ),
+        (tasks.join("mtc_epochs.rhai"), tasks.join("mtc_steps.rhai")),
+    ];
+    for (epochs, steps) in pairs {
+        let a = batch_of(&epochs, 21, 24);
+        let b = batch_of(&steps, 21, 24);
+        let name = steps.display();
+        assert_eq!(
+            (a.n_steps, a.n_in, a.n_out),
+            (b.n_steps, b.n_in, b.n_out),
+            "{name}"
+        );
+        assert_eq!(a.conditions, b.conditions, "{name}");
+        assert_eq!(a.targets, b.targets, "{name}");
+        assert_eq!(a.mask, b.mask, "{name}");
+        let max_diff = a
+            .inputs
+            .iter()
+            .zip(&b.inputs)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-6, "{name}: inputs differ by {max_diff}");
+        // The batches are not trivial: targets and masked steps exist, inputs vary.
+        assert!(
+            a.mask.iter().any(|&m| m == 1.0) && a.mask.iter().any(|&m| m == 0.0),
+            "{name}"
+        );
+        assert!(a.targets.iter().any(|&y| y == 1.0), "{name}");
+    }
+}
+
+#[test]
+fn romo_trials_follow_psychrnns_protocol() {
+    let b = batch_of(&repo().join("tests/tasks/romo_epochs.rhai"), 3, 16);
+    for i in 0..16 {
+        let c = &b.conditions[i];
+        let num = |k: &str| match &c[k] {
+            ConditionValue::Number(x) => *x,
+            other => panic!("{k}: {other:?}"),
+        };
+        let (f1, f2, choice) = (num("f1"), num("f2"), num("choice") as usize);
+        assert_eq!(choice, if f1 > f2 { 0 } else { 1 });
+        assert_eq!((f1 - f2).abs(), 8.0);
+        let decision_start = num("onset") + num("stim1") + num("delay") + num("stim2");
+        for t in 0..200 {
+            let time = t as f64 * 10.0;
+            let m = b.mask[(i * 200 + t) * 2];
+            let inside = time >= decision_start && time < decision_start + num("decision");
+            assert_eq!(m, if inside { 1.0 } else { 0.0 }, "trial {i} step {t}");
+            if inside {
+                assert_eq!(b.targets[(i * 200 + t) * 2 + choice], 1.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_batch_on_any_number_of_threads() {
+    let loaded = load_experiment(
+        &repo().join("tests/tasks/romo_epochs.rhai"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let one = psychrnn::task::generate_batch_with_threads(
+        loaded.task.as_ref(),
+        5,
+        stream::TRAIN,
+        1,
+        37,
+        1,
+    )
+    .unwrap();
+    for threads in [2, 3, 8] {
+        let many = psychrnn::task::generate_batch_with_threads(
+            loaded.task.as_ref(),
+            5,
+            stream::TRAIN,
+            1,
+            37,
+            threads,
+        )
+        .unwrap();
+        assert_eq!(one, many, "{threads} threads");
+    }
+}
+
+#[test]
+fn drawn_epoch_durations_are_recorded_as_conditions() {
+    let dir = temp_dir("durations");
+    let p = write(
+        &dir,
+        "delay.rhai",
+        r#"
+experiment(#{ task: #{ inputs: ["a"], outputs: ["b"], duration: 1000.0,
+    params: |rng| #{ side: rng.int(0, 1) },
+    trial: |p| [
+        #{ name: "stimulus", duration: 100, input: [1.0], mask: 0.0 },
+        #{ name: "delay", duration: dist::trunc_exp(200, 100, 500), mask: 0.0 },
+        #{ name: "response", target: [1.0] },
+    ] } });
+"#,
+    );
+    let b = batch_of(&p, 0, 50);
+    for i in 0..50 {
+        let ConditionValue::Number(d) = b.conditions[i]["delay_duration"] else {
+            panic!()
+        };
+        assert!((100.0..=500.0).contains(&d) && d % 10.0 == 0.0, "{d}");
+        let first_response = (0..100).find(|&t| b.mask[i * 100 + t] == 1.0).unwrap();
+        assert_eq!(first_response as f64 * 10.0, 100.0 + d);
+        assert!(
+            !b.conditions[i].contains_key("stimulus_duration"),
+            "fixed durations are not conditions"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -35,6 +35,7 @@ pub fn build_engine(script_dir: &Path, lib_dirs: &[PathBuf]) -> Engine {
         cache: Mutex::new(HashMap::new()),
     });
     super::rng::register(&mut engine);
+    super::task_api::register(&mut engine);
     engine
 }
 

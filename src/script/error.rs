@@ -45,6 +45,17 @@ impl ScriptError {
     /// doing (e.g. "in task.params"), empty for none. Errors inside a function of an imported
     /// module are located in that module's file.
     pub fn from_eval(file: &str, err: &EvalAltResult, context: &str) -> Self {
+        Self::from_eval_at(file, err, context, Position::NONE)
+    }
+
+    /// [`Self::from_eval`], using `fallback` (e.g. where the called closure is defined) when
+    /// the error carries no position, as Rhai's limit errors do inside host-called closures.
+    pub fn from_eval_at(
+        file: &str,
+        err: &EvalAltResult,
+        context: &str,
+        fallback: Position,
+    ) -> Self {
         let mut source = file.to_string();
         let mut calls = Vec::new();
         let mut e = err;
@@ -86,6 +97,9 @@ impl ScriptError {
         }
         if !calls.is_empty() {
             message = format!("{message} [{}]", calls.join(", "));
+        }
+        if pos.is_none() && !fallback.is_none() {
+            return located(file, fallback, message);
         }
         located(&source, pos, message)
     }

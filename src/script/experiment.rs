@@ -9,7 +9,10 @@ use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
 use super::engine::build_engine;
-use super::task::ScriptTask;
+use super::task::{ScriptTask, TrialForm};
+
+const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
+const STEP_EXAMPLE: &str = "|t, p| [input, target, mask]";
 use super::value::{set_path, to_yaml};
 use super::ScriptError;
 use crate::experiment::{ConfigError, ExperimentConfig};
@@ -158,12 +161,26 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
         "|rng| #{ coherence: rng.choice([0.1, 0.5]) }",
         &file,
     )?;
-    let trial = closure(
-        &mut task,
-        "trial",
-        "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]",
-        &file,
-    )?;
+    let form = match (task.contains_key("trial"), task.contains_key("step")) {
+        (true, false) => TrialForm::Epochs(closure(&mut task, "trial", TRIAL_EXAMPLE, &file)?),
+        (false, true) => TrialForm::Steps(closure(&mut task, "step", STEP_EXAMPLE, &file)?),
+        (true, true) => {
+            return Err(ScriptError::Script {
+                file,
+                message: "the task has both `trial` (epochs) and `step` (per-step form); keep one".into(),
+            }
+            .into())
+        }
+        (false, false) => {
+            return Err(ScriptError::Script {
+                file,
+                message: format!(
+                    "the task describes no trial: add `trial: {TRIAL_EXAMPLE}` (epochs) or `step: {STEP_EXAMPLE}` (per step)"
+                ),
+            }
+            .into())
+        }
+    };
     map.insert("task".into(), Dynamic::from_map(task));
     let mut root = to_yaml(&Dynamic::from_map(map), "")?;
     for o in &options.overrides {
@@ -183,8 +200,9 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
         Arc::new(engine),
         Arc::new(functions),
         params,
-        trial,
+        form,
         file.clone(),
+        text,
     )
     .map_err(|e| ConfigError::new("task", e.to_string()))?;
     Ok(LoadedExperiment {

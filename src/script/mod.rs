@@ -11,10 +11,11 @@ mod experiment;
 mod rng;
 pub mod stdlib;
 mod task;
+mod task_api;
 mod value;
 
 pub use engine::{build_engine, MAX_OPERATIONS};
 pub use error::ScriptError;
 pub use experiment::{load_experiment, LoadError, LoadOptions, LoadedExperiment, Override};
 pub use rng::ScriptRng;
-pub use task::{ScriptTask, EPOCH_KEYS};
+pub use task::{ScriptTask, TrialForm, EPOCH_KEYS};

@@ -1,43 +1,80 @@
-//! `ScriptTask`: a task whose trials come from a script's `params` and `trial` closures.
+//! `ScriptTask`: a task whose trials come from a script's closures, in one of two forms:
+//! - epochs (preferred): `params: |rng| #{…}` draws a trial's parameters and
+//!   `trial: |p| [#{ name, duration, input, target, mask }, …]` lists its epochs; the host
+//!   fills the arrays;
+//! - per step (PsychRNN's `trial_function`): `step: |t, p| [input, target, mask]` is called for
+//!   every time step t (in ms).
 
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, AST, INT};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, Position, AST, INT,
+};
 
 use super::rng::ScriptRng;
 use super::ScriptError;
+use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
-    fill_epochs, ConditionValue, Conditions, Epoch, EpochValues, Task, TaskConfig, TaskError,
+    fill_epochs, ConditionValue, Conditions, Distribution, Epoch, EpochValues, Task, TaskConfig,
     TaskShape, Trial,
 };
 
 /// Keys an epoch map may have.
 pub const EPOCH_KEYS: &[&str] = &["name", "duration", "input", "target", "mask", "input_noise"];
 
-/// A task declared by a script in the declarative epoch form:
-/// `params: |rng| #{…}` draws one trial's parameters, `trial: |p| [#{ name, duration, input,
-/// target, mask }, …]` lists its epochs, and the host fills the arrays.
+/// How a script describes a trial.
+#[derive(Clone)]
+pub enum TrialForm {
+    /// `trial: |p| [epochs…]`.
+    Epochs(FnPtr),
+    /// `step: |t, p| [input, target, mask]`.
+    Steps(FnPtr),
+}
+
+/// A task declared by a script (see the module docs).
 pub struct ScriptTask {
     config: TaskConfig,
     shape: TaskShape,
     engine: Arc<Engine>,
     ast: Arc<AST>,
     params: FnPtr,
-    trial: FnPtr,
+    form: TrialForm,
     file: String,
+    source: String,
+}
+
+/// Where `key: |…|` first appears in `source` (1-based line and column), to locate errors
+/// that Rhai reports without a position.
+fn closure_position(source: &str, key: &str) -> Position {
+    for (l, line) in source.lines().enumerate() {
+        let mut from = 0;
+        while let Some(i) = line[from..].find(key) {
+            let at = from + i;
+            let before = line[..at].chars().next_back();
+            let after = line[at + key.len()..].trim_start();
+            let boundary = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if boundary && after.starts_with(':') && !after.starts_with("::") {
+                return Position::new(l as u16 + 1, line[..at].chars().count() as u16 + 1);
+            }
+            from = at + key.len();
+        }
+    }
+    Position::NONE
 }
 
 impl ScriptTask {
-    /// A task from its data section and its two closures.
+    /// A task from its data section and its closures; `ast` must hold the closures' functions
+    /// and `source` is the script's text (used to locate errors).
     pub fn new(
         config: TaskConfig,
         engine: Arc<Engine>,
         ast: Arc<AST>,
         params: FnPtr,
-        trial: FnPtr,
+        form: TrialForm,
         file: String,
-    ) -> Result<Self, TaskError> {
+        source: String,
+    ) -> Result<Self, crate::task::TaskError> {
         let shape = config.shape();
         shape.validate()?;
         Ok(ScriptTask {
@@ -46,8 +83,9 @@ impl ScriptTask {
             engine,
             ast,
             params,
-            trial,
+            form,
             file,
+            source,
         })
     }
 
@@ -56,38 +94,70 @@ impl ScriptTask {
         &self.config
     }
 
-    fn script_error(&self, trial: usize, err: &EvalAltResult, context: &str) -> TaskError {
-        TaskError::Trial {
-            trial,
-            message: ScriptError::from_eval(&self.file, err, context).to_string(),
+    /// Whether trials are described by epochs or per step.
+    pub fn form(&self) -> &TrialForm {
+        &self.form
+    }
+
+    /// Draws one trial's parameters and its epochs (epoch form only; `None` for the per-step
+    /// form), advancing `rng` past the parameters. Used by `psychrnn check` to describe epochs.
+    pub fn draw_epochs(&self, rng: &mut Rng) -> Result<Option<(Map, Vec<Epoch>)>, String> {
+        let params = self.params(rng)?;
+        match &self.form {
+            TrialForm::Epochs(f) => {
+                let value = self.call(f, (params.clone(),), "in task.trial")?;
+                Ok(Some((params, self.epochs(value)?)))
+            }
+            TrialForm::Steps(_) => Ok(None),
         }
     }
 
-    fn epochs(&self, value: Dynamic, trial: usize) -> Result<Vec<Epoch>, TaskError> {
-        let fail = |message: String| TaskError::Trial { trial, message };
-        let Some(items) = value.clone().try_cast::<Array>() else {
-            return Err(fail(format!(
-                "task.trial must return an array of epoch maps, got {}",
-                value.type_name()
-            )));
+    fn call(&self, f: &FnPtr, args: impl rhai::FuncArgs, context: &str) -> Result<Dynamic, String> {
+        f.call::<Dynamic>(&self.engine, &self.ast, args)
+            .map_err(|e: Box<EvalAltResult>| {
+                let key = context.rsplit('.').next().unwrap_or("");
+                let fallback = closure_position(&self.source, key);
+                ScriptError::from_eval_at(&self.file, &e, context, fallback).to_string()
+            })
+    }
+
+    fn params(&self, rng: &mut Rng) -> Result<Map, String> {
+        let script_rng = ScriptRng::new(rng.clone());
+        let params = self.call(&self.params, (script_rng.clone(),), "in task.params")?;
+        *rng = script_rng.state();
+        let type_name = params.type_name();
+        params.try_cast::<Map>().ok_or_else(|| {
+            format!("task.params must return a map of trial parameters, got {type_name}")
+        })
+    }
+
+    fn epochs(&self, value: Dynamic) -> Result<Vec<Epoch>, String> {
+        let type_name = value.type_name();
+        let Some(items) = value.try_cast::<Array>() else {
+            return Err(format!(
+                "task.trial must return an array of epoch maps, got {type_name}"
+            ));
         };
         items
             .into_iter()
             .enumerate()
-            .map(|(k, item)| self.epoch(item, k).map_err(&fail))
+            .map(|(k, item)| self.epoch(item, k))
             .collect()
     }
 
     fn epoch(&self, item: Dynamic, k: usize) -> Result<Epoch, String> {
         let type_name = item.type_name();
         let Some(map) = item.try_cast::<Map>() else {
-            return Err(format!("epoch {k} must be a map like #{{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }}, got {type_name}"));
+            return Err(format!(
+                "epoch {k} must be a map like #{{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }}, got {type_name}"
+            ));
         };
         for key in map.keys() {
             if !EPOCH_KEYS.contains(&key.as_str()) {
                 return Err(format!(
-                    "epoch {k}: unknown key `{key}`; valid keys: {}",
-                    EPOCH_KEYS.join(", ")
+                    "epoch {k}: unknown key `{key}`; valid keys: {}{}",
+                    EPOCH_KEYS.join(", "),
+                    suggestion(key, EPOCH_KEYS.iter().copied())
                 ));
             }
         }
@@ -97,23 +167,23 @@ impl ScriptTask {
                 .clone()
                 .try_cast::<ImmutableString>()
                 .map(|s| s.to_string())
-                .ok_or_else(|| format!("epoch {k}: name must be a string"))?,
+                .ok_or_else(|| {
+                    format!("epoch {k}: name must be a string, got {}", v.type_name())
+                })?,
         };
         let label = format!("epoch '{name}'");
         let duration = match map.get("duration") {
             None => None,
-            Some(v) => Some(number(v).ok_or_else(|| {
-                format!(
-                    "{label}: duration must be a number of ms, got {}",
-                    v.type_name()
-                )
-            })?),
+            Some(v) => Some(duration(v).map_err(|m| format!("{label}: duration {m}"))?),
         };
         let input_noise = match map.get("input_noise") {
             None => None,
-            Some(v) => {
-                Some(number(v).ok_or_else(|| format!("{label}: input_noise must be a number"))?)
-            }
+            Some(v) => Some(number(v).ok_or_else(|| {
+                format!(
+                    "{label}: input_noise must be a number, got {}",
+                    v.type_name()
+                )
+            })?),
         };
         let channels = |key: &str, names: &[String], default: f32| -> Result<Vec<f32>, String> {
             match map.get(key) {
@@ -132,12 +202,93 @@ impl ScriptTask {
             },
         })
     }
+
+    fn epoch_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, String> {
+        let value = self.call(f, (params.clone(),), "in task.trial")?;
+        let epochs = self.epochs(value)?;
+        let filled = fill_epochs(&self.shape, &epochs, self.config.input_noise, rng)?;
+        let mut conditions = conditions(&params);
+        for (e, d) in epochs.iter().zip(&filled.durations) {
+            if matches!(e.duration, Some(ref dist) if !matches!(dist, Distribution::Constant(_))) {
+                conditions.insert(format!("{}_duration", e.name), ConditionValue::Number(*d));
+            }
+        }
+        Ok(Trial {
+            inputs: filled.inputs,
+            targets: filled.targets,
+            mask: filled.mask,
+            conditions,
+        })
+    }
+
+    fn step_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, String> {
+        let (n_steps, n_in, n_out) = (self.shape.n_steps(), self.shape.n_in(), self.shape.n_out());
+        let mut inputs = Vec::with_capacity(n_steps * n_in);
+        let mut targets = Vec::with_capacity(n_steps * n_out);
+        let mut mask = Vec::with_capacity(n_steps * n_out);
+        let p = Dynamic::from_map(params.clone());
+        for i in 0..n_steps {
+            let t = i as f64 * self.shape.dt;
+            let value = self.call(f, (t, p.clone()), "in task.step")?;
+            let at = format!("step {i} (t = {t} ms)");
+            let type_name = value.type_name();
+            let parts = value
+                .try_cast::<Array>()
+                .filter(|a| a.len() == 3)
+                .ok_or_else(|| {
+                    format!("{at}: task.step must return [input, target, mask], got {type_name}")
+                })?;
+            for (k, (what, names, out)) in [
+                ("input", &self.shape.inputs, &mut inputs),
+                ("target", &self.shape.outputs, &mut targets),
+                ("mask", &self.shape.outputs, &mut mask),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let values =
+                    channel_values(&parts[k], names).map_err(|e| format!("{at}: {what}: {e}"))?;
+                if let Some(c) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(format!(
+                        "{at}: {what} of channel {c} ({}) is {}; values must be finite numbers",
+                        names[c], values[c]
+                    ));
+                }
+                out.extend(values);
+            }
+        }
+        let std = self.config.input_noise as f32;
+        if std > 0.0 {
+            for x in inputs.iter_mut() {
+                *x += rng.normal() as f32 * std;
+            }
+        }
+        Ok(Trial {
+            inputs,
+            targets,
+            mask,
+            conditions: conditions(&params),
+        })
+    }
 }
 
 fn number(v: &Dynamic) -> Option<f64> {
     v.clone()
         .try_cast::<f64>()
         .or_else(|| v.clone().try_cast::<INT>().map(|i| i as f64))
+}
+
+/// An epoch duration: a number of ms or a `dist::…` distribution.
+fn duration(v: &Dynamic) -> Result<Distribution, String> {
+    if let Some(x) = number(v) {
+        return Ok(Distribution::Constant(x));
+    }
+    v.clone().try_cast::<Distribution>().ok_or_else(|| {
+        format!(
+            "must be a number of ms or a distribution such as dist::uniform(200, 600), got {}",
+            v.type_name()
+        )
+    })
 }
 
 /// One value per channel from a number (every channel), an array (in channel order) or a map
@@ -174,8 +325,9 @@ fn channel_values(v: &Dynamic, names: &[String]) -> Result<Vec<f32>, String> {
         for (key, x) in map.iter() {
             let Some(c) = names.iter().position(|n| n.as_str() == key.as_str()) else {
                 return Err(format!(
-                    "no channel named `{key}`; channels: {}",
-                    names.join(", ")
+                    "no channel named `{key}`; channels: {}{}",
+                    names.join(", "),
+                    suggestion(key, names.iter().map(String::as_str))
                 ));
             };
             out[c] = number(x)
@@ -210,39 +362,19 @@ fn conditions(map: &Map) -> Conditions {
 }
 
 impl Task for ScriptTask {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
     fn shape(&self) -> &TaskShape {
         &self.shape
     }
 
-    fn trial(&self, rng: &mut Rng, trial: usize) -> Result<Trial, TaskError> {
-        let script_rng = ScriptRng::new(rng.clone());
-        let params: Dynamic = self
-            .params
-            .call(&self.engine, &self.ast, (script_rng.clone(),))
-            .map_err(|e| self.script_error(trial, &e, "in task.params"))?;
-        *rng = script_rng.state();
-        let type_name = params.type_name();
-        let Some(params) = params.try_cast::<Map>() else {
-            return Err(TaskError::Trial {
-                trial,
-                message: format!(
-                    "task.params must return a map of trial parameters, got {type_name}"
-                ),
-            });
-        };
-        let epochs: Dynamic = self
-            .trial
-            .call(&self.engine, &self.ast, (params.clone(),))
-            .map_err(|e| self.script_error(trial, &e, "in task.trial"))?;
-        let epochs = self.epochs(epochs, trial)?;
-        let (inputs, targets, mask) =
-            fill_epochs(&self.shape, &epochs, self.config.input_noise, rng)
-                .map_err(|message| TaskError::Trial { trial, message })?;
-        Ok(Trial {
-            inputs,
-            targets,
-            mask,
-            conditions: conditions(&params),
-        })
+    fn trial(&self, rng: &mut Rng) -> Result<Trial, String> {
+        let params = self.params(rng)?;
+        match &self.form {
+            TrialForm::Epochs(f) => self.epoch_trial(f, params, rng),
+            TrialForm::Steps(f) => self.step_trial(f, params, rng),
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::random::Rng;
 
-use super::TaskShape;
+use super::{Distribution, TaskShape};
 
 /// Values that hold during one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,25 +29,64 @@ pub struct EpochValues {
 pub struct Epoch {
     /// Name, used in error messages and (later) in scoring.
     pub name: String,
-    /// Length in ms; `None` means "until the end of the trial" (last epoch only).
-    pub duration: Option<f64>,
+    /// Length in ms, fixed or drawn by the host; `None` means "until the end of the trial"
+    /// (last epoch only). Drawn lengths are rounded to a whole number of steps.
+    pub duration: Option<Distribution>,
     /// What holds during the epoch.
     pub values: EpochValues,
 }
 
-/// Filled [time, channel] arrays of one trial.
-pub type TrialArrays = (Vec<f32>, Vec<f32>, Vec<f32>);
+/// One trial's arrays, [time, channel] row-major, and the epochs' lengths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilledTrial {
+    /// [n_steps × n_in].
+    pub inputs: Vec<f32>,
+    /// [n_steps × n_out].
+    pub targets: Vec<f32>,
+    /// [n_steps × n_out].
+    pub mask: Vec<f32>,
+    /// Length of each epoch in ms as used (drawn and rounded where drawn; an open-ended last
+    /// epoch gets what is left of the trial).
+    pub durations: Vec<f64>,
+}
 
-/// Fills one trial's inputs, targets and mask from its epochs, adding input noise drawn from
-/// `rng` (step by step, channel by channel). Returns (inputs, targets, mask).
+/// Checks that every value is finite (and every mask weight ≥ 0); names epoch and channel.
+fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), String> {
+    let groups = [
+        ("input", &e.values.input, &shape.inputs),
+        ("target", &e.values.target, &shape.outputs),
+        ("mask", &e.values.mask, &shape.outputs),
+    ];
+    for (what, values, names) in groups {
+        for (c, v) in values.iter().enumerate() {
+            if !v.is_finite() {
+                return Err(format!(
+                    "epoch '{}': {what} of channel {c} ({}) is {v}; values must be finite numbers",
+                    e.name, names[c]
+                ));
+            }
+            if what == "mask" && *v < 0.0 {
+                return Err(format!(
+                    "epoch '{}': mask of channel {c} ({}) is {v}; mask weights must be ≥ 0",
+                    e.name, names[c]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills one trial's inputs, targets and mask from its epochs. Drawn epoch lengths come from
+/// `rng` first (in epoch order), then input noise (step by step, channel by channel).
 pub fn fill_epochs(
     shape: &TaskShape,
     epochs: &[Epoch],
     input_noise: f64,
     rng: &mut Rng,
-) -> Result<TrialArrays, String> {
+) -> Result<FilledTrial, String> {
     let (n_steps, n_in, n_out) = (shape.n_steps(), shape.n_in(), shape.n_out());
     let mut ends = Vec::with_capacity(epochs.len());
+    let mut durations = Vec::with_capacity(epochs.len());
     let mut end = 0.0;
     for (k, e) in epochs.iter().enumerate() {
         let check = |what: &str, len: usize, want: usize, names: &[String]| {
@@ -64,15 +103,27 @@ pub fn fill_epochs(
         check("input", e.values.input.len(), n_in, &shape.inputs)?;
         check("target", e.values.target.len(), n_out, &shape.outputs)?;
         check("mask", e.values.mask.len(), n_out, &shape.outputs)?;
-        match e.duration {
-            Some(d) if !(d.is_finite() && d >= 0.0) => {
-                return Err(format!(
-                    "epoch '{}': duration must be a non-negative number of ms, got {d}",
-                    e.name
-                ))
+        check_values(e, shape)?;
+        match &e.duration {
+            Some(dist) => {
+                dist.validate().map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
+                let d = match dist {
+                    Distribution::Constant(d) => *d,
+                    drawn => (drawn.sample(rng) / shape.dt).round() * shape.dt,
+                };
+                if d < 0.0 {
+                    return Err(format!(
+                        "epoch '{}': duration must be a non-negative number of ms, got {d}",
+                        e.name
+                    ));
+                }
+                durations.push(d);
+                end += d;
             }
-            Some(d) => end += d,
-            None if k + 1 == epochs.len() => end = f64::INFINITY,
+            None if k + 1 == epochs.len() => {
+                durations.push((shape.duration - end).max(0.0));
+                end = f64::INFINITY;
+            }
             None => {
                 return Err(format!(
                     "epoch '{}' has no duration, but only the last epoch may run to the end of the trial",
@@ -112,7 +163,12 @@ pub fn fill_epochs(
         targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
         mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
     }
-    Ok((inputs, targets, mask))
+    Ok(FilledTrial {
+        inputs,
+        targets,
+        mask,
+        durations,
+    })
 }
 
 #[cfg(test)]
@@ -132,7 +188,7 @@ mod tests {
     fn epoch(name: &str, duration: Option<f64>, input: [f32; 2], mask: f32) -> Epoch {
         Epoch {
             name: name.into(),
-            duration,
+            duration: duration.map(Distribution::Constant),
             values: EpochValues {
                 input: input.to_vec(),
                 target: vec![mask * 2.0],
@@ -150,7 +206,9 @@ mod tests {
             epoch("stim", Some(30.0), [1.0, 2.0], 0.0),
             epoch("resp", None, [0.0, 0.0], 1.0),
         ];
-        let (x, y, m) = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let (x, y, m) = (f.inputs, f.targets, f.mask);
+        assert_eq!(f.durations, [25.0, 30.0, 45.0]);
         let a: Vec<f32> = x.chunks(2).map(|r| r[0]).collect();
         assert_eq!(a, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0.]);
         assert_eq!(m, [0., 0., 0., 0., 0., 0., 1., 1., 1., 1.]);
@@ -160,7 +218,8 @@ mod tests {
     #[test]
     fn steps_after_the_last_epoch_are_padding() {
         let e = [epoch("only", Some(40.0), [1.0, 1.0], 1.0)];
-        let (x, _, m) = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let (x, m) = (f.inputs, f.mask);
         assert_eq!(m, [1., 1., 1., 1., 0., 0., 0., 0., 0., 0.]);
         assert_eq!(&x[8..], &[0.0; 12]);
     }
@@ -170,7 +229,9 @@ mod tests {
         let mut s = shape();
         s.duration = 100_000.0;
         let e = [epoch("stim", Some(50_000.0), [1.0, 1.0], 1.0)];
-        let (x, _, _) = fill_epochs(&s, &e, 0.5, &mut Rng::from_seed(1)).unwrap();
+        let x = fill_epochs(&s, &e, 0.5, &mut Rng::from_seed(1))
+            .unwrap()
+            .inputs;
         let inside: Vec<f64> = x[..10_000].iter().map(|&v| v as f64 - 1.0).collect();
         let var = inside.iter().map(|v| v * v).sum::<f64>() / inside.len() as f64;
         assert!((var.sqrt() - 0.5).abs() < 0.02, "std {}", var.sqrt());
@@ -186,6 +247,46 @@ mod tests {
             err,
             "epoch 'stim': input has 3 values but the task has 2 channels (a, b)"
         );
+    }
+
+    #[test]
+    fn drawn_durations_are_whole_steps_and_come_from_the_trial_stream() {
+        let mut e = [
+            epoch("delay", None, [0.0, 0.0], 0.0),
+            epoch("resp", None, [1.0, 1.0], 1.0),
+        ];
+        e[0].duration = Some(Distribution::Uniform { lo: 20.0, hi: 70.0 });
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(seed)).unwrap();
+            let d = f.durations[0];
+            assert_eq!(d % 10.0, 0.0, "{d}");
+            assert!((20.0..=70.0).contains(&d));
+            // The response starts at the first step at or after the drawn delay.
+            let first_resp = f.mask.iter().position(|&m| m == 1.0).unwrap();
+            assert_eq!(first_resp, (d / 10.0) as usize);
+            let mut again = Rng::from_seed(seed);
+            let expected = (Distribution::Uniform { lo: 20.0, hi: 70.0 }.sample(&mut again) / 10.0)
+                .round()
+                * 10.0;
+            assert_eq!(d, expected);
+            seen.insert(d as i64);
+        }
+        assert_eq!(seen.len(), 6, "{seen:?}");
+    }
+
+    #[test]
+    fn non_finite_values_and_negative_masks_name_the_channel() {
+        let mut e = epoch("stim", Some(10.0), [1.0, f32::NAN], 1.0);
+        let err = fill_epochs(&shape(), &[e.clone()], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert_eq!(
+            err,
+            "epoch 'stim': input of channel 1 (b) is NaN; values must be finite numbers"
+        );
+        e.values.input[1] = 0.0;
+        e.values.mask[0] = -1.0;
+        let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(err.contains("mask of channel 0 (y) is -1"), "{err}");
     }
 
     #[test]

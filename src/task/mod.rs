@@ -4,12 +4,14 @@
 //! whole [`Batch`] from the run seed so the same seed always gives the same trials.
 
 mod batch;
+mod distribution;
 mod epochs;
 mod prefetch;
 mod scoring;
 
 pub use batch::{Batch, ConditionValue, Conditions, Trial};
-pub use epochs::{fill_epochs, Epoch, EpochValues};
+pub use distribution::{trunc_exp, Distribution};
+pub use epochs::{fill_epochs, Epoch, EpochValues, FilledTrial};
 pub use prefetch::BatchPrefetcher;
 pub use scoring::{argmax_accuracy, argmax_choices};
 
@@ -148,8 +150,10 @@ pub enum TaskError {
         message: String,
     },
     /// One trial could not be built.
-    #[error("trial {trial}: {message}")]
+    #[error("task `{task}`, trial {trial}: {message}")]
     Trial {
+        /// The task's name.
+        task: String,
         /// Index of the trial within its batch.
         trial: usize,
         /// What is wrong (names the epoch and channel where it can).
@@ -162,16 +166,19 @@ pub enum TaskError {
 
 /// A source of trials. Script tasks and native Rust tasks both implement it.
 pub trait Task: Send + Sync {
+    /// The task's name, used in messages and reports.
+    fn name(&self) -> &str;
     /// Channels and time grid.
     fn shape(&self) -> &TaskShape;
-    /// Draws one trial; all randomness comes from `rng`.
-    /// `trial` is the trial's index in its batch, used in error messages.
-    fn trial(&self, rng: &mut Rng, trial: usize) -> Result<Trial, TaskError>;
+    /// Draws one trial; all randomness comes from `rng`. An error says what is wrong (naming
+    /// the epoch, field or channel); the caller adds the task and trial index.
+    fn trial(&self, rng: &mut Rng) -> Result<Trial, String>;
 }
 
 /// Draws batch number `batch` of random stream `stream` (see [`crate::random::stream`]):
 /// trial `i` uses `Rng::derive(seed, &[stream, batch, i])`, so batches do not depend on how
-/// many threads build them or on what was drawn before.
+/// many threads build them or on what was drawn before. Trials are built in parallel on up to
+/// [`generation_threads`] threads.
 pub fn generate_batch(
     task: &dyn Task,
     seed: u64,
@@ -179,13 +186,55 @@ pub fn generate_batch(
     batch: u64,
     n_trials: usize,
 ) -> Result<Batch, TaskError> {
+    generate_batch_with_threads(task, seed, stream, batch, n_trials, generation_threads())
+}
+
+/// Threads used to build one batch: the machine's available parallelism.
+pub fn generation_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// [`generate_batch`] on exactly `threads` threads (1: on the calling thread). The result is
+/// the same for any thread count; on failure the error of the lowest failing trial is returned.
+pub fn generate_batch_with_threads(
+    task: &dyn Task,
+    seed: u64,
+    stream: u64,
+    batch: u64,
+    n_trials: usize,
+    threads: usize,
+) -> Result<Batch, TaskError> {
     let shape = task.shape();
-    let mut out = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
-    for i in 0..n_trials {
+    let draw = |i: usize| {
         let mut rng = Rng::derive(seed, &[stream, batch, i as u64]);
-        let trial = task.trial(&mut rng, i)?;
-        out.set_trial(i, trial)
-            .map_err(|message| TaskError::Trial { trial: i, message })?;
+        task.trial(&mut rng)
+    };
+    let threads = threads.clamp(1, n_trials.max(1));
+    let trials: Vec<Result<Trial, String>> = if threads == 1 {
+        (0..n_trials).map(draw).collect()
+    } else {
+        let chunk = n_trials.div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|k| {
+                    let range = (k * chunk).min(n_trials)..((k + 1) * chunk).min(n_trials);
+                    scope.spawn(move || range.map(draw).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("trial thread panicked"))
+                .collect()
+        })
+    };
+    let mut out = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
+    for (i, trial) in trials.into_iter().enumerate() {
+        let fail = |message: String| TaskError::Trial {
+            task: task.name().to_string(),
+            trial: i,
+            message,
+        };
+        out.set_trial(i, trial.map_err(fail)?).map_err(fail)?;
     }
     Ok(out)
 }

@@ -1,0 +1,143 @@
+//! Functions scripts use to describe trials: `dist::…` distributions for epoch durations and
+//! `ring_bump` for angle inputs.
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, INT};
+
+use crate::task::Distribution;
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// A number from a script value (integers accepted); `what` names it in the error.
+pub fn number(value: &Dynamic, what: &str) -> Fallible<f64> {
+    if let Some(f) = value.clone().try_cast::<f64>() {
+        return Ok(f);
+    }
+    if let Some(i) = value.clone().try_cast::<INT>() {
+        return Ok(i as f64);
+    }
+    Err(format!(
+        "{what} must be a number, got {} ({value})",
+        value.type_name()
+    )
+    .into())
+}
+
+fn checked(d: Distribution) -> Fallible<Distribution> {
+    d.validate()?;
+    Ok(d)
+}
+
+/// Registers the `Distribution` type, the `dist` module, `ring_bump` and `channels`
+/// (`channels("dir", 3)` = `["dir_0", "dir_1", "dir_2"]`).
+pub fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Distribution>("Distribution")
+        .register_fn("to_string", |d: &mut Distribution| d.to_string())
+        .register_fn("to_debug", |d: &mut Distribution| d.to_string());
+
+    let mut dist = Module::new();
+    dist.set_native_fn("constant", |v: Dynamic| {
+        checked(Distribution::Constant(number(&v, "dist::constant(value)")?))
+    });
+    dist.set_native_fn("uniform", |lo: Dynamic, hi: Dynamic| {
+        checked(Distribution::Uniform {
+            lo: number(&lo, "dist::uniform(lo, hi): lo")?,
+            hi: number(&hi, "dist::uniform(lo, hi): hi")?,
+        })
+    });
+    dist.set_native_fn("choice", |values: Array| {
+        let v = values
+            .iter()
+            .map(|x| number(x, "dist::choice(values): every value"))
+            .collect::<Fallible<Vec<f64>>>()?;
+        checked(Distribution::Choice(v))
+    });
+    dist.set_native_fn("trunc_exp", |mean: Dynamic, min: Dynamic, max: Dynamic| {
+        checked(Distribution::TruncExp {
+            mean: number(&mean, "dist::trunc_exp(mean, min, max): mean")?,
+            min: number(&min, "dist::trunc_exp(mean, min, max): min")?,
+            max: number(&max, "dist::trunc_exp(mean, min, max): max")?,
+        })
+    });
+    dist.set_native_fn("trunc_exp", |mean: Dynamic, min: Dynamic| {
+        checked(Distribution::TruncExp {
+            mean: number(&mean, "dist::trunc_exp(mean, min): mean")?,
+            min: number(&min, "dist::trunc_exp(mean, min): min")?,
+            max: f64::INFINITY,
+        })
+    });
+    engine.register_static_module("dist", dist.into());
+
+    engine.register_fn("channels", |prefix: &str, n: INT| -> Array {
+        (0..n.max(0))
+            .map(|k| Dynamic::from(format!("{prefix}_{k}")))
+            .collect()
+    });
+    engine.register_fn("ring_bump", |angle: Dynamic, n: INT| {
+        ring_bump(&angle, n, &Dynamic::from(0.5))
+    });
+    engine.register_fn("ring_bump", |angle: Dynamic, n: INT, width: Dynamic| {
+        ring_bump(&angle, n, &width)
+    });
+}
+
+/// A Gaussian bump over `n` channels whose preferred angles are 2πk/n: channel k gets
+/// exp(−d²/(2·width²)), d the angle difference wrapped to [−π, π] (radians).
+fn ring_bump(angle: &Dynamic, n: INT, width: &Dynamic) -> Fallible<Array> {
+    let angle = number(angle, "ring_bump(angle, n, width): angle")?;
+    let width = number(width, "ring_bump(angle, n, width): width")?;
+    if n < 1 {
+        return Err(format!("ring_bump(angle, n, width) needs n ≥ 1, got {n}").into());
+    }
+    if !(width > 0.0 && width.is_finite()) {
+        return Err(format!("ring_bump(angle, n, width) needs width > 0, got {width}").into());
+    }
+    let tau = std::f64::consts::TAU;
+    Ok((0..n)
+        .map(|k| {
+            let pref = tau * k as f64 / n as f64;
+            let d = (angle - pref + std::f64::consts::PI).rem_euclid(tau) - std::f64::consts::PI;
+            Dynamic::from((-d * d / (2.0 * width * width)).exp())
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_bump_peaks_at_the_preferred_channel_and_wraps() {
+        let mut engine = Engine::new();
+        register(&mut engine);
+        let v: Array = engine.eval("ring_bump(PI() / 2.0, 8, 0.5)").unwrap();
+        let v: Vec<f64> = v.into_iter().map(|x| x.cast::<f64>()).collect();
+        assert!((v[2] - 1.0).abs() < 1e-12, "{v:?}");
+        let d = std::f64::consts::FRAC_PI_4;
+        assert!((v[1] - (-d * d / 0.5).exp()).abs() < 1e-12);
+        assert!((v[1] - v[3]).abs() < 1e-12);
+        // Angle 0 and 2π are the same point; channel 7 (at 7π/4) neighbours channel 0.
+        let w: Array = engine.eval("ring_bump(2.0 * PI(), 8)").unwrap();
+        let w: Vec<f64> = w.into_iter().map(|x| x.cast::<f64>()).collect();
+        assert!((w[0] - 1.0).abs() < 1e-12 && (w[7] - w[1]).abs() < 1e-12);
+        let e = engine
+            .eval::<Array>("ring_bump(0.0, 0)")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs n ≥ 1"), "{e}");
+        let e = engine
+            .eval::<Distribution>("dist::uniform(5, 1)")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("uniform(5, 1): needs lo ≤ hi"), "{e}");
+        let d: Distribution = engine.eval("dist::trunc_exp(200, 100)").unwrap();
+        assert_eq!(
+            d,
+            Distribution::TruncExp {
+                mean: 200.0,
+                min: 100.0,
+                max: f64::INFINITY
+            }
+        );
+    }
+}
