@@ -12,6 +12,7 @@ pub mod experiment;
 pub mod linalg;
 pub mod model;
 pub mod random;
+pub mod report;
 pub mod run_dir;
 pub mod script;
 pub mod task;

@@ -38,12 +38,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
+/// `.NAME.tmp-PID.EXT` beside `path`: hidden, unique to this process, and with the same
+/// extension (some writers pick the format from it).
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
+    let stem = path
+        .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    let name = match path.extension() {
+        Some(ext) => format!(
+            ".{stem}.tmp-{}.{}",
+            std::process::id(),
+            ext.to_string_lossy()
+        ),
+        None => format!(".{stem}.tmp-{}", std::process::id()),
+    };
+    path.with_file_name(name)
 }
 
 /// A run's directory and the names of the files in it.

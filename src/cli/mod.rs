@@ -1,7 +1,20 @@
 //! The command line, one module per subcommand. Exit codes: 0 success, 1 the run failed,
 //! 2 bad input (command line, script or settings).
 
+/// `println!` that ignores a closed stdout (e.g. `psychrnn doc | head`) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+pub mod bench;
+pub mod check;
+pub mod doc;
 pub mod run;
+pub mod script_args;
+pub mod trials;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +32,14 @@ pub struct Cli {
 pub enum Command {
     /// Train a network on the experiment a script declares and write its run directory.
     Run(run::RunArgs),
+    /// Run a script, draw one batch and describe it: channels, epochs, conditions, shapes.
+    Check(check::CheckArgs),
+    /// Draw example trials (inputs, targets, mask, epochs) to a PNG or SVG.
+    Trials(trials::TrialsArgs),
+    /// List the functions scripts can call (built-ins, standard library, or a module file).
+    Doc(doc::DocArgs),
+    /// Measure trial generation and training speed on this machine.
+    Bench(bench::BenchArgs),
 }
 
 /// An error with the exit code it maps to.
@@ -57,6 +78,10 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::execute(&args),
+        Command::Check(args) => check::execute(&args),
+        Command::Trials(args) => trials::execute(&args),
+        Command::Doc(args) => doc::execute(&args),
+        Command::Bench(args) => bench::execute(&args),
     };
     match result {
         Ok(()) => 0,

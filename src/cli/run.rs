@@ -8,58 +8,33 @@ use anyhow::Context;
 use candle_core::{DType, Device};
 use clap::Args;
 
+use super::script_args::ScriptArgs;
 use super::CliError;
 use crate::experiment::{ExperimentConfig, RunRecord};
 use crate::model::{psychrnn_initial_weights, write_weights_npz, RateRnn};
 use crate::random::{stream, Rng};
 use crate::run_dir::{write_atomic, RunDir};
-use crate::script::{load_experiment, LoadOptions, Override};
+use crate::script::Override;
 use crate::task::{generate_batch, Task};
 use crate::train::{evaluate, train, HistoryRow, StopReason, TrainOutcome};
 
 /// Arguments of `psychrnn run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The experiment script (.rhai).
-    pub script: PathBuf,
+    /// The script and how to resolve it.
+    #[command(flatten)]
+    pub script: ScriptArgs,
     /// Run directory [default: runs/<experiment name>, or runs/<name>-2, … if taken].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Seed of every random stream (wins over the script's `seed`).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override a setting, e.g. --set model.n_rec=100 --set train.iterations=500 (repeatable).
-    #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
-    pub overrides: Vec<Override>,
-    /// Extra folder to search for imported modules (repeatable; also PSYCHRNN_PATH).
-    #[arg(long = "lib", value_name = "DIR")]
-    pub lib_dirs: Vec<PathBuf>,
     /// Print nothing but errors and the run directory.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
-fn parse_override(s: &str) -> Result<Override, String> {
-    s.parse()
-}
-
-/// Module folders from `--lib` then `PSYCHRNN_PATH` (colon-separated).
-fn lib_dirs(args: &RunArgs) -> Vec<PathBuf> {
-    let mut dirs = args.lib_dirs.clone();
-    if let Some(path) = std::env::var_os("PSYCHRNN_PATH") {
-        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
-    }
-    dirs
-}
-
 /// Runs `psychrnn run`.
 pub fn execute(args: &RunArgs) -> Result<(), CliError> {
-    let options = LoadOptions {
-        overrides: args.overrides.clone(),
-        seed: args.seed,
-        lib_dirs: lib_dirs(args),
-    };
-    let loaded = load_experiment(&args.script, &options).map_err(CliError::input)?;
+    let loaded = args.script.load()?;
     let config = loaded.config.clone();
     let task: Arc<dyn Task> = loaded.task.clone();
     // Draw a first batch before anything is written: a script that fails on its trials
@@ -91,9 +66,9 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         .map_err(CliError::failed)?;
     let record = RunRecord {
         psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
-        script: args.script.display().to_string(),
+        script: args.script.script.display().to_string(),
         script_sha256: loaded.script_sha256.clone(),
-        overrides: args.overrides.iter().map(override_text).collect(),
+        overrides: args.script.overrides.iter().map(override_text).collect(),
         experiment: config.clone(),
     };
     let yaml = serde_norway::to_string(&record).expect("config serialises");
@@ -103,7 +78,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
 
     let quiet = args.quiet;
     if !quiet {
-        println!(
+        outln!(
             "psychrnn {}: {} — {} units, {} iterations of {} trials → {}",
             env!("CARGO_PKG_VERSION"),
             config.name,
@@ -115,9 +90,9 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     }
     let outcome = train_and_save(&config, task, &run, quiet).map_err(CliError::failed)?;
     if quiet {
-        println!("{}", run.root().display());
+        outln!("{}", run.root().display());
     } else {
-        println!(
+        outln!(
             "done: test accuracy {:.3} on {} fresh trials after {} iterations ({:.1} s); files in {}",
             outcome.1,
             config.train.test_trials,
@@ -177,9 +152,13 @@ fn train_and_save(
                 write_error.get_or_insert(e);
             }
             if !quiet {
-                println!(
+                outln!(
                     "iter {:>6}/{total}  loss {:.5}  eval loss {:.5}  accuracy {:.3}  {:>7.1}s",
-                    row.iteration, row.loss, row.eval_loss, row.accuracy, row.seconds
+                    row.iteration,
+                    row.loss,
+                    row.eval_loss,
+                    row.accuracy,
+                    row.seconds
                 );
             }
         },
@@ -188,7 +167,7 @@ fn train_and_save(
         return Err(e).with_context(|| format!("cannot write {}", history_path.display()));
     }
     if outcome.stop_reason == StopReason::AccuracyReached && !quiet {
-        println!("stopping early: accuracy reached train.stop_at_accuracy");
+        outln!("stopping early: accuracy reached train.stop_at_accuracy");
     }
     let test = generate_batch(
         task.as_ref(),
@@ -202,13 +181,14 @@ fn train_and_save(
     write_weights_npz(&run.weights(), &model.effective_weights()?)
         .with_context(|| format!("cannot write {}", run.weights().display()))?;
     let summary = format!(
-        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nstop_reason: {}\n",
+        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {}\n",
         result.accuracy,
         result.loss,
         config.train.test_trials,
         outcome.iterations,
         outcome.trials_seen,
         outcome.wall_seconds,
+        outcome.batch_wait_seconds,
         match outcome.stop_reason {
             StopReason::Iterations => "iterations",
             StopReason::AccuracyReached => "accuracy_reached",

@@ -113,16 +113,29 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
         path: file.clone(),
         source,
     })?;
-    let text = String::from_utf8(bytes.clone()).map_err(|_| ScriptError::Script {
+    let text = String::from_utf8(bytes).map_err(|_| ScriptError::Script {
         file: file.clone(),
         message: "the script is not valid UTF-8 text".into(),
     })?;
-    let script_sha256 = format!("{:x}", Sha256::digest(&bytes));
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut engine = build_engine(&dir, &options.lib_dirs);
+    load_experiment_source(&file, &text, &dir, options)
+}
+
+/// [`load_experiment`] for a script held in memory: `name` labels it in errors and
+/// `dir` is where its relative imports are looked up first.
+pub fn load_experiment_source(
+    name: &str,
+    text: &str,
+    dir: &Path,
+    options: &LoadOptions,
+) -> Result<LoadedExperiment, LoadError> {
+    let file = name.to_string();
+    let text = text.to_string();
+    let script_sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
+    let mut engine = build_engine(dir, &options.lib_dirs);
     let declared: Arc<Mutex<Option<Map>>> = Arc::new(Mutex::new(None));
     let slot = declared.clone();
     engine.register_fn("experiment", move |m: Map| {
@@ -190,7 +203,7 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
     if let Some(seed) = options.seed {
         set_path(&mut root, "seed", Value::Number(seed.into())).expect("root is a map");
     }
-    let stem = path
+    let stem = Path::new(name)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "experiment".into());
@@ -208,7 +221,7 @@ pub fn load_experiment(path: &Path, options: &LoadOptions) -> Result<LoadedExper
     Ok(LoadedExperiment {
         config,
         task: Arc::new(task),
-        script_path: path.to_path_buf(),
+        script_path: PathBuf::from(name),
         script_sha256,
     })
 }

@@ -5,6 +5,7 @@
 //! and turns what it declares into typed settings plus a [`ScriptTask`] that calls the
 //! script's closures to draw trials.
 
+pub mod docs;
 mod engine;
 mod error;
 mod experiment;
@@ -16,6 +17,8 @@ mod value;
 
 pub use engine::{build_engine, MAX_OPERATIONS};
 pub use error::ScriptError;
-pub use experiment::{load_experiment, LoadError, LoadOptions, LoadedExperiment, Override};
+pub use experiment::{
+    load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
+};
 pub use rng::ScriptRng;
 pub use task::{ScriptTask, TrialForm, EPOCH_KEYS};

@@ -99,17 +99,18 @@ impl ScriptTask {
         &self.form
     }
 
-    /// Draws one trial's parameters and its epochs (epoch form only; `None` for the per-step
-    /// form), advancing `rng` past the parameters. Used by `psychrnn check` to describe epochs.
-    pub fn draw_epochs(&self, rng: &mut Rng) -> Result<Option<(Map, Vec<Epoch>)>, String> {
+    /// Draws one trial's epochs with the lengths it gets (drawn lengths included), from the
+    /// same stream as [`Task::trial`]; `None` for the per-step form. Used to describe and
+    /// draw epochs (`psychrnn check`, `psychrnn trials`).
+    pub fn epoch_spans(&self, rng: &mut Rng) -> Result<Option<Vec<(Epoch, f64)>>, String> {
         let params = self.params(rng)?;
-        match &self.form {
-            TrialForm::Epochs(f) => {
-                let value = self.call(f, (params.clone(),), "in task.trial")?;
-                Ok(Some((params, self.epochs(value)?)))
-            }
-            TrialForm::Steps(_) => Ok(None),
-        }
+        let TrialForm::Epochs(f) = &self.form else {
+            return Ok(None);
+        };
+        let value = self.call(f, (params,), "in task.trial")?;
+        let epochs = self.epochs(value)?;
+        let filled = fill_epochs(&self.shape, &epochs, 0.0, rng)?;
+        Ok(Some(epochs.into_iter().zip(filled.durations).collect()))
     }
 
     fn call(&self, f: &FnPtr, args: impl rhai::FuncArgs, context: &str) -> Result<Dynamic, String> {

@@ -177,8 +177,9 @@ pub trait Task: Send + Sync {
 
 /// Draws batch number `batch` of random stream `stream` (see [`crate::random::stream`]):
 /// trial `i` uses `Rng::derive(seed, &[stream, batch, i])`, so batches do not depend on how
-/// many threads build them or on what was drawn before. Trials are built in parallel on up to
-/// [`generation_threads`] threads.
+/// many threads build them or on what was drawn before. The first trial is timed; when the
+/// whole batch would take more than [`PARALLEL_ABOVE_SECONDS`], the rest is built on
+/// [`generation_threads`] threads (for cheap trials, threads cost more than they save).
 pub fn generate_batch(
     task: &dyn Task,
     seed: u64,
@@ -186,16 +187,20 @@ pub fn generate_batch(
     batch: u64,
     n_trials: usize,
 ) -> Result<Batch, TaskError> {
-    generate_batch_with_threads(task, seed, stream, batch, n_trials, generation_threads())
+    generate_batch_with_threads(task, seed, stream, batch, n_trials, 0)
 }
+
+/// Estimated batch time above which [`generate_batch`] uses several threads.
+pub const PARALLEL_ABOVE_SECONDS: f64 = 0.003;
 
 /// Threads used to build one batch: the machine's available parallelism.
 pub fn generation_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// [`generate_batch`] on exactly `threads` threads (1: on the calling thread). The result is
-/// the same for any thread count; on failure the error of the lowest failing trial is returned.
+/// [`generate_batch`] on `threads` threads (1: on the calling thread; 0: decide from the
+/// first trial's time). The result is the same for any thread count; on failure the error of
+/// the lowest failing trial is returned.
 pub fn generate_batch_with_threads(
     task: &dyn Task,
     seed: u64,
@@ -209,24 +214,40 @@ pub fn generate_batch_with_threads(
         let mut rng = Rng::derive(seed, &[stream, batch, i as u64]);
         task.trial(&mut rng)
     };
-    let threads = threads.clamp(1, n_trials.max(1));
-    let trials: Vec<Result<Trial, String>> = if threads == 1 {
-        (0..n_trials).map(draw).collect()
+    let mut trials: Vec<Result<Trial, String>> = Vec::with_capacity(n_trials);
+    let mut first = 0;
+    let threads = if threads == 0 && n_trials > 1 {
+        let start = std::time::Instant::now();
+        trials.push(draw(0));
+        first = 1;
+        let estimate = start.elapsed().as_secs_f64() * n_trials as f64;
+        if estimate > PARALLEL_ABOVE_SECONDS {
+            generation_threads()
+        } else {
+            1
+        }
     } else {
-        let chunk = n_trials.div_ceil(threads);
+        threads
+    };
+    let rest = n_trials - first;
+    let threads = threads.clamp(1, rest.max(1));
+    if threads == 1 {
+        trials.extend((first..n_trials).map(draw));
+    } else {
+        let chunk = rest.div_ceil(threads);
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|k| {
-                    let range = (k * chunk).min(n_trials)..((k + 1) * chunk).min(n_trials);
+                    let range =
+                        (first + k * chunk).min(n_trials)..(first + (k + 1) * chunk).min(n_trials);
                     scope.spawn(move || range.map(draw).collect::<Vec<_>>())
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("trial thread panicked"))
-                .collect()
-        })
-    };
+            for h in handles {
+                trials.extend(h.join().expect("trial thread panicked"));
+            }
+        });
+    }
     let mut out = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
     for (i, trial) in trials.into_iter().enumerate() {
         let fail = |message: String| TaskError::Trial {

@@ -67,6 +67,8 @@ pub struct TrainOutcome {
     pub trials_seen: usize,
     /// Wall time of the loop in seconds.
     pub wall_seconds: f64,
+    /// Seconds the loop spent waiting for the next training batch.
+    pub batch_wait_seconds: f64,
     /// Why it stopped.
     pub stop_reason: StopReason,
 }
@@ -170,8 +172,11 @@ pub fn train(
     let (mut loss_sum, mut loss_count) = (0.0, 0usize);
     let mut stop_reason = StopReason::Iterations;
     let mut done = 0;
+    let mut waited = 0.0;
     for iteration in 1..=config.iterations {
+        let wait_start = Instant::now();
         let batch = batches.next_batch()?;
+        waited += wait_start.elapsed().as_secs_f64();
         let (inputs, targets, mask) = batch_tensors(&batch, dtype, &device)?;
         let mut noise_rng =
             Rng::derive(seed, &[stream::REC_NOISE, stream::TRAIN, iteration as u64]);
@@ -231,6 +236,7 @@ pub fn train(
         iterations: done,
         trials_seen: done * config.batch_size,
         wall_seconds: start.elapsed().as_secs_f64(),
+        batch_wait_seconds: waited,
         stop_reason,
     })
 }

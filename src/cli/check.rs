@@ -1,0 +1,230 @@
+//! `psychrnn check SCRIPT`: run the script, draw one batch, and describe what it produces.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::script_args::ScriptArgs;
+use super::CliError;
+use crate::random::{stream, Rng};
+use crate::script::{LoadedExperiment, TrialForm};
+use crate::task::{generate_batch, Batch, ConditionValue, Distribution, Task};
+
+/// Arguments of `psychrnn check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The script and how to resolve it.
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    /// Trials to draw [default: train.batch_size].
+    #[arg(long, short = 'n')]
+    pub trials: Option<usize>,
+}
+
+/// Runs `psychrnn check`: prints the summary on stdout.
+pub fn execute(args: &CheckArgs) -> Result<(), CliError> {
+    let loaded = args.script.load()?;
+    let n = args.trials.unwrap_or(loaded.config.train.batch_size).max(1);
+    let seed = loaded.config.seed;
+    let start = Instant::now();
+    let batch =
+        generate_batch(loaded.task.as_ref(), seed, stream::TRAIN, 0, n).map_err(CliError::input)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let epochs = epoch_summary(&loaded, n).map_err(CliError::input)?;
+    outln!("{}", summary(&loaded, &batch, &epochs, seconds));
+    Ok(())
+}
+
+/// One epoch name's lengths over the drawn trials.
+#[derive(Debug, Clone)]
+struct EpochRange {
+    min: f64,
+    max: f64,
+    trials: usize,
+    drawn: Option<Distribution>,
+    open_ended: bool,
+}
+
+/// Lengths of every epoch (by name, in first-seen order) over trials 0..n of batch 0,
+/// drawn from the same streams as the batch; empty for the per-step form.
+fn epoch_summary(loaded: &LoadedExperiment, n: usize) -> anyhow::Result<Vec<(String, EpochRange)>> {
+    let task = loaded.task.as_ref();
+    let mut order: Vec<String> = Vec::new();
+    let mut ranges: BTreeMap<String, EpochRange> = BTreeMap::new();
+    for i in 0..n {
+        let mut rng = Rng::derive(loaded.config.seed, &[stream::TRAIN, 0, i as u64]);
+        let Some(spans) = task.epoch_spans(&mut rng).map_err(anyhow::Error::msg)? else {
+            return Ok(Vec::new());
+        };
+        for (e, d) in &spans {
+            let drawn = match &e.duration {
+                Some(Distribution::Constant(_)) | None => None,
+                Some(dist) => Some(dist.clone()),
+            };
+            let r = ranges.entry(e.name.clone()).or_insert_with(|| {
+                order.push(e.name.clone());
+                EpochRange {
+                    min: f64::INFINITY,
+                    max: f64::NEG_INFINITY,
+                    trials: 0,
+                    drawn: drawn.clone(),
+                    open_ended: e.duration.is_none(),
+                }
+            });
+            r.min = r.min.min(*d);
+            r.max = r.max.max(*d);
+            r.trials += 1;
+        }
+    }
+    Ok(order
+        .into_iter()
+        .map(|name| {
+            let r = ranges[&name].clone();
+            (name, r)
+        })
+        .collect())
+}
+
+/// A number with at most 4 decimals and no trailing zeros.
+fn short(v: f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// The text `psychrnn check` prints.
+fn summary(
+    loaded: &LoadedExperiment,
+    batch: &Batch,
+    epochs: &[(String, EpochRange)],
+    seconds: f64,
+) -> String {
+    let task = loaded.task.as_ref();
+    let shape = task.shape();
+    let config = &loaded.config;
+    let mut out = String::new();
+    let form = match task.form() {
+        TrialForm::Epochs(_) => "epoch form",
+        TrialForm::Steps(_) => "per-step form",
+    };
+    let _ = writeln!(out, "{}: ok", loaded.script_path.display());
+    let _ = writeln!(out, "task `{}` ({form})", task.name());
+    let _ = writeln!(
+        out,
+        "  inputs  ({}): {}",
+        shape.n_in(),
+        shape.inputs.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  outputs ({}): {}",
+        shape.n_out(),
+        shape.outputs.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  dt {} ms, tau {} ms (alpha {}), duration {} ms = {} steps, input noise {}",
+        shape.dt,
+        shape.tau,
+        shape.dt / shape.tau,
+        shape.duration,
+        shape.n_steps(),
+        config.task.input_noise
+    );
+    if !epochs.is_empty() {
+        let _ = writeln!(out, "epochs (over {} trials):", batch.n_trials);
+        let width = epochs.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, r) in epochs {
+            let span = if r.min == r.max {
+                format!("{} ms", r.min)
+            } else {
+                format!("{:.0}–{:.0} ms", r.min, r.max)
+            };
+            let mut notes = Vec::new();
+            if let Some(d) = &r.drawn {
+                notes.push(format!("drawn from {d}"));
+            }
+            if r.open_ended {
+                notes.push("to the end of the trial".into());
+            }
+            if r.trials < batch.n_trials {
+                notes.push(format!("in {} of {} trials", r.trials, batch.n_trials));
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join("; "))
+            };
+            let _ = writeln!(out, "  {name:<width$}  {span}{notes}");
+        }
+    }
+    let mut conditions: BTreeMap<&str, (Vec<f64>, Vec<&str>)> = BTreeMap::new();
+    for c in &batch.conditions {
+        for (k, v) in c {
+            let e = conditions.entry(k.as_str()).or_default();
+            match v {
+                ConditionValue::Number(x) => e.0.push(*x),
+                ConditionValue::Text(s) => e.1.push(s.as_str()),
+            }
+        }
+    }
+    if !conditions.is_empty() {
+        let _ = writeln!(out, "conditions:");
+        let width = conditions.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, (numbers, texts)) in conditions {
+            let mut distinct = numbers.clone();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            let mut labels = texts.clone();
+            labels.sort();
+            labels.dedup();
+            let text = if !labels.is_empty() {
+                labels.join(", ")
+            } else if distinct.len() <= 8 && distinct.len() * 2 <= numbers.len() {
+                distinct
+                    .iter()
+                    .map(|v| short(*v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                format!(
+                    "{} … {} ({} distinct values)",
+                    short(distinct[0]),
+                    short(distinct[distinct.len() - 1]),
+                    distinct.len()
+                )
+            };
+            let _ = writeln!(out, "  {k:<width$}  {text}");
+        }
+    }
+    let (b, t) = (batch.n_trials, batch.n_steps);
+    let weighted =
+        batch.mask.iter().filter(|&&m| m > 0.0).count() as f64 / batch.mask.len().max(1) as f64;
+    let _ = writeln!(
+        out,
+        "batch: inputs [{b}, {t}, {}], targets [{b}, {t}, {}], mask [{b}, {t}, {}]; {:.1}% of target values weighted in the loss",
+        batch.n_in,
+        batch.n_out,
+        batch.n_out,
+        100.0 * weighted
+    );
+    let _ = writeln!(
+        out,
+        "generated in {:.2} ms ({:.3} ms per trial, {} threads)",
+        seconds * 1e3,
+        seconds * 1e3 / b.max(1) as f64,
+        crate::task::generation_threads()
+    );
+    let _ = writeln!(
+        out,
+        "model: {} units, {:?}; train: {} iterations of {} trials, learning rate {}",
+        config.model.n_rec,
+        config.model.transfer_function,
+        config.train.iterations,
+        config.train.batch_size,
+        config.train.learning_rate
+    );
+    out
+}

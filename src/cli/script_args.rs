@@ -1,0 +1,53 @@
+//! Arguments every subcommand that reads a script shares: the script, `--set`, `--seed`, `--lib`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CliError;
+use crate::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
+
+/// A script and how to resolve its experiment.
+#[derive(Debug, Clone, Args)]
+pub struct ScriptArgs {
+    /// The experiment script (.rhai).
+    pub script: PathBuf,
+    /// Seed of every random stream (wins over the script's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a setting, e.g. --set model.n_rec=100 --set train.iterations=500 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
+    pub overrides: Vec<Override>,
+    /// Extra folder to search for imported modules (repeatable; also PSYCHRNN_PATH).
+    #[arg(long = "lib", value_name = "DIR")]
+    pub lib_dirs: Vec<PathBuf>,
+}
+
+fn parse_override(s: &str) -> Result<Override, String> {
+    s.parse()
+}
+
+impl ScriptArgs {
+    /// Module folders from `--lib`, then `PSYCHRNN_PATH` (colon-separated).
+    pub fn lib_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.lib_dirs.clone();
+        if let Some(path) = std::env::var_os("PSYCHRNN_PATH") {
+            dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+        }
+        dirs
+    }
+
+    /// The load options these arguments describe.
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions {
+            overrides: self.overrides.clone(),
+            seed: self.seed,
+            lib_dirs: self.lib_dirs(),
+        }
+    }
+
+    /// Runs the script and resolves its experiment; errors are bad input (exit code 2).
+    pub fn load(&self) -> Result<LoadedExperiment, CliError> {
+        load_experiment(&self.script, &self.options()).map_err(CliError::input)
+    }
+}

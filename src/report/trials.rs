@@ -1,0 +1,197 @@
+//! Example trials: inputs and targets per channel over time, unscored spans shaded, epoch
+//! boundaries marked, each trial titled by its conditions.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{register_fonts, ImageFormat, ReportError};
+use crate::run_dir::write_atomic_with;
+
+/// One trial to draw: arrays [time, channel] row-major.
+#[derive(Debug, Clone)]
+pub struct TrialPanel {
+    /// Title (usually the trial's conditions).
+    pub title: String,
+    /// Inputs, [n_steps × n_in].
+    pub inputs: Vec<f32>,
+    /// Targets, [n_steps × n_out].
+    pub targets: Vec<f32>,
+    /// Mask, [n_steps × n_out].
+    pub mask: Vec<f32>,
+    /// Epochs as (name, start ms, end ms); empty when unknown (per-step form).
+    pub epochs: Vec<(String, f64, f64)>,
+}
+
+const ROW_HEIGHT: u32 = 230;
+const WIDTH: u32 = 1100;
+
+/// Draws `panels` (one row each: inputs left, targets right) to `path` (.png or .svg),
+/// atomically. `dt` is the step in ms; channel names label the legends.
+pub fn draw_trials(
+    path: &Path,
+    panels: &[TrialPanel],
+    dt: f64,
+    input_names: &[String],
+    output_names: &[String],
+) -> Result<(), ReportError> {
+    register_fonts();
+    let format = ImageFormat::of(path)?;
+    let size = (WIDTH, ROW_HEIGHT * panels.len().max(1) as u32 + 30);
+    let fail = |message: String| ReportError::Draw {
+        path: path.display().to_string(),
+        message,
+    };
+    write_atomic_with(path, |tmp| -> Result<(), std::io::Error> {
+        let result = match format {
+            ImageFormat::Png => {
+                let root = BitMapBackend::new(tmp, size).into_drawing_area();
+                draw(&root, panels, dt, input_names, output_names)
+                    .and_then(|_| root.present().map_err(|e| e.to_string()))
+            }
+            ImageFormat::Svg => {
+                let root = SVGBackend::new(tmp, size).into_drawing_area();
+                draw(&root, panels, dt, input_names, output_names)
+                    .and_then(|_| root.present().map_err(|e| e.to_string()))
+            }
+        };
+        result.map_err(std::io::Error::other)
+    })
+    .map_err(|e| fail(e.to_string()))
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[TrialPanel],
+    dt: f64,
+    input_names: &[String],
+    output_names: &[String],
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let (header, body) = root.split_vertically(30);
+    header
+        .draw_text(
+            "Example trials: inputs (left), targets (right); grey: not scored (mask 0); dashed lines: epoch boundaries",
+            &("sans-serif", 15).into_font().color(&BLACK),
+            (10, 8),
+        )
+        .map_err(err)?;
+    let rows = body.split_evenly((panels.len().max(1), 1));
+    for (panel, row) in panels.iter().zip(rows) {
+        let row = row.titled(&panel.title, ("sans-serif", 14)).map_err(err)?;
+        let halves = row.split_evenly((1, 2));
+        draw_channels(&halves[0], panel, &panel.inputs, input_names, dt, "input").map_err(err)?;
+        draw_channels(
+            &halves[1],
+            panel,
+            &panel.targets,
+            output_names,
+            dt,
+            "target",
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_channels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &TrialPanel,
+    values: &[f32],
+    names: &[String],
+    dt: f64,
+    what: &str,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let n = names.len().max(1);
+    let steps = values.len() / n;
+    let t_end = steps as f64 * dt;
+    let (mut lo, mut hi) = values.iter().fold((0.0f64, 0.0f64), |(a, b), &v| {
+        (a.min(v as f64), b.max(v as f64))
+    });
+    if hi - lo < 1e-6 {
+        hi = lo + 1.0;
+    }
+    let pad = 0.08 * (hi - lo);
+    lo -= pad;
+    hi += pad;
+    let mut chart = ChartBuilder::on(area)
+        .margin(6)
+        .x_label_area_size(28)
+        .y_label_area_size(44)
+        .build_cartesian_2d(0.0..t_end, lo..hi)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("time (ms)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(what)
+        .label_style(("sans-serif", 11))
+        .axis_desc_style(("sans-serif", 12))
+        .draw()?;
+    // Unscored spans: steps where every output's mask is 0.
+    let n_out = panel.mask.len() / steps.max(1);
+    let mut t = 0;
+    while t < steps {
+        let unscored = |t: usize| {
+            panel.mask[t * n_out..(t + 1) * n_out]
+                .iter()
+                .all(|&m| m == 0.0)
+        };
+        if unscored(t) {
+            let start = t;
+            while t < steps && unscored(t) {
+                t += 1;
+            }
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(start as f64 * dt, lo), (t as f64 * dt, hi)],
+                RGBColor(225, 225, 225).filled(),
+            )))?;
+        } else {
+            t += 1;
+        }
+    }
+    for (name, start, end) in &panel.epochs {
+        if *start <= 0.0 || *start >= t_end {
+            continue;
+        }
+        // Name only epochs wide enough to hold it.
+        let labelled = (end.min(t_end) - start) / t_end > 0.06;
+        chart.draw_series(DashedLineSeries::new(
+            vec![(*start, lo), (*start, hi)],
+            4,
+            3,
+            RGBColor(120, 120, 120).stroke_width(1),
+        ))?;
+        if labelled {
+            chart.draw_series(std::iter::once(Text::new(
+                name.clone(),
+                (*start + dt, hi - 0.02 * (hi - lo)),
+                ("sans-serif", 10).into_font().color(&RGBColor(90, 90, 90)),
+            )))?;
+        }
+    }
+    for (c, name) in names.iter().enumerate() {
+        let color = Palette99::pick(c).to_rgba();
+        let points: Vec<(f64, f64)> = (0..steps)
+            .map(|t| (t as f64 * dt, values[t * n + c] as f64))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+            });
+    }
+    if names.len() <= 8 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 10))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+    }
+    Ok(())
+}

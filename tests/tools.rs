@@ -1,0 +1,209 @@
+//! `psychrnn check`, `trials`, `doc` and `bench` as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn psychrnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run psychrnn")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("psychrnn-tools-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_describes_channels_epochs_conditions_and_shapes() {
+    let out = stdout(&psychrnn(&[
+        "check",
+        "scripts/perceptual_discrimination.rhai",
+    ]));
+    assert!(
+        out.contains("task `perceptual_discrimination` (epoch form)"),
+        "{out}"
+    );
+    assert!(out.contains("inputs  (2): evidence_0, evidence_1"), "{out}");
+    assert!(out.contains("duration 2000 ms = 200 steps"), "{out}");
+    let stimulus = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("stimulus "))
+        .expect(&out);
+    // Stimulus lengths are drawn from U(250, 750) ms.
+    let span: Vec<f64> = stimulus
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .split('–')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        span[0] >= 250.0 && span[1] <= 750.0 && span[0] < span[1],
+        "{stimulus}"
+    );
+    assert!(out.lines().any(|l| l.trim() == "gap       20 ms"), "{out}");
+    assert!(out.contains("coherence  0.1, 0.3, 0.5, 0.7"), "{out}");
+    assert!(out.contains("direction  0, 1"), "{out}");
+    assert!(
+        out.contains("batch: inputs [64, 200, 2], targets [64, 200, 2], mask [64, 200, 2]"),
+        "{out}"
+    );
+    assert!(out.contains("generated in"), "{out}");
+
+    let out = stdout(&psychrnn(&[
+        "check",
+        "scripts/perceptual_discrimination_steps.rhai",
+        "-n",
+        "4",
+    ]));
+    assert!(
+        out.contains("(per-step form)") && !out.contains("epochs (over"),
+        "{out}"
+    );
+    assert!(out.contains("batch: inputs [4, 200, 2]"), "{out}");
+
+    let o = psychrnn(&[
+        "check",
+        "scripts/perceptual_discrimination.rhai",
+        "--set",
+        "task.duraton=5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `duration`?"));
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&bytes[16..20]), be(&bytes[20..24]))
+}
+
+#[test]
+fn trials_draws_png_and_svg_with_conditions_and_epochs() {
+    let dir = temp("trials");
+    let png = dir.join("t.png");
+    let out = stdout(&psychrnn(&[
+        "trials",
+        "scripts/perceptual_discrimination.rhai",
+        "-n",
+        "3",
+        "-o",
+        png.to_str().unwrap(),
+    ]));
+    assert!(
+        out.contains("3 trials of `perceptual_discrimination`"),
+        "{out}"
+    );
+    assert_eq!(
+        png_size(&std::fs::read(&png).unwrap()),
+        (1100, 3 * 230 + 30)
+    );
+
+    let svg = dir.join("t.svg");
+    stdout(&psychrnn(&[
+        "trials",
+        "tests/tasks/romo_epochs.rhai",
+        "-n",
+        "2",
+        "-o",
+        svg.to_str().unwrap(),
+    ]));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for needle in [
+        "trial 0: choice=",
+        "f1=",
+        "stimulus_1",
+        "decision",
+        "f_pos",
+        "f1_greater",
+        "time (ms)",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from the SVG");
+    }
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+
+    let o = psychrnn(&[
+        "trials",
+        "scripts/perceptual_discrimination.rhai",
+        "-o",
+        "trials.pdf",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("trials.pdf: figures are written as .png or .svg"));
+    assert!(!Path::new(&repo().join("trials.pdf")).exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn doc_lists_builtins_the_stdlib_and_module_files() {
+    let out = stdout(&psychrnn(&["doc"]));
+    assert!(out.contains("== built-in =="), "{out}");
+    assert!(
+        out.contains("  rng.trunc_exp(mean, min, max)\n      An exponential draw"),
+        "{out}"
+    );
+    assert!(out.contains("  dist::uniform(lo, hi)"), "{out}");
+    assert!(out.contains("== psychrnn/compat =="), "{out}");
+    assert!(
+        out.contains("  fn input_noise_std(dt, stim_noise)\n      Standard deviation"),
+        "{out}"
+    );
+
+    let out = stdout(&psychrnn(&["doc", "tests/tasks/romo_common.rhai"]));
+    assert!(
+        out.contains("== tests/tasks/romo_common.rhai ==\nShared by romo_epochs.rhai"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  fn params(rng, T)\n      Draws one trial"),
+        "{out}"
+    );
+
+    let o = psychrnn(&["doc", "psychrnn/tasks_that_do_not_exist"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("not in the standard library, which has: psychrnn/compat"));
+}
+
+#[test]
+fn bench_reports_generation_and_training_measurements() {
+    let out = stdout(&psychrnn(&["bench", "--batches", "2", "--iterations", "3"]));
+    for form in ["epochs", "per-step"] {
+        let gen = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(form) && l.matches(" ms").count() == 3);
+        assert!(gen.is_some(), "{form} generation line missing:\n{out}");
+        let train = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(form) && l.contains("ms per iteration"));
+        assert!(
+            train.is_some_and(|l| l.contains("% of it waiting for trials")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("per-step form / epoch form:"), "{out}");
+}
