@@ -8,7 +8,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `psychrnn run …` command inside ```sh blocks of README.md, as argument lists.
+/// Every `psychrnn …` command inside ```sh blocks of README.md, as argument lists.
 fn readme_run_commands() -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let mut in_sh = false;
@@ -19,7 +19,7 @@ fn readme_run_commands() -> Vec<Vec<String>> {
             in_sh = trimmed == "```sh";
             continue;
         }
-        if let (true, Some(at)) = (in_sh, trimmed.find("psychrnn run ")) {
+        if let (true, Some(at)) = (in_sh, trimmed.find("psychrnn ")) {
             let args = trimmed[at + "psychrnn ".len()..]
                 .split_whitespace()
                 .map(String::from)
@@ -54,9 +54,10 @@ fn readme_run_commands_work_and_the_quick_start_reaches_ninety_percent() {
     let _ = std::fs::remove_dir_all(&dir);
     copy_dir(&repo().join("scripts"), &dir.join("scripts"));
     for args in &commands {
+        let quiet: &[&str] = if args[0] == "run" { &["--quiet"] } else { &[] };
         let out = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
             .args(args)
-            .arg("--quiet")
+            .args(quiet)
             .current_dir(&dir)
             .output()
             .unwrap();
@@ -74,5 +75,30 @@ fn readme_run_commands_work_and_the_quick_start_reaches_ninety_percent() {
     assert!(accuracy >= 0.90, "quick-start accuracy {accuracy}");
     assert_eq!(summary["test_trials"].as_u64(), Some(512));
     assert!(dir.join("runs/pd_small/weights.npz").is_file());
+    assert!(dir.join("pd_trials.png").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The Rhai excerpts in README.md appear verbatim in the bundled scripts they quote.
+#[test]
+fn readme_script_excerpts_are_real() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut scripts = String::new();
+    for entry in std::fs::read_dir(repo().join("scripts")).unwrap() {
+        scripts.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let scripts = squash(&scripts);
+    let mut checked = 0;
+    for block in readme.split("```rhai\n").skip(1) {
+        let body = block.split("```").next().unwrap();
+        if body.starts_with("trial: |p|") || body.starts_with("step: |t, p|") {
+            assert!(
+                scripts.contains(&squash(body.trim_end().trim_end_matches(','))),
+                "not in scripts/:\n{body}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "README should quote a trial and a step closure");
 }

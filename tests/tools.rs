@@ -207,3 +207,47 @@ fn bench_reports_generation_and_training_measurements() {
     }
     assert!(out.contains("per-step form / epoch form:"), "{out}");
 }
+
+#[test]
+fn modules_are_found_along_psychrnn_path_and_lib() {
+    let dir = temp("path");
+    let lab = dir.join("other_lab");
+    std::fs::create_dir_all(&lab).unwrap();
+    std::fs::write(
+        lab.join("cues.rhai"),
+        "/// Cue strength.\nfn strength() { 0.75 }\n",
+    )
+    .unwrap();
+    let script = dir.join("exp.rhai");
+    std::fs::write(
+        &script,
+        "import \"cues\" as cues;\nexperiment(#{ task: #{ inputs: [\"a\"], outputs: [\"b\"], duration: 50.0,\n  params: |rng| #{ s: cues::strength() }, trial: |p| [ #{ name: \"cue\", input: p.s } ] } });\n",
+    )
+    .unwrap();
+    let run = |env: Option<&Path>, extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_psychrnn"));
+        cmd.args(["check", script.to_str().unwrap(), "-n", "2"])
+            .args(extra)
+            .env_remove("PSYCHRNN_PATH");
+        if let Some(p) = env {
+            cmd.env("PSYCHRNN_PATH", p);
+        }
+        cmd.output().unwrap()
+    };
+    let missing = run(None, &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("exp.rhai:1:8: module cues not found; searched:"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&dir.join("cues.rhai").display().to_string()),
+        "{err}"
+    );
+    let by_env = stdout(&run(Some(&lab), &[]));
+    assert!(by_env.contains("s  0.75"), "{by_env}");
+    let by_flag = stdout(&run(None, &["--lib", lab.to_str().unwrap()]));
+    assert!(by_flag.contains("s  0.75"), "{by_flag}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -212,10 +212,9 @@ fn summary(
     );
     let _ = writeln!(
         out,
-        "generated in {:.2} ms ({:.3} ms per trial, {} threads)",
+        "generated in {:.2} ms ({:.3} ms per trial)",
         seconds * 1e3,
-        seconds * 1e3 / b.max(1) as f64,
-        crate::task::generation_threads()
+        seconds * 1e3 / b.max(1) as f64
     );
     let _ = writeln!(
         out,

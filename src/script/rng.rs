@@ -27,21 +27,10 @@ impl ScriptRng {
     }
 }
 
-type Fallible<T> = Result<T, Box<EvalAltResult>>;
+use super::task_api::number;
+use crate::task::Distribution;
 
-fn number(value: &Dynamic, what: &str) -> Fallible<f64> {
-    if let Some(f) = value.clone().try_cast::<f64>() {
-        return Ok(f);
-    }
-    if let Some(i) = value.clone().try_cast::<INT>() {
-        return Ok(i as f64);
-    }
-    Err(format!(
-        "{what} must be a number, got {} ({value})",
-        value.type_name()
-    )
-    .into())
-}
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
 /// Registers the `Rng` type and its methods with `engine`.
 pub fn register(engine: &mut Engine) {
@@ -94,6 +83,18 @@ pub fn register(engine: &mut Engine) {
             }
             let i = r.lock().below(items.len() as u64) as usize;
             Ok(items[i].clone())
+        },
+    );
+    engine.register_fn(
+        "trunc_exp",
+        |r: &mut ScriptRng, mean: Dynamic, min: Dynamic, max: Dynamic| -> Fallible<f64> {
+            let d = Distribution::TruncExp {
+                mean: number(&mean, "trunc_exp(mean, min, max): mean")?,
+                min: number(&min, "trunc_exp(mean, min, max): min")?,
+                max: number(&max, "trunc_exp(mean, min, max): max")?,
+            };
+            d.validate()?;
+            Ok(d.sample(&mut r.lock()))
         },
     );
     engine.register_fn(
