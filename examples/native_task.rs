@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{DType, Device};
-use psychrnn::model::{psychrnn_initial_weights, RateRnn, Transfer};
+use psychrnn::model::{build_network, LossKind, ModelConfig};
 use psychrnn::random::{stream, Rng};
 use psychrnn::task::{
     fill_epochs, generate_batch, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
@@ -78,31 +77,39 @@ fn main() -> anyhow::Result<()> {
         },
     });
     let seed = 1;
-    let weights = psychrnn_initial_weights(2, 20, 2, 1.1, seed);
-    let model = RateRnn::new(
-        &weights,
-        0.1,
-        0.05,
-        Transfer::Relu,
-        DType::F32,
-        &Device::Cpu,
-    )?;
+    // A 20-unit rate RNN obeying Dale's principle (80% excitatory), with recurrent noise.
+    let model_config = ModelConfig {
+        n_rec: 20,
+        dale_ratio: Some(0.8),
+        rec_noise: 0.05,
+        ..ModelConfig::default()
+    };
+    let model =
+        build_network(&model_config, task.shape(), seed, std::path::Path::new("."))?.network;
     let config = TrainConfig {
         iterations: 300,
         eval_every: 100,
         ..TrainConfig::default()
     };
-    let outcome = train(&model, task.clone(), &config, seed, |row| {
-        println!(
-            "iteration {:>4}: loss {:.4}, accuracy {:.3}",
-            row.iteration, row.loss, row.accuracy
-        );
-    })?;
+    let outcome = train(
+        model.as_ref(),
+        task.clone(),
+        &config,
+        LossKind::Mse,
+        seed,
+        |row| {
+            println!(
+                "iteration {:>4}: loss {:.4}, accuracy {:.3}",
+                row.iteration, row.loss, row.accuracy
+            );
+        },
+    )?;
     let test = generate_batch(task.as_ref(), seed, stream::TEST, 0, 256)?;
     let result = evaluate(
-        &model,
+        model.as_ref(),
         &test,
         &mut Rng::derive(seed, &[stream::REC_NOISE, stream::TEST]),
+        LossKind::Mse,
     )?;
     println!(
         "test accuracy {:.3} after {} iterations ({:.1} s)",

@@ -290,7 +290,7 @@ fn bad_settings_name_the_field_and_the_valid_choices() {
     let err = stderr(&o);
     assert!(
         err.contains(
-            "config field `model.n_recc`: unknown field `n_recc`, expected one of `n_rec`"
+            "config field `model.n_recc`: unknown field `n_recc`, expected one of `kind`, `n_rec`"
         ),
         "{err}"
     );

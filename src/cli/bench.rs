@@ -8,11 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Device};
 use clap::Args;
 
 use super::CliError;
-use crate::model::{psychrnn_initial_weights, RateRnn};
+use crate::model::build_network;
 use crate::random::stream;
 use crate::script::{load_experiment_source, LoadOptions, LoadedExperiment};
 use crate::task::{generate_batch_with_threads, generation_threads, Task};
@@ -49,17 +48,9 @@ fn generation_ms(task: &dyn Task, batches: usize, threads: usize) -> Result<f64,
 
 /// (ms per training iteration, share of the time spent waiting for batches).
 fn training(loaded: &LoadedExperiment, iterations: usize) -> Result<(f64, f64), CliError> {
-    let shape = loaded.task.shape();
-    let weights = psychrnn_initial_weights(shape.n_in(), 50, shape.n_out(), 1.1, 0);
-    let model = RateRnn::new(
-        &weights,
-        shape.dt / shape.tau,
-        0.0,
-        crate::model::Transfer::Relu,
-        DType::F32,
-        &Device::Cpu,
-    )
-    .map_err(CliError::failed)?;
+    let model_config = crate::model::ModelConfig::default();
+    let built = build_network(&model_config, loaded.task.shape(), 0, Path::new("."))
+        .map_err(CliError::failed)?;
     let config = TrainConfig {
         iterations,
         eval_every: iterations,
@@ -67,7 +58,15 @@ fn training(loaded: &LoadedExperiment, iterations: usize) -> Result<(f64, f64), 
         ..TrainConfig::default()
     };
     let task: Arc<dyn Task> = loaded.task.clone();
-    let outcome = train(&model, task, &config, 0, |_| {}).map_err(CliError::failed)?;
+    let outcome = train(
+        built.network.as_ref(),
+        task,
+        &config,
+        model_config.loss,
+        0,
+        |_| {},
+    )
+    .map_err(CliError::failed)?;
     Ok((
         outcome.wall_seconds * 1e3 / outcome.iterations as f64,
         outcome.batch_wait_seconds / outcome.wall_seconds,

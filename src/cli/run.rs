@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use candle_core::{DType, Device};
 use clap::Args;
 
 use super::script_args::ScriptArgs;
 use super::CliError;
 use crate::experiment::{ExperimentConfig, RunRecord};
-use crate::model::{psychrnn_initial_weights, write_weights_npz, RateRnn};
+use crate::model::{build_network, Network};
 use crate::random::{stream, Rng};
 use crate::run_dir::{write_atomic, RunDir};
 use crate::script::Override;
@@ -47,6 +46,10 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         config.train.batch_size.min(8),
     )
     .map_err(CliError::input)?;
+
+    let base_dir = args.script.script.parent().unwrap_or(Path::new("."));
+    let built = build_network(&config.model, task.shape(), config.seed, base_dir)
+        .map_err(CliError::input)?;
 
     let run = match &args.out {
         Some(dir) => {
@@ -88,7 +91,11 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             run.root().display()
         );
     }
-    let outcome = train_and_save(&config, task, &run, quiet).map_err(CliError::failed)?;
+    for note in &built.notes {
+        eprintln!("note: {note}");
+    }
+    let outcome = train_and_save(&config, built.network.as_ref(), task, &run, quiet)
+        .map_err(CliError::failed)?;
     if quiet {
         outln!("{}", run.root().display());
     } else {
@@ -113,34 +120,20 @@ fn override_text(o: &Override) -> String {
 /// Returns the training outcome and the test accuracy.
 fn train_and_save(
     config: &ExperimentConfig,
+    model: &dyn Network,
     task: Arc<dyn Task>,
     run: &RunDir,
     quiet: bool,
 ) -> anyhow::Result<(TrainOutcome, f64)> {
-    let shape = task.shape().clone();
-    let weights = psychrnn_initial_weights(
-        shape.n_in(),
-        config.model.n_rec,
-        shape.n_out(),
-        config.model.spectral_radius,
-        config.seed,
-    );
-    let model = RateRnn::new(
-        &weights,
-        shape.dt / shape.tau,
-        config.model.rec_noise,
-        config.model.transfer_function,
-        DType::F32,
-        &Device::Cpu,
-    )?;
     let mut csv = String::from("iteration,trials_seen,loss,eval_loss,accuracy,seconds\n");
     let mut write_error = None;
     let history_path = run.history();
     let total = config.train.iterations;
     let outcome = train(
-        &model,
+        model,
         task.clone(),
         &config.train,
+        config.model.loss,
         config.seed,
         |row: &HistoryRow| {
             let _ = writeln!(
@@ -177,8 +170,9 @@ fn train_and_save(
         config.train.test_trials,
     )?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
-    let result = evaluate(&model, &test, &mut noise)?;
-    write_weights_npz(&run.weights(), &model.effective_weights()?)
+    let result = evaluate(model, &test, &mut noise, config.model.loss)?;
+    model
+        .write_npz(&run.weights())
         .with_context(|| format!("cannot write {}", run.weights().display()))?;
     let summary = format!(
         "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {}\n",

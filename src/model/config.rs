@@ -4,27 +4,175 @@ use serde::{Deserialize, Serialize};
 
 use super::Transfer;
 
-/// Settings of the rate RNN. Every field has PsychRNN's default.
+/// Which network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// PsychRNN's `Basic` continuous-time rate RNN (all constraints apply).
+    RateRnn,
+    /// A standard LSTM with a linear readout.
+    Lstm,
+    /// A standard GRU with a linear readout.
+    Gru,
+}
+
+/// Initialiser of the recurrent weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecInit {
+    /// Gaussian, rescaled so the effective W_rec has spectral radius `spectral_radius`
+    /// (PsychRNN's `GaussianSpectralRadius`).
+    GaussianSpectralRadius,
+    /// `identity_gain` · I (PsychRNN's `AlphaIdentity`).
+    AlphaIdentity,
+    /// Glorot Gaussian from the mask's fan-in/out.
+    GlorotGauss,
+    /// Glorot uniform from the mask's fan-in/out.
+    GlorotUnif,
+}
+
+/// Initialiser of the input and output weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InOutInit {
+    /// N(0, sqrt(2 / (fan_in_i + fan_out_j))) from the mask (PsychRNN's default).
+    GlorotGauss,
+    /// U(±sqrt(6 / (fan_in_i + fan_out_j))) from the mask.
+    GlorotUnif,
+}
+
+/// The loss function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// PsychRNN's masked mean squared error.
+    Mse,
+    /// PsychRNN's masked binary cross-entropy on the outputs clipped to [ε, 1−ε].
+    BinaryCrossEntropy,
+    /// Softmax over output channels, cross-entropy against the target, weighted per step by
+    /// the mean mask over channels.
+    SoftmaxCrossEntropy,
+}
+
+/// A time constant: one value for every unit or one per unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Tau {
+    /// Every unit.
+    All(f64),
+    /// One value per recurrent unit.
+    PerUnit(Vec<f64>),
+}
+
+/// A matrix given in the script as an array of rows.
+pub type Matrix = Vec<Vec<f64>>;
+
+/// Settings of the network. Defaults are PsychRNN's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// `rate_rnn`, `lstm` or `gru`.
+    pub kind: ModelKind,
     /// Number of recurrent units N_rec.
     pub n_rec: usize,
+    /// Time constant in ms, a number or one per unit; `null` uses the task's `tau`.
+    pub tau: Option<Tau>,
     /// Recurrent noise σ_rec; the state gets sqrt(2 α σ_rec²) ξ each step.
     pub rec_noise: f64,
     /// Transfer function f (rates = f(state)).
     pub transfer_function: Transfer,
-    /// Spectral radius of the initial W_rec (PsychRNN's `GaussianSpectralRadius`).
+    /// Dale's principle: the first round(ratio · N_rec) units are excitatory, the rest
+    /// inhibitory; `null` turns it off.
+    pub dale_ratio: Option<f64>,
+    /// `false` removes self-connections (zeroes the diagonal of `rec_connectivity`).
+    pub autapses: bool,
+    /// 0/1 mask of W_in, N_rec rows of N_in; `null` = all ones.
+    pub input_connectivity: Option<Matrix>,
+    /// 0/1 mask of W_rec, N_rec rows of N_rec; `null` = all ones.
+    pub rec_connectivity: Option<Matrix>,
+    /// 0/1 mask of W_out, N_out rows of N_rec; `null` = all ones.
+    pub output_connectivity: Option<Matrix>,
+    /// 0/1 mask of W_in entries that never change in training.
+    pub fixed_w_in: Option<Matrix>,
+    /// 0/1 mask of W_rec entries that never change in training.
+    pub fixed_w_rec: Option<Matrix>,
+    /// 0/1 mask of W_out entries that never change in training.
+    pub fixed_w_out: Option<Matrix>,
+    /// Train W_in.
+    pub w_in_train: bool,
+    /// Train W_rec.
+    pub w_rec_train: bool,
+    /// Train W_out.
+    pub w_out_train: bool,
+    /// Train b_rec.
+    pub b_rec_train: bool,
+    /// Train b_out.
+    pub b_out_train: bool,
+    /// Train the initial state.
+    pub init_state_train: bool,
+    /// Initialiser of W_rec.
+    pub w_rec_init: RecInit,
+    /// Initialiser of W_in and W_out.
+    pub w_init: InOutInit,
+    /// Spectral radius of the initial effective W_rec (`gaussian_spectral_radius`).
     pub spectral_radius: f64,
+    /// Diagonal value for `alpha_identity`.
+    pub identity_gain: f64,
+    /// L1 penalty on the effective W_in: `l1_in · mean(|W_in|)`.
+    pub l1_in: f64,
+    /// L1 penalty on the effective W_rec.
+    pub l1_rec: f64,
+    /// L1 penalty on the effective W_out.
+    pub l1_out: f64,
+    /// L2 penalty on the effective W_in: `l2_in · mean(W_in²)`.
+    pub l2_in: f64,
+    /// L2 penalty on the effective W_rec.
+    pub l2_rec: f64,
+    /// L2 penalty on the effective W_out.
+    pub l2_out: f64,
+    /// L2 penalty on firing rates: `l2_firing_rate · mean(f(x)²)` over trials, steps and units.
+    pub l2_firing_rate: f64,
+    /// The loss function.
+    pub loss: LossKind,
+    /// A weights file (psychrnn's or PsychRNN's `.npz`) to start from instead of the initialiser.
+    pub load: Option<String>,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
+            kind: ModelKind::RateRnn,
             n_rec: 50,
+            tau: None,
             rec_noise: 0.0,
             transfer_function: Transfer::Relu,
+            dale_ratio: None,
+            autapses: true,
+            input_connectivity: None,
+            rec_connectivity: None,
+            output_connectivity: None,
+            fixed_w_in: None,
+            fixed_w_rec: None,
+            fixed_w_out: None,
+            w_in_train: true,
+            w_rec_train: true,
+            w_out_train: true,
+            b_rec_train: true,
+            b_out_train: true,
+            init_state_train: true,
+            w_rec_init: RecInit::GaussianSpectralRadius,
+            w_init: InOutInit::GlorotGauss,
             spectral_radius: 1.1,
+            identity_gain: 1.0,
+            l1_in: 0.0,
+            l1_rec: 0.0,
+            l1_out: 0.0,
+            l2_in: 0.0,
+            l2_rec: 0.0,
+            l2_out: 0.0,
+            l2_firing_rate: 0.0,
+            loss: LossKind::Mse,
+            load: None,
         }
     }
 }

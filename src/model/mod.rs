@@ -1,13 +1,69 @@
-//! Models: the rate RNN (PsychRNN's `Basic`), its initialisation and its weight files.
+//! Models: the rate RNN (PsychRNN's `Basic`) with its biological constraints, LSTM and GRU,
+//! initialisation and weight files.
 
+mod build;
 mod config;
+pub mod constraints;
+pub mod gated;
 mod init;
 mod rate_rnn;
 mod transfer;
 mod weights_file;
 
-pub use config::ModelConfig;
-pub use init::psychrnn_initial_weights;
-pub use rate_rnn::{simulate, EffectiveWeights, RateRnn, RateRnnWeights, Simulation};
+pub use build::{build_network, BuiltNetwork};
+pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, Tau};
+pub use constraints::Constraints;
+pub use gated::{Cell, GatedRnn, GatedWeights};
+pub use init::{balance_dale_ratio, glorot, initial_weights};
+pub use rate_rnn::{
+    simulate, Alpha, EffectiveWeights, RateRnn, RateRnnOptions, RateRnnWeights, Regularization,
+    Trainable,
+};
 pub use transfer::Transfer;
-pub use weights_file::{read_weights_npz, write_weights_npz};
+pub use weights_file::{
+    read_npz, read_weights_npz, write_weights_npz, LoadedWeights, NpyArray, WeightsError,
+};
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+
+use crate::random::Rng;
+
+/// What a forward pass produces, time-major.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    /// Hidden states for t = 1..T, [T, B, N_rec] (pre-activation x for the rate RNN, h for
+    /// LSTM/GRU).
+    pub states: Tensor,
+    /// Outputs y_1..y_T, [T, B, N_out].
+    pub outputs: Tensor,
+}
+
+/// A parameter training may change.
+pub struct TrainableVar<'a> {
+    /// PsychRNN's name (`W_rec`, …).
+    pub name: &'static str,
+    /// The parameter.
+    pub var: &'a Var,
+    /// 1 where entries may change, 0 where they are fixed; `None`: all may change.
+    pub free: Option<Tensor>,
+}
+
+/// What the trainer needs from a network.
+pub trait Network {
+    /// The parameters training updates.
+    fn trainable(&self) -> Vec<TrainableVar<'_>>;
+    /// Runs time-major inputs [T, B, N_in], drawing any noise from `noise_rng`. With `track`,
+    /// the result is differentiable and comes with the regularisation term (if any).
+    fn run(
+        &self,
+        inputs: &Tensor,
+        noise_rng: &mut Rng,
+        track: bool,
+    ) -> Result<(Simulation, Option<Tensor>)>;
+    /// Element type of the parameters.
+    fn dtype(&self) -> DType;
+    /// Where the parameters live.
+    fn device(&self) -> Device;
+    /// Writes the weights file (atomically).
+    fn write_npz(&self, path: &std::path::Path) -> Result<()>;
+}

@@ -6,14 +6,15 @@
 //! y_t = f(x_t) W_outᵀ + b_out
 //! ```
 //! x_0 is the trainable `init_state` [1, N_rec], shared by every trial; states and outputs are
-//! returned for t = 1..T. Weights are used through their connectivity masks (effective weights).
+//! returned for t = 1..T. α may differ per unit (one τ per unit). Weights are used through
+//! their effective form (masks, Dale's principle; see [`super::constraints`]).
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
-use super::Transfer;
+use super::{Constraints, Network, Simulation, TrainableVar, Transfer};
 use crate::random::Rng;
 
-/// A rate RNN's parameters and masks as plain row-major arrays (PsychRNN's shapes).
+/// A rate RNN's parameters and constraints as plain row-major arrays (PsychRNN's shapes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateRnnWeights {
     /// Input channels.
@@ -24,7 +25,7 @@ pub struct RateRnnWeights {
     pub n_out: usize,
     /// [N_rec, N_in].
     pub w_in: Vec<f32>,
-    /// [N_rec, N_rec]; row i = inputs to unit i.
+    /// [N_rec, N_rec]; row i = inputs to unit i, column j = outputs of unit j.
     pub w_rec: Vec<f32>,
     /// [N_out, N_rec].
     pub w_out: Vec<f32>,
@@ -40,9 +41,109 @@ pub struct RateRnnWeights {
     pub rec_connectivity: Vec<f32>,
     /// 0/1 mask of W_out, [N_out, N_rec].
     pub output_connectivity: Vec<f32>,
+    /// Fraction of excitatory units under Dale's principle, if on.
+    pub dale_ratio: Option<f64>,
 }
 
-/// The weights a simulation uses: masks applied.
+impl RateRnnWeights {
+    /// The constraints these weights carry (masks and Dale ratio; no fixed synapses).
+    pub fn constraints(&self) -> Constraints {
+        Constraints {
+            n_in: self.n_in,
+            n_rec: self.n_rec,
+            n_out: self.n_out,
+            input_connectivity: self.input_connectivity.clone(),
+            rec_connectivity: self.rec_connectivity.clone(),
+            output_connectivity: self.output_connectivity.clone(),
+            dale_ratio: self.dale_ratio,
+            fixed_w_in: None,
+            fixed_w_rec: None,
+            fixed_w_out: None,
+        }
+    }
+}
+
+/// Which parameters training may change (PsychRNN's `*_train` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trainable {
+    /// `init_state`.
+    pub init_state: bool,
+    /// `W_in`.
+    pub w_in: bool,
+    /// `W_rec`.
+    pub w_rec: bool,
+    /// `W_out`.
+    pub w_out: bool,
+    /// `b_rec`.
+    pub b_rec: bool,
+    /// `b_out`.
+    pub b_out: bool,
+}
+
+impl Default for Trainable {
+    fn default() -> Self {
+        Trainable {
+            init_state: true,
+            w_in: true,
+            w_rec: true,
+            w_out: true,
+            b_rec: true,
+            b_out: true,
+        }
+    }
+}
+
+/// Regularisation weights, applied as means (PsychRNN's convention).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Regularization {
+    /// `l1_in · mean(|W_in_eff|)`.
+    pub l1_in: f64,
+    /// `l1_rec · mean(|W_rec_eff|)`.
+    pub l1_rec: f64,
+    /// `l1_out · mean(|W_out_eff|)`.
+    pub l1_out: f64,
+    /// `l2_in · mean(W_in_eff²)`.
+    pub l2_in: f64,
+    /// `l2_rec · mean(W_rec_eff²)`.
+    pub l2_rec: f64,
+    /// `l2_out · mean(W_out_eff²)`.
+    pub l2_out: f64,
+    /// `l2_firing_rate · mean(f(x)²)` over trials, steps and units.
+    pub l2_firing_rate: f64,
+}
+
+/// Everything about a rate RNN that is not a weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateRnnOptions {
+    /// α = dt/τ: one value, or one per unit.
+    pub alpha: Vec<f64>,
+    /// σ_rec.
+    pub rec_noise: f64,
+    /// Transfer function.
+    pub transfer: Transfer,
+    /// Which parameters train.
+    pub trainable: Trainable,
+    /// 0/1 masks of W_in, W_rec, W_out entries that never change.
+    pub fixed: [Option<Vec<f32>>; 3],
+    /// Penalties added to the loss.
+    pub regularization: Regularization,
+}
+
+impl RateRnnOptions {
+    /// Options with one α, everything trainable, nothing fixed, no penalties.
+    pub fn new(alpha: f64, rec_noise: f64, transfer: Transfer) -> Self {
+        RateRnnOptions {
+            alpha: vec![alpha],
+            rec_noise,
+            transfer,
+            trainable: Trainable::default(),
+            fixed: [None, None, None],
+            regularization: Regularization::default(),
+        }
+    }
+}
+
+/// The weights a simulation uses: constraints applied.
 #[derive(Debug, Clone)]
 pub struct EffectiveWeights {
     /// [N_rec, N_in].
@@ -73,13 +174,13 @@ impl EffectiveWeights {
     }
 }
 
-/// What a forward pass produces, time-major.
+/// α as the simulation uses it.
 #[derive(Debug, Clone)]
-pub struct Simulation {
-    /// States x_1..x_T, [T, B, N_rec].
-    pub states: Tensor,
-    /// Outputs y_1..y_T, [T, B, N_out].
-    pub outputs: Tensor,
+pub enum Alpha {
+    /// The same for every unit.
+    Scalar(f64),
+    /// Per unit: (α, 1 − α), each [1, N_rec].
+    PerUnit(Tensor, Tensor),
 }
 
 /// A trainable rate RNN.
@@ -100,9 +201,14 @@ pub struct RateRnn {
     input_connectivity: Tensor,
     rec_connectivity: Tensor,
     output_connectivity: Tensor,
-    alpha: f64,
-    rec_noise: f64,
-    transfer: Transfer,
+    /// (D_rec, D_out) diagonals as [1, N_rec] rows, with Dale's principle.
+    dale: Option<(Tensor, Tensor)>,
+    dale_ratio: Option<f64>,
+    alpha: Alpha,
+    noise_std: Vec<f32>,
+    options: RateRnnOptions,
+    /// 1 − fixed mask for W_in, W_rec, W_out.
+    free: [Option<Tensor>; 3],
     n_in: usize,
     n_rec: usize,
     n_out: usize,
@@ -117,17 +223,53 @@ fn host(t: &Tensor) -> Result<Vec<f32>> {
 }
 
 impl RateRnn {
-    /// A network with the given weights; `alpha` = dt/τ, `rec_noise` = σ_rec.
+    /// A network with the given weights and options.
     pub fn new(
         w: &RateRnnWeights,
-        alpha: f64,
-        rec_noise: f64,
-        transfer: Transfer,
+        options: &RateRnnOptions,
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
         let (i, n, o) = (w.n_in, w.n_rec, w.n_out);
+        if options.alpha.len() != 1 && options.alpha.len() != n {
+            candle_core::bail!(
+                "alpha has {} values; give 1 or one per unit ({n})",
+                options.alpha.len()
+            );
+        }
         let var = |d: &[f32], s: &[usize]| Var::from_tensor(&tensor(d, s, dtype, device)?);
+        let k = w.constraints();
+        let dale = match k.dale_ratio {
+            Some(_) => Some((
+                tensor(&k.dale_rec(), &[1, n], dtype, device)?,
+                tensor(&k.dale_out(), &[1, n], dtype, device)?,
+            )),
+            None => None,
+        };
+        let alpha = if options.alpha.len() == 1 {
+            Alpha::Scalar(options.alpha[0])
+        } else {
+            let a: Vec<f32> = options.alpha.iter().map(|&a| a as f32).collect();
+            let b: Vec<f32> = options.alpha.iter().map(|&a| (1.0 - a) as f32).collect();
+            Alpha::PerUnit(
+                tensor(&a, &[1, n], dtype, device)?,
+                tensor(&b, &[1, n], dtype, device)?,
+            )
+        };
+        let noise_std = (0..n)
+            .map(|u| {
+                let a = options.alpha[if options.alpha.len() == 1 { 0 } else { u }];
+                (2.0 * a * options.rec_noise * options.rec_noise).sqrt() as f32
+            })
+            .collect();
+        let shapes = [[n, i], [n, n], [o, n]];
+        let mut free = [None, None, None];
+        for (k, fixed) in options.fixed.iter().enumerate() {
+            if let Some(m) = fixed {
+                let f: Vec<f32> = m.iter().map(|&v| 1.0 - v).collect();
+                free[k] = Some(tensor(&f, &shapes[k], dtype, device)?);
+            }
+        }
         Ok(RateRnn {
             w_in: var(&w.w_in, &[n, i])?,
             w_rec: var(&w.w_rec, &[n, n])?,
@@ -138,9 +280,12 @@ impl RateRnn {
             input_connectivity: tensor(&w.input_connectivity, &[n, i], dtype, device)?,
             rec_connectivity: tensor(&w.rec_connectivity, &[n, n], dtype, device)?,
             output_connectivity: tensor(&w.output_connectivity, &[o, n], dtype, device)?,
+            dale,
+            dale_ratio: w.dale_ratio,
             alpha,
-            rec_noise,
-            transfer,
+            noise_std,
+            options: options.clone(),
+            free,
             n_in: i,
             n_rec: n,
             n_out: o,
@@ -152,17 +297,12 @@ impl RateRnn {
         (self.n_in, self.n_rec, self.n_out)
     }
 
-    /// α = dt/τ.
-    pub fn alpha(&self) -> f64 {
-        self.alpha
+    /// The options it was built with.
+    pub fn options(&self) -> &RateRnnOptions {
+        &self.options
     }
 
-    /// The transfer function.
-    pub fn transfer(&self) -> Transfer {
-        self.transfer
-    }
-
-    /// Trainable parameters with PsychRNN's names, in a fixed order.
+    /// Every parameter with PsychRNN's name, in a fixed order.
     pub fn vars(&self) -> [(&'static str, &Var); 6] {
         [
             ("init_state", &self.init_state),
@@ -174,37 +314,45 @@ impl RateRnn {
         ]
     }
 
-    /// Effective weights (W ⊙ C), differentiable with respect to the parameters.
+    /// Effective weights, differentiable with respect to the parameters.
     pub fn effective(&self) -> Result<EffectiveWeights> {
+        let w_in = self.w_in.as_tensor().mul(&self.input_connectivity)?;
+        let w_rec = self.w_rec.as_tensor().mul(&self.rec_connectivity)?;
+        let w_out = self.w_out.as_tensor().mul(&self.output_connectivity)?;
+        let (w_in, w_rec, w_out) = match &self.dale {
+            Some((d_rec, d_out)) => (
+                w_in.abs()?,
+                w_rec.abs()?.broadcast_mul(d_rec)?,
+                w_out.abs()?.broadcast_mul(d_out)?,
+            ),
+            None => (w_in, w_rec, w_out),
+        };
         Ok(EffectiveWeights {
-            w_in: self.w_in.as_tensor().mul(&self.input_connectivity)?,
-            w_rec: self.w_rec.as_tensor().mul(&self.rec_connectivity)?,
-            w_out: self.w_out.as_tensor().mul(&self.output_connectivity)?,
+            w_in,
+            w_rec,
+            w_out,
             b_rec: self.b_rec.as_tensor().clone(),
             b_out: self.b_out.as_tensor().clone(),
             init_state: self.init_state.as_tensor().clone(),
         })
     }
 
-    /// Standard deviation of the recurrent noise term, sqrt(2 α σ_rec²).
-    pub fn noise_std(&self) -> f64 {
-        (2.0 * self.alpha * self.rec_noise * self.rec_noise).sqrt()
-    }
-
-    /// Draws the recurrent noise term for `n_steps` × `n_trials` (already scaled by
-    /// [`Self::noise_std`]), or `None` when σ_rec = 0.
+    /// The recurrent noise term for `n_steps` × `n_trials`, sqrt(2 α σ_rec²) ξ per unit, or
+    /// `None` when σ_rec = 0.
     pub fn draw_noise(
         &self,
         rng: &mut Rng,
         n_steps: usize,
         n_trials: usize,
     ) -> Result<Option<Tensor>> {
-        let std = self.noise_std();
-        if std == 0.0 {
+        if self.options.rec_noise == 0.0 {
             return Ok(None);
         }
         let mut data = vec![0.0f32; n_steps * n_trials * self.n_rec];
-        rng.fill_normal_f32(&mut data, std as f32);
+        rng.fill_normal_f32(&mut data, 1.0);
+        for (k, v) in data.iter_mut().enumerate() {
+            *v *= self.noise_std[k % self.n_rec];
+        }
         let t = tensor(
             &data,
             &[n_steps, n_trials, self.n_rec],
@@ -216,10 +364,16 @@ impl RateRnn {
 
     /// Runs the network on time-major inputs [T, B, N_in] with optional noise [T, B, N_rec].
     pub fn forward(&self, inputs: &Tensor, noise: Option<&Tensor>) -> Result<Simulation> {
-        simulate(&self.effective()?, self.alpha, self.transfer, inputs, noise)
+        simulate(
+            &self.effective()?,
+            &self.alpha,
+            self.options.transfer,
+            inputs,
+            noise,
+        )
     }
 
-    /// Current raw parameter values and masks as host arrays.
+    /// Current raw parameter values and constraints as host arrays.
     pub fn weights(&self) -> Result<RateRnnWeights> {
         Ok(RateRnnWeights {
             n_in: self.n_in,
@@ -234,6 +388,7 @@ impl RateRnn {
             input_connectivity: host(&self.input_connectivity)?,
             rec_connectivity: host(&self.rec_connectivity)?,
             output_connectivity: host(&self.output_connectivity)?,
+            dale_ratio: self.dale_ratio,
         })
     }
 
@@ -246,13 +401,110 @@ impl RateRnn {
         w.w_out = host(&e.w_out)?;
         Ok(w)
     }
+
+    /// The regularisation term for effective weights `e` and states [T, B, N_rec], if any.
+    pub fn penalty(&self, e: &EffectiveWeights, states: &Tensor) -> Result<Option<Tensor>> {
+        let r = &self.options.regularization;
+        let mut terms = Vec::new();
+        for (c, w, l1) in [
+            (r.l1_in, &e.w_in, true),
+            (r.l1_rec, &e.w_rec, true),
+            (r.l1_out, &e.w_out, true),
+            (r.l2_in, &e.w_in, false),
+            (r.l2_rec, &e.w_rec, false),
+            (r.l2_out, &e.w_out, false),
+        ] {
+            if c != 0.0 {
+                let m = if l1 {
+                    w.abs()?.mean_all()?
+                } else {
+                    w.sqr()?.mean_all()?
+                };
+                terms.push(m.affine(c, 0.0)?);
+            }
+        }
+        if r.l2_firing_rate != 0.0 {
+            let rates = self.options.transfer.apply(states)?;
+            terms.push(rates.sqr()?.mean_all()?.affine(r.l2_firing_rate, 0.0)?);
+        }
+        let mut total: Option<Tensor> = None;
+        for t in terms {
+            total = Some(match total {
+                None => t,
+                Some(s) => (s + t)?,
+            });
+        }
+        Ok(total)
+    }
+}
+
+impl Network for RateRnn {
+    fn trainable(&self) -> Vec<TrainableVar<'_>> {
+        let t = self.options.trainable;
+        let flags = [t.init_state, t.w_in, t.w_rec, t.w_out, t.b_rec, t.b_out];
+        self.vars()
+            .into_iter()
+            .zip(flags)
+            .filter(|(_, on)| *on)
+            .map(|((name, var), _)| TrainableVar {
+                name,
+                var,
+                free: match name {
+                    "W_in" => self.free[0].clone(),
+                    "W_rec" => self.free[1].clone(),
+                    "W_out" => self.free[2].clone(),
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+
+    fn run(
+        &self,
+        inputs: &Tensor,
+        noise_rng: &mut Rng,
+        track: bool,
+    ) -> Result<(Simulation, Option<Tensor>)> {
+        let (n_steps, n_trials, _) = inputs.dims3()?;
+        let noise = self.draw_noise(noise_rng, n_steps, n_trials)?;
+        let e = if track {
+            self.effective()?
+        } else {
+            self.effective()?.detach()
+        };
+        let sim = simulate(
+            &e,
+            &self.alpha,
+            self.options.transfer,
+            inputs,
+            noise.as_ref(),
+        )?;
+        let penalty = if track {
+            self.penalty(&e, &sim.states)?
+        } else {
+            None
+        };
+        Ok((sim, penalty))
+    }
+
+    fn dtype(&self) -> DType {
+        self.w_rec.dtype()
+    }
+
+    fn device(&self) -> Device {
+        self.w_rec.device().clone()
+    }
+
+    fn write_npz(&self, path: &std::path::Path) -> Result<()> {
+        super::write_weights_npz(path, &self.effective_weights()?)
+    }
 }
 
 /// The reference (plain candle ops) simulation of the rate RNN; see the module docs.
 /// `inputs` [T, B, N_in], `noise` [T, B, N_rec] (the full noise term, already scaled).
 pub fn simulate(
     w: &EffectiveWeights,
-    alpha: f64,
+    alpha: &Alpha,
     transfer: Transfer,
     inputs: &Tensor,
     noise: Option<&Tensor>,
@@ -270,7 +522,12 @@ pub fn simulate(
         let r = transfer.apply(&x)?;
         let drive =
             (r.matmul(&w_rec_t)? + inputs.get(t)?.matmul(&w_in_t)?)?.broadcast_add(&w.b_rec)?;
-        x = (x.affine(1.0 - alpha, 0.0)? + drive.affine(alpha, 0.0)?)?;
+        x = match alpha {
+            Alpha::Scalar(a) => (x.affine(1.0 - a, 0.0)? + drive.affine(*a, 0.0)?)?,
+            Alpha::PerUnit(a, one_minus) => {
+                (x.broadcast_mul(one_minus)? + drive.broadcast_mul(a)?)?
+            }
+        };
         if let Some(noise) = noise {
             x = (x + noise.get(t)?)?;
         }

@@ -2,80 +2,386 @@
 //!
 //! Keys and shapes (float32): `init_state` [1, N_rec], `W_in` [N_rec, N_in], `W_rec`
 //! [N_rec, N_rec], `W_out` [N_out, N_rec], `b_rec` [N_rec], `b_out` [N_out], `Dale_rec` and
-//! `Dale_out` [N_rec, N_rec], `input_connectivity`, `rec_connectivity`, `output_connectivity`.
-//! Like PsychRNN, `W_in`, `W_rec` and `W_out` hold the effective (masked) matrices.
+//! `Dale_out` [N_rec, N_rec], `input_connectivity`, `rec_connectivity`, `output_connectivity`,
+//! and `dale_ratio` (a 0-d float64, only when Dale's principle is on). Like PsychRNN, `W_in`,
+//! `W_rec` and `W_out` hold the effective matrices; loading them back as raw weights is exact
+//! because applying masks, |·| and the Dale signs again changes nothing.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
-use candle_core::{Device, Result, Tensor};
+use candle_core::{Device, Tensor};
 
 use super::RateRnnWeights;
 use crate::run_dir::write_atomic_with;
 
-fn identity(n: usize) -> Vec<f32> {
+fn diagonal(d: &[f32]) -> Vec<f32> {
+    let n = d.len();
     let mut m = vec![0.0; n * n];
     for i in 0..n {
-        m[i * n + i] = 1.0;
+        m[i * n + i] = d[i];
     }
     m
 }
 
-/// Writes `w` to `path` (atomically: a temporary file, then a rename).
-/// Without Dale's principle `Dale_rec` and `Dale_out` are identities, as PsychRNN writes them.
-pub fn write_weights_npz(path: &Path, w: &RateRnnWeights) -> Result<()> {
+/// Writes `w` to `path` (atomically: a temporary file, then a rename). `Dale_rec` and
+/// `Dale_out` are the diagonal matrices D_rec and D_out (identities without Dale's principle,
+/// as PsychRNN writes them).
+pub fn write_weights_npz(path: &Path, w: &RateRnnWeights) -> candle_core::Result<()> {
     let (i, n, o) = (w.n_in, w.n_rec, w.n_out);
     let cpu = Device::Cpu;
     let t = |d: &[f32], s: &[usize]| Tensor::from_slice(d, s, &cpu);
-    let eye = identity(n);
-    let entries = [
+    let k = w.constraints();
+    let mut entries = vec![
         ("init_state", t(&w.init_state, &[1, n])?),
         ("W_in", t(&w.w_in, &[n, i])?),
         ("W_rec", t(&w.w_rec, &[n, n])?),
         ("W_out", t(&w.w_out, &[o, n])?),
         ("b_rec", t(&w.b_rec, &[n])?),
         ("b_out", t(&w.b_out, &[o])?),
-        ("Dale_rec", t(&eye, &[n, n])?),
-        ("Dale_out", t(&eye, &[n, n])?),
+        ("Dale_rec", t(&diagonal(&k.dale_rec()), &[n, n])?),
+        ("Dale_out", t(&diagonal(&k.dale_out()), &[n, n])?),
         ("input_connectivity", t(&w.input_connectivity, &[n, i])?),
         ("rec_connectivity", t(&w.rec_connectivity, &[n, n])?),
         ("output_connectivity", t(&w.output_connectivity, &[o, n])?),
     ];
+    if let Some(r) = w.dale_ratio {
+        entries.push(("dale_ratio", Tensor::new(r, &cpu)?));
+    }
     write_atomic_with(path, |tmp| Tensor::write_npz(&entries, tmp))
 }
 
-/// Reads a weights file written by [`write_weights_npz`] (or by PsychRNN, float keys only).
-pub fn read_weights_npz(path: &Path) -> Result<RateRnnWeights> {
-    let names = [
-        "init_state",
+/// A weights file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("weights file {path}: {message}")]
+pub struct WeightsError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A numeric array: its shape and its values in row-major order.
+pub type Shaped = (Vec<usize>, Vec<f64>);
+
+/// One array read from an `.npy` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpyArray {
+    /// A numeric array (any float, integer or bool dtype, converted), with its shape.
+    Numeric(Vec<usize>, Vec<f64>),
+    /// A pickled Python object (`dtype=object`), which psychrnn does not read.
+    Object,
+}
+
+/// Parses one `.npy` file (format versions 1–3, little-endian numeric dtypes, C or Fortran order).
+pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not an .npy array".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err("truncated header".into());
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + header_len)
+            .ok_or("truncated header")?,
+    )
+    .map_err(|_| "header is not text")?;
+    let field = |name: &str| -> Result<&str, String> {
+        let at = header
+            .find(&format!("'{name}'"))
+            .ok_or(format!("header has no '{name}'"))?;
+        Ok(header[at + name.len() + 2..]
+            .trim_start()
+            .trim_start_matches(':')
+            .trim_start())
+    };
+    let descr = field("descr")?;
+    let descr = descr
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or("");
+    if descr.contains('O') {
+        return Ok(NpyArray::Object);
+    }
+    let fortran = field("fortran_order")?.starts_with("True");
+    let shape_text = field("shape")?;
+    let shape_text = &shape_text[1..shape_text.find(')').ok_or("bad shape")?];
+    let shape: Vec<usize> = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| format!("bad shape `{shape_text}`"))
+        })
+        .collect::<Result<_, _>>()?;
+    let count: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    let width = match &descr[1..] {
+        "f4" | "i4" | "u4" => 4,
+        "f8" | "i8" | "u8" => 8,
+        "i2" | "u2" => 2,
+        "b1" | "i1" | "u1" => 1,
+        other => return Err(format!("unsupported dtype `{other}`")),
+    };
+    if descr.starts_with('>') && width > 1 {
+        return Err("big-endian arrays are not supported".into());
+    }
+    if data.len() < count * width {
+        return Err(format!(
+            "holds {} bytes, expected {}",
+            data.len(),
+            count * width
+        ));
+    }
+    let value = |c: &[u8]| -> f64 {
+        match &descr[1..] {
+            "f4" => f32::from_le_bytes(c.try_into().unwrap()) as f64,
+            "f8" => f64::from_le_bytes(c.try_into().unwrap()),
+            "i4" => i32::from_le_bytes(c.try_into().unwrap()) as f64,
+            "u4" => u32::from_le_bytes(c.try_into().unwrap()) as f64,
+            "i8" => i64::from_le_bytes(c.try_into().unwrap()) as f64,
+            "u8" => u64::from_le_bytes(c.try_into().unwrap()) as f64,
+            "i2" => i16::from_le_bytes(c.try_into().unwrap()) as f64,
+            "u2" => u16::from_le_bytes(c.try_into().unwrap()) as f64,
+            "i1" => c[0] as i8 as f64,
+            _ => c[0] as f64,
+        }
+    };
+    let mut values: Vec<f64> = data[..count * width]
+        .chunks_exact(width)
+        .map(value)
+        .collect();
+    if fortran && shape.len() == 2 {
+        let (r, c) = (shape[0], shape[1]);
+        values = (0..r * c).map(|k| values[(k % c) * r + k / c]).collect();
+    } else if fortran && shape.len() > 2 {
+        return Err("Fortran-ordered arrays of more than 2 dimensions are not supported".into());
+    }
+    Ok(NpyArray::Numeric(shape, values))
+}
+
+/// Every entry of an `.npz` file (stored or deflate-compressed, as `np.savez` and
+/// `np.savez_compressed` write them), by name without `.npy`.
+pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, WeightsError> {
+    let fail = |message: String| WeightsError {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| fail(format!("not an .npz (zip) file: {e}")))?;
+    let mut out = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| fail(e.to_string()))?;
+        let name = entry
+            .name()
+            .map_err(|e| fail(e.to_string()))?
+            .trim_end_matches(".npy")
+            .to_string();
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(format!("{name}: {e}")))?;
+        let array = parse_npy(&bytes).map_err(|m| fail(format!("entry `{name}`: {m}")))?;
+        out.insert(name, array);
+    }
+    Ok(out)
+}
+
+/// Weights read from a file, with what was not used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedWeights {
+    /// The weights (masks all ones where the file has none).
+    pub weights: RateRnnWeights,
+    /// Entries not used, each with the reason.
+    pub ignored: Vec<String>,
+}
+
+/// Reads a rate RNN weights file written by psychrnn or by PsychRNN (`model.save`). Pickled
+/// entries (`dale_ratio`, `transfer_function` in PsychRNN's files) are listed in `ignored`,
+/// as are optimizer slots and entries psychrnn derives itself (`Dale_rec`, `Dale_out`).
+pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
+    let entries = read_npz(path)?;
+    let fail = |message: String| WeightsError {
+        path: path.display().to_string(),
+        message,
+    };
+    let numeric = |key: &str| -> Result<Option<Shaped>, WeightsError> {
+        match entries.get(key) {
+            None => Ok(None),
+            Some(NpyArray::Object) => Err(fail(format!(
+                "`{key}` is a pickled object, expected numbers"
+            ))),
+            Some(NpyArray::Numeric(s, v)) => Ok(Some((s.clone(), v.clone()))),
+        }
+    };
+    let required = |key: &str| -> Result<Shaped, WeightsError> {
+        numeric(key)?.ok_or_else(|| {
+            fail(format!(
+                "has no `{key}`; a rate RNN weights file needs W_in, W_rec, W_out, b_rec, b_out and init_state (it has: {})",
+                entries.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    };
+    let (s_rec, w_rec) = required("W_rec")?;
+    let (s_in, w_in) = required("W_in")?;
+    let (s_out, w_out) = required("W_out")?;
+    if s_rec.len() != 2
+        || s_rec[0] != s_rec[1]
+        || s_in.len() != 2
+        || s_out.len() != 2
+        || s_in[0] != s_rec[0]
+        || s_out[1] != s_rec[0]
+    {
+        return Err(fail(format!(
+            "inconsistent shapes: W_in {s_in:?}, W_rec {s_rec:?}, W_out {s_out:?}"
+        )));
+    }
+    let (n_in, n, n_out) = (s_in[1], s_rec[0], s_out[0]);
+    let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+    let sized = |key: &str, want: usize| -> Result<Vec<f32>, WeightsError> {
+        let (_, v) = required(key)?;
+        if v.len() != want {
+            return Err(fail(format!(
+                "`{key}` has {} values, expected {want}",
+                v.len()
+            )));
+        }
+        Ok(f32s(v))
+    };
+    let mask = |key: &str, want: usize| -> Result<Vec<f32>, WeightsError> {
+        match numeric(key)? {
+            None => Ok(vec![1.0; want]),
+            Some((_, v)) if v.len() == want => Ok(f32s(v)),
+            Some((_, v)) => Err(fail(format!(
+                "`{key}` has {} values, expected {want}",
+                v.len()
+            ))),
+        }
+    };
+    let mut ignored = Vec::new();
+    let dale_ratio = match entries.get("dale_ratio") {
+        Some(NpyArray::Numeric(_, v)) if v.len() == 1 && v[0].is_finite() => Some(v[0]),
+        Some(NpyArray::Object) => {
+            ignored.push("dale_ratio (a pickled Python object; set model.dale_ratio to apply Dale's principle)".to_string());
+            None
+        }
+        _ => None,
+    };
+    let used = [
         "W_in",
         "W_rec",
         "W_out",
         "b_rec",
         "b_out",
+        "init_state",
         "input_connectivity",
         "rec_connectivity",
         "output_connectivity",
+        "dale_ratio",
     ];
-    let t = Tensor::read_npz_by_name(path, &names)?;
-    let v = |k: usize| -> Result<Vec<f32>> {
-        t[k].to_dtype(candle_core::DType::F32)?
-            .flatten_all()?
-            .to_vec1()
-    };
-    let (n, i) = t[1].dims2()?;
-    let (o, _) = t[3].dims2()?;
-    Ok(RateRnnWeights {
-        n_in: i,
-        n_rec: n,
-        n_out: o,
-        init_state: v(0)?,
-        w_in: v(1)?,
-        w_rec: v(2)?,
-        w_out: v(3)?,
-        b_rec: v(4)?,
-        b_out: v(5)?,
-        input_connectivity: v(6)?,
-        rec_connectivity: v(7)?,
-        output_connectivity: v(8)?,
+    for (key, value) in &entries {
+        if used.contains(&key.as_str()) {
+            continue;
+        }
+        let why = match (key.as_str(), value) {
+            ("transfer_function", _) => "a pickled Python function; set model.transfer_function",
+            ("Dale_rec" | "Dale_out", _) => "derived from dale_ratio",
+            (k, _) if k.contains("/Adam") => "optimizer state",
+            (_, NpyArray::Object) => "a pickled Python object",
+            _ => "not a rate RNN parameter",
+        };
+        ignored.push(format!("{key} ({why})"));
+    }
+    Ok(LoadedWeights {
+        weights: RateRnnWeights {
+            n_in,
+            n_rec: n,
+            n_out,
+            w_in: f32s(w_in),
+            w_rec: f32s(w_rec),
+            w_out: f32s(w_out),
+            b_rec: sized("b_rec", n)?,
+            b_out: sized("b_out", n_out)?,
+            init_state: sized("init_state", n)?,
+            input_connectivity: mask("input_connectivity", n * n_in)?,
+            rec_connectivity: mask("rec_connectivity", n * n)?,
+            output_connectivity: mask("output_connectivity", n_out * n)?,
+            dale_ratio,
+        },
+        ignored,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!(
+            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+            if fortran { "True" } else { "False" }
+        );
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn parses_dtypes_orders_and_objects() {
+        let f4: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            parse_npy(&npy("<f4", false, "(2, 3)", &f4)).unwrap(),
+            NpyArray::Numeric(vec![2, 3], vec![1., 2., 3., 4., 5., 6.])
+        );
+        // Fortran order: column-major data for [[1, 2, 3], [4, 5, 6]].
+        let col: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            parse_npy(&npy("<f8", true, "(2, 3)", &col)).unwrap(),
+            NpyArray::Numeric(vec![2, 3], vec![1., 2., 3., 4., 5., 6.])
+        );
+        assert_eq!(
+            parse_npy(&npy("|b1", false, "(2,)", &[1, 0])).unwrap(),
+            NpyArray::Numeric(vec![2], vec![1., 0.])
+        );
+        assert_eq!(
+            parse_npy(&npy("<f8", false, "()", &0.8f64.to_le_bytes())).unwrap(),
+            NpyArray::Numeric(vec![], vec![0.8])
+        );
+        assert_eq!(
+            parse_npy(&npy("|O", false, "()", b"\x80\x03N.")).unwrap(),
+            NpyArray::Object
+        );
+        assert!(parse_npy(&npy("<c8", false, "(1,)", &[0; 8]))
+            .unwrap_err()
+            .contains("unsupported dtype"));
+        assert!(parse_npy(b"nope").is_err());
+    }
 }

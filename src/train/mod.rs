@@ -6,7 +6,7 @@ mod optimizer;
 mod trainer;
 
 pub use config::TrainConfig;
-pub use loss::masked_mse;
+pub use loss::{loss, masked_binary_cross_entropy, masked_mse, masked_softmax_cross_entropy};
 pub use optimizer::{clip_by_norm, Adam};
 pub use trainer::{
     batch_tensors, evaluate, train, Evaluation, HistoryRow, StopReason, TrainError, TrainOutcome,

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::{clip_by_norm, masked_mse, Adam, TrainConfig};
-use crate::model::RateRnn;
+use super::{clip_by_norm, loss, Adam, TrainConfig};
+use crate::model::{LossKind, Network};
 use crate::random::{stream, Rng};
 use crate::task::{argmax_accuracy, generate_batch, Batch, BatchPrefetcher, Task, TaskError};
 
@@ -113,25 +113,16 @@ fn batch_major(t: &Tensor) -> candle_core::Result<Vec<f32>> {
         .to_vec1::<f32>()
 }
 
-/// Runs `model` (no gradients) on `batch` with recurrent noise from `noise_rng`.
+/// Runs `model` (no gradients) on `batch` with noise from `noise_rng`; `kind` is the loss.
 pub fn evaluate(
-    model: &RateRnn,
+    model: &dyn Network,
     batch: &Batch,
     noise_rng: &mut Rng,
+    kind: LossKind,
 ) -> candle_core::Result<Evaluation> {
-    let dtype = model.w_rec.dtype();
-    let device = model.w_rec.device().clone();
-    let (inputs, targets, mask) = batch_tensors(batch, dtype, &device)?;
-    let noise = model.draw_noise(noise_rng, batch.n_steps, batch.n_trials)?;
-    let weights = model.effective()?.detach();
-    let sim = crate::model::simulate(
-        &weights,
-        model.alpha(),
-        model.transfer(),
-        &inputs,
-        noise.as_ref(),
-    )?;
-    let loss = masked_mse(&sim.outputs, &targets, &mask)?
+    let (inputs, targets, mask) = batch_tensors(batch, model.dtype(), &model.device())?;
+    let (sim, _) = model.run(&inputs, noise_rng, false)?;
+    let loss = loss(kind, &sim.outputs, &targets, &mask)?
         .to_dtype(DType::F64)?
         .to_scalar::<f64>()?;
     let outputs = batch_major(&sim.outputs)?;
@@ -155,16 +146,18 @@ pub fn evaluate(
 /// evaluation. Batch k of training is `generate_batch(task, seed, TRAIN, k, batch_size)`;
 /// evaluation batches come from their own stream, so evaluating never changes training.
 pub fn train(
-    model: &RateRnn,
+    model: &dyn Network,
     task: Arc<dyn Task>,
     config: &TrainConfig,
+    kind: LossKind,
     seed: u64,
     mut on_row: impl FnMut(&HistoryRow),
 ) -> Result<TrainOutcome, TrainError> {
     let start = Instant::now();
-    let dtype = model.w_rec.dtype();
-    let device = model.w_rec.device().clone();
-    let vars: Vec<&candle_core::Var> = model.vars().iter().map(|(_, v)| *v).collect();
+    let dtype = model.dtype();
+    let device = model.device();
+    let trainable = model.trainable();
+    let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
     let mut adam = Adam::new(&vars, config.learning_rate)?;
     let mut batches =
         BatchPrefetcher::start(task.clone(), seed, stream::TRAIN, 0, config.batch_size, 2);
@@ -180,9 +173,11 @@ pub fn train(
         let (inputs, targets, mask) = batch_tensors(&batch, dtype, &device)?;
         let mut noise_rng =
             Rng::derive(seed, &[stream::REC_NOISE, stream::TRAIN, iteration as u64]);
-        let noise = model.draw_noise(&mut noise_rng, batch.n_steps, batch.n_trials)?;
-        let sim = model.forward(&inputs, noise.as_ref())?;
-        let loss = masked_mse(&sim.outputs, &targets, &mask)?;
+        let (sim, penalty) = model.run(&inputs, &mut noise_rng, true)?;
+        let mut loss = loss(kind, &sim.outputs, &targets, &mask)?;
+        if let Some(p) = penalty {
+            loss = (loss + p)?;
+        }
         let loss_value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !loss_value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -192,10 +187,15 @@ pub fn train(
         }
         let grads = loss.backward()?;
         let mut clipped = Vec::with_capacity(vars.len());
-        for var in &vars {
-            let g = match grads.get(var.as_tensor()) {
+        for t in &trainable {
+            let g = match grads.get(t.var.as_tensor()) {
                 Some(g) => g.clone(),
-                None => var.as_tensor().zeros_like()?,
+                None => t.var.as_tensor().zeros_like()?,
+            };
+            // Fixed synapses get no gradient (PsychRNN: grad · (1 − fixed)), before clipping.
+            let g = match &t.free {
+                Some(free) => g.mul(free)?,
+                None => g,
             };
             clipped.push(match config.clip_grad_norm {
                 Some(c) => clip_by_norm(&g, c)?,
@@ -211,7 +211,7 @@ pub fn train(
             let eval_batch =
                 generate_batch(task.as_ref(), seed, stream::EVAL, k, config.eval_trials)?;
             let mut eval_noise = Rng::derive(seed, &[stream::REC_NOISE, stream::EVAL, k]);
-            let eval = evaluate(model, &eval_batch, &mut eval_noise)?;
+            let eval = evaluate(model, &eval_batch, &mut eval_noise, kind)?;
             let row = HistoryRow {
                 iteration,
                 trials_seen: iteration * config.batch_size,
