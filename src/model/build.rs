@@ -77,7 +77,9 @@ fn alphas(c: &ModelConfig, shape: &TaskShape) -> Result<Vec<f64>, ConfigError> {
 }
 
 /// Builds the network for `c` on a task of `shape`, initial weights drawn from `seed` (or
-/// read from `c.load`, resolved against `base_dir` when relative).
+/// read from `c.load`: a relative path is looked up in `base_dir`, the script's folder, then in
+/// the current directory). With `load`, weights, masks and the Dale ratio come from the file;
+/// `model.dale_ratio` and `autapses: false` still apply on top.
 pub fn build_network(
     c: &ModelConfig,
     shape: &TaskShape,
@@ -121,10 +123,10 @@ pub fn build_network(
     let weights = match &c.load {
         None => initial_weights(c, &k, seed),
         Some(file) => {
-            let path = if Path::new(file).is_absolute() {
-                Path::new(file).to_path_buf()
-            } else {
-                base_dir.join(file)
+            // Relative to the script's folder, else to the current directory.
+            let path = match base_dir.join(file) {
+                p if p.exists() || Path::new(file).is_absolute() => p,
+                _ => Path::new(file).to_path_buf(),
             };
             let loaded = read_weights_npz(&path)
                 .map_err(|e| ConfigError::new("model.load", e.to_string()))?;

@@ -46,6 +46,8 @@ pub const BUILTINS: &[(&str, &str, &str)] = &[
     ("dist::trunc_exp(mean, min)", "As above with no upper bound.", "dist::trunc_exp(300, 100)"),
     ("ring_bump(angle, n)", "A Gaussian bump over n channels with preferred angles 2πk/n: exp(−d²/(2·0.5²)), d the wrapped angle difference (radians).", "ring_bump(1.0, 8)"),
     ("ring_bump(angle, n, width)", "The same with the given width (radians).", "ring_bump(1.0, 8, 0.3)"),
+    ("sparse_mask(rows, cols, density, seed)", "A rows × cols 0/1 mask, each entry 1 with probability `density` (seeded), for model.*_connectivity.", "sparse_mask(3, 4, 0.5, 1)"),
+    ("block_mask(to_sizes, from_sizes, densities, seed)", "A 0/1 mask for regions: rows grouped by `to_sizes`, columns by `from_sizes`; block (i, j) is connected with probability densities[i][j] (region j projects to region i).", "block_mask([2, 2], [2, 2], [[1.0, 0.2], [0.2, 1.0]], 1)"),
     ("channels(prefix, n)", "Channel names prefix_0 … prefix_{n−1}.", "channels(\"dir\", 4)"),
 ];
 

@@ -36,6 +36,7 @@ pub fn build_engine(script_dir: &Path, lib_dirs: &[PathBuf]) -> Engine {
     });
     super::rng::register(&mut engine);
     super::task_api::register(&mut engine);
+    super::model_api::register(&mut engine);
     engine
 }
 

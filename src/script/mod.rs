@@ -9,6 +9,7 @@ pub mod docs;
 mod engine;
 mod error;
 mod experiment;
+mod model_api;
 mod rng;
 pub mod stdlib;
 mod task;
