@@ -16,6 +16,8 @@ pub mod stream {
     pub const TEST: u64 = 4;
     /// Recurrent noise (one sub-stream per iteration).
     pub const REC_NOISE: u64 = 5;
+    /// Trials and noise of `psychrnn simulate`.
+    pub const SIMULATE: u64 = 6;
 }
 
 /// xoshiro256++ generator with Box-Muller normals.

@@ -112,6 +112,19 @@ impl RunDir {
     pub fn history(&self) -> PathBuf {
         self.root.join("history.csv")
     }
+    /// Reads `config.yaml`, saying what is missing or malformed.
+    pub fn read_record(&self) -> Result<crate::experiment::RunRecord, String> {
+        let path = self.config();
+        let text = fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "{}: {e} (is {} a run directory?)",
+                path.display(),
+                self.root.display()
+            )
+        })?;
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// `summary.yaml`: the outcome of the run.
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.yaml")

@@ -14,6 +14,7 @@ pub mod check;
 pub mod doc;
 pub mod run;
 pub mod script_args;
+pub mod simulate;
 pub mod trials;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ pub enum Command {
     Trials(trials::TrialsArgs),
     /// List the functions scripts can call (built-ins, standard library, or a module file).
     Doc(doc::DocArgs),
+    /// Run a trained rate RNN on fresh trials, optionally perturbed, and save what it did.
+    Simulate(simulate::SimulateArgs),
     /// Measure trial generation and training speed on this machine.
     Bench(bench::BenchArgs),
 }
@@ -82,6 +85,7 @@ pub fn main() -> i32 {
         Command::Trials(args) => trials::execute(&args),
         Command::Doc(args) => doc::execute(&args),
         Command::Bench(args) => bench::execute(&args),
+        Command::Simulate(args) => simulate::execute(&args),
     };
     match result {
         Ok(()) => 0,

@@ -370,6 +370,26 @@ impl RateRnn {
             self.options.transfer,
             inputs,
             noise,
+            None,
+        )
+    }
+
+    /// [`Self::forward`] without gradients and with W_rec multiplied at step t by
+    /// `step_masks[t]` ([T, N_rec, N_rec], PsychRNN's `t_connectivity`) for perturbations.
+    pub fn forward_with_step_masks(
+        &self,
+        inputs: &Tensor,
+        noise: Option<&Tensor>,
+        step_masks: &Tensor,
+    ) -> Result<Simulation> {
+        let e = self.effective()?.detach();
+        simulate(
+            &e,
+            &self.alpha,
+            self.options.transfer,
+            inputs,
+            noise,
+            Some(step_masks),
         )
     }
 
@@ -478,6 +498,7 @@ impl Network for RateRnn {
             self.options.transfer,
             inputs,
             noise.as_ref(),
+            None,
         )?;
         let penalty = if track {
             self.penalty(&e, &sim.states)?
@@ -501,13 +522,15 @@ impl Network for RateRnn {
 }
 
 /// The reference (plain candle ops) simulation of the rate RNN; see the module docs.
-/// `inputs` [T, B, N_in], `noise` [T, B, N_rec] (the full noise term, already scaled).
+/// `inputs` [T, B, N_in], `noise` [T, B, N_rec] (the full noise term, already scaled),
+/// `step_masks` [T, N_rec, N_rec] multiplies W_rec at each step (perturbations).
 pub fn simulate(
     w: &EffectiveWeights,
     alpha: &Alpha,
     transfer: Transfer,
     inputs: &Tensor,
     noise: Option<&Tensor>,
+    step_masks: Option<&Tensor>,
 ) -> Result<Simulation> {
     let (n_steps, n_trials, _) = inputs.dims3()?;
     let n_rec = w.w_rec.dim(0)?;
@@ -520,8 +543,11 @@ pub fn simulate(
     let mut states = Vec::with_capacity(n_steps);
     for t in 0..n_steps {
         let r = transfer.apply(&x)?;
-        let drive =
-            (r.matmul(&w_rec_t)? + inputs.get(t)?.matmul(&w_in_t)?)?.broadcast_add(&w.b_rec)?;
+        let rec = match step_masks {
+            Some(m) => r.matmul(&w.w_rec.mul(&m.get(t)?)?.t()?)?,
+            None => r.matmul(&w_rec_t)?,
+        };
+        let drive = (rec + inputs.get(t)?.matmul(&w_in_t)?)?.broadcast_add(&w.b_rec)?;
         x = match alpha {
             Alpha::Scalar(a) => (x.affine(1.0 - a, 0.0)? + drive.affine(*a, 0.0)?)?,
             Alpha::PerUnit(a, one_minus) => {

@@ -1,0 +1,263 @@
+//! `psychrnn simulate RUN_DIR`: run a trained rate RNN on fresh trials, optionally perturbed
+//! (silenced units, cut connections, a per-step connectivity mask, different noise), and write
+//! inputs, targets, mask, outputs, states, rates and conditions to an `.npz`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use candle_core::{DType, Device, Tensor};
+use clap::Args;
+
+use super::CliError;
+use crate::model::{read_npz, read_weights_npz, ModelKind, NpyArray, RateRnn, RateRnnOptions};
+use crate::random::{stream, Rng};
+use crate::run_dir::{write_atomic_with, RunDir};
+use crate::script::{load_experiment, LoadOptions, Override};
+use crate::task::{argmax_accuracy, generate_batch, ConditionValue, Task};
+use crate::train::batch_tensors;
+
+/// Arguments of `psychrnn simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A run directory written by `psychrnn run`.
+    pub run: PathBuf,
+    /// The task script [default: the script recorded in the run's config.yaml].
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Number of fresh trials.
+    #[arg(long, short = 'n', default_value_t = 64)]
+    pub trials: usize,
+    /// Seed of the fresh trials and noise [default: the run's seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Units to silence (their rates reach no unit and no output), e.g. 0-9,12.
+    #[arg(long, value_name = "UNITS")]
+    pub silence: Option<String>,
+    /// Remove the connection from unit FROM onto unit TO (repeatable).
+    #[arg(long = "cut", value_name = "FROM:TO")]
+    pub cuts: Vec<String>,
+    /// An .npz whose `connectivity` entry [T, N_rec, N_rec] multiplies W_rec at each step.
+    #[arg(long, value_name = "FILE")]
+    pub connectivity: Option<PathBuf>,
+    /// Recurrent noise σ_rec instead of the run's.
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Output file [default: RUN/simulation.npz].
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+/// Parses `0-9,12` into unit indices below `n`.
+pub fn parse_units(text: &str, n: usize) -> Result<Vec<usize>, String> {
+    let mut units = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("`{part}` is not a unit or a range like 0-9"))
+        };
+        let (a, b) = (parse(a)?, parse(b)?);
+        if a > b || b >= n {
+            return Err(format!(
+                "`{part}`: units are 0..{} and a range goes up",
+                n.saturating_sub(1)
+            ));
+        }
+        units.extend(a..=b);
+    }
+    Ok(units)
+}
+
+fn step_masks(path: &Path, n_steps: usize, n: usize) -> anyhow::Result<Tensor> {
+    let entries = read_npz(path)?;
+    let Some(NpyArray::Numeric(shape, values)) = entries.get("connectivity") else {
+        return Err(anyhow!(
+            "{} has no numeric `connectivity` entry",
+            path.display()
+        ));
+    };
+    if shape != &[n_steps, n, n] {
+        return Err(anyhow!("{}: `connectivity` has shape {shape:?}, expected [{n_steps}, {n}, {n}] (steps, N_rec, N_rec)", path.display()));
+    }
+    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    Ok(Tensor::from_vec(v, (n_steps, n, n), &Device::Cpu)?)
+}
+
+/// Runs `psychrnn simulate`.
+pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
+    let run = RunDir::new(&args.run);
+    let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
+    let config = &record.experiment;
+    if config.model.kind != ModelKind::RateRnn {
+        return Err(CliError::input(anyhow!(
+            "simulate perturbs rate RNNs; this run trained a {:?}",
+            config.model.kind
+        )));
+    }
+    let script = args
+        .script
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&record.script));
+    let overrides = record
+        .overrides
+        .iter()
+        .map(|o| o.parse::<Override>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| CliError::input(anyhow!("config.yaml overrides: {m}")))?;
+    let options = LoadOptions {
+        overrides,
+        seed: Some(config.seed),
+        lib_dirs: Vec::new(),
+    };
+    let loaded = load_experiment(&script, &options)
+        .map_err(|e| CliError::input(anyhow!("{e} (give the task script with --script)")))?;
+    let task = loaded.task.as_ref();
+    let mut w = read_weights_npz(&run.weights())
+        .map_err(CliError::input)?
+        .weights;
+    let n = w.n_rec;
+    if (w.n_in, w.n_out) != (task.shape().n_in(), task.shape().n_out()) {
+        return Err(CliError::input(anyhow!(
+            "the network has {} inputs and {} outputs but the script's task has {} and {}",
+            w.n_in,
+            w.n_out,
+            task.shape().n_in(),
+            task.shape().n_out()
+        )));
+    }
+    if let Some(text) = &args.silence {
+        for j in parse_units(text, n).map_err(|m| CliError::input(anyhow!("--silence {m}")))? {
+            (0..n).for_each(|i| w.w_rec[i * n + j] = 0.0);
+            (0..w.n_out).for_each(|o| w.w_out[o * n + j] = 0.0);
+        }
+    }
+    for cut in &args.cuts {
+        let parsed = cut.split_once(':').and_then(|(a, b)| {
+            Some((
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((from, to)) if from < n && to < n => w.w_rec[to * n + from] = 0.0,
+            _ => {
+                return Err(CliError::input(anyhow!(
+                    "--cut {cut}: expected FROM:TO with units 0..{}",
+                    n - 1
+                )))
+            }
+        }
+    }
+    let shape = task.shape();
+    let mut rate_options = RateRnnOptions::new(
+        shape.dt / shape.tau,
+        args.noise.unwrap_or(config.model.rec_noise),
+        config.model.transfer_function,
+    );
+    if let Some(crate::model::Tau::PerUnit(taus)) = &config.model.tau {
+        rate_options.alpha = taus.iter().map(|t| shape.dt / t).collect();
+    } else if let Some(crate::model::Tau::All(t)) = &config.model.tau {
+        rate_options.alpha = vec![shape.dt / t];
+    }
+    let model =
+        RateRnn::new(&w, &rate_options, DType::F32, &Device::Cpu).map_err(CliError::failed)?;
+    let seed = args.seed.unwrap_or(config.seed);
+    let batch = generate_batch(task, seed, stream::SIMULATE, 0, args.trials.max(1))
+        .map_err(CliError::input)?;
+    let (inputs, _, _) =
+        batch_tensors(&batch, DType::F32, &Device::Cpu).map_err(CliError::failed)?;
+    let noise = model
+        .draw_noise(
+            &mut Rng::derive(seed, &[stream::SIMULATE, 1]),
+            batch.n_steps,
+            batch.n_trials,
+        )
+        .map_err(CliError::failed)?;
+    let sim = match &args.connectivity {
+        Some(path) => {
+            let masks = step_masks(path, batch.n_steps, n).map_err(CliError::input)?;
+            model.forward_with_step_masks(&inputs, noise.as_ref(), &masks)
+        }
+        None => model.forward(&inputs, noise.as_ref()),
+    }
+    .map_err(CliError::failed)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| run.root().join("simulation.npz"));
+    let accuracy = write(&out, &batch, &sim, &model).map_err(CliError::failed)?;
+    outln!(
+        "{} trials simulated, accuracy {accuracy:.3}; written to {}",
+        batch.n_trials,
+        out.display()
+    );
+    Ok(())
+}
+
+/// Writes the simulation; returns PsychRNN's accuracy on it.
+fn write(
+    out: &Path,
+    batch: &crate::task::Batch,
+    sim: &crate::model::Simulation,
+    model: &RateRnn,
+) -> anyhow::Result<f64> {
+    let cpu = Device::Cpu;
+    let (b, t) = (batch.n_trials, batch.n_steps);
+    let batch_major =
+        |x: &Tensor| -> anyhow::Result<Tensor> { Ok(x.transpose(0, 1)?.contiguous()?) };
+    let outputs = batch_major(&sim.outputs)?;
+    let states = batch_major(&sim.states)?;
+    let rates = model.options().transfer.apply(&states)?;
+    let outputs_host: Vec<f32> = outputs.flatten_all()?.to_vec1()?;
+    let accuracy = argmax_accuracy(
+        &outputs_host,
+        &batch.targets,
+        &batch.mask,
+        b,
+        t,
+        batch.n_out,
+    );
+    let mut entries: Vec<(String, Tensor)> = vec![
+        (
+            "inputs".into(),
+            Tensor::from_slice(&batch.inputs, (b, t, batch.n_in), &cpu)?,
+        ),
+        (
+            "targets".into(),
+            Tensor::from_slice(&batch.targets, (b, t, batch.n_out), &cpu)?,
+        ),
+        (
+            "mask".into(),
+            Tensor::from_slice(&batch.mask, (b, t, batch.n_out), &cpu)?,
+        ),
+        ("outputs".into(), outputs),
+        ("states".into(), states),
+        ("rates".into(), rates),
+    ];
+    let mut names: Vec<&String> = batch.conditions.iter().flat_map(|c| c.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let values: Option<Vec<f64>> = batch
+            .conditions
+            .iter()
+            .map(|c| match c.get(name) {
+                Some(ConditionValue::Number(x)) => Some(*x),
+                _ => None,
+            })
+            .collect();
+        match values {
+            Some(v) => entries.push((format!("condition_{name}"), Tensor::from_vec(v, b, &cpu)?)),
+            None => {
+                eprintln!("note: condition `{name}` is not a number on every trial; not written")
+            }
+        }
+    }
+    write_atomic_with(out, |tmp| Tensor::write_npz(&entries, tmp))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(accuracy)
+}
