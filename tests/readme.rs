@@ -92,7 +92,10 @@ fn readme_script_excerpts_are_real() {
     let mut checked = 0;
     for block in readme.split("```rhai\n").skip(1) {
         let body = block.split("```").next().unwrap();
-        if body.starts_with("trial: |p|") || body.starts_with("step: |t, p|") {
+        if body.starts_with("trial: |p|")
+            || body.starts_with("step: |t, p|")
+            || body.starts_with("model: #{")
+        {
             assert!(
                 scripts.contains(&squash(body.trim_end().trim_end_matches(','))),
                 "not in scripts/:\n{body}"
@@ -100,5 +103,8 @@ fn readme_script_excerpts_are_real() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 2, "README should quote a trial and a step closure");
+    assert_eq!(
+        checked, 3,
+        "README should quote a trial closure, a step closure and a model section"
+    );
 }
