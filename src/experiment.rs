@@ -10,10 +10,10 @@ use serde_norway::Value;
 
 use crate::model::ModelConfig;
 use crate::task::TaskConfig;
-use crate::train::TrainConfig;
+use crate::train::{StageConfig, TrainConfig};
 
 /// Top-level keys of an experiment map.
-pub const EXPERIMENT_KEYS: &[&str] = &["name", "seed", "task", "model", "train"];
+pub const EXPERIMENT_KEYS: &[&str] = &["name", "seed", "task", "model", "train", "curriculum"];
 
 /// A fully resolved experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     /// Training.
     pub train: TrainConfig,
+    /// Curriculum stages (empty: the task as declared, for the whole run).
+    #[serde(default)]
+    pub curriculum: Vec<StageConfig>,
 }
 
 /// A bad value in the experiment's settings, named by its field.
@@ -130,6 +133,10 @@ impl ExperimentConfig {
             task,
             model: section(map, "model")?,
             train: section(map, "train")?,
+            curriculum: match map.get("curriculum") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(v) => typed(v.clone(), "curriculum")?,
+            },
         };
         config.validate()?;
         Ok(config)
@@ -191,7 +198,7 @@ mod tests {
         let e = ExperimentConfig::from_value(&tree("tsak: {}"), "x").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train; did you mean `task`?"
+            "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train, curriculum; did you mean `task`?"
         );
     }
 

@@ -125,6 +125,31 @@ impl RunDir {
         serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// `checkpoint/`: the state to resume from.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.root.join("checkpoint")
+    }
+
+    /// Removes the files of a run held here (for `--overwrite`); other files stay.
+    pub fn clear(&self) -> io::Result<()> {
+        for f in [
+            self.config(),
+            self.weights(),
+            self.history(),
+            self.summary(),
+        ] {
+            if f.exists() {
+                fs::remove_file(f)?;
+            }
+        }
+        for d in [self.checkpoint(), self.root.join(".checkpoint-old")] {
+            if d.exists() {
+                fs::remove_dir_all(d)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `summary.yaml`: the outcome of the run.
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.yaml")

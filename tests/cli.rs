@@ -126,7 +126,7 @@ fn run_writes_config_weights_history_and_summary() {
     let lines: Vec<&str> = history.lines().collect();
     assert_eq!(
         lines[0],
-        "iteration,trials_seen,loss,eval_loss,accuracy,seconds"
+        "iteration,trials_seen,loss,eval_loss,accuracy,stage,seconds"
     );
     assert_eq!(lines.len(), 3, "{history}");
     assert!(
@@ -154,7 +154,13 @@ fn run_writes_config_weights_history_and_summary() {
     names.sort();
     assert_eq!(
         names,
-        ["config.yaml", "history.csv", "summary.yaml", "weights.npz"]
+        [
+            "checkpoint",
+            "config.yaml",
+            "history.csv",
+            "summary.yaml",
+            "weights.npz"
+        ]
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,88 +1,261 @@
-//! `psychrnn run SCRIPT`: train the experiment a script declares and write its run directory.
+//! `psychrnn run`: train the experiment a script declares (or reproduce one from a run's
+//! `config.yaml`, or resume an interrupted run) and write its run directory.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
-use super::script_args::ScriptArgs;
+use super::script_args::ScriptOptions;
 use super::CliError;
 use crate::experiment::{ExperimentConfig, RunRecord};
 use crate::model::{build_network, Network};
 use crate::random::{stream, Rng};
 use crate::run_dir::{write_atomic, RunDir};
-use crate::script::Override;
+use crate::script::{load_experiment, LoadOptions, Override};
 use crate::task::{generate_batch, Task};
-use crate::train::{evaluate, train, HistoryRow, StopReason, TrainOutcome};
+use crate::train::checkpoint::{read_checkpoint, write_checkpoint};
+use crate::train::{
+    evaluate, new_optimizer, train_session, HistoryRow, Hooks, StopReason, TrainError,
+    TrainOutcome, TrainState,
+};
 
 /// Arguments of `psychrnn run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The script and how to resolve it.
+    /// The experiment script (.rhai), or a run's config.yaml to reproduce that run.
+    pub script: Option<PathBuf>,
+    /// How to resolve the script.
     #[command(flatten)]
-    pub script: ScriptArgs,
+    pub options: ScriptOptions,
     /// Run directory [default: runs/<experiment name>, or runs/<name>-2, … if taken].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the interrupted run in this directory from its last checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Replace the run already in --out.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print nothing but errors and the run directory.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
+/// Raised by Ctrl-C / SIGTERM: training stops at the end of the current iteration.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_stop_handler() {
+    // A second installation in the same process (tests) fails harmlessly.
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this iteration (press Ctrl-C again to quit at once)");
+    });
+}
+
+fn override_text(o: &Override) -> String {
+    let v = serde_norway::to_string(&o.value).unwrap_or_default();
+    format!("{}={}", o.path, v.trim_end())
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+fn parse_overrides(texts: &[String]) -> Result<Vec<Override>, CliError> {
+    texts
+        .iter()
+        .map(|t| t.parse::<Override>())
+        .collect::<Result<_, _>>()
+        .map_err(|m| CliError::input(anyhow!("config.yaml overrides: {m}")))
+}
+
+/// What to run: the script, how to load it, and the run directory if fixed.
+struct Plan {
+    script: PathBuf,
+    options: LoadOptions,
+    overrides: Vec<Override>,
+    resume: Option<RunDir>,
+    expected_sha: Option<String>,
+}
+
+fn plan(args: &RunArgs) -> Result<Plan, CliError> {
+    if let Some(dir) = &args.resume {
+        if !args.options.overrides.is_empty() || args.options.seed.is_some() {
+            return Err(CliError::input(anyhow!("--resume continues a run with its own settings; --set and --seed cannot change them")));
+        }
+        let run = RunDir::new(dir);
+        let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
+        if !run.checkpoint().join("state.yaml").exists()
+            && !run.root().join(".checkpoint-old/state.yaml").exists()
+        {
+            return Err(CliError::input(anyhow!(
+                "{} has no checkpoint to resume from",
+                dir.display()
+            )));
+        }
+        let overrides = parse_overrides(&record.overrides)?;
+        let script = args
+            .script
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&record.script));
+        return Ok(Plan {
+            options: LoadOptions {
+                overrides: overrides.clone(),
+                seed: Some(record.experiment.seed),
+                lib_dirs: args.options.lib_dirs(),
+            },
+            script,
+            overrides,
+            resume: Some(run),
+            expected_sha: Some(record.script_sha256),
+        });
+    }
+    let Some(script) = &args.script else {
+        return Err(CliError::input(anyhow!(
+            "give a script (psychrnn run task.rhai), a run's config.yaml, or --resume RUN_DIR"
+        )));
+    };
+    if is_yaml(script) {
+        let text = std::fs::read_to_string(script)
+            .with_context(|| format!("cannot read {}", script.display()))
+            .map_err(CliError::input)?;
+        let record: RunRecord = serde_norway::from_str(&text)
+            .map_err(|e| CliError::input(anyhow!("{}: {e}", script.display())))?;
+        let mut overrides = parse_overrides(&record.overrides)?;
+        overrides.extend(args.options.overrides.iter().cloned());
+        return Ok(Plan {
+            options: LoadOptions {
+                overrides: overrides.clone(),
+                seed: Some(args.options.seed.unwrap_or(record.experiment.seed)),
+                lib_dirs: args.options.lib_dirs(),
+            },
+            script: PathBuf::from(&record.script),
+            overrides,
+            resume: None,
+            expected_sha: Some(record.script_sha256),
+        });
+    }
+    Ok(Plan {
+        script: script.clone(),
+        options: args.options.load_options(),
+        overrides: args.options.overrides.clone(),
+        resume: None,
+        expected_sha: None,
+    })
+}
+
 /// Runs `psychrnn run`.
 pub fn execute(args: &RunArgs) -> Result<(), CliError> {
-    let loaded = args.script.load()?;
+    let plan = plan(args)?;
+    let loaded = load_experiment(&plan.script, &plan.options).map_err(CliError::input)?;
+    if let Some(sha) = &plan.expected_sha {
+        if sha != &loaded.script_sha256 {
+            let message = format!(
+                "{} changed since the run was made (its SHA-256 differs)",
+                plan.script.display()
+            );
+            if plan.resume.is_some() {
+                return Err(CliError::input(anyhow!(
+                    "{message}; resuming would not continue the same run"
+                )));
+            }
+            eprintln!("note: {message}; the new run may differ");
+        }
+    }
     let config = loaded.config.clone();
-    let task: Arc<dyn Task> = loaded.task.clone();
-    // Draw a first batch before anything is written: a script that fails on its trials
-    // leaves no run directory behind.
+    let curriculum = loaded.curriculum().map_err(CliError::input)?;
+    // Draw a first batch of every stage before anything is written: a script that fails on
+    // its trials leaves no run directory behind.
+    let first = curriculum
+        .task(&curriculum.initial_state())
+        .map_err(|m| CliError::input(anyhow!(m)))?;
     generate_batch(
-        task.as_ref(),
+        first.as_ref(),
         config.seed,
         stream::TRAIN,
         0,
         config.train.batch_size.min(8),
     )
     .map_err(CliError::input)?;
-
-    let base_dir = args.script.script.parent().unwrap_or(Path::new("."));
-    let built = build_network(&config.model, task.shape(), config.seed, base_dir)
+    let base_dir = plan.script.parent().unwrap_or(Path::new("."));
+    let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)
         .map_err(CliError::input)?;
+    let model = built.network.as_ref();
+    let mut optimizer = new_optimizer(model, &config.train).map_err(CliError::failed)?;
 
-    let run = match &args.out {
-        Some(dir) => {
-            let run = RunDir::new(dir);
-            if run.holds_run() {
-                return Err(CliError::input(anyhow::anyhow!(
-                    "{} already holds a run; choose another --out (or omit it to get a fresh runs/<name>-N)",
-                    dir.display()
-                )));
-            }
-            run
+    let (run, mut state) = match &plan.resume {
+        Some(run) => {
+            let state = read_checkpoint(&run.checkpoint(), model, &mut optimizer)
+                .map_err(|m| CliError::input(anyhow!(m)))?;
+            (run.clone(), state)
         }
-        None => RunDir::next_free(Path::new("runs"), &config.name),
+        None => {
+            let run = match &args.out {
+                Some(dir) => {
+                    let run = RunDir::new(dir);
+                    if run.holds_run() {
+                        if !args.overwrite {
+                            return Err(CliError::input(anyhow!(
+                                "{} already holds a run; choose another --out, pass --overwrite to replace it, or --resume {} to continue it",
+                                dir.display(),
+                                dir.display()
+                            )));
+                        }
+                        run.clear()
+                            .with_context(|| format!("cannot clear {}", dir.display()))
+                            .map_err(CliError::failed)?;
+                    }
+                    run
+                }
+                None => RunDir::next_free(Path::new("runs"), &config.name),
+            };
+            run.create()
+                .with_context(|| format!("cannot create run directory {}", run.root().display()))
+                .map_err(CliError::failed)?;
+            let record = RunRecord {
+                psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
+                script: plan.script.display().to_string(),
+                script_sha256: loaded.script_sha256.clone(),
+                overrides: plan.overrides.iter().map(override_text).collect(),
+                experiment: config.clone(),
+            };
+            let yaml = serde_norway::to_string(&record).expect("config serialises");
+            write_atomic(&run.config(), yaml.as_bytes())
+                .with_context(|| format!("cannot write {}", run.config().display()))
+                .map_err(CliError::failed)?;
+            (run, TrainState::new(curriculum.as_ref()))
+        }
     };
-    run.create()
-        .with_context(|| format!("cannot create run directory {}", run.root().display()))
-        .map_err(CliError::failed)?;
-    let record = RunRecord {
-        psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
-        script: args.script.script.display().to_string(),
-        script_sha256: loaded.script_sha256.clone(),
-        overrides: args.script.overrides.iter().map(override_text).collect(),
-        experiment: config.clone(),
-    };
-    let yaml = serde_norway::to_string(&record).expect("config serialises");
-    write_atomic(&run.config(), yaml.as_bytes())
-        .with_context(|| format!("cannot write {}", run.config().display()))
-        .map_err(CliError::failed)?;
-
+    if let Some(reason) = state.finished {
+        outln!(
+            "{} already finished ({reason:?}); nothing to resume",
+            run.root().display()
+        );
+        return Ok(());
+    }
+    for note in &built.notes {
+        eprintln!("note: {note}");
+    }
+    install_stop_handler();
     let quiet = args.quiet;
     if !quiet {
+        let verb = if plan.resume.is_some() {
+            format!("resuming at iteration {}", state.iteration)
+        } else {
+            "training".into()
+        };
         outln!(
-            "psychrnn {}: {} — {} units, {} iterations of {} trials → {}",
+            "psychrnn {}: {} — {} units, {} iterations of {} trials, {verb} → {}",
             env!("CARGO_PKG_VERSION"),
             config.name,
             config.model.n_rec,
@@ -91,91 +264,170 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             run.root().display()
         );
     }
-    for note in &built.notes {
-        eprintln!("note: {note}");
-    }
-    let outcome = train_and_save(&config, built.network.as_ref(), task, &run, quiet)
+    let result = train_with_progress(
+        &config,
+        model,
+        curriculum.as_ref(),
+        &run,
+        &mut state,
+        &mut optimizer,
+        quiet,
+    );
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e @ TrainError::NonFinite { .. }) => {
+            let kept = match read_record_iteration(&run) {
+                Some(k) => format!(
+                    "the last good checkpoint (iteration {k}) is kept in {}",
+                    run.checkpoint().display()
+                ),
+                None => "no checkpoint was written before it".to_string(),
+            };
+            return Err(CliError::failed(anyhow!("{e}; {kept}")));
+        }
+        Err(e) => return Err(CliError::failed(e)),
+    };
+    finish(&config, model, loaded.task.as_ref(), &run, &outcome, quiet)
         .map_err(CliError::failed)?;
-    if quiet {
-        outln!("{}", run.root().display());
-    } else {
-        outln!(
-            "done: test accuracy {:.3} on {} fresh trials after {} iterations ({:.1} s); files in {}",
-            outcome.1,
-            config.train.test_trials,
-            outcome.0.iterations,
-            outcome.0.wall_seconds,
-            run.root().display()
-        );
+    if outcome.stop_reason == StopReason::Interrupted {
+        return Err(CliError {
+            code: 130,
+            error: anyhow!(
+                "interrupted at iteration {}; checkpoint written. Resume with: psychrnn run --resume {}",
+                outcome.iterations,
+                run.root().display()
+            ),
+        });
     }
     Ok(())
 }
 
-fn override_text(o: &Override) -> String {
-    let v = serde_norway::to_string(&o.value).unwrap_or_default();
-    format!("{}={}", o.path, v.trim_end())
+fn read_record_iteration(run: &RunDir) -> Option<usize> {
+    let text = std::fs::read_to_string(run.checkpoint().join("state.yaml")).ok()?;
+    let v: serde_norway::Value = serde_norway::from_str(&text).ok()?;
+    v["state"]["iteration"].as_u64().map(|k| k as usize)
 }
 
-/// Builds the network, trains it, tests it on fresh trials and writes every file.
-/// Returns the training outcome and the test accuracy.
-fn train_and_save(
+fn history_csv(rows: &[HistoryRow]) -> String {
+    let mut csv = String::from("iteration,trials_seen,loss,eval_loss,accuracy,stage,seconds\n");
+    for r in rows {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{:.3}",
+            r.iteration, r.trials_seen, r.loss, r.eval_loss, r.accuracy, r.stage, r.seconds
+        );
+    }
+    csv
+}
+
+/// Runs the training session with a progress bar (terminal), lines (otherwise) or nothing
+/// (`--quiet`), keeping history.csv and the checkpoint up to date.
+fn train_with_progress(
     config: &ExperimentConfig,
     model: &dyn Network,
-    task: Arc<dyn Task>,
+    curriculum: &dyn crate::train::Curriculum,
     run: &RunDir,
+    state: &mut TrainState,
+    optimizer: &mut crate::train::Optimizer,
     quiet: bool,
-) -> anyhow::Result<(TrainOutcome, f64)> {
-    let mut csv = String::from("iteration,trials_seen,loss,eval_loss,accuracy,seconds\n");
-    let mut write_error = None;
-    let history_path = run.history();
+) -> Result<TrainOutcome, TrainError> {
     let total = config.train.iterations;
-    let outcome = train(
+    let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} iterations  {msg}  {per_sec}  {elapsed_precise} (~{eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_position(state.iteration as u64);
+        bar
+    });
+    let history_path = run.history();
+    let mut rows = state.history.clone();
+    let mut write_error = None;
+    let mut on_row = |row: &HistoryRow| {
+        rows.push(row.clone());
+        if let Err(e) = write_atomic(&history_path, history_csv(&rows).as_bytes()) {
+            write_error.get_or_insert(e);
+        }
+        let line = format!(
+            "loss {:.5}  eval loss {:.5}  accuracy {:.3}  stage {}",
+            row.loss, row.eval_loss, row.accuracy, row.stage
+        );
+        match &bar {
+            Some(b) => b.set_message(line),
+            None if !quiet => outln!(
+                "iter {:>6}/{total}  {line}  {:>7.1}s",
+                row.iteration,
+                row.seconds
+            ),
+            None => {}
+        }
+    };
+    let mut on_iteration = |i: usize, _loss: f64| {
+        if let Some(b) = &bar {
+            b.set_position(i as u64);
+        }
+    };
+    let checkpoint_dir = run.checkpoint();
+    let mut on_checkpoint = |s: &TrainState, o: &crate::train::Optimizer| {
+        write_checkpoint(&checkpoint_dir, model, s, o)
+    };
+    let outcome = train_session(
         model,
-        task.clone(),
+        curriculum,
         &config.train,
         config.model.loss,
         config.seed,
-        |row: &HistoryRow| {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{},{:.3}",
-                row.iteration, row.trials_seen, row.loss, row.eval_loss, row.accuracy, row.seconds
-            );
-            if let Err(e) = write_atomic(&history_path, csv.as_bytes()) {
-                write_error.get_or_insert(e);
-            }
-            if !quiet {
-                outln!(
-                    "iter {:>6}/{total}  loss {:.5}  eval loss {:.5}  accuracy {:.3}  {:>7.1}s",
-                    row.iteration,
-                    row.loss,
-                    row.eval_loss,
-                    row.accuracy,
-                    row.seconds
-                );
-            }
+        state,
+        optimizer,
+        Hooks {
+            on_row: &mut on_row,
+            on_iteration: &mut on_iteration,
+            on_checkpoint: &mut on_checkpoint,
+            stop: &STOP,
         },
-    )?;
+    );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     if let Some(e) = write_error {
-        return Err(e).with_context(|| format!("cannot write {}", history_path.display()));
+        return Err(TrainError::Curriculum(format!(
+            "cannot write {}: {e}",
+            history_path.display()
+        )));
     }
-    if outcome.stop_reason == StopReason::AccuracyReached && !quiet {
-        outln!("stopping early: accuracy reached train.stop_at_accuracy");
+    outcome
+}
+
+/// Tests on fresh trials and writes weights.npz and summary.yaml.
+fn finish(
+    config: &ExperimentConfig,
+    model: &dyn Network,
+    task: &dyn Task,
+    run: &RunDir,
+    outcome: &TrainOutcome,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let reason = serde_norway::to_string(&outcome.stop_reason)?
+        .trim()
+        .to_string();
+    if !quiet && outcome.stop_reason != StopReason::Iterations {
+        outln!("training stopped: {reason}");
     }
-    let test = generate_batch(
-        task.as_ref(),
-        config.seed,
-        stream::TEST,
-        0,
-        config.train.test_trials,
-    )?;
+    if !quiet {
+        outln!(
+            "testing on {} fresh trials and writing files…",
+            config.train.test_trials
+        );
+    }
+    let test = generate_batch(task, config.seed, stream::TEST, 0, config.train.test_trials)?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
     let result = evaluate(model, &test, &mut noise, config.model.loss)?;
     model
         .write_npz(&run.weights())
         .with_context(|| format!("cannot write {}", run.weights().display()))?;
-    let summary = format!(
-        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {}\n",
+    let mut summary = format!(
+        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {reason}\nstages:\n",
         result.accuracy,
         result.loss,
         config.train.test_trials,
@@ -183,12 +435,23 @@ fn train_and_save(
         outcome.trials_seen,
         outcome.wall_seconds,
         outcome.batch_wait_seconds,
-        match outcome.stop_reason {
-            StopReason::Iterations => "iterations",
-            StopReason::AccuracyReached => "accuracy_reached",
-        }
     );
+    for (name, began) in &outcome.stage_starts {
+        let _ = writeln!(summary, "- name: {name}\n  began_at_iteration: {began}");
+    }
     write_atomic(&run.summary(), summary.as_bytes())
         .with_context(|| format!("cannot write {}", run.summary().display()))?;
-    Ok((outcome, result.accuracy))
+    if quiet {
+        outln!("{}", run.root().display());
+    } else {
+        outln!(
+            "done: test accuracy {:.3} on {} fresh trials after {} iterations ({:.1} s); files in {}",
+            result.accuracy,
+            config.train.test_trials,
+            outcome.iterations,
+            outcome.wall_seconds,
+            run.root().display()
+        );
+    }
+    Ok(())
 }

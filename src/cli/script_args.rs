@@ -7,11 +7,9 @@ use clap::Args;
 use super::CliError;
 use crate::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
 
-/// A script and how to resolve its experiment.
+/// How to resolve a script's experiment.
 #[derive(Debug, Clone, Args)]
-pub struct ScriptArgs {
-    /// The experiment script (.rhai).
-    pub script: PathBuf,
+pub struct ScriptOptions {
     /// Seed of every random stream (wins over the script's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -23,11 +21,21 @@ pub struct ScriptArgs {
     pub lib_dirs: Vec<PathBuf>,
 }
 
+/// A script and how to resolve it.
+#[derive(Debug, Clone, Args)]
+pub struct ScriptArgs {
+    /// The experiment script (.rhai).
+    pub script: PathBuf,
+    /// How to resolve it.
+    #[command(flatten)]
+    pub options: ScriptOptions,
+}
+
 fn parse_override(s: &str) -> Result<Override, String> {
     s.parse()
 }
 
-impl ScriptArgs {
+impl ScriptOptions {
     /// Module folders from `--lib`, then `PSYCHRNN_PATH` (colon-separated).
     pub fn lib_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = self.lib_dirs.clone();
@@ -38,16 +46,18 @@ impl ScriptArgs {
     }
 
     /// The load options these arguments describe.
-    pub fn options(&self) -> LoadOptions {
+    pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
             overrides: self.overrides.clone(),
             seed: self.seed,
             lib_dirs: self.lib_dirs(),
         }
     }
+}
 
+impl ScriptArgs {
     /// Runs the script and resolves its experiment; errors are bad input (exit code 2).
     pub fn load(&self) -> Result<LoadedExperiment, CliError> {
-        load_experiment(&self.script, &self.options()).map_err(CliError::input)
+        load_experiment(&self.script, &self.options.load_options()).map_err(CliError::input)
     }
 }

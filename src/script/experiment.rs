@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use rhai::{Dynamic, FnPtr, Map, Module, Scope, AST};
+use rhai::{Array, Dynamic, FnPtr, Map, Module, Scope, AST};
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
@@ -13,9 +13,11 @@ use super::task::{ScriptTask, TrialForm};
 
 const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
 const STEP_EXAMPLE: &str = "|t, p| [input, target, mask]";
+use super::curriculum::ScriptCurriculum;
 use super::value::{set_path, to_yaml};
 use super::ScriptError;
 use crate::experiment::{ConfigError, ExperimentConfig};
+use crate::train::{Curriculum, CurriculumState, SingleTask};
 
 /// A `--set section.key=value` override; the value is read as YAML (`3`, `0.5`, `null`, `relu`).
 #[derive(Debug, Clone, PartialEq)]
@@ -62,16 +64,67 @@ pub struct LoadOptions {
     pub lib_dirs: Vec<PathBuf>,
 }
 
+/// Takes the rule closures out of `curriculum` stages (`advance: |state| …`), leaving the text
+/// `rule` in their place; one entry per stage.
+fn take_rules(map: &mut Map) -> Vec<Option<FnPtr>> {
+    let Some(value) = map.get_mut("curriculum") else {
+        return Vec::new();
+    };
+    let Some(mut stages) = value.clone().try_cast::<Array>() else {
+        return Vec::new();
+    };
+    let mut rules = Vec::with_capacity(stages.len());
+    for stage in stages.iter_mut() {
+        let mut rule = None;
+        if let Some(mut m) = stage.clone().try_cast::<Map>() {
+            if let Some(f) = m.get("advance").and_then(|v| v.clone().try_cast::<FnPtr>()) {
+                m.insert("advance".into(), Dynamic::from("rule"));
+                rule = Some(f);
+            }
+            *stage = Dynamic::from_map(m);
+        }
+        rules.push(rule);
+    }
+    *value = Dynamic::from_array(stages);
+    rules
+}
+
 /// A script's experiment, ready to run.
 pub struct LoadedExperiment {
     /// The resolved settings.
     pub config: ExperimentConfig,
+    /// Rule closures of the curriculum stages (`None` where the rule is data).
+    pub rules: Vec<Option<FnPtr>>,
     /// The task, drawing trials through the script.
     pub task: Arc<ScriptTask>,
     /// The script file.
     pub script_path: PathBuf,
     /// SHA-256 of the script file, hex.
     pub script_sha256: String,
+}
+
+impl LoadedExperiment {
+    /// The curriculum to train with: the declared stages, or the task alone. Every stage's
+    /// settings are checked against the task's here, before anything runs.
+    pub fn curriculum(&self) -> Result<Box<dyn Curriculum>, ConfigError> {
+        if self.config.curriculum.is_empty() {
+            return Ok(Box::new(SingleTask(self.task.clone())));
+        }
+        let c = ScriptCurriculum::new(
+            (*self.task).clone(),
+            self.config.curriculum.clone(),
+            self.rules.clone(),
+        );
+        for k in 0..c.stages() {
+            let state = CurriculumState {
+                stage: k,
+                ..c.initial_state()
+            };
+            c.task(&state)
+                .map_err(|m| ConfigError::new(format!("curriculum[{k}]"), m))?;
+        }
+        Ok(Box::new(c))
+    }
 }
 
 /// Why a script could not be loaded.
@@ -195,6 +248,7 @@ pub fn load_experiment_source(
         }
     };
     map.insert("task".into(), Dynamic::from_map(task));
+    let rules = take_rules(&mut map);
     let mut root = to_yaml(&Dynamic::from_map(map), "")?;
     for o in &options.overrides {
         set_path(&mut root, &o.path, o.value.clone())
@@ -218,8 +272,16 @@ pub fn load_experiment_source(
         text,
     )
     .map_err(|e| ConfigError::new("task", e.to_string()))?;
+    if rules.len() != config.curriculum.len() {
+        return Err(ConfigError::new(
+            "curriculum",
+            "stages cannot be added or removed with --set; edit the script",
+        )
+        .into());
+    }
     Ok(LoadedExperiment {
         config,
+        rules,
         task: Arc::new(task),
         script_path: PathBuf::from(name),
         script_sha256,

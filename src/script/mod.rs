@@ -5,6 +5,7 @@
 //! and turns what it declares into typed settings plus a [`ScriptTask`] that calls the
 //! script's closures to draw trials.
 
+mod curriculum;
 pub mod docs;
 mod engine;
 mod error;
@@ -16,6 +17,7 @@ mod task;
 mod task_api;
 mod value;
 
+pub use curriculum::ScriptCurriculum;
 pub use engine::{build_engine, MAX_OPERATIONS};
 pub use error::ScriptError;
 pub use experiment::{

@@ -33,6 +33,7 @@ pub enum TrialForm {
 }
 
 /// A task declared by a script (see the module docs).
+#[derive(Clone)]
 pub struct ScriptTask {
     config: TaskConfig,
     shape: TaskShape,
@@ -42,6 +43,10 @@ pub struct ScriptTask {
     form: TrialForm,
     file: String,
     source: String,
+    /// The settings `params` receives as its second argument (a map).
+    settings: Dynamic,
+    /// Whether `params` takes the settings (`|rng, settings|`).
+    params_takes_settings: bool,
 }
 
 /// Where `key: |…|` first appears in `source` (1-based line and column), to locate errors
@@ -77,7 +82,15 @@ impl ScriptTask {
     ) -> Result<Self, crate::task::TaskError> {
         let shape = config.shape();
         shape.validate()?;
+        let declared = ast
+            .iter_functions()
+            .find(|m| m.name == params.fn_name())
+            .map(|m| m.params.len().saturating_sub(params.curry().len()));
+        let params_takes_settings = declared == Some(2);
+        let settings = super::value::from_yaml(&config.settings);
         Ok(ScriptTask {
+            settings,
+            params_takes_settings,
             config,
             shape,
             engine,
@@ -92,6 +105,41 @@ impl ScriptTask {
     /// The task's data section.
     pub fn config(&self) -> &TaskConfig {
         &self.config
+    }
+
+    /// The same task with `overrides` (a YAML mapping, or null for none) laid over the
+    /// settings of its `settings` map. A key the task's settings do not have is an error.
+    pub fn with_settings(&self, overrides: &serde_norway::Value) -> Result<ScriptTask, String> {
+        let mut merged = match &self.config.settings {
+            serde_norway::Value::Mapping(m) => m.clone(),
+            _ => Default::default(),
+        };
+        match overrides {
+            serde_norway::Value::Null => {}
+            serde_norway::Value::Mapping(m) => {
+                for (k, v) in m {
+                    if !merged.contains_key(k) {
+                        let key = k.as_str().unwrap_or("?");
+                        let valid: Vec<&str> = merged.keys().filter_map(|k| k.as_str()).collect();
+                        return Err(format!(
+                            "task setting `{key}` does not exist; the task's settings are: {}{}",
+                            if valid.is_empty() {
+                                "(none: add a settings map to the task)".to_string()
+                            } else {
+                                valid.join(", ")
+                            },
+                            suggestion(key, valid.iter().copied())
+                        ));
+                    }
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            other => return Err(format!("task settings must be a map, got {other:?}")),
+        }
+        let mut task = self.clone();
+        task.config.settings = serde_norway::Value::Mapping(merged);
+        task.settings = super::value::from_yaml(&task.config.settings);
+        Ok(task)
     }
 
     /// Whether trials are described by epochs or per step.
@@ -113,6 +161,11 @@ impl ScriptTask {
         Ok(Some(epochs.into_iter().zip(filled.durations).collect()))
     }
 
+    /// Calls a curriculum rule closure (defined in the same script) with `arg`.
+    pub fn call_rule(&self, f: &FnPtr, arg: Dynamic, context: &str) -> Result<Dynamic, String> {
+        self.call(f, (arg,), context)
+    }
+
     fn call(&self, f: &FnPtr, args: impl rhai::FuncArgs, context: &str) -> Result<Dynamic, String> {
         f.call::<Dynamic>(&self.engine, &self.ast, args)
             .map_err(|e: Box<EvalAltResult>| {
@@ -124,7 +177,15 @@ impl ScriptTask {
 
     fn params(&self, rng: &mut Rng) -> Result<Map, String> {
         let script_rng = ScriptRng::new(rng.clone());
-        let params = self.call(&self.params, (script_rng.clone(),), "in task.params")?;
+        let params = if self.params_takes_settings {
+            self.call(
+                &self.params,
+                (script_rng.clone(), self.settings.clone()),
+                "in task.params",
+            )?
+        } else {
+            self.call(&self.params, (script_rng.clone(),), "in task.params")?
+        };
         *rng = script_rng.state();
         let type_name = params.type_name();
         params.try_cast::<Map>().ok_or_else(|| {

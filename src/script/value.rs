@@ -56,6 +56,35 @@ pub fn to_yaml(value: &Dynamic, path: &str) -> Result<Value, ConfigError> {
     ))
 }
 
+/// Converts a YAML value into a script value (integers stay integers, mappings become maps).
+pub fn from_yaml(value: &Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Dynamic::from(i as INT),
+            None => Dynamic::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Dynamic::from(s.clone()),
+        Value::Sequence(items) => Dynamic::from_array(items.iter().map(from_yaml).collect()),
+        Value::Mapping(m) => {
+            let mut map = Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    other => serde_norway::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                map.insert(key.into(), from_yaml(v));
+            }
+            Dynamic::from_map(map)
+        }
+        Value::Tagged(t) => from_yaml(&t.value),
+    }
+}
+
 /// Sets `path` (dot-separated, e.g. `train.iterations`) in a YAML mapping tree, creating
 /// intermediate mappings. Fails if an intermediate value exists and is not a mapping.
 pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {

@@ -113,6 +113,14 @@ pub struct TaskConfig {
     /// (an epoch's own `input_noise` replaces it).
     #[serde(default)]
     pub input_noise: f64,
+    /// Task settings passed to `params: |rng, settings|` (a map); curriculum stages change
+    /// them.
+    #[serde(default = "empty_settings")]
+    pub settings: serde_norway::Value,
+}
+
+fn empty_settings() -> serde_norway::Value {
+    serde_norway::Value::Mapping(Default::default())
 }
 
 fn default_task_name() -> String {

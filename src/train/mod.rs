@@ -1,13 +1,19 @@
-//! Training: the loss, the optimizer and the loop that runs them over prefetched batches.
+//! Training: losses, optimizers, curricula, and the loop that runs them over prefetched batches.
 
+pub mod checkpoint;
 mod config;
+pub mod curriculum;
 mod loss;
 mod optimizer;
 mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{Clipping, OptimizerKind, Schedule, TrainConfig};
+pub use curriculum::{
+    threshold_rule, Advance, Curriculum, CurriculumState, Decision, SingleTask, StageConfig,
+};
 pub use loss::{loss, masked_binary_cross_entropy, masked_mse, masked_softmax_cross_entropy};
-pub use optimizer::{clip_by_norm, Adam};
+pub use optimizer::{clip_by_norm, clip_global, Adam, Optimizer, Sgd};
 pub use trainer::{
-    batch_tensors, evaluate, train, Evaluation, HistoryRow, StopReason, TrainError, TrainOutcome,
+    batch_tensors, evaluate, new_optimizer, train, train_session, Evaluation, HistoryRow, Hooks,
+    StopReason, TrainError, TrainOutcome, TrainState,
 };

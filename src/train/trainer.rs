@@ -1,12 +1,23 @@
-//! The training loop: prefetched batches → forward → masked loss → clipped gradients → Adam,
-//! with an evaluation on fresh trials every `eval_every` iterations.
+//! The training loop: prefetched batches → forward → loss → clipped gradients → optimizer,
+//! with an evaluation on fresh trials every `eval_every` iterations, a curriculum driving the
+//! task, checkpoints, a wall-time cap and a stop flag (Ctrl-C).
+//!
+//! Everything random is positional: training batch k is `generate_batch(task, seed, TRAIN, k,
+//! …)`, the recurrent noise of iteration i comes from `(seed, REC_NOISE, TRAIN, i)`, evaluation
+//! j from `(seed, EVAL, j)`. A run resumed from the state after iteration k therefore continues
+//! exactly as the uninterrupted run would.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
 
-use super::{clip_by_norm, loss, Adam, TrainConfig};
+use super::curriculum::{Curriculum, CurriculumState, Decision};
+use super::{
+    clip_by_norm, clip_global, loss, Adam, Clipping, Optimizer, OptimizerKind, Sgd, TrainConfig,
+};
 use crate::model::{LossKind, Network};
 use crate::random::{stream, Rng};
 use crate::task::{argmax_accuracy, generate_batch, Batch, BatchPrefetcher, Task, TaskError};
@@ -21,62 +32,111 @@ pub enum TrainError {
     #[error("model computation failed: {0}")]
     Model(#[from] candle_core::Error),
     /// The loss became NaN or infinite.
-    #[error("the loss became {loss} at iteration {iteration}; try a smaller train.learning_rate, keep train.clip_grad_norm on, or check the task's inputs and targets for huge values")]
+    #[error("the loss became {loss} at iteration {iteration}; likely causes: a learning rate too large (lower train.learning_rate), gradient clipping turned off (keep train.clip_grad_norm), or huge inputs or targets in the task")]
     NonFinite {
         /// Iteration (1-based) whose loss was not finite.
         iteration: usize,
         /// The loss value.
         loss: f64,
     },
+    /// The curriculum or a checkpoint failed.
+    #[error("{0}")]
+    Curriculum(String),
 }
 
 /// One row of `history.csv`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRow {
     /// Parameter updates done.
     pub iteration: usize,
     /// Training trials seen.
     pub trials_seen: usize,
-    /// Mean training loss over the iterations since the previous row.
+    /// Mean training loss (with penalties) over the iterations since the previous row.
     pub loss: f64,
     /// Loss on the evaluation batch.
     pub eval_loss: f64,
     /// Accuracy on the evaluation batch (PsychRNN's argmax accuracy).
     pub accuracy: f64,
-    /// Seconds since training started.
+    /// Curriculum stage (its name).
+    pub stage: String,
+    /// Seconds of training so far (summed over resumed sessions).
     pub seconds: f64,
 }
 
 /// Why training ended.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// All `train.iterations` were done.
     Iterations,
     /// An evaluation reached `train.stop_at_accuracy`.
     AccuracyReached,
+    /// The last curriculum stage advanced, or a rule said stop.
+    Curriculum,
+    /// `train.max_seconds` passed.
+    TimeLimit,
+    /// The stop flag was raised (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
-/// What a finished training run reports.
+/// Everything needed to continue training exactly (with the network's parameters and the
+/// optimizer's tensors, which a checkpoint stores beside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Updates done.
+    pub iteration: usize,
+    /// Sum of training losses since the last history row.
+    pub loss_sum: f64,
+    /// Number of losses in `loss_sum`.
+    pub loss_count: usize,
+    /// Every history row so far.
+    pub history: Vec<HistoryRow>,
+    /// Curriculum position.
+    pub curriculum: CurriculumState,
+    /// Training seconds before this session.
+    pub seconds_before: f64,
+    /// Set when training has ended (by iterations, accuracy, curriculum or time limit).
+    pub finished: Option<StopReason>,
+}
+
+impl TrainState {
+    /// The state before the first iteration.
+    pub fn new(curriculum: &dyn Curriculum) -> Self {
+        TrainState {
+            iteration: 0,
+            loss_sum: 0.0,
+            loss_count: 0,
+            history: Vec::new(),
+            curriculum: curriculum.initial_state(),
+            seconds_before: 0.0,
+            finished: None,
+        }
+    }
+}
+
+/// What a finished (or stopped) training session reports.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
-    /// Every evaluation row.
+    /// Every evaluation row (of the whole run, resumed sessions included).
     pub history: Vec<HistoryRow>,
     /// Updates done.
     pub iterations: usize,
     /// Trials trained on.
     pub trials_seen: usize,
-    /// Wall time of the loop in seconds.
+    /// Training seconds, all sessions.
     pub wall_seconds: f64,
-    /// Seconds the loop spent waiting for the next training batch.
+    /// Seconds this session waited for the next training batch.
     pub batch_wait_seconds: f64,
     /// Why it stopped.
     pub stop_reason: StopReason,
+    /// (stage name, first iteration) of every stage begun.
+    pub stage_starts: Vec<(String, usize)>,
 }
 
 /// The network's behaviour on one batch.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
-    /// Masked MSE.
+    /// The loss (without penalties).
     pub loss: f64,
     /// PsychRNN's argmax accuracy.
     pub accuracy: f64,
@@ -142,31 +202,77 @@ pub fn evaluate(
     })
 }
 
-/// Trains `model` in place on batches of `task` drawn from `seed`, calling `on_row` after each
-/// evaluation. Batch k of training is `generate_batch(task, seed, TRAIN, k, batch_size)`;
-/// evaluation batches come from their own stream, so evaluating never changes training.
-pub fn train(
+/// The optimizer `config` asks for, over `model`'s trainable parameters.
+pub fn new_optimizer(model: &dyn Network, config: &TrainConfig) -> candle_core::Result<Optimizer> {
+    let trainable = model.trainable();
+    let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
+    Ok(match config.optimizer {
+        OptimizerKind::Adam => Optimizer::Adam(Adam::new(&vars, config.learning_rate)?),
+        OptimizerKind::Sgd => {
+            Optimizer::Sgd(Sgd::new(&vars, config.learning_rate, config.momentum)?)
+        }
+    })
+}
+
+/// Callbacks of a training session.
+pub struct Hooks<'a> {
+    /// After every evaluation row.
+    pub on_row: &'a mut dyn FnMut(&HistoryRow),
+    /// After every iteration (iteration, training loss), e.g. for a progress bar.
+    pub on_iteration: &'a mut dyn FnMut(usize, f64),
+    /// Every `checkpoint_every` iterations and when training ends: save a checkpoint.
+    pub on_checkpoint: &'a mut dyn FnMut(&TrainState, &Optimizer) -> Result<(), String>,
+    /// When raised, training stops at the end of the current iteration.
+    pub stop: &'a AtomicBool,
+}
+
+/// Trains `model` in place from `state` (fresh, or restored from a checkpoint together with
+/// the model's parameters and `optimizer`'s state) until the run's end, and returns the outcome;
+/// `state` holds where training stopped.
+#[allow(clippy::too_many_arguments)]
+pub fn train_session(
     model: &dyn Network,
-    task: Arc<dyn Task>,
+    curriculum: &dyn Curriculum,
     config: &TrainConfig,
     kind: LossKind,
     seed: u64,
-    mut on_row: impl FnMut(&HistoryRow),
+    state: &mut TrainState,
+    optimizer: &mut Optimizer,
+    hooks: Hooks<'_>,
 ) -> Result<TrainOutcome, TrainError> {
     let start = Instant::now();
+    let elapsed = |state: &TrainState| state.seconds_before + start.elapsed().as_secs_f64();
     let dtype = model.dtype();
     let device = model.device();
     let trainable = model.trainable();
     let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
-    let mut adam = Adam::new(&vars, config.learning_rate)?;
-    let mut batches =
-        BatchPrefetcher::start(task.clone(), seed, stream::TRAIN, 0, config.batch_size, 2);
-    let mut history = Vec::new();
-    let (mut loss_sum, mut loss_count) = (0.0, 0usize);
-    let mut stop_reason = StopReason::Iterations;
-    let mut done = 0;
+    let mut task = curriculum
+        .task(&state.curriculum)
+        .map_err(TrainError::Curriculum)?;
+    let mut batches = BatchPrefetcher::start(
+        task.clone(),
+        seed,
+        stream::TRAIN,
+        state.iteration as u64,
+        config.batch_size,
+        2,
+    );
     let mut waited = 0.0;
-    for iteration in 1..=config.iterations {
+    let mut stop_reason = state.finished;
+    while stop_reason.is_none() {
+        if state.iteration >= config.iterations {
+            stop_reason = Some(StopReason::Iterations);
+            break;
+        }
+        if hooks.stop.load(Ordering::SeqCst) {
+            stop_reason = Some(StopReason::Interrupted);
+            break;
+        }
+        if config.max_seconds.is_some_and(|m| elapsed(state) >= m) {
+            stop_reason = Some(StopReason::TimeLimit);
+            break;
+        }
+        let iteration = state.iteration + 1;
         let wait_start = Instant::now();
         let batch = batches.next_batch()?;
         waited += wait_start.elapsed().as_secs_f64();
@@ -174,39 +280,44 @@ pub fn train(
         let mut noise_rng =
             Rng::derive(seed, &[stream::REC_NOISE, stream::TRAIN, iteration as u64]);
         let (sim, penalty) = model.run(&inputs, &mut noise_rng, true)?;
-        let mut loss = loss(kind, &sim.outputs, &targets, &mask)?;
+        let mut total = loss(kind, &sim.outputs, &targets, &mask)?;
         if let Some(p) = penalty {
-            loss = (loss + p)?;
+            total = (total + p)?;
         }
-        let loss_value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let loss_value = total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !loss_value.is_finite() {
             return Err(TrainError::NonFinite {
                 iteration,
                 loss: loss_value,
             });
         }
-        let grads = loss.backward()?;
-        let mut clipped = Vec::with_capacity(vars.len());
+        let grads = total.backward()?;
+        let mut gs = Vec::with_capacity(vars.len());
         for t in &trainable {
             let g = match grads.get(t.var.as_tensor()) {
                 Some(g) => g.clone(),
                 None => t.var.as_tensor().zeros_like()?,
             };
             // Fixed synapses get no gradient (PsychRNN: grad · (1 − fixed)), before clipping.
-            let g = match &t.free {
+            gs.push(match &t.free {
                 Some(free) => g.mul(free)?,
-                None => g,
-            };
-            clipped.push(match config.clip_grad_norm {
-                Some(c) => clip_by_norm(&g, c)?,
                 None => g,
             });
         }
-        adam.step(&vars, &clipped)?;
-        loss_sum += loss_value;
-        loss_count += 1;
-        done = iteration;
-        if iteration % config.eval_every == 0 || iteration == config.iterations {
+        let gs = match (config.clip_grad_norm, config.clipping) {
+            (None, _) => gs,
+            (Some(c), Clipping::PerTensor) => gs
+                .iter()
+                .map(|g| clip_by_norm(g, c))
+                .collect::<candle_core::Result<_>>()?,
+            (Some(c), Clipping::Global) => clip_global(&gs, c)?,
+        };
+        optimizer.step(&vars, &gs, config.learning_rate_at(iteration))?;
+        state.iteration = iteration;
+        state.loss_sum += loss_value;
+        state.loss_count += 1;
+        (hooks.on_iteration)(iteration, loss_value);
+        if iteration.is_multiple_of(config.eval_every) || iteration == config.iterations {
             let k = (iteration / config.eval_every) as u64;
             let eval_batch =
                 generate_batch(task.as_ref(), seed, stream::EVAL, k, config.eval_trials)?;
@@ -215,28 +326,114 @@ pub fn train(
             let row = HistoryRow {
                 iteration,
                 trials_seen: iteration * config.batch_size,
-                loss: loss_sum / loss_count as f64,
+                loss: state.loss_sum / state.loss_count as f64,
                 eval_loss: eval.loss,
                 accuracy: eval.accuracy,
-                seconds: start.elapsed().as_secs_f64(),
+                stage: curriculum.stage_name(state.curriculum.stage),
+                seconds: elapsed(state),
             };
-            (loss_sum, loss_count) = (0.0, 0);
-            on_row(&row);
-            history.push(row);
-            if let Some(target) = config.stop_at_accuracy {
-                if eval.accuracy >= target {
-                    stop_reason = StopReason::AccuracyReached;
-                    break;
+            (state.loss_sum, state.loss_count) = (0.0, 0);
+            state.history.push(row.clone());
+            (hooks.on_row)(&row);
+            let mut changed = false;
+            match curriculum
+                .decide(&mut state.curriculum, &state.history)
+                .map_err(TrainError::Curriculum)?
+            {
+                Decision::Stay => {}
+                Decision::Stop => stop_reason = Some(StopReason::Curriculum),
+                Decision::Settings(s) => {
+                    state.curriculum.settings = s;
+                    changed = true;
+                }
+                Decision::Advance => {
+                    let c = &mut state.curriculum;
+                    if c.stage + 1 >= curriculum.stages() {
+                        stop_reason = Some(StopReason::Curriculum);
+                    } else {
+                        c.stage += 1;
+                        c.consecutive = 0;
+                        c.settings = Value::Null;
+                        c.stage_starts
+                            .push((curriculum.stage_name(c.stage), iteration + 1));
+                        changed = true;
+                    }
                 }
             }
+            if changed {
+                task = curriculum
+                    .task(&state.curriculum)
+                    .map_err(TrainError::Curriculum)?;
+                batches = BatchPrefetcher::start(
+                    task.clone(),
+                    seed,
+                    stream::TRAIN,
+                    iteration as u64,
+                    config.batch_size,
+                    2,
+                );
+            }
+            if stop_reason.is_none() && config.stop_at_accuracy.is_some_and(|a| eval.accuracy >= a)
+            {
+                stop_reason = Some(StopReason::AccuracyReached);
+            }
+        }
+        if stop_reason.is_some() {
+            break;
+        }
+        if iteration.is_multiple_of(config.checkpoint_every) {
+            state.seconds_before = elapsed(state);
+            let saved = (hooks.on_checkpoint)(state, optimizer);
+            state.seconds_before -= start.elapsed().as_secs_f64();
+            saved.map_err(TrainError::Curriculum)?;
         }
     }
+    let stop_reason = stop_reason.unwrap_or(StopReason::Iterations);
+    if stop_reason != StopReason::Interrupted {
+        state.finished = Some(stop_reason);
+    }
+    let wall = elapsed(state);
+    state.seconds_before = wall;
+    (hooks.on_checkpoint)(state, optimizer).map_err(TrainError::Curriculum)?;
     Ok(TrainOutcome {
-        history,
-        iterations: done,
-        trials_seen: done * config.batch_size,
-        wall_seconds: start.elapsed().as_secs_f64(),
+        history: state.history.clone(),
+        iterations: state.iteration,
+        trials_seen: state.iteration * config.batch_size,
+        wall_seconds: wall,
         batch_wait_seconds: waited,
         stop_reason,
+        stage_starts: state.curriculum.stage_starts.clone(),
     })
+}
+
+use serde_norway::Value;
+
+/// Trains a fresh `model` on one task with no checkpoints (the library's simple entry point).
+pub fn train(
+    model: &dyn Network,
+    task: Arc<dyn Task>,
+    config: &TrainConfig,
+    kind: LossKind,
+    seed: u64,
+    mut on_row: impl FnMut(&HistoryRow),
+) -> Result<TrainOutcome, TrainError> {
+    let curriculum = super::SingleTask(task);
+    let mut state = TrainState::new(&curriculum);
+    let mut optimizer = new_optimizer(model, config)?;
+    let stop = AtomicBool::new(false);
+    train_session(
+        model,
+        &curriculum,
+        config,
+        kind,
+        seed,
+        &mut state,
+        &mut optimizer,
+        Hooks {
+            on_row: &mut on_row,
+            on_iteration: &mut |_, _| {},
+            on_checkpoint: &mut |_, _| Ok(()),
+            stop: &stop,
+        },
+    )
 }
