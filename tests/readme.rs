@@ -92,9 +92,9 @@ fn readme_script_excerpts_are_real() {
     let mut checked = 0;
     for block in readme.split("```rhai\n").skip(1) {
         let body = block.split("```").next().unwrap();
-        if body.starts_with("trial: |p|")
-            || body.starts_with("step: |t, p|")
-            || body.starts_with("model: #{")
+        if ["trial: |p|", "step: |t, p|", "model: #{", "curriculum: ["]
+            .iter()
+            .any(|p| body.starts_with(p))
         {
             assert!(
                 scripts.contains(&squash(body.trim_end().trim_end_matches(','))),
@@ -104,7 +104,7 @@ fn readme_script_excerpts_are_real() {
         }
     }
     assert_eq!(
-        checked, 3,
-        "README should quote a trial closure, a step closure and a model section"
+        checked, 4,
+        "README should quote a trial closure, a step closure, a model section and a curriculum"
     );
 }

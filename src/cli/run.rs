@@ -335,7 +335,7 @@ fn train_with_progress(
     let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} iterations  {msg}  {per_sec}  {elapsed_precise} (~{eta} left)")
+            ProgressStyle::with_template("{bar:20} {pos}/{len} {msg} {elapsed}<{eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_position(state.iteration as u64);
@@ -343,28 +343,41 @@ fn train_with_progress(
     });
     let history_path = run.history();
     let mut rows = state.history.clone();
+    let staged = curriculum.stages() > 1;
+    let last_eval = std::cell::RefCell::new(String::new());
     let mut write_error = None;
     let mut on_row = |row: &HistoryRow| {
         rows.push(row.clone());
         if let Err(e) = write_atomic(&history_path, history_csv(&rows).as_bytes()) {
             write_error.get_or_insert(e);
         }
-        let line = format!(
-            "loss {:.5}  eval loss {:.5}  accuracy {:.3}  stage {}",
-            row.loss, row.eval_loss, row.accuracy, row.stage
-        );
-        match &bar {
-            Some(b) => b.set_message(line),
-            None if !quiet => outln!(
-                "iter {:>6}/{total}  {line}  {:>7.1}s",
+        let stage = if staged {
+            format!("  stage {}", row.stage)
+        } else {
+            String::new()
+        };
+        *last_eval.borrow_mut() = format!("acc {:.3}{stage}", row.accuracy);
+        if bar.is_none() && !quiet {
+            outln!(
+                "iter {:>6}/{total}  loss {:.5}  eval loss {:.5}  accuracy {:.3}{stage}  {:>7.1}s",
                 row.iteration,
+                row.loss,
+                row.eval_loss,
+                row.accuracy,
                 row.seconds
-            ),
-            None => {}
+            );
         }
     };
-    let mut on_iteration = |i: usize, _loss: f64| {
+    let session_start = (std::time::Instant::now(), state.iteration);
+    let batch_size = config.train.batch_size as f64;
+    let mut on_iteration = |i: usize, loss: f64| {
         if let Some(b) = &bar {
+            let done = (i - session_start.1) as f64 * batch_size;
+            let rate = done / session_start.0.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(format!(
+                "loss {loss:.4} {} {rate:.0} trials/s",
+                last_eval.borrow()
+            ));
             b.set_position(i as u64);
         }
     };
