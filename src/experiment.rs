@@ -64,7 +64,8 @@ fn section<T: DeserializeOwned + Default>(
     }
 }
 
-fn typed<T: DeserializeOwned>(v: Value, name: &str) -> Result<T, ConfigError> {
+/// Deserialises `v`, naming the field path under `name` in errors.
+pub fn typed<T: DeserializeOwned>(v: Value, name: &str) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
@@ -237,6 +238,9 @@ pub struct RunRecord {
     pub script: String,
     /// SHA-256 of the script file.
     pub script_sha256: String,
+    /// Every module the script imported, with the SHA-256 of its source.
+    #[serde(default)]
+    pub imports: Vec<crate::script::ImportedModule>,
     /// The `--set` overrides given, in order.
     pub overrides: Vec<String>,
     /// The resolved experiment.

@@ -88,6 +88,15 @@ fn run_writes_config_weights_history_and_summary() {
     assert_eq!(record.experiment.task.duration, 2000.0);
     assert_eq!(record.overrides[0], "model.n_rec=8");
     assert_eq!(record.script_sha256.len(), 64);
+    // Every imported module is recorded with the hash of its source.
+    use sha2::Digest;
+    let compat = std::fs::read(repo().join("stdlib/psychrnn/compat.rhai")).unwrap();
+    assert_eq!(record.imports.len(), 1);
+    assert_eq!(record.imports[0].module, "psychrnn/compat");
+    assert_eq!(
+        record.imports[0].sha256,
+        format!("{:x}", sha2::Sha256::digest(&compat))
+    );
     let config_text = std::fs::read_to_string(run.join("config.yaml")).unwrap();
     assert!(
         config_text.contains("stop_at_accuracy: null"),

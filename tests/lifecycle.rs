@@ -486,3 +486,72 @@ fn a_wall_time_cap_stops_training() {
     assert!(summary.contains("stop_reason: time_limit"), "{summary}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_stage_can_train_a_task_of_its_own() {
+    let dir = temp("stage-task");
+    let text = r#"
+let short = #{
+    inputs: ["a"], outputs: ["b"], duration: 30.0,
+    params: |rng| #{ kind: "short" },
+    trial: |p| [ #{ name: "only", input: 1.0, target: 1.0 } ],
+};
+experiment(#{
+    task: #{
+        inputs: ["a"], outputs: ["b"], duration: 80.0,
+        params: |rng| #{ kind: "long" },
+        trial: |p| [ #{ name: "only", input: 0.5, target: 0.5 } ],
+    },
+    curriculum: [ #{ name: "short", task: short, advance: 0.0 }, #{ name: "long" } ],
+    model: #{ n_rec: 4 },
+    train: #{ iterations: 20, batch_size: 4, eval_every: 5, eval_trials: 4, test_trials: 4 },
+});
+"#;
+    let script = dir.join("s.rhai");
+    std::fs::write(&script, text).unwrap();
+    let run = dir.join("r");
+    let o = psychrnn(&[
+        "run",
+        script.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    let stages: Vec<&str> = history
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(5).unwrap())
+        .collect();
+    assert_eq!(stages, ["short", "long", "long", "long"], "{history}");
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    assert!(
+        config.contains("duration: 30.0"),
+        "the stage's task data is recorded:\n{config}"
+    );
+
+    std::fs::write(
+        &script,
+        text.replace(
+            r#"inputs: ["a"], outputs: ["b"], duration: 30.0"#,
+            r#"inputs: ["x"], outputs: ["b"], duration: 30.0"#,
+        ),
+    )
+    .unwrap();
+    let o = psychrnn(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "config field `curriculum[0].task`: a stage's task must have the main task's inputs"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

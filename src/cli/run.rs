@@ -86,6 +86,7 @@ struct Plan {
     overrides: Vec<Override>,
     resume: Option<RunDir>,
     expected_sha: Option<String>,
+    expected_imports: Option<Vec<crate::script::ImportedModule>>,
 }
 
 fn plan(args: &RunArgs) -> Result<Plan, CliError> {
@@ -118,6 +119,7 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
             overrides,
             resume: Some(run),
             expected_sha: Some(record.script_sha256),
+            expected_imports: Some(record.imports),
         });
     }
     let Some(script) = &args.script else {
@@ -143,6 +145,7 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
             overrides,
             resume: None,
             expected_sha: Some(record.script_sha256),
+            expected_imports: Some(record.imports),
         });
     }
     Ok(Plan {
@@ -151,6 +154,7 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
         overrides: args.options.overrides.clone(),
         resume: None,
         expected_sha: None,
+        expected_imports: None,
     })
 }
 
@@ -170,6 +174,23 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
                 )));
             }
             eprintln!("note: {message}; the new run may differ");
+        }
+    }
+    if let Some(expected) = &plan.expected_imports {
+        for m in expected {
+            let now = loaded.imports.iter().find(|n| n.module == m.module);
+            if now.map(|n| &n.sha256) != Some(&m.sha256) {
+                let message = format!(
+                    "imported module {} changed (or is no longer imported) since the run was made",
+                    m.module
+                );
+                if plan.resume.is_some() {
+                    return Err(CliError::input(anyhow!(
+                        "{message}; resuming would not continue the same run"
+                    )));
+                }
+                eprintln!("note: {message}; the new run may differ");
+            }
         }
     }
     let config = loaded.config.clone();
@@ -226,6 +247,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
                 psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
                 script: plan.script.display().to_string(),
                 script_sha256: loaded.script_sha256.clone(),
+                imports: loaded.imports.clone(),
                 overrides: plan.overrides.iter().map(override_text).collect(),
                 experiment: config.clone(),
             };

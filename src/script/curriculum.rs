@@ -22,15 +22,23 @@ use crate::train::{
 /// A script's curriculum over its task.
 pub struct ScriptCurriculum {
     base: ScriptTask,
+    stage_tasks: Vec<Option<ScriptTask>>,
     stages: Vec<StageConfig>,
     rules: Vec<Option<FnPtr>>,
 }
 
 impl ScriptCurriculum {
-    /// The curriculum of `stages` (with their rule closures, `None` where the rule is data).
-    pub fn new(base: ScriptTask, stages: Vec<StageConfig>, rules: Vec<Option<FnPtr>>) -> Self {
+    /// The curriculum of `stages` over `base` (with each stage's own task where it has one,
+    /// and rule closures, `None` where the rule is data).
+    pub fn new(
+        base: ScriptTask,
+        stage_tasks: Vec<Option<ScriptTask>>,
+        stages: Vec<StageConfig>,
+        rules: Vec<Option<FnPtr>>,
+    ) -> Self {
         ScriptCurriculum {
             base,
+            stage_tasks,
             stages,
             rules,
         }
@@ -38,8 +46,12 @@ impl ScriptCurriculum {
 
     fn stage_task(&self, state: &CurriculumState) -> Result<ScriptTask, String> {
         let stage = &self.stages[state.stage];
-        let t = self
-            .base
+        let base = self
+            .stage_tasks
+            .get(state.stage)
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.base);
+        let t = base
             .with_settings(&stage.settings)
             .map_err(|m| format!("curriculum stage '{}': {m}", stage.name))?;
         t.with_settings(&state.settings).map_err(|m| {

@@ -19,6 +19,24 @@ pub const MAX_OPERATIONS: u64 = 5_000_000;
 /// embedded standard library (`psychrnn/…`), then files next to the importing script (or
 /// `script_dir`), then each of `lib_dirs` in order.
 pub fn build_engine(script_dir: &Path, lib_dirs: &[PathBuf]) -> Engine {
+    build_engine_logging(script_dir, lib_dirs, ImportLog::default())
+}
+
+/// A module a script imported: its name (`psychrnn/compat` or the file's path) and the
+/// SHA-256 of its source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportedModule {
+    /// Import name or file path.
+    pub module: String,
+    /// SHA-256 of the source, hex.
+    pub sha256: String,
+}
+
+/// Where [`build_engine_logging`] records every module loaded.
+pub type ImportLog = std::sync::Arc<Mutex<Vec<ImportedModule>>>;
+
+/// [`build_engine`], recording each module the scripts import into `log`.
+pub fn build_engine_logging(script_dir: &Path, lib_dirs: &[PathBuf], log: ImportLog) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_operations(MAX_OPERATIONS);
     engine.set_max_call_levels(64);
@@ -33,6 +51,7 @@ pub fn build_engine(script_dir: &Path, lib_dirs: &[PathBuf]) -> Engine {
         script_dir: script_dir.to_path_buf(),
         lib_dirs: lib_dirs.to_vec(),
         cache: Mutex::new(HashMap::new()),
+        log,
     });
     super::rng::register(&mut engine);
     super::task_api::register(&mut engine);
@@ -45,6 +64,7 @@ struct ModuleSearch {
     script_dir: PathBuf,
     lib_dirs: Vec<PathBuf>,
     cache: Mutex<HashMap<String, SharedModule>>,
+    log: ImportLog,
 }
 
 impl ModuleSearch {
@@ -93,6 +113,17 @@ impl ModuleSearch {
             .get(key)
         {
             return Ok(m.clone());
+        }
+        {
+            use sha2::Digest;
+            let sha256 = format!("{:x}", sha2::Sha256::digest(source.as_bytes()));
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            if !log.iter().any(|m| m.module == name) {
+                log.push(ImportedModule {
+                    module: name.to_string(),
+                    sha256,
+                });
+            }
         }
         let mut ast = engine
             .compile(source)

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, FnPtr, Map, Module, Scope, AST};
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
-use super::engine::build_engine;
+use super::engine::{build_engine_logging, ImportLog, ImportedModule};
 use super::task::{ScriptTask, TrialForm};
 
 const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
@@ -66,35 +66,86 @@ pub struct LoadOptions {
 
 /// Takes the rule closures out of `curriculum` stages (`advance: |state| …`), leaving the text
 /// `rule` in their place; one entry per stage.
-fn take_rules(map: &mut Map) -> Vec<Option<FnPtr>> {
+/// A stage's own task closures (`curriculum[k].task`), if it has a task.
+type StageClosures = Option<(FnPtr, TrialForm)>;
+
+fn take_rules(
+    map: &mut Map,
+    file: &str,
+) -> Result<(Vec<Option<FnPtr>>, Vec<StageClosures>), ScriptError> {
     let Some(value) = map.get_mut("curriculum") else {
-        return Vec::new();
+        return Ok((Vec::new(), Vec::new()));
     };
     let Some(mut stages) = value.clone().try_cast::<Array>() else {
-        return Vec::new();
+        return Ok((Vec::new(), Vec::new()));
     };
     let mut rules = Vec::with_capacity(stages.len());
-    for stage in stages.iter_mut() {
+    let mut tasks = Vec::with_capacity(stages.len());
+    for (k, stage) in stages.iter_mut().enumerate() {
         let mut rule = None;
+        let mut task = None;
         if let Some(mut m) = stage.clone().try_cast::<Map>() {
             if let Some(f) = m.get("advance").and_then(|v| v.clone().try_cast::<FnPtr>()) {
                 m.insert("advance".into(), Dynamic::from("rule"));
                 rule = Some(f);
             }
+            if let Some(mut t) = m.get("task").and_then(|v| v.clone().try_cast::<Map>()) {
+                task = Some(task_closures(
+                    &mut t,
+                    &format!("curriculum[{k}].task"),
+                    file,
+                )?);
+                m.insert("task".into(), Dynamic::from_map(t));
+            }
             *stage = Dynamic::from_map(m);
         }
         rules.push(rule);
+        tasks.push(task);
     }
     *value = Dynamic::from_array(stages);
-    rules
+    Ok((rules, tasks))
+}
+
+/// Takes a task map's closures out: `params` and either `trial` (epochs) or `step`.
+/// `label` names the map in errors (`task`, `curriculum[1].task`).
+fn task_closures(
+    task: &mut Map,
+    label: &str,
+    file: &str,
+) -> Result<(FnPtr, TrialForm), ScriptError> {
+    let fail = |message: String| ScriptError::Script {
+        file: file.to_string(),
+        message: format!("{label}: {message}"),
+    };
+    let params = closure(
+        task,
+        "params",
+        "|rng| #{ coherence: rng.choice([0.1, 0.5]) }",
+        file,
+    )?;
+    let form = match (task.contains_key("trial"), task.contains_key("step")) {
+        (true, false) => TrialForm::Epochs(closure(task, "trial", TRIAL_EXAMPLE, file)?),
+        (false, true) => TrialForm::Steps(closure(task, "step", STEP_EXAMPLE, file)?),
+        (true, true) => return Err(fail("has both `trial` (epochs) and `step` (per-step form); keep one".into())),
+        (false, false) => {
+            return Err(fail(format!(
+                "describes no trial: add `trial: {TRIAL_EXAMPLE}` (epochs) or `step: {STEP_EXAMPLE}` (per step)"
+            )))
+        }
+    };
+    Ok((params, form))
 }
 
 /// A script's experiment, ready to run.
 pub struct LoadedExperiment {
     /// The resolved settings.
     pub config: ExperimentConfig,
+    /// Every module the script imported, with its hash.
+    pub imports: Vec<ImportedModule>,
     /// Rule closures of the curriculum stages (`None` where the rule is data).
     pub rules: Vec<Option<FnPtr>>,
+    /// Tasks of the curriculum stages that declare their own (`None`: the main task).
+    pub stage_tasks: Vec<Option<ScriptTask>>,
     /// The task, drawing trials through the script.
     pub task: Arc<ScriptTask>,
     /// The script file.
@@ -112,6 +163,7 @@ impl LoadedExperiment {
         }
         let c = ScriptCurriculum::new(
             (*self.task).clone(),
+            self.stage_tasks.clone(),
             self.config.curriculum.clone(),
             self.rules.clone(),
         );
@@ -188,7 +240,8 @@ pub fn load_experiment_source(
     let file = name.to_string();
     let text = text.to_string();
     let script_sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
-    let mut engine = build_engine(dir, &options.lib_dirs);
+    let import_log = ImportLog::default();
+    let mut engine = build_engine_logging(dir, &options.lib_dirs, import_log.clone());
     let declared: Arc<Mutex<Option<Map>>> = Arc::new(Mutex::new(None));
     let slot = declared.clone();
     engine.register_fn("experiment", move |m: Map| {
@@ -221,34 +274,9 @@ pub fn load_experiment_source(
         }
         None => return Err(ConfigError::new("task", "the experiment has no task").into()),
     };
-    let params = closure(
-        &mut task,
-        "params",
-        "|rng| #{ coherence: rng.choice([0.1, 0.5]) }",
-        &file,
-    )?;
-    let form = match (task.contains_key("trial"), task.contains_key("step")) {
-        (true, false) => TrialForm::Epochs(closure(&mut task, "trial", TRIAL_EXAMPLE, &file)?),
-        (false, true) => TrialForm::Steps(closure(&mut task, "step", STEP_EXAMPLE, &file)?),
-        (true, true) => {
-            return Err(ScriptError::Script {
-                file,
-                message: "the task has both `trial` (epochs) and `step` (per-step form); keep one".into(),
-            }
-            .into())
-        }
-        (false, false) => {
-            return Err(ScriptError::Script {
-                file,
-                message: format!(
-                    "the task describes no trial: add `trial: {TRIAL_EXAMPLE}` (epochs) or `step: {STEP_EXAMPLE}` (per step)"
-                ),
-            }
-            .into())
-        }
-    };
+    let (params, form) = task_closures(&mut task, "task", &file)?;
     map.insert("task".into(), Dynamic::from_map(task));
-    let rules = take_rules(&mut map);
+    let (rules, stage_closures) = take_rules(&mut map, &file)?;
     let mut root = to_yaml(&Dynamic::from_map(map), "")?;
     for o in &options.overrides {
         set_path(&mut root, &o.path, o.value.clone())
@@ -262,16 +290,50 @@ pub fn load_experiment_source(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "experiment".into());
     let config = ExperimentConfig::from_value(&root, &stem)?;
+    let (engine, functions) = (Arc::new(engine), Arc::new(functions));
     let task = ScriptTask::new(
         config.task.clone(),
-        Arc::new(engine),
-        Arc::new(functions),
+        engine.clone(),
+        functions.clone(),
         params,
         form,
         file.clone(),
-        text,
+        text.clone(),
     )
     .map_err(|e| ConfigError::new("task", e.to_string()))?;
+    let mut stage_tasks = Vec::with_capacity(stage_closures.len());
+    for (k, closures) in stage_closures.into_iter().enumerate() {
+        let Some((params, form)) = closures else {
+            stage_tasks.push(None);
+            continue;
+        };
+        let field = format!("curriculum[{k}].task");
+        let data = config
+            .curriculum
+            .get(k)
+            .and_then(|s| s.task.clone())
+            .unwrap_or(Value::Null);
+        let stage_config: crate::task::TaskConfig = crate::experiment::typed(data, &field)?;
+        let (a, b) = (stage_config.shape(), config.task.shape());
+        if a.inputs != b.inputs || a.outputs != b.outputs || a.dt != b.dt || a.tau != b.tau {
+            return Err(ConfigError::new(
+                field,
+                "a stage's task must have the main task's inputs, outputs, dt and tau (the network does not change between stages)",
+            )
+            .into());
+        }
+        let t = ScriptTask::new(
+            stage_config,
+            engine.clone(),
+            functions.clone(),
+            params,
+            form,
+            file.clone(),
+            text.clone(),
+        )
+        .map_err(|e| ConfigError::new(field.clone(), e.to_string()))?;
+        stage_tasks.push(Some(t));
+    }
     if rules.len() != config.curriculum.len() {
         return Err(ConfigError::new(
             "curriculum",
@@ -279,9 +341,12 @@ pub fn load_experiment_source(
         )
         .into());
     }
+    let imports = import_log.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(LoadedExperiment {
         config,
+        imports,
         rules,
+        stage_tasks,
         task: Arc::new(task),
         script_path: PathBuf::from(name),
         script_sha256,

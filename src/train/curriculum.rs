@@ -136,6 +136,10 @@ pub struct StageConfig {
     /// When to move on; `null`: never (train until the run ends).
     #[serde(default)]
     pub advance: Option<Advance>,
+    /// The data of a task of its own for this stage (its closures stay in the script);
+    /// `null`: the experiment's task.
+    #[serde(default)]
+    pub task: Option<Value>,
 }
 
 #[cfg(test)]
