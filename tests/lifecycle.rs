@@ -272,6 +272,25 @@ fn a_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Runs `script` into `run` and returns history.csv and the stage of each row.
+fn run_stages(script: &Path, run: &Path) -> (String, Vec<String>) {
+    let o = psychrnn(&[
+        "run",
+        script.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    let stages = history
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(5).unwrap().to_string())
+        .collect();
+    (history, stages)
+}
+
 #[test]
 fn curricula_advance_record_stages_and_validate_settings() {
     let dir = temp("curriculum");
@@ -297,20 +316,7 @@ experiment(#{
     )
     .unwrap();
     let run = dir.join("r");
-    let o = psychrnn(&[
-        "run",
-        script.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
-    let stages: Vec<&str> = history
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(5).unwrap())
-        .collect();
+    let (history, stages) = run_stages(&script, &run);
     // Two evaluations meet the threshold in "first"; "second" stops on its third evaluation.
     assert_eq!(
         stages,
@@ -510,20 +516,7 @@ experiment(#{
     let script = dir.join("s.rhai");
     std::fs::write(&script, text).unwrap();
     let run = dir.join("r");
-    let o = psychrnn(&[
-        "run",
-        script.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
-    let stages: Vec<&str> = history
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(5).unwrap())
-        .collect();
+    let (history, stages) = run_stages(&script, &run);
     assert_eq!(stages, ["short", "long", "long", "long"], "{history}");
     let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
     assert!(

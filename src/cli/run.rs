@@ -426,7 +426,7 @@ fn train_with_progress(
         b.finish_and_clear();
     }
     if let Some(e) = write_error {
-        return Err(TrainError::Curriculum(format!(
+        return Err(TrainError::Run(format!(
             "cannot write {}: {e}",
             history_path.display()
         )));

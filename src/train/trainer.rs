@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
+use serde_norway::Value;
 
 use super::curriculum::{Curriculum, CurriculumState, Decision};
 use super::{
@@ -39,9 +40,9 @@ pub enum TrainError {
         /// The loss value.
         loss: f64,
     },
-    /// The curriculum or a checkpoint failed.
+    /// The curriculum failed, or a checkpoint or history file could not be written.
     #[error("{0}")]
-    Curriculum(String),
+    Run(String),
 }
 
 /// One row of `history.csv`.
@@ -248,7 +249,7 @@ pub fn train_session(
     let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
     let mut task = curriculum
         .task(&state.curriculum)
-        .map_err(TrainError::Curriculum)?;
+        .map_err(TrainError::Run)?;
     let mut batches = BatchPrefetcher::start(
         task.clone(),
         seed,
@@ -338,7 +339,7 @@ pub fn train_session(
             let mut changed = false;
             match curriculum
                 .decide(&mut state.curriculum, &state.history)
-                .map_err(TrainError::Curriculum)?
+                .map_err(TrainError::Run)?
             {
                 Decision::Stay => {}
                 Decision::Stop => stop_reason = Some(StopReason::Curriculum),
@@ -363,7 +364,7 @@ pub fn train_session(
             if changed {
                 task = curriculum
                     .task(&state.curriculum)
-                    .map_err(TrainError::Curriculum)?;
+                    .map_err(TrainError::Run)?;
                 batches = BatchPrefetcher::start(
                     task.clone(),
                     seed,
@@ -385,7 +386,7 @@ pub fn train_session(
             state.seconds_before = elapsed(state);
             let saved = (hooks.on_checkpoint)(state, optimizer);
             state.seconds_before -= start.elapsed().as_secs_f64();
-            saved.map_err(TrainError::Curriculum)?;
+            saved.map_err(TrainError::Run)?;
         }
     }
     let stop_reason = stop_reason.unwrap_or(StopReason::Iterations);
@@ -394,7 +395,7 @@ pub fn train_session(
     }
     let wall = elapsed(state);
     state.seconds_before = wall;
-    (hooks.on_checkpoint)(state, optimizer).map_err(TrainError::Curriculum)?;
+    (hooks.on_checkpoint)(state, optimizer).map_err(TrainError::Run)?;
     Ok(TrainOutcome {
         history: state.history.clone(),
         iterations: state.iteration,
@@ -405,8 +406,6 @@ pub fn train_session(
         stage_starts: state.curriculum.stage_starts.clone(),
     })
 }
-
-use serde_norway::Value;
 
 /// Trains a fresh `model` on one task with no checkpoints (the library's simple entry point).
 pub fn train(
