@@ -9,11 +9,20 @@ use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
 use crate::model::ModelConfig;
+use crate::report::ReportConfig;
 use crate::task::TaskConfig;
 use crate::train::{StageConfig, TrainConfig};
 
 /// Top-level keys of an experiment map.
-pub const EXPERIMENT_KEYS: &[&str] = &["name", "seed", "task", "model", "train", "curriculum"];
+pub const EXPERIMENT_KEYS: &[&str] = &[
+    "name",
+    "seed",
+    "task",
+    "model",
+    "train",
+    "curriculum",
+    "report",
+];
 
 /// A fully resolved experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +41,9 @@ pub struct ExperimentConfig {
     /// Curriculum stages (empty: the task as declared, for the whole run).
     #[serde(default)]
     pub curriculum: Vec<StageConfig>,
+    /// What the report shows.
+    #[serde(default)]
+    pub report: ReportConfig,
 }
 
 /// A bad value in the experiment's settings, named by its field.
@@ -134,6 +146,7 @@ impl ExperimentConfig {
             task,
             model: section(map, "model")?,
             train: section(map, "train")?,
+            report: section(map, "report")?,
             curriculum: match map.get("curriculum") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(v) => typed(v.clone(), "curriculum")?,
@@ -199,7 +212,7 @@ mod tests {
         let e = ExperimentConfig::from_value(&tree("tsak: {}"), "x").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train, curriculum; did you mean `task`?"
+            "config field `tsak`: unknown experiment key; valid keys: name, seed, task, model, train, curriculum, report; did you mean `task`?"
         );
     }
 

@@ -6,6 +6,7 @@
 //! [`cli`].
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod did_you_mean;
 pub mod experiment;
@@ -17,3 +18,4 @@ pub mod run_dir;
 pub mod script;
 pub mod task;
 pub mod train;
+pub mod trials_file;

@@ -155,7 +155,7 @@ fn run_writes_config_weights_history_and_summary() {
     assert!(summary["wall_seconds"].as_f64().unwrap() > 0.0);
     let acc = summary["final_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
-    // Only the four files: no temporary file left behind.
+    // Only the run's files: no temporary file left behind.
     let mut names: Vec<String> = std::fs::read_dir(&run)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -167,7 +167,9 @@ fn run_writes_config_weights_history_and_summary() {
             "checkpoint",
             "config.yaml",
             "history.csv",
+            "report",
             "summary.yaml",
+            "trials.npz",
             "weights.npz"
         ]
     );
@@ -320,7 +322,7 @@ fn bad_settings_name_the_field_and_the_valid_choices() {
 
     let o = run(&["--set", "modle.n_rec=3"]);
     assert!(
-        stderr(&o).contains("valid keys: name, seed, task, model, train"),
+        stderr(&o).contains("valid keys: name, seed, task, model, train, curriculum, report"),
         "{}",
         stderr(&o)
     );

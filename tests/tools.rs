@@ -115,7 +115,7 @@ fn trials_draws_png_and_svg_with_conditions_and_epochs() {
     );
     assert_eq!(
         png_size(&std::fs::read(&png).unwrap()),
-        (1100, 3 * 230 + 30)
+        (1100, 3 * 230 + 40)
     );
 
     let svg = dir.join("t.svg");

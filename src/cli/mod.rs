@@ -12,9 +12,13 @@ macro_rules! outln {
 pub mod bench;
 pub mod check;
 pub mod doc;
+pub mod fixed_points;
+pub mod report;
 pub mod run;
 pub mod script_args;
 pub mod simulate;
+pub mod test;
+pub mod trained_run;
 pub mod trials;
 
 use clap::{Parser, Subcommand};
@@ -39,8 +43,14 @@ pub enum Command {
     Trials(trials::TrialsArgs),
     /// List the functions scripts can call (built-ins, standard library, or a module file).
     Doc(doc::DocArgs),
+    /// Run a trained network on fresh trials and write trials.npz (inputs, outputs, states, conditions).
+    Test(test::TestArgs),
     /// Run a trained rate RNN on fresh trials, optionally perturbed, and save what it did.
     Simulate(simulate::SimulateArgs),
+    /// Find fixed and slow points of a trained rate RNN under a constant input.
+    Fixedpoints(fixed_points::FixedPointsArgs),
+    /// Draw the report of a run (figures and report/index.html).
+    Report(report::ReportArgs),
     /// Measure trial generation and training speed on this machine.
     Bench(bench::BenchArgs),
 }
@@ -86,6 +96,9 @@ pub fn main() -> i32 {
         Command::Doc(args) => doc::execute(&args),
         Command::Bench(args) => bench::execute(&args),
         Command::Simulate(args) => simulate::execute(&args),
+        Command::Test(args) => test::execute(&args),
+        Command::Report(args) => report::execute(&args),
+        Command::Fixedpoints(args) => fixed_points::execute(&args),
     };
     match result {
         Ok(()) => 0,

@@ -23,6 +23,7 @@ use crate::train::{
     evaluate, new_optimizer, train_session, HistoryRow, Hooks, StopReason, TrainError,
     TrainOutcome, TrainState,
 };
+use crate::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn run`.
 #[derive(Debug, Args)]
@@ -461,6 +462,17 @@ fn finish(
     model
         .write_npz(&run.weights())
         .with_context(|| format!("cannot write {}", run.weights().display()))?;
+    let record = TrialRecord::new(
+        &test,
+        result.outputs.clone(),
+        result.states.clone(),
+        result.rates.clone(),
+        task.shape().dt,
+    );
+    let trials_path = run.root().join("trials.npz");
+    record
+        .write(&trials_path)
+        .with_context(|| format!("cannot write {}", trials_path.display()))?;
     let mut summary = format!(
         "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {reason}\nstages:\n",
         result.accuracy,
@@ -476,6 +488,14 @@ fn finish(
     }
     write_atomic(&run.summary(), summary.as_bytes())
         .with_context(|| format!("cannot write {}", run.summary().display()))?;
+    if config.report.enabled {
+        if !quiet {
+            outln!("drawing the report…");
+        }
+        if let Err(e) = super::report::write_report(run, config, &record) {
+            eprintln!("warning: the report could not be drawn: {e:#} (the run's other files are written; try psychrnn report {})", run.root().display());
+        }
+    }
     if quiet {
         outln!("{}", run.root().display());
     } else {

@@ -11,10 +11,11 @@ use clap::Args;
 use super::CliError;
 use crate::model::{read_npz, read_weights_npz, ModelKind, NpyArray, RateRnn, RateRnnOptions};
 use crate::random::{stream, Rng};
-use crate::run_dir::{write_atomic_with, RunDir};
+use crate::run_dir::RunDir;
 use crate::script::{load_experiment, LoadOptions, Override};
-use crate::task::{argmax_accuracy, generate_batch, ConditionValue, Task};
+use crate::task::{generate_batch, Task};
 use crate::train::batch_tensors;
+use crate::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn simulate`.
 #[derive(Debug, Args)]
@@ -189,7 +190,7 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| run.root().join("simulation.npz"));
-    let accuracy = write(&out, &batch, &sim, &model).map_err(CliError::failed)?;
+    let accuracy = write(&out, &batch, &sim, &model, shape.dt).map_err(CliError::failed)?;
     outln!(
         "{} trials simulated, accuracy {accuracy:.3}; written to {}",
         batch.n_trials,
@@ -204,60 +205,20 @@ fn write(
     batch: &crate::task::Batch,
     sim: &crate::model::Simulation,
     model: &RateRnn,
+    dt: f64,
 ) -> anyhow::Result<f64> {
-    let cpu = Device::Cpu;
-    let (b, t) = (batch.n_trials, batch.n_steps);
-    let batch_major =
-        |x: &Tensor| -> anyhow::Result<Tensor> { Ok(x.transpose(0, 1)?.contiguous()?) };
-    let outputs = batch_major(&sim.outputs)?;
-    let states = batch_major(&sim.states)?;
-    let rates = model.options().transfer.apply(&states)?;
-    let outputs_host: Vec<f32> = outputs.flatten_all()?.to_vec1()?;
-    let accuracy = argmax_accuracy(
-        &outputs_host,
-        &batch.targets,
-        &batch.mask,
-        b,
-        t,
-        batch.n_out,
+    let batch_major = |x: &Tensor| -> anyhow::Result<Vec<f32>> {
+        Ok(x.transpose(0, 1)?.flatten_all()?.to_vec1()?)
+    };
+    let record = TrialRecord::new(
+        batch,
+        batch_major(&sim.outputs)?,
+        batch_major(&sim.states)?,
+        batch_major(&model.options().transfer.apply(&sim.states)?)?,
+        dt,
     );
-    let mut entries: Vec<(String, Tensor)> = vec![
-        (
-            "inputs".into(),
-            Tensor::from_slice(&batch.inputs, (b, t, batch.n_in), &cpu)?,
-        ),
-        (
-            "targets".into(),
-            Tensor::from_slice(&batch.targets, (b, t, batch.n_out), &cpu)?,
-        ),
-        (
-            "mask".into(),
-            Tensor::from_slice(&batch.mask, (b, t, batch.n_out), &cpu)?,
-        ),
-        ("outputs".into(), outputs),
-        ("states".into(), states),
-        ("rates".into(), rates),
-    ];
-    let mut names: Vec<&String> = batch.conditions.iter().flat_map(|c| c.keys()).collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        let values: Option<Vec<f64>> = batch
-            .conditions
-            .iter()
-            .map(|c| match c.get(name) {
-                Some(ConditionValue::Number(x)) => Some(*x),
-                _ => None,
-            })
-            .collect();
-        match values {
-            Some(v) => entries.push((format!("condition_{name}"), Tensor::from_vec(v, b, &cpu)?)),
-            None => {
-                eprintln!("note: condition `{name}` is not a number on every trial; not written")
-            }
-        }
-    }
-    write_atomic_with(out, |tmp| Tensor::write_npz(&entries, tmp))
+    record
+        .write(out)
         .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(accuracy)
+    Ok(record.accuracy())
 }

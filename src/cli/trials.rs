@@ -73,6 +73,7 @@ pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
             targets: batch.targets[i * t * no..(i + 1) * t * no].to_vec(),
             mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),
             epochs,
+            outputs: None,
         });
     }
     draw_trials(&args.out, &panels, shape.dt, &shape.inputs, &shape.outputs)

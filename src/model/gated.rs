@@ -304,6 +304,10 @@ impl Network for GatedRnn {
         Ok((sim, penalty))
     }
 
+    fn rates(&self, states: &Tensor) -> Result<Tensor> {
+        Ok(states.clone())
+    }
+
     fn dtype(&self) -> DType {
         self.w_h.dtype()
     }

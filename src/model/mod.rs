@@ -60,6 +60,8 @@ pub trait Network {
         noise_rng: &mut Rng,
         track: bool,
     ) -> Result<(Simulation, Option<Tensor>)>;
+    /// Firing rates from states [T, B, N_rec] (f(x) for the rate RNN, h itself for LSTM/GRU).
+    fn rates(&self, states: &Tensor) -> Result<Tensor>;
     /// Element type of the parameters.
     fn dtype(&self) -> DType;
     /// Where the parameters live.

@@ -508,6 +508,10 @@ impl Network for RateRnn {
         Ok((sim, penalty))
     }
 
+    fn rates(&self, states: &Tensor) -> Result<Tensor> {
+        self.options.transfer.apply(states)
+    }
+
     fn dtype(&self) -> DType {
         self.w_rec.dtype()
     }

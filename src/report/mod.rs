@@ -1,8 +1,20 @@
 //! Figures, drawn with plotters into PNG or SVG. This module only draws; it computes no science.
 
+mod config;
+pub mod figure;
+mod population;
+mod psychometric;
+mod training;
 mod trials;
+mod weights;
 
+pub use config::ReportConfig;
+pub use figure::{condition_colour, save, Figure};
+pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
+pub use psychometric::PsychometricFigure;
+pub use training::TrainingFigure;
 pub use trials::{draw_trials, TrialPanel};
+pub use weights::{SpectrumFigure, WeightsFigure};
 
 use std::path::Path;
 use std::sync::Once;

@@ -22,6 +22,8 @@ pub struct TrialPanel {
     pub mask: Vec<f32>,
     /// Epochs as (name, start ms, end ms); empty when unknown (per-step form).
     pub epochs: Vec<(String, f64, f64)>,
+    /// The network's outputs, [n_steps × n_out], drawn over dashed targets when given.
+    pub outputs: Option<Vec<f32>>,
 }
 
 const ROW_HEIGHT: u32 = 230;
@@ -38,7 +40,7 @@ pub fn draw_trials(
 ) -> Result<(), ReportError> {
     register_fonts();
     let format = ImageFormat::of(path)?;
-    let size = (WIDTH, ROW_HEIGHT * panels.len().max(1) as u32 + 30);
+    let size = (WIDTH, ROW_HEIGHT * panels.len().max(1) as u32 + 40);
     let fail = |message: String| ReportError::Draw {
         path: path.display().to_string(),
         message,
@@ -70,26 +72,52 @@ fn draw<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    let (header, body) = root.split_vertically(30);
+    let (header, body) = root.split_vertically(40);
+    let with_outputs = panels.iter().any(|p| p.outputs.is_some());
+    let note = if with_outputs {
+        "left: inputs; right: targets (dashed) and outputs (solid); grey: not scored (mask 0)"
+    } else {
+        "left: inputs; right: targets; grey: not scored (mask 0); dashed lines: epoch boundaries"
+    };
     header
-        .draw_text(
-            "Example trials: inputs (left), targets (right); grey: not scored (mask 0); dashed lines: epoch boundaries",
-            &("sans-serif", 15).into_font().color(&BLACK),
-            (10, 8),
-        )
+        .draw_text(note, &("sans-serif", 14).into_font().color(&BLACK), (10, 4))
         .map_err(err)?;
+    let key = |names: &[String]| -> Vec<(String, RGBColor)> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(c, n)| (n.clone(), super::condition_colour(c)))
+            .collect()
+    };
+    let end = super::figure::draw_key(&header, &key(input_names), 10, 21)?;
+    super::figure::draw_key(&header, &key(output_names), end + 30, 21)?;
     let rows = body.split_evenly((panels.len().max(1), 1));
     for (panel, row) in panels.iter().zip(rows) {
         let row = row.titled(&panel.title, ("sans-serif", 14)).map_err(err)?;
         let halves = row.split_evenly((1, 2));
-        draw_channels(&halves[0], panel, &panel.inputs, input_names, dt, "input").map_err(err)?;
+        draw_channels(
+            &halves[0],
+            panel,
+            &panel.inputs,
+            input_names,
+            dt,
+            "input",
+            None,
+        )
+        .map_err(err)?;
+        let label = if panel.outputs.is_some() {
+            "target (dashed), output"
+        } else {
+            "target"
+        };
         draw_channels(
             &halves[1],
             panel,
             &panel.targets,
             output_names,
             dt,
-            "target",
+            label,
+            panel.outputs.as_deref(),
         )
         .map_err(err)?;
     }
@@ -103,13 +131,17 @@ fn draw_channels<DB: DrawingBackend>(
     names: &[String],
     dt: f64,
     what: &str,
+    outputs: Option<&[f32]>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let n = names.len().max(1);
     let steps = values.len() / n;
     let t_end = steps as f64 * dt;
-    let (mut lo, mut hi) = values.iter().fold((0.0f64, 0.0f64), |(a, b), &v| {
-        (a.min(v as f64), b.max(v as f64))
-    });
+    let (mut lo, mut hi) = values
+        .iter()
+        .chain(outputs.unwrap_or(&[]))
+        .fold((0.0f64, 0.0f64), |(a, b), &v| {
+            (a.min(v as f64), b.max(v as f64))
+        });
     if hi - lo < 1e-6 {
         hi = lo + 1.0;
     }
@@ -173,25 +205,32 @@ fn draw_channels<DB: DrawingBackend>(
         }
     }
     for (c, name) in names.iter().enumerate() {
-        let color = Palette99::pick(c).to_rgba();
+        let color = super::condition_colour(c);
         let points: Vec<(f64, f64)> = (0..steps)
             .map(|t| (t as f64 * dt, values[t * n + c] as f64))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
-            });
-    }
-    if names.len() <= 8 {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 10))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        match outputs {
+            Some(out) => {
+                chart.draw_series(DashedLineSeries::new(points, 5, 4, color.stroke_width(2)))?;
+                let produced: Vec<(f64, f64)> = (0..steps)
+                    .map(|t| (t as f64 * dt, out[t * n + c] as f64))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(produced, color.stroke_width(2)))?
+                    .label(name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                    });
+            }
+            None => {
+                chart
+                    .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                    .label(name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                    });
+            }
+        }
     }
     Ok(())
 }

@@ -145,6 +145,8 @@ pub struct Evaluation {
     pub outputs: Vec<f32>,
     /// States [B, T, N_rec].
     pub states: Vec<f32>,
+    /// Firing rates [B, T, N_rec].
+    pub rates: Vec<f32>,
 }
 
 /// A batch as time-major tensors: (inputs [T, B, N_in], targets [T, B, N_out], mask).
@@ -200,6 +202,7 @@ pub fn evaluate(
         accuracy,
         outputs,
         states: batch_major(&sim.states)?,
+        rates: batch_major(&model.rates(&sim.states)?)?,
     })
 }
 

@@ -1,0 +1,175 @@
+//! `psychrnn fixedpoints RUN_DIR`: fixed and slow points of the trained rate RNN under a
+//! constant input, with their stability, written to `fixed_points.npz` and drawn on the report's
+//! population figure.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use candle_core::{Device, Tensor};
+use clap::Args;
+
+use super::CliError;
+use crate::analysis::fixed_points::{find_fixed_points, FixedPointOptions, RateDynamics};
+use crate::model::{read_weights_npz, ModelKind, Tau};
+use crate::random::Rng;
+use crate::run_dir::{write_atomic_with, RunDir};
+use crate::trials_file::TrialRecord;
+
+/// Arguments of `psychrnn fixedpoints`.
+#[derive(Debug, Args)]
+pub struct FixedPointsArgs {
+    /// A run directory written by `psychrnn run`.
+    pub run: PathBuf,
+    /// The constant input, one value per input channel, e.g. 1,1 [default: all zeros].
+    #[arg(
+        long,
+        value_name = "VALUES",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub input: Vec<f64>,
+    /// Number of starting states, sampled from the states in trials.npz.
+    #[arg(long, default_value_t = 64)]
+    pub starts: usize,
+    /// Seed for choosing the starting states.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep points whose speed q = ½|F(x) − x|² is below this (slow points included).
+    #[arg(long, default_value_t = 1e-6)]
+    pub keep_q_below: f64,
+}
+
+/// Runs `psychrnn fixedpoints`.
+pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
+    let run = RunDir::new(&args.run);
+    let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
+    let config = &record.experiment;
+    if config.model.kind != ModelKind::RateRnn {
+        return Err(CliError::input(anyhow!(
+            "fixed points are found for rate RNNs; this run trained a {:?}",
+            config.model.kind
+        )));
+    }
+    let w = read_weights_npz(&run.weights())
+        .map_err(CliError::input)?
+        .weights;
+    let n = w.n_rec;
+    let input = if args.input.is_empty() {
+        vec![0.0; w.n_in]
+    } else {
+        args.input.clone()
+    };
+    if input.len() != w.n_in {
+        return Err(CliError::input(anyhow!(
+            "--input has {} values; the network has {} input channels ({})",
+            input.len(),
+            w.n_in,
+            config.task.inputs.join(", ")
+        )));
+    }
+    let trials_path = run.root().join("trials.npz");
+    if !trials_path.exists() {
+        return Err(CliError::input(anyhow!(
+            "{} is missing: run psychrnn test {} first",
+            trials_path.display(),
+            args.run.display()
+        )));
+    }
+    let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
+    let w_rec: Vec<f64> = w.w_rec.iter().map(|&v| v as f64).collect();
+    let drive: Vec<f64> = (0..n)
+        .map(|i| {
+            w.b_rec[i] as f64
+                + (0..w.n_in)
+                    .map(|k| w.w_in[i * w.n_in + k] as f64 * input[k])
+                    .sum::<f64>()
+        })
+        .collect();
+    let dt = config.task.dt;
+    let alpha: Vec<f64> = match &config.model.tau {
+        None => vec![dt / config.task.tau],
+        Some(Tau::All(t)) => vec![dt / t],
+        Some(Tau::PerUnit(ts)) => ts.iter().map(|t| dt / t).collect(),
+    };
+    let transfer = config.model.transfer_function;
+    let dynamics = RateDynamics {
+        w_rec: &w_rec,
+        drive: &drive,
+        alpha: &alpha,
+        transfer: transfer.function(),
+        transfer_derivative: transfer.derivative(),
+    };
+    let mut rng = Rng::from_seed(args.seed);
+    let points = trials.n_trials * trials.n_steps;
+    let starts: Vec<Vec<f64>> = (0..args.starts.max(1))
+        .map(|_| {
+            let p = rng.below(points as u64) as usize;
+            trials.states[p * n..(p + 1) * n]
+                .iter()
+                .map(|&v| v as f64)
+                .collect()
+        })
+        .collect();
+    let options = FixedPointOptions {
+        keep_q_below: args.keep_q_below,
+        ..FixedPointOptions::default()
+    };
+    let found = find_fixed_points(&dynamics, &starts, &options);
+    let k = found.len();
+    let cpu = Device::Cpu;
+    let flat = |f: &dyn Fn(&crate::analysis::fixed_points::FixedPoint) -> Vec<f64>| {
+        found.iter().flat_map(f).collect::<Vec<f64>>()
+    };
+    let tensors = (|| -> candle_core::Result<Vec<(&str, Tensor)>> {
+        Ok(vec![
+            ("x", Tensor::from_vec(flat(&|p| p.x.clone()), (k, n), &cpu)?),
+            ("q", Tensor::from_vec(flat(&|p| vec![p.q]), k, &cpu)?),
+            (
+                "stable",
+                Tensor::from_vec(flat(&|p| vec![if p.stable { 1.0 } else { 0.0 }]), k, &cpu)?,
+            ),
+            (
+                "eigenvalues_re",
+                Tensor::from_vec(
+                    flat(&|p| p.eigenvalues.iter().map(|e| e.0).collect()),
+                    (k, n),
+                    &cpu,
+                )?,
+            ),
+            (
+                "eigenvalues_im",
+                Tensor::from_vec(
+                    flat(&|p| p.eigenvalues.iter().map(|e| e.1).collect()),
+                    (k, n),
+                    &cpu,
+                )?,
+            ),
+            ("input", Tensor::from_vec(input.clone(), w.n_in, &cpu)?),
+        ])
+    })()
+    .map_err(CliError::failed)?;
+    let out = run.root().join("fixed_points.npz");
+    write_atomic_with(&out, |tmp| Tensor::write_npz(&tensors, tmp))
+        .with_context(|| format!("cannot write {}", out.display()))
+        .map_err(CliError::failed)?;
+    let stable = found.iter().filter(|p| p.stable).count();
+    outln!(
+        "{k} fixed or slow points ({stable} stable, {} unstable) from {} starts; written to {}",
+        k - stable,
+        starts.len(),
+        out.display()
+    );
+    for (i, p) in found.iter().enumerate() {
+        let top = p.eigenvalues.first().map_or(0.0, |(a, b)| a.hypot(*b));
+        outln!(
+            "  {i}: q = {:.2e}, largest |eigenvalue| {top:.4} ({})",
+            p.q,
+            if p.stable { "stable" } else { "unstable" }
+        );
+    }
+    if k > 0 && trials.n_rec == n {
+        let index = super::report::write_report(&run, config, &trials).map_err(CliError::failed)?;
+        outln!("drawn on the population figure in {}", index.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `psychrnn test RUN_DIR`: run the trained network on fresh trials and write `trials.npz`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::CliError;
+use crate::random::{stream, Rng};
+use crate::task::{generate_batch, Task};
+use crate::train::evaluate;
+use crate::trials_file::TrialRecord;
+
+/// Arguments of `psychrnn test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// A run directory written by `psychrnn run`.
+    pub run: PathBuf,
+    /// Number of fresh trials.
+    #[arg(long, short = 'n', default_value_t = 512)]
+    pub trials: usize,
+    /// The task script [default: the script recorded in the run's config.yaml].
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Seed of the fresh trials [default: the run's seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output file [default: RUN_DIR/trials.npz].
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `psychrnn test`.
+pub fn execute(args: &TestArgs) -> Result<(), CliError> {
+    let trained = super::trained_run::open(&args.run, args.script.as_deref())?;
+    let config = &trained.record.experiment;
+    let seed = args.seed.unwrap_or(config.seed);
+    let task = trained.loaded.task.as_ref();
+    // Batch 1 of the test stream: fresh, and different from the final test (batch 0).
+    let batch =
+        generate_batch(task, seed, stream::TEST, 1, args.trials.max(1)).map_err(CliError::input)?;
+    let mut noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
+    let eval = evaluate(
+        trained.network.as_ref(),
+        &batch,
+        &mut noise,
+        config.model.loss,
+    )
+    .map_err(CliError::failed)?;
+    let record = TrialRecord::new(
+        &batch,
+        eval.outputs,
+        eval.states,
+        eval.rates,
+        task.shape().dt,
+    );
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| trained.run.root().join("trials.npz"));
+    record
+        .write(&out)
+        .with_context(|| format!("cannot write {}", out.display()))
+        .map_err(CliError::failed)?;
+    outln!(
+        "{} fresh trials, accuracy {:.3}, loss {:.5}; written to {}",
+        batch.n_trials,
+        eval.accuracy,
+        eval.loss,
+        out.display()
+    );
+    Ok(())
+}

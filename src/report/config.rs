@@ -1,0 +1,38 @@
+//! The `report` section of an experiment: what the report shows.
+
+use serde::{Deserialize, Serialize};
+
+/// Report settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Write the report at the end of `psychrnn run`.
+    pub enabled: bool,
+    /// The condition that groups and colours trials (population and unit figures); `null`:
+    /// the first condition with 2–8 distinct values.
+    pub condition: Option<String>,
+    /// The condition on the psychometric curve's x axis (e.g. `coherence`); `null`: no curve.
+    pub psychometric: Option<String>,
+    /// A condition whose value 0 makes the psychometric x negative (e.g. `direction`).
+    pub psychometric_sign: Option<String>,
+    /// The output channel whose choice the psychometric curve counts.
+    pub choice_channel: usize,
+    /// Example trials drawn.
+    pub example_trials: usize,
+    /// Single units drawn.
+    pub units: usize,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            enabled: true,
+            condition: None,
+            psychometric: None,
+            psychometric_sign: None,
+            choice_channel: 1,
+            example_trials: 4,
+            units: 6,
+        }
+    }
+}
