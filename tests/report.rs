@@ -218,6 +218,41 @@ fn run_writes_a_report_with_every_figure_and_fixedpoints_adds_to_it() {
 }
 
 #[test]
+fn a_reaction_time_onset_adds_a_chronometric_curve() {
+    let dir = std::env::temp_dir().join(format!("psychrnn-report-rt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = psychrnn(&[
+        "run",
+        "scripts/perceptual_discrimination.rhai",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+        "--set",
+        "model.n_rec=8",
+        "--set",
+        "train.iterations=20",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "train.test_trials=64",
+        "--set",
+        "report.reaction_time_onset=onset",
+        "--set",
+        "report.reaction_time_threshold=0.3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let index = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    assert!(index.contains("src=\"chronometric.png\""), "{index}");
+    assert!(
+        index.contains("Mean time from onset until an output first reaches 0.3"),
+        "{index}"
+    );
+    let svg = std::fs::read_to_string(dir.join("report/chronometric.svg")).unwrap();
+    assert!(svg.contains("reaction time (ms)") && svg.contains("signed coherence"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn report_settings_are_checked() {
     let run = small_run("settings");
     let o = psychrnn(&[

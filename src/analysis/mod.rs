@@ -1,6 +1,7 @@
 //! Analysis: pure functions over arrays (no I/O, no drawing), each checked against hand
 //! computations in its tests.
 
+pub mod chronometric;
 pub mod conditions;
 pub mod fixed_points;
 pub mod pca;

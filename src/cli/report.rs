@@ -8,14 +8,15 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 
 use super::CliError;
+use crate::analysis::chronometric::{chronometric_curve, reaction_times};
 use crate::analysis::conditions::{levels, mean_by_level, modulation, top_k};
 use crate::analysis::pca::pca;
 use crate::analysis::psychometric::{choice_curve, fit_logistic};
 use crate::experiment::ExperimentConfig;
 use crate::model::{read_npz, read_weights_npz, ModelKind, NpyArray};
 use crate::report::{
-    draw_trials, save, PcaFigure, PsychometricFigure, SpectrumFigure, TrainingFigure, Trajectory,
-    TrialPanel, UnitPanel, UnitsFigure, WeightsFigure,
+    draw_trials, save, ChronometricFigure, PcaFigure, PsychometricFigure, SpectrumFigure,
+    TrainingFigure, Trajectory, TrialPanel, UnitPanel, UnitsFigure, WeightsFigure,
 };
 use crate::run_dir::{write_atomic, RunDir};
 use crate::task::argmax_choices;
@@ -310,6 +311,47 @@ pub fn write_report(
             stem: "psychometric",
             title: "Psychometric curve".into(),
             caption: format!("Fraction of {b} test trials on which the network chose {out_name}, with s.e.m.; {fit_text} (P = 1/(1+e^−(a+bx)), a = {:.3}).", fit.intercept),
+        });
+    }
+
+    if let Some(onset_name) = &config.report.reaction_time_onset {
+        let onsets = trials.conditions.get(onset_name).ok_or_else(|| {
+            anyhow!(
+                "report.reaction_time_onset: no condition `{onset_name}`; the trials have: {}",
+                trials
+                    .conditions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let threshold = config.report.reaction_time_threshold;
+        let rt = reaction_times(
+            &trials.outputs,
+            b,
+            t,
+            trials.n_out,
+            onsets,
+            trials.dt,
+            threshold,
+        );
+        let (x_label, x) = match psychometric_x(config, trials)? {
+            Some(px) => px,
+            None => (onset_name.clone(), onsets.clone()),
+        };
+        let points = chronometric_curve(&x, &rt);
+        let responded = rt.iter().filter(|r| r.is_some()).count();
+        save(
+            &ChronometricFigure { points, x_label },
+            &dir.join("chronometric"),
+        )?;
+        entries.push(Entry {
+            stem: "chronometric",
+            title: "Chronometric curve".into(),
+            caption: format!(
+                "Mean time from {onset_name} until an output first reaches {threshold}, with s.e.m.; {responded} of {b} trials responded."
+            ),
         });
     }
 

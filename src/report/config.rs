@@ -17,6 +17,11 @@ pub struct ReportConfig {
     pub psychometric_sign: Option<String>,
     /// The output channel whose choice the psychometric curve counts.
     pub choice_channel: usize,
+    /// The condition holding each trial's response onset in ms (e.g. stimulus onset in a
+    /// reaction-time task); set, it adds a chronometric curve.
+    pub reaction_time_onset: Option<String>,
+    /// The output level that counts as a response for reaction times.
+    pub reaction_time_threshold: f64,
     /// Example trials drawn.
     pub example_trials: usize,
     /// Single units drawn.
@@ -31,6 +36,8 @@ impl Default for ReportConfig {
             psychometric: None,
             psychometric_sign: None,
             choice_channel: 1,
+            reaction_time_onset: None,
+            reaction_time_threshold: 0.5,
             example_trials: 4,
             units: 6,
         }

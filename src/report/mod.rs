@@ -11,7 +11,7 @@ mod weights;
 pub use config::ReportConfig;
 pub use figure::{condition_colour, save, Figure};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
-pub use psychometric::PsychometricFigure;
+pub use psychometric::{ChronometricFigure, PsychometricFigure};
 pub use training::TrainingFigure;
 pub use trials::{draw_trials, TrialPanel};
 pub use weights::{SpectrumFigure, WeightsFigure};
