@@ -16,6 +16,7 @@ pub mod random;
 pub mod report;
 pub mod run_dir;
 pub mod script;
+pub mod sweep;
 pub mod task;
 pub mod train;
 pub mod trials_file;

@@ -11,12 +11,14 @@ macro_rules! outln {
 
 pub mod bench;
 pub mod check;
+pub mod collect;
 pub mod doc;
 pub mod fixed_points;
 pub mod report;
 pub mod run;
 pub mod script_args;
 pub mod simulate;
+pub mod sweep;
 pub mod test;
 pub mod trained_run;
 pub mod trials;
@@ -51,6 +53,10 @@ pub enum Command {
     Fixedpoints(fixed_points::FixedPointsArgs),
     /// Draw the report of a run (figures and report/index.html).
     Report(report::ReportArgs),
+    /// Train a grid of settings × seeds, here or as a SLURM array job (`sweep status DIR` to follow).
+    Sweep(sweep::SweepArgs),
+    /// Gather a sweep's runs into sweep.csv and a comparison report.
+    Collect(collect::CollectArgs),
     /// Measure trial generation and training speed on this machine.
     Bench(bench::BenchArgs),
 }
@@ -95,6 +101,8 @@ pub fn main() -> i32 {
         Command::Trials(args) => trials::execute(&args),
         Command::Doc(args) => doc::execute(&args),
         Command::Bench(args) => bench::execute(&args),
+        Command::Sweep(args) => sweep::execute(&args),
+        Command::Collect(args) => collect::execute(&args),
         Command::Simulate(args) => simulate::execute(&args),
         Command::Test(args) => test::execute(&args),
         Command::Report(args) => report::execute(&args),

@@ -260,11 +260,33 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         }
     };
     if let Some(reason) = state.finished {
-        outln!(
-            "{} already finished ({reason:?}); nothing to resume",
-            run.root().display()
-        );
-        return Ok(());
+        if run.summary().exists() && run.weights().exists() {
+            outln!(
+                "{} already finished ({reason:?}); nothing to resume",
+                run.root().display()
+            );
+            return Ok(());
+        }
+        // Training ended but the final files were not all written (a crash after the last
+        // checkpoint): write them now.
+        let outcome = TrainOutcome {
+            history: state.history.clone(),
+            iterations: state.iteration,
+            trials_seen: state.iteration * config.train.batch_size,
+            wall_seconds: state.seconds_before,
+            batch_wait_seconds: 0.0,
+            stop_reason: reason,
+            stage_starts: state.curriculum.stage_starts.clone(),
+        };
+        return finish(
+            &config,
+            model,
+            loaded.task.as_ref(),
+            &run,
+            &outcome,
+            args.quiet,
+        )
+        .map_err(CliError::failed);
     }
     for note in &built.notes {
         eprintln!("note: {note}");

@@ -1,5 +1,6 @@
 //! Figures, drawn with plotters into PNG or SVG. This module only draws; it computes no science.
 
+mod comparison;
 mod config;
 pub mod figure;
 mod population;
@@ -8,6 +9,7 @@ mod training;
 mod trials;
 mod weights;
 
+pub use comparison::{ComparisonFigure, SettingResult};
 pub use config::ReportConfig;
 pub use figure::{condition_colour, save, Figure};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};

@@ -1,0 +1,161 @@
+//! `psychrnn collect SWEEP_DIR`: one row per run in `sweep.csv` and a comparison report.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::CliError;
+use crate::report::{save, ComparisonFigure, SettingResult};
+use crate::run_dir::write_atomic;
+use crate::sweep::{run_state, RunState, SweepPlan};
+
+/// Arguments of `psychrnn collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The sweep folder.
+    pub dir: PathBuf,
+    /// Accuracy that counts as learned, for iterations to criterion.
+    #[arg(long, default_value_t = 0.9)]
+    pub criterion: f64,
+}
+
+fn summary_value(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{key}: "))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// The first evaluation iteration with accuracy ≥ `criterion` in a history.csv.
+fn iterations_to(history: &str, criterion: f64) -> Option<f64> {
+    history.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        let acc: f64 = f.get(4)?.parse().ok()?;
+        (acc >= criterion).then(|| f[0].parse().ok()).flatten()
+    })
+}
+
+/// Runs `psychrnn collect`.
+pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
+    let plan = super::sweep::read_plan(&args.dir)?;
+    let mut csv = String::from("run,");
+    for g in &plan.grid {
+        let _ = write!(csv, "{g},");
+    }
+    csv.push_str(
+        "seed,state,final_accuracy,final_loss,iterations,wall_seconds,iterations_to_criterion\n",
+    );
+    let mut settings: Vec<SettingResult> = Vec::new();
+    let mut done = 0;
+    for run in &plan.runs {
+        let dir = SweepPlan::run_dir(&args.dir, run);
+        let state = run_state(&dir);
+        let summary = std::fs::read_to_string(dir.join("summary.yaml")).unwrap_or_default();
+        let history = std::fs::read_to_string(dir.join("history.csv")).unwrap_or_default();
+        let get = |k: &str| summary_value(&summary, k).unwrap_or_default();
+        let to_criterion = iterations_to(&history, args.criterion);
+        let _ = write!(csv, "{},", run.name);
+        for s in &run.settings {
+            let _ = write!(csv, "{},", s.split_once('=').map_or("", |(_, v)| v));
+        }
+        let state_text = match state {
+            RunState::Done => "done",
+            RunState::Unfinished => "unfinished",
+            RunState::Pending => "pending",
+        };
+        let _ = writeln!(
+            csv,
+            "{},{state_text},{},{},{},{},{}",
+            run.seed,
+            get("final_accuracy"),
+            get("final_loss"),
+            get("iterations"),
+            get("wall_seconds"),
+            to_criterion.map_or(String::new(), |v| v.to_string())
+        );
+        if state != RunState::Done {
+            continue;
+        }
+        done += 1;
+        let label = run
+            .settings
+            .iter()
+            .map(|s| s.rsplit('.').next().unwrap_or(s).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let label = if label.is_empty() {
+            "all".to_string()
+        } else {
+            label
+        };
+        let i = match settings.iter().position(|s| s.label == label) {
+            Some(i) => i,
+            None => {
+                settings.push(SettingResult {
+                    label,
+                    accuracy: vec![],
+                    iterations_to_criterion: vec![],
+                });
+                settings.len() - 1
+            }
+        };
+        settings[i]
+            .accuracy
+            .push(get("final_accuracy").parse().unwrap_or(f64::NAN));
+        settings[i].iterations_to_criterion.push(to_criterion);
+    }
+    let csv_path = args.dir.join("sweep.csv");
+    write_atomic(&csv_path, csv.as_bytes())
+        .with_context(|| format!("cannot write {}", csv_path.display()))
+        .map_err(CliError::failed)?;
+    let report = args.dir.join("report");
+    std::fs::create_dir_all(&report)
+        .with_context(|| format!("cannot create {}", report.display()))
+        .map_err(CliError::failed)?;
+    save(
+        &ComparisonFigure {
+            settings: settings.clone(),
+            criterion: args.criterion,
+        },
+        &report.join("comparison"),
+    )
+    .map_err(CliError::failed)?;
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>sweep — psychrnn</title></head><body style=\"font-family:sans-serif;max-width:1150px;margin:2em auto\">\n<h1>Sweep of {}</h1>\n<p>{done} of {} runs done. Table: <a href=\"../sweep.csv\">sweep.csv</a>.</p>\n<figure><a href=\"comparison.svg\"><img src=\"comparison.png\" style=\"max-width:100%\"></a><figcaption>Test accuracy and iterations until an evaluation reached accuracy {} for each setting; dots are seeds, bars means.</figcaption></figure>\n<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr><th>setting</th><th>seeds</th><th>accuracy (mean ± sd)</th><th>reached criterion</th></tr>\n",
+        plan.script,
+        plan.runs.len(),
+        args.criterion
+    );
+    for s in &settings {
+        let n = s.accuracy.len() as f64;
+        let mean = s.accuracy.iter().sum::<f64>() / n;
+        let sd = if n > 1.0 {
+            (s.accuracy.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        let reached = s
+            .iterations_to_criterion
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{mean:.3} ± {sd:.3}</td><td>{reached} of {}</td></tr>",
+            s.label,
+            s.accuracy.len(),
+            s.accuracy.len()
+        );
+    }
+    html.push_str("</table></body></html>\n");
+    write_atomic(&report.join("index.html"), html.as_bytes()).map_err(CliError::failed)?;
+    outln!(
+        "{done} of {} runs collected into {} and {}",
+        plan.runs.len(),
+        csv_path.display(),
+        report.join("index.html").display()
+    );
+    Ok(())
+}

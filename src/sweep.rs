@@ -1,0 +1,212 @@
+//! Sweeps: a grid of settings × seeds, each a run in its own directory under the sweep's
+//! folder, listed in `sweep.yaml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+/// One axis of the grid: a setting and its values (`model.n_rec=50,100,200`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridAxis {
+    /// Dotted setting path.
+    pub path: String,
+    /// Its values, as YAML (`50`, `null`, `tanh`).
+    pub values: Vec<Value>,
+}
+
+impl std::str::FromStr for GridAxis {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((path, list)) = s.split_once('=') else {
+            return Err(format!(
+                "expected section.key=v1,v2,… (e.g. model.n_rec=50,100), got `{s}`"
+            ));
+        };
+        let path = path.trim();
+        if path.is_empty() || !path.contains('.') {
+            return Err(format!("`{path}` is not a setting path like model.n_rec"));
+        }
+        let values = list
+            .split(',')
+            .map(|v| {
+                serde_norway::from_str::<Value>(v.trim())
+                    .map_err(|e| format!("`{v}` is not a value: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if values.is_empty() || list.trim().is_empty() {
+            return Err(format!("`{s}` lists no values"));
+        }
+        Ok(GridAxis {
+            path: path.to_string(),
+            values,
+        })
+    }
+}
+
+/// A YAML scalar as it appears on a command line (`50`, `0.8`, `null`, `tanh`).
+pub fn value_text(v: &Value) -> String {
+    serde_norway::to_string(v)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// One run of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRun {
+    /// Directory name under the sweep folder, built from its settings and seed.
+    pub name: String,
+    /// The grid settings of this run, as `path=value`.
+    pub settings: Vec<String>,
+    /// Its seed.
+    pub seed: u64,
+}
+
+/// `sweep.yaml`: everything needed to run, restart and collect a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPlan {
+    /// The experiment script.
+    pub script: String,
+    /// `--set` overrides shared by every run.
+    pub overrides: Vec<String>,
+    /// The grid's setting paths, in order.
+    pub grid: Vec<String>,
+    /// Every run.
+    pub runs: Vec<SweepRun>,
+    /// The SLURM array job, once submitted.
+    #[serde(default)]
+    pub slurm_job: Option<String>,
+}
+
+fn name_part(path: &str, short: bool, value: &Value) -> String {
+    let key = if short {
+        path.rsplit('.').next().unwrap_or(path).to_string()
+    } else {
+        path.replace('.', "-")
+    };
+    let v: String = value_text(value)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{key}={v}")
+}
+
+/// The runs of a grid × `seeds` seeds (`first_seed`, `first_seed + 1`, …): the cartesian
+/// product in axis order, seeds innermost.
+pub fn expand(axes: &[GridAxis], seeds: u64, first_seed: u64) -> Vec<SweepRun> {
+    let lasts: Vec<&str> = axes
+        .iter()
+        .map(|a| a.path.rsplit('.').next().unwrap_or(&a.path))
+        .collect();
+    let short = lasts
+        .iter()
+        .enumerate()
+        .all(|(i, l)| !lasts[..i].contains(l));
+    let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    for axis in axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                axis.values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push((axis.path.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    let mut runs = Vec::new();
+    for combo in &combos {
+        for s in 0..seeds.max(1) {
+            let seed = first_seed + s;
+            let mut parts: Vec<String> =
+                combo.iter().map(|(p, v)| name_part(p, short, v)).collect();
+            parts.push(format!("seed={seed}"));
+            runs.push(SweepRun {
+                name: parts.join("_"),
+                settings: combo
+                    .iter()
+                    .map(|(p, v)| format!("{p}={}", value_text(v)))
+                    .collect(),
+                seed,
+            });
+        }
+    }
+    runs
+}
+
+/// Where a run of a sweep is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Not started.
+    Pending,
+    /// Started and stopped before finishing (resumable from its checkpoint).
+    Unfinished,
+    /// Finished.
+    Done,
+}
+
+/// The state of the run in `dir`, from its files.
+pub fn run_state(dir: &Path) -> RunState {
+    let summary = dir.join("summary.yaml");
+    match std::fs::read_to_string(&summary) {
+        Ok(text) if !text.contains("stop_reason: interrupted") => RunState::Done,
+        _ if dir.join("checkpoint").exists() || dir.join("config.yaml").exists() => {
+            RunState::Unfinished
+        }
+        _ => RunState::Pending,
+    }
+}
+
+impl SweepPlan {
+    /// The directory of `run` in the sweep folder `root`.
+    pub fn run_dir(root: &Path, run: &SweepRun) -> PathBuf {
+        root.join(&run.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_expands_to_the_cartesian_product_times_seeds() {
+        let axes: Vec<GridAxis> = ["model.n_rec=50,100", "model.dale_ratio=0.8,null"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let runs = expand(&axes, 2, 10);
+        assert_eq!(runs.len(), 8);
+        assert_eq!(runs[0].name, "n_rec=50_dale_ratio=0.8_seed=10");
+        assert_eq!(runs[1].name, "n_rec=50_dale_ratio=0.8_seed=11");
+        assert_eq!(
+            runs[3].settings,
+            ["model.n_rec=50", "model.dale_ratio=null"]
+        );
+        assert_eq!(runs[7].name, "n_rec=100_dale_ratio=null_seed=11");
+        let names: std::collections::BTreeSet<_> = runs.iter().map(|r| &r.name).collect();
+        assert_eq!(names.len(), 8, "names are unique");
+        // The same key in two sections keeps the section in the name.
+        let clash: Vec<GridAxis> = ["model.x=1", "train.x=2"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(expand(&clash, 1, 0)[0].name, "model-x=1_train-x=2_seed=0");
+        assert!("n_rec=5"
+            .parse::<GridAxis>()
+            .unwrap_err()
+            .contains("not a setting path"));
+        assert!("model.n_rec"
+            .parse::<GridAxis>()
+            .unwrap_err()
+            .contains("expected section.key=v1,v2"));
+    }
+}
