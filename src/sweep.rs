@@ -142,6 +142,18 @@ pub fn expand(axes: &[GridAxis], seeds: u64, first_seed: u64) -> Vec<SweepRun> {
     runs
 }
 
+/// A short label of a run's settings: `n_rec=50, dale_ratio=0.8` (sections dropped).
+pub fn setting_label(settings: &[String]) -> String {
+    settings
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((path, value)) => format!("{}={value}", path.rsplit('.').next().unwrap_or(path)),
+            None => s.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Where a run of a sweep is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +212,11 @@ mod tests {
             .map(|s| s.parse().unwrap())
             .collect();
         assert_eq!(expand(&clash, 1, 0)[0].name, "model-x=1_train-x=2_seed=0");
+        assert_eq!(
+            setting_label(&runs[2].settings),
+            "n_rec=50, dale_ratio=null"
+        );
+        assert_eq!(setting_label(&runs[0].settings), "n_rec=50, dale_ratio=0.8");
         assert!("n_rec=5"
             .parse::<GridAxis>()
             .unwrap_err()

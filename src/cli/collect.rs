@@ -79,12 +79,7 @@ pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
             continue;
         }
         done += 1;
-        let label = run
-            .settings
-            .iter()
-            .map(|s| s.rsplit('.').next().unwrap_or(s).to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let label = crate::sweep::setting_label(&run.settings);
         let label = if label.is_empty() {
             "all".to_string()
         } else {

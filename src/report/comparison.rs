@@ -55,6 +55,13 @@ fn strip<DB: DrawingBackend>(
             }
         })
         .y_desc(y_desc)
+        .y_label_formatter(&|y| {
+            if y_range.1 > 2.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.1}")
+            }
+        })
         .label_style(("sans-serif", 11))
         .axis_desc_style(("sans-serif", 12))
         .draw()
