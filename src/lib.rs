@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod cli;
 pub mod did_you_mean;
 pub mod experiment;
+pub mod kernel;
 pub mod linalg;
 pub mod model;
 pub mod random;

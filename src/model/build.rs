@@ -176,6 +176,7 @@ pub fn build_network(
             k.fixed_w_out.clone(),
         ],
         regularization: regularization(c),
+        fused: c.fused,
     };
     let network = RateRnn::new(&weights, &options, DType::F32, &Device::Cpu)
         .map_err(|e| ConfigError::new("model", e.to_string()))?;

@@ -136,6 +136,10 @@ pub struct ModelConfig {
     pub loss: LossKind,
     /// A weights file (psychrnn's or PsychRNN's `.npz`) to start from instead of the initialiser.
     pub load: Option<String>,
+    /// Run the rate RNN's time loop as the fused kernel with hand-written backpropagation
+    /// (experimental: results agree with the reference path to 1e-4; faster at N_rec = 50,
+    /// slower at 256 so far).
+    pub fused: bool,
 }
 
 impl Default for ModelConfig {
@@ -173,6 +177,7 @@ impl Default for ModelConfig {
             l2_firing_rate: 0.0,
             loss: LossKind::Mse,
             load: None,
+            fused: false,
         }
     }
 }

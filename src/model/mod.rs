@@ -16,8 +16,8 @@ pub use constraints::Constraints;
 pub use gated::{Cell, GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};
 pub use rate_rnn::{
-    simulate, Alpha, EffectiveWeights, RateRnn, RateRnnOptions, RateRnnWeights, Regularization,
-    Trainable,
+    simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions, RateRnnWeights,
+    Regularization, Trainable,
 };
 pub use transfer::Transfer;
 pub use weights_file::{

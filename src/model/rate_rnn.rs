@@ -127,6 +127,8 @@ pub struct RateRnnOptions {
     pub fixed: [Option<Vec<f32>>; 3],
     /// Penalties added to the loss.
     pub regularization: Regularization,
+    /// Run the time loop as the fused kernel (f32 only) instead of the reference candle ops.
+    pub fused: bool,
 }
 
 impl RateRnnOptions {
@@ -139,6 +141,7 @@ impl RateRnnOptions {
             trainable: Trainable::default(),
             fixed: [None, None, None],
             regularization: Regularization::default(),
+            fused: false,
         }
     }
 }
@@ -374,6 +377,17 @@ impl RateRnn {
         )
     }
 
+    /// [`Self::forward`] through the fused kernel ([`simulate_fused`]; f32 only).
+    pub fn forward_fused(&self, inputs: &Tensor, noise: Option<&Tensor>) -> Result<Simulation> {
+        simulate_fused(
+            &self.effective()?,
+            &self.alpha,
+            self.options.transfer,
+            inputs,
+            noise,
+        )
+    }
+
     /// [`Self::forward`] without gradients and with W_rec multiplied at step t by
     /// `step_masks[t]` ([T, N_rec, N_rec], PsychRNN's `t_connectivity`) for perturbations.
     pub fn forward_with_step_masks(
@@ -492,14 +506,25 @@ impl Network for RateRnn {
         } else {
             self.effective()?.detach()
         };
-        let sim = simulate(
-            &e,
-            &self.alpha,
-            self.options.transfer,
-            inputs,
-            noise.as_ref(),
-            None,
-        )?;
+        // The fused kernel is f32-only; f64 (used by gradient checks) takes the reference path.
+        let sim = if self.w_rec.dtype() == DType::F32 && self.options.fused {
+            simulate_fused(
+                &e,
+                &self.alpha,
+                self.options.transfer,
+                inputs,
+                noise.as_ref(),
+            )?
+        } else {
+            simulate(
+                &e,
+                &self.alpha,
+                self.options.transfer,
+                inputs,
+                noise.as_ref(),
+                None,
+            )?
+        };
         let penalty = if track {
             self.penalty(&e, &sim.states)?
         } else {
@@ -523,6 +548,46 @@ impl Network for RateRnn {
     fn write_npz(&self, path: &std::path::Path) -> Result<()> {
         super::write_weights_npz(path, &self.effective_weights()?)
     }
+}
+
+/// The fused simulation: the input drive for all steps as one product, the time loop as the
+/// [`crate::kernel::RateRecurrence`] custom op (hand-written BPTT), the readout batched over
+/// time. Same results as [`simulate`] (f32 only).
+pub fn simulate_fused(
+    w: &EffectiveWeights,
+    alpha: &Alpha,
+    transfer: Transfer,
+    inputs: &Tensor,
+    noise: Option<&Tensor>,
+) -> Result<Simulation> {
+    let (n_steps, n_trials, n_in) = inputs.dims3()?;
+    let n_rec = w.w_rec.dim(0)?;
+    let n_out = w.w_out.dim(0)?;
+    let drive = inputs
+        .reshape((n_steps * n_trials, n_in))?
+        .matmul(&w.w_in.t()?)?
+        .broadcast_add(&w.b_rec)?
+        .reshape((n_steps, n_trials, n_rec))?;
+    let (mut e, alphas) = match alpha {
+        Alpha::Scalar(a) => (drive.affine(*a, 0.0)?, vec![*a as f32]),
+        Alpha::PerUnit(a, _) => (drive.broadcast_mul(a)?, a.flatten_all()?.to_vec1::<f32>()?),
+    };
+    if let Some(noise) = noise {
+        e = (e + noise)?;
+    }
+    let x0 = w.init_state.broadcast_as((n_trials, n_rec))?.contiguous()?;
+    let op = crate::kernel::RateRecurrence {
+        alpha: alphas,
+        transfer,
+    };
+    let states = e.contiguous()?.apply_op3(&w.w_rec.contiguous()?, &x0, op)?;
+    let rates = transfer.apply(&states)?;
+    let outputs = rates
+        .reshape((n_steps * n_trials, n_rec))?
+        .matmul(&w.w_out.t()?)?
+        .broadcast_add(&w.b_out)?
+        .reshape((n_steps, n_trials, n_out))?;
+    Ok(Simulation { states, outputs })
 }
 
 /// The reference (plain candle ops) simulation of the rate RNN; see the module docs.

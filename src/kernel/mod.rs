@@ -1,0 +1,5 @@
+//! Hand-written CPU kernels registered as candle custom ops.
+
+mod rate_recurrence;
+
+pub use rate_recurrence::RateRecurrence;

@@ -1,0 +1,276 @@
+//! The rate RNN's time loop as one custom op with a hand-written backward pass through time.
+//!
+//! With E_t = α ⊙ (u_t W_inᵀ + b_rec) + noise_t computed outside (one large batched product):
+//! ```text
+//! forward:  x_t = (1 − α) ⊙ x_{t−1} + α ⊙ (f(x_{t−1}) W_recᵀ) + E_t,   t = 1..T
+//! backward: δ_T = G_T;  δ_{t−1} = G_{t−1} + (1 − α) ⊙ δ_t + ((α ⊙ δ_t) W_rec) ⊙ f′(x_{t−1})
+//!           ∂E_t = δ_t,  ∂W_rec = Σ_t (α ⊙ δ_t)ᵀ f(x_{t−1})  (one product over all steps),  ∂x_0 = δ_0
+//! ```
+//! Inputs: E [T, B, N], W_rec [N, N], x_0 [B, N] (all f32, contiguous); output X [T, B, N].
+
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+
+use crate::model::Transfer;
+
+/// The fused recurrence; `alpha` has one value or one per unit.
+#[derive(Debug, Clone)]
+pub struct RateRecurrence {
+    /// dt/τ: one value, or one per unit.
+    pub alpha: Vec<f32>,
+    /// The transfer function f.
+    pub transfer: Transfer,
+}
+
+/// out (m × n, row-major) = (accumulate ? out : 0) + a · b, with a and b given by strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+    accumulate: bool,
+    a: &[f32],
+    a_rs: isize,
+    a_cs: isize,
+    b: &[f32],
+    b_rs: isize,
+    b_cs: isize,
+) {
+    assert!(out.len() >= m * n);
+    // SAFETY: the strides describe in-bounds elements of `a` (m × k), `b` (k × n) and `out`
+    // (m × n), checked by the callers' shapes.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("rate-recurrence: {what} must be f32");
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("rate-recurrence: {what} must be contiguous"),
+    }
+}
+
+/// out[i] = f(x[i]), with the transfer function chosen once per call (so the loop vectorises).
+fn apply(transfer: Transfer, x: &[f32], out: &mut [f32]) {
+    match transfer {
+        Transfer::Relu => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.max(0.0)),
+        Transfer::Linear => out.copy_from_slice(x),
+        _ => {
+            let f = transfer.function();
+            out.iter_mut()
+                .zip(x)
+                .for_each(|(o, &v)| *o = f(v as f64) as f32);
+        }
+    }
+}
+
+/// out[i] = f′(x[i]).
+fn derivative(transfer: Transfer, x: &[f32], out: &mut [f32]) {
+    match transfer {
+        Transfer::Relu => out
+            .iter_mut()
+            .zip(x)
+            .for_each(|(o, &v)| *o = if v > 0.0 { 1.0 } else { 0.0 }),
+        Transfer::Linear => out.fill(1.0),
+        _ => {
+            let d = transfer.derivative();
+            out.iter_mut()
+                .zip(x)
+                .for_each(|(o, &v)| *o = d(v as f64) as f32);
+        }
+    }
+}
+
+impl RateRecurrence {
+    /// α for every unit (length n).
+    fn alphas(&self, n: usize) -> Vec<f32> {
+        if self.alpha.len() == 1 {
+            vec![self.alpha[0]; n]
+        } else {
+            self.alpha.clone()
+        }
+    }
+
+    /// Runs the forward pass on host arrays; returns X [T·B·N].
+    #[allow(clippy::needless_range_loop)] // parallel arrays indexed by row and unit
+    pub fn forward(
+        &self,
+        e: &[f32],
+        w: &[f32],
+        x0: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+    ) -> Vec<f32> {
+        let alpha = self.alphas(n);
+        let bn = b * n;
+        let mut out = vec![0.0f32; t * bn];
+        let mut rates = vec![0.0f32; bn];
+        let mut rec = vec![0.0f32; bn];
+        for step in 0..t {
+            let (done, rest) = out.split_at_mut(step * bn);
+            let prev: &[f32] = if step == 0 {
+                x0
+            } else {
+                &done[(step - 1) * bn..]
+            };
+            apply(self.transfer, prev, &mut rates);
+            // rec = rates · W_recᵀ: b_kj = W[j][k] → row stride 1, column stride n.
+            gemm_f32(
+                b, n, n, &mut rec, false, &rates, n as isize, 1, w, 1, n as isize,
+            );
+            let cur = &mut rest[..bn];
+            let e_t = &e[step * bn..(step + 1) * bn];
+            for row in 0..b {
+                let o = row * n;
+                for u in 0..n {
+                    let a = alpha[u];
+                    cur[o + u] = (1.0 - a) * prev[o + u] + a * rec[o + u] + e_t[o + u];
+                }
+            }
+        }
+        out
+    }
+}
+
+impl CustomOp3 for RateRecurrence {
+    fn name(&self) -> &'static str {
+        "rate-recurrence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (t, b, n) = l1.shape().dims3()?;
+        if l2.shape().dims() != [n, n] || l3.shape().dims() != [b, n] {
+            candle_core::bail!(
+                "rate-recurrence: shapes {:?}, {:?}, {:?} do not fit E [T,B,N], W [N,N], x0 [B,N]",
+                l1.shape(),
+                l2.shape(),
+                l3.shape()
+            );
+        }
+        let out = self.forward(
+            slice(s1, l1, "E")?,
+            slice(s2, l2, "W_rec")?,
+            slice(s3, l3, "x0")?,
+            t,
+            b,
+            n,
+        );
+        Ok((CpuStorage::F32(out), Shape::from((t, b, n))))
+    }
+
+    #[allow(clippy::needless_range_loop)] // parallel arrays indexed by row and unit
+    fn bwd(
+        &self,
+        e: &Tensor,
+        w: &Tensor,
+        x0: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (t, b, n) = e.dims3()?;
+        let host = |x: &Tensor| -> Result<Vec<f32>> {
+            x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+        };
+        let (w_h, x0_h, xs, g) = (host(w)?, host(x0)?, host(res)?, host(grad)?);
+        let bn = b * n;
+        // α ⊙ δ_t for every step, and f(x_{t−1}) for every step, for the one ∂W product.
+        let mut scaled = vec![0.0f32; t * bn];
+        let mut prev_rates = vec![0.0f32; t * bn];
+        let mut d_e = vec![0.0f32; t * bn];
+        let alpha = self.alphas(n);
+        let mut delta: Vec<f32> = g[(t - 1) * bn..].to_vec();
+        let mut back = vec![0.0f32; bn];
+        let mut slope = vec![0.0f32; bn];
+        for step in (0..t).rev() {
+            d_e[step * bn..(step + 1) * bn].copy_from_slice(&delta);
+            let prev: &[f32] = if step == 0 {
+                &x0_h
+            } else {
+                &xs[(step - 1) * bn..step * bn]
+            };
+            let a_delta = &mut scaled[step * bn..(step + 1) * bn];
+            for row in 0..b {
+                for u in 0..n {
+                    a_delta[row * n + u] = alpha[u] * delta[row * n + u];
+                }
+            }
+            apply(
+                self.transfer,
+                prev,
+                &mut prev_rates[step * bn..(step + 1) * bn],
+            );
+            derivative(self.transfer, prev, &mut slope);
+            // back = (α ⊙ δ_t) · W_rec
+            gemm_f32(
+                b, n, n, &mut back, false, a_delta, n as isize, 1, &w_h, n as isize, 1,
+            );
+            for row in 0..b {
+                for u in 0..n {
+                    let i = row * n + u;
+                    delta[i] = (1.0 - alpha[u]) * delta[i] + back[i] * slope[i];
+                }
+            }
+            if step > 0 {
+                for (d, gv) in delta.iter_mut().zip(&g[(step - 1) * bn..step * bn]) {
+                    *d += gv;
+                }
+            }
+        }
+        // δ now holds ∂x_0.
+        let mut d_w = vec![0.0f32; n * n];
+        // ∂W[j][k] = Σ_rows scaled[row][j] · prev_rates[row][k]: scaledᵀ (n × TB) · prev_rates (TB × n).
+        gemm_f32(
+            n,
+            n,
+            t * bn / n,
+            &mut d_w,
+            false,
+            &scaled,
+            1,
+            n as isize,
+            &prev_rates,
+            n as isize,
+            1,
+        );
+        let dev = e.device();
+        let dtype = e.dtype();
+        Ok((
+            Some(Tensor::from_vec(d_e, (t, b, n), dev)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(d_w, (n, n), dev)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(delta, (b, n), dev)?.to_dtype(dtype)?),
+        ))
+    }
+}
