@@ -64,6 +64,21 @@ fn gemm_f32(
     }
 }
 
+/// This machine's single-thread f32 GEMM rate in GFLOP/s, measured on an `n`×`n`×`n` product
+/// (best of three).
+pub fn gemm_gflops(n: usize) -> f64 {
+    let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
+    let b: Vec<f32> = (0..n * n).map(|i| (i % 5) as f32 * 0.1).collect();
+    let mut c = vec![0.0f32; n * n];
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        gemm_f32(n, n, n, &mut c, false, &a, n as isize, 1, &b, n as isize, 1);
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    2.0 * (n as f64).powi(3) / best / 1e9
+}
+
 fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
         candle_core::bail!("rate-recurrence: {what} must be f32");
