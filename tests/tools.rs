@@ -256,7 +256,10 @@ fn modules_are_found_along_psychrnn_path_and_lib() {
 fn bench_model_reports_both_paths_against_the_gemm_rate() {
     let out = stdout(&psychrnn(&["bench", "--model", "--sizes", "8"]));
     assert!(out.contains("GFLOP/s"), "{out}");
-    let row = out.lines().find(|l| l.trim_start().starts_with("8 ")).expect(&out);
+    let row = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("8 "))
+        .expect(&out);
     assert_eq!(row.matches(" ms").count(), 2, "{row}");
     assert!(row.contains('x') && row.trim_end().ends_with('%'), "{row}");
 }
