@@ -112,3 +112,19 @@ pub fn draw_key<DB: DrawingBackend>(
     }
     Ok(x)
 }
+
+/// Draws a chart's series legend in the house style (white box, grey border) at `position`.
+pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", font_size))
+        .draw()
+        .map_err(err)
+}

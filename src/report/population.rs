@@ -127,14 +127,7 @@ impl Figure for PcaFigure {
                     .legend(|(x, y)| Circle::new((x + 8, y), 5, BLACK.stroke_width(2)));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(err)?;
+        super::figure::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
         Ok(())
     }
 }

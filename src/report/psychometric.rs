@@ -83,14 +83,7 @@ impl Figure for PsychometricFigure {
             .map_err(err)?
             .label("network (mean ± s.e.m.)")
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, blue.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        super::figure::draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 12)?;
         Ok(())
     }
 }

@@ -55,6 +55,7 @@ impl Figure for TrainingFigure {
             .configure_mesh()
             .x_desc("iteration")
             .y_desc("loss (log scale)")
+            .y_labels(5)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| format!("{y:.0e}"))
             .label_style(("sans-serif", 12))
@@ -99,14 +100,7 @@ impl Figure for TrainingFigure {
                 ))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        super::figure::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 12)?;
         // Accuracy.
         let mut chart = ChartBuilder::on(&panels[1])
             .caption("Accuracy on fresh trials", ("sans-serif", 18))
