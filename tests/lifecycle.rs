@@ -1,8 +1,11 @@
 //! The training lifecycle: interrupt and resume bit-identically, reproduce from config.yaml,
 //! curricula, stopping rules, NaN handling, and never mixing two runs in one directory.
 
+mod common;
+use common::{psychrnn, repo, stderr};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::Tensor;
@@ -12,27 +15,11 @@ use psychrnn::task::Task;
 use psychrnn::train::checkpoint::{read_checkpoint, write_checkpoint};
 use psychrnn::train::{new_optimizer, train_session, Hooks, StopReason, TrainState};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("psychrnn-life-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn psychrnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn weight_bits(run: &Path) -> Vec<(String, Vec<u32>)> {

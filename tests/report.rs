@@ -1,48 +1,14 @@
 //! `psychrnn test`, `report` and `fixedpoints` as a user runs them, checked against
 //! independent computations from the saved weights.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{npz, psychrnn, repo};
 
-use candle_core::Tensor;
+use std::path::{Path, PathBuf};
+
 use psychrnn::random::stream;
 use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::generate_batch;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn psychrnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn npz(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
-    Tensor::read_npz(path)
-        .unwrap()
-        .into_iter()
-        .map(|(k, t)| {
-            let dims = t.dims().to_vec();
-            (
-                k,
-                (
-                    dims,
-                    t.to_dtype(candle_core::DType::F64)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1()
-                        .unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
 
 /// Trains a small perceptual-discrimination network into a fresh directory.
 fn small_run(name: &str) -> PathBuf {

@@ -1,19 +1,13 @@
 //! `psychrnn simulate`: a trained network on fresh trials, with perturbations, checked against
 //! a plain re-simulation from the saved weights.
 
+mod common;
+use common::psychrnn;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use candle_core::{Device, Tensor};
-
-fn psychrnn(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 fn npz(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
     Tensor::read_npz(path)

@@ -1,24 +1,10 @@
 //! `psychrnn sweep` (local backend and the SLURM script) and `psychrnn collect`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{psychrnn, stdout};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn psychrnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use std::path::Path;
+use std::process::Output;
 
 const SMALL: &[&str] = &[
     "--set",

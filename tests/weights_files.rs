@@ -1,8 +1,10 @@
 //! Weight files: PsychRNN's own files load (pickled entries skipped and reported), and
 //! psychrnn's files round-trip exactly.
 
+mod common;
+use common::psychrnn;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use candle_core::{DType, Device};
 use psychrnn::model::{
@@ -97,14 +99,6 @@ fn psychrnn_files_round_trip_exactly_with_dale() {
     .unwrap();
     assert_eq!(again.effective_weights().unwrap(), saved);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn psychrnn(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -459,25 +459,10 @@ fn solve_in_place(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
 mod tests {
     use super::*;
 
-    /// xorshift64* generator with Box–Muller Gaussians (test-only).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn uniform(&mut self) -> f64 {
-            ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-        fn gauss(&mut self) -> f64 {
-            let (u1, u2) = (self.uniform(), self.uniform());
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        }
-        fn gauss_vec(&mut self, n: usize, scale: f64) -> Vec<f64> {
-            (0..n).map(|_| scale * self.gauss()).collect()
-        }
+    use crate::random::Rng;
+
+    fn gauss_vec(rng: &mut Rng, n: usize, scale: f64) -> Vec<f64> {
+        (0..n).map(|_| scale * rng.normal()).collect()
     }
 
     fn tanh(x: f64) -> f64 {
@@ -580,9 +565,9 @@ mod tests {
     #[test]
     fn jacobian_matches_central_differences_on_random_tanh_network() {
         let n = 6;
-        let mut rng = Rng(77);
-        let w = rng.gauss_vec(n * n, 1.5 / (n as f64).sqrt());
-        let drive = rng.gauss_vec(n, 0.5);
+        let mut rng = Rng::from_seed(77);
+        let w = gauss_vec(&mut rng, n * n, 1.5 / (n as f64).sqrt());
+        let drive = gauss_vec(&mut rng, n, 0.5);
         let per_unit: Vec<f64> = (0..n).map(|_| 0.05 + 0.9 * rng.uniform()).collect();
         for alpha in [vec![0.2], per_unit] {
             let dynamics = RateDynamics {
@@ -593,7 +578,7 @@ mod tests {
                 transfer_derivative: dtanh,
             };
             for _ in 0..3 {
-                let x = rng.gauss_vec(n, 1.0);
+                let x = gauss_vec(&mut rng, n, 1.0);
                 let j = dynamics.jacobian(&x);
                 let h = 1e-6;
                 for col in 0..n {
@@ -723,8 +708,8 @@ mod tests {
                 let lhs = x_star[i] - (0..n).map(|j| w[i * n + j] * x_star[j]).sum::<f64>();
                 assert!((lhs - drive[i]).abs() < 1e-12);
             }
-            let mut rng = Rng(5);
-            let starts: Vec<Vec<f64>> = (0..8).map(|_| rng.gauss_vec(n, 3.0)).collect();
+            let mut rng = Rng::from_seed(5);
+            let starts: Vec<Vec<f64>> = (0..8).map(|_| gauss_vec(&mut rng, n, 3.0)).collect();
             let fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default());
             assert_eq!(fps.len(), 1, "expected one deduplicated point, got {fps:?}");
             let fp = &fps[0];
@@ -883,9 +868,9 @@ mod tests {
     /// from 32 random starts; prints the run time and checks every kept point independently.
     fn fifty_unit_search(gain: f64, seed: u64, options: &FixedPointOptions) -> Vec<FixedPoint> {
         let n = 50;
-        let mut rng = Rng(seed);
-        let w = rng.gauss_vec(n * n, gain / (n as f64).sqrt());
-        let drive = rng.gauss_vec(n, 0.3);
+        let mut rng = Rng::from_seed(seed);
+        let w = gauss_vec(&mut rng, n * n, gain / (n as f64).sqrt());
+        let drive = gauss_vec(&mut rng, n, 0.3);
         let dynamics = RateDynamics {
             w_rec: &w,
             drive: &drive,
@@ -893,7 +878,7 @@ mod tests {
             transfer: tanh,
             transfer_derivative: dtanh,
         };
-        let starts: Vec<Vec<f64>> = (0..32).map(|_| rng.gauss_vec(n, 1.0)).collect();
+        let starts: Vec<Vec<f64>> = (0..32).map(|_| gauss_vec(&mut rng, n, 1.0)).collect();
         let t0 = std::time::Instant::now();
         let fps = find_fixed_points(&dynamics, &starts, options);
         let elapsed = t0.elapsed();

@@ -396,23 +396,7 @@ fn symmetric_eigen(mut a: Vec<f64>, n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
 mod tests {
     use super::*;
 
-    /// xorshift64* generator with Box–Muller Gaussians (test-only, independent of the code).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn uniform(&mut self) -> f64 {
-            ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-        fn gauss(&mut self) -> f64 {
-            let (u1, u2) = (self.uniform(), self.uniform());
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        }
-    }
+    use crate::random::Rng;
 
     fn dot(a: &[f64], b: &[f64]) -> f64 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -502,9 +486,9 @@ mod tests {
         let sum: f64 = p.explained_ratio.iter().sum();
         assert!((sum - 1.0).abs() < 1e-12, "sum {sum}");
 
-        let mut rng = Rng(17);
+        let mut rng = Rng::from_seed(17);
         let (n, d) = (40, 7);
-        let rows: Vec<f64> = (0..n * d).map(|_| rng.gauss()).collect();
+        let rows: Vec<f64> = (0..n * d).map(|_| rng.normal()).collect();
         let p = pca(&rows, n, d, d).unwrap();
         let sum: f64 = p.explained_ratio.iter().sum();
         assert!((sum - 1.0).abs() < 1e-12, "sum {sum}");
@@ -562,14 +546,14 @@ mod tests {
     #[test]
     fn random_256_against_reference_covariance_with_timing() {
         let (n, d) = (600, 256);
-        let mut rng = Rng(2024);
+        let mut rng = Rng::from_seed(2024);
         // Correlated data: x = G z with a random mixing matrix, so the spectrum is spread out.
         let mix: Vec<f64> = (0..d * d)
-            .map(|_| rng.gauss() / (d as f64).sqrt())
+            .map(|_| rng.normal() / (d as f64).sqrt())
             .collect();
         let mut rows = vec![0.0; n * d];
         for r in 0..n {
-            let z: Vec<f64> = (0..d).map(|_| rng.gauss()).collect();
+            let z: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
             for i in 0..d {
                 rows[r * d + i] = 1.0 + dot(&mix[i * d..(i + 1) * d], &z);
             }

@@ -267,17 +267,6 @@ pub fn choice_curve(x: &[f64], y: &[bool]) -> Vec<ChoicePoint> {
 mod tests {
     use super::*;
 
-    /// xorshift64 uniform generator on (0, 1) (test-only).
-    struct XorShift(u64);
-    impl XorShift {
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-    }
-
     #[test]
     fn logistic_function_and_threshold_by_hand() {
         let l = Logistic {
@@ -317,7 +306,7 @@ mod tests {
             intercept: -1.5,
             slope: 2.0,
         };
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut rng = crate::random::Rng::from_seed(0x9E37_79B9_7F4A_7C15);
         let n = 20_000;
         let mut x = Vec::with_capacity(n);
         let mut y = Vec::with_capacity(n);
