@@ -62,6 +62,7 @@ impl Task for DelayedReport {
             targets: filled.targets,
             mask: filled.mask,
             conditions,
+            epochs: filled.spans,
         })
     }
 }
@@ -107,6 +108,7 @@ fn main() -> anyhow::Result<()> {
     let test = generate_batch(task.as_ref(), seed, stream::TEST, 0, 256)?;
     let result = evaluate(
         model.as_ref(),
+        task.as_ref(),
         &test,
         &mut Rng::derive(seed, &[stream::REC_NOISE, stream::TEST]),
         LossKind::Mse,

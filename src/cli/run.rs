@@ -480,7 +480,7 @@ fn finish(
     }
     let test = generate_batch(task, config.seed, stream::TEST, 0, config.train.test_trials)?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
-    let result = evaluate(model, &test, &mut noise, config.model.loss)?;
+    let result = evaluate(model, task, &test, &mut noise, config.model.loss)?;
     model
         .write_npz(&run.weights())
         .with_context(|| format!("cannot write {}", run.weights().display()))?;
@@ -496,7 +496,7 @@ fn finish(
         .write(&trials_path)
         .with_context(|| format!("cannot write {}", trials_path.display()))?;
     let mut summary = format!(
-        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {reason}\nstages:\n",
+        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {reason}\n",
         result.accuracy,
         result.loss,
         config.train.test_trials,
@@ -505,6 +505,16 @@ fn finish(
         outcome.wall_seconds,
         outcome.batch_wait_seconds,
     );
+    for (name, value) in &result.metrics {
+        // YAML spells "not a number" .nan (no go or no no-go trial in the test batch).
+        let value = if value.is_nan() {
+            ".nan".to_string()
+        } else {
+            value.to_string()
+        };
+        let _ = writeln!(summary, "final_{name}: {value}");
+    }
+    summary.push_str("stages:\n");
     for (name, began) in &outcome.stage_starts {
         let _ = writeln!(summary, "- name: {name}\n  began_at_iteration: {began}");
     }

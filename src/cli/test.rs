@@ -42,6 +42,7 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
     let mut noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
     let eval = evaluate(
         trained.network.as_ref(),
+        task,
         &batch,
         &mut noise,
         config.model.loss,
@@ -69,5 +70,8 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
         eval.loss,
         out.display()
     );
+    for (name, value) in &eval.metrics {
+        outln!("  {name} {value:.3}");
+    }
     Ok(())
 }

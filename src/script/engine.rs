@@ -19,7 +19,12 @@ pub const MAX_OPERATIONS: u64 = 5_000_000;
 /// embedded standard library (`psychrnn/…`), then files next to the importing script (or
 /// `script_dir`), then each of `lib_dirs` in order.
 pub fn build_engine(script_dir: &Path, lib_dirs: &[PathBuf]) -> Engine {
-    build_engine_logging(script_dir, lib_dirs, ImportLog::default())
+    build_engine_logging(
+        script_dir,
+        lib_dirs,
+        ImportLog::default(),
+        LoadedModules::default(),
+    )
 }
 
 /// A module a script imported: its name (`psychrnn/compat` or the file's path) and the
@@ -35,8 +40,18 @@ pub struct ImportedModule {
 /// Where [`build_engine_logging`] records every module loaded.
 pub type ImportLog = std::sync::Arc<Mutex<Vec<ImportedModule>>>;
 
-/// [`build_engine`], recording each module the scripts import into `log`.
-pub fn build_engine_logging(script_dir: &Path, lib_dirs: &[PathBuf], log: ImportLog) -> Engine {
+/// Every module an engine has loaded, in load order: the host needs them to call closures
+/// that a module's functions return (a stdlib task's `params`, for example).
+pub type LoadedModules = std::sync::Arc<Mutex<Vec<SharedModule>>>;
+
+/// [`build_engine`], recording each module the scripts import into `log` (name and hash)
+/// and `loaded` (the module itself).
+pub fn build_engine_logging(
+    script_dir: &Path,
+    lib_dirs: &[PathBuf],
+    log: ImportLog,
+    loaded: LoadedModules,
+) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_operations(MAX_OPERATIONS);
     engine.set_max_call_levels(64);
@@ -52,6 +67,7 @@ pub fn build_engine_logging(script_dir: &Path, lib_dirs: &[PathBuf], log: Import
         lib_dirs: lib_dirs.to_vec(),
         cache: Mutex::new(HashMap::new()),
         log,
+        loaded,
     });
     super::rng::register(&mut engine);
     super::task_api::register(&mut engine);
@@ -65,6 +81,7 @@ struct ModuleSearch {
     lib_dirs: Vec<PathBuf>,
     cache: Mutex<HashMap<String, SharedModule>>,
     log: ImportLog,
+    loaded: LoadedModules,
 }
 
 impl ModuleSearch {
@@ -133,6 +150,10 @@ impl ModuleSearch {
             .map_err(|e| EvalAltResult::ErrorInModule(name.into(), e, pos))?;
         module.set_id(name);
         let shared: SharedModule = module.into();
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(shared.clone());
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, FnPtr, Map, Module, Scope, AST};
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
-use super::engine::{build_engine_logging, ImportLog, ImportedModule};
+use super::engine::{build_engine_logging, ImportLog, ImportedModule, LoadedModules};
 use super::task::{ScriptTask, TrialForm};
 
 const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
@@ -241,7 +241,9 @@ pub fn load_experiment_source(
     let text = text.to_string();
     let script_sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
     let import_log = ImportLog::default();
-    let mut engine = build_engine_logging(dir, &options.lib_dirs, import_log.clone());
+    let loaded = LoadedModules::default();
+    let mut engine =
+        build_engine_logging(dir, &options.lib_dirs, import_log.clone(), loaded.clone());
     let declared: Arc<Mutex<Option<Map>>> = Arc::new(Mutex::new(None));
     let slot = declared.clone();
     engine.register_fn("experiment", move |m: Map| {
@@ -255,7 +257,15 @@ pub fn load_experiment_source(
     // keeps the script's imports when the host calls it later for each trial.
     let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine)
         .map_err(|e| ScriptError::from_eval(&file, &e, ""))?;
-    let mut functions = AST::new_from_module(module);
+    // The host calls closures made by the script and by the modules it imported (a stdlib
+    // task's `params`), so the function table holds all of them; each function keeps its own
+    // module's imports and helpers. The script's own functions come last and win a clash.
+    let mut everything = Module::new();
+    for m in loaded.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        everything.combine((**m).clone());
+    }
+    everything.combine(module);
+    let mut functions = AST::new_from_module(everything);
     functions.set_source(file.as_str());
     let declared = declared.lock().unwrap_or_else(|p| p.into_inner()).take();
     let Some(mut map) = declared else {

@@ -18,7 +18,9 @@ mod task_api;
 mod value;
 
 pub use curriculum::ScriptCurriculum;
-pub use engine::{build_engine, build_engine_logging, ImportLog, ImportedModule, MAX_OPERATIONS};
+pub use engine::{
+    build_engine, build_engine_logging, ImportLog, ImportedModule, LoadedModules, MAX_OPERATIONS,
+};
 pub use error::ScriptError;
 pub use experiment::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,

@@ -82,6 +82,13 @@ impl ScriptTask {
     ) -> Result<Self, crate::task::TaskError> {
         let shape = config.shape();
         shape.validate()?;
+        config
+            .score
+            .validate(&shape)
+            .map_err(|message| crate::task::TaskError::Shape {
+                field: "score".into(),
+                message,
+            })?;
         let declared = ast
             .iter_functions()
             .find(|m| m.name == params.fn_name())
@@ -280,6 +287,7 @@ impl ScriptTask {
             targets: filled.targets,
             mask: filled.mask,
             conditions,
+            epochs: filled.spans,
         })
     }
 
@@ -330,6 +338,7 @@ impl ScriptTask {
             targets,
             mask,
             conditions: conditions(&params),
+            epochs: Vec::new(),
         })
     }
 }
@@ -430,6 +439,10 @@ impl Task for ScriptTask {
 
     fn shape(&self) -> &TaskShape {
         &self.shape
+    }
+
+    fn scorer(&self) -> &crate::task::Scorer {
+        &self.config.score
     }
 
     fn trial(&self, rng: &mut Rng) -> Result<Trial, String> {

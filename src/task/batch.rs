@@ -14,6 +14,18 @@ pub enum ConditionValue {
 /// The conditions of one trial, by name.
 pub type Conditions = BTreeMap<String, ConditionValue>;
 
+/// Where one epoch of a trial lies: steps `start..end` (a zero-length epoch has
+/// `start == end`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochSpan {
+    /// The epoch's name.
+    pub name: String,
+    /// First step of the epoch.
+    pub start: usize,
+    /// One past the last step.
+    pub end: usize,
+}
+
 /// One trial's arrays, each [time, channel] row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trial {
@@ -25,6 +37,8 @@ pub struct Trial {
     pub mask: Vec<f32>,
     /// What was drawn for this trial.
     pub conditions: Conditions,
+    /// The trial's epochs in order (empty for tasks written per step).
+    pub epochs: Vec<EpochSpan>,
 }
 
 /// A batch of trials; arrays are [trial, time, channel] row-major like PsychRNN's.
@@ -46,6 +60,8 @@ pub struct Batch {
     pub mask: Vec<f32>,
     /// One map per trial.
     pub conditions: Vec<Conditions>,
+    /// Each trial's epochs (empty lists for tasks written per step).
+    pub epochs: Vec<Vec<EpochSpan>>,
 }
 
 impl Batch {
@@ -60,6 +76,7 @@ impl Batch {
             targets: vec![0.0; n_trials * n_steps * n_out],
             mask: vec![0.0; n_trials * n_steps * n_out],
             conditions: vec![Conditions::new(); n_trials],
+            epochs: vec![Vec::new(); n_trials],
         }
     }
 
@@ -82,6 +99,7 @@ impl Batch {
         self.targets[i * t * no..(i + 1) * t * no].copy_from_slice(&trial.targets);
         self.mask[i * t * no..(i + 1) * t * no].copy_from_slice(&trial.mask);
         self.conditions[i] = trial.conditions;
+        self.epochs[i] = trial.epochs;
         Ok(())
     }
 }

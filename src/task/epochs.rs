@@ -8,7 +8,7 @@
 
 use crate::random::Rng;
 
-use super::{Distribution, TaskShape};
+use super::{Distribution, EpochSpan, TaskShape};
 
 /// Values that hold during one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +48,8 @@ pub struct FilledTrial {
     /// Length of each epoch in ms as used (drawn and rounded where drawn; an open-ended last
     /// epoch gets what is left of the trial).
     pub durations: Vec<f64>,
+    /// Each epoch's steps, in epoch order.
+    pub spans: Vec<EpochSpan>,
 }
 
 /// Checks that every value is finite (and every mask weight ≥ 0); names epoch and channel.
@@ -144,6 +146,22 @@ pub fn fill_epochs(
     let mut inputs = vec![0.0f32; n_steps * n_in];
     let mut targets = vec![0.0f32; n_steps * n_out];
     let mut mask = vec![0.0f32; n_steps * n_out];
+    // Step i belongs to the epoch whose [begin, end) in ms holds t = i·dt.
+    let first_step_at = |ms: f64| {
+        (0..n_steps)
+            .find(|&i| i as f64 * shape.dt >= ms)
+            .unwrap_or(n_steps)
+    };
+    let mut spans = Vec::with_capacity(epochs.len());
+    let mut begin = 0.0;
+    for (e, &end) in epochs.iter().zip(&ends) {
+        spans.push(EpochSpan {
+            name: e.name.clone(),
+            start: first_step_at(begin),
+            end: first_step_at(end),
+        });
+        begin = end;
+    }
     let mut k = 0;
     for i in 0..n_steps {
         let t = i as f64 * shape.dt;
@@ -168,6 +186,7 @@ pub fn fill_epochs(
         targets,
         mask,
         durations,
+        spans,
     })
 }
 
@@ -213,6 +232,34 @@ mod tests {
         assert_eq!(a, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0.]);
         assert_eq!(m, [0., 0., 0., 0., 0., 0., 1., 1., 1., 1.]);
         assert_eq!(y[6], 2.0);
+    }
+
+    #[test]
+    fn spans_give_each_epoch_the_steps_it_filled() {
+        let e = [
+            epoch("fix", Some(25.0), [0.0, 0.0], 0.0),
+            epoch("stim", Some(30.0), [1.0, 2.0], 0.0),
+            epoch("gap", Some(0.0), [0.0, 0.0], 0.0),
+            epoch("resp", None, [0.0, 0.0], 1.0),
+        ];
+        let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let spans: Vec<(&str, usize, usize)> = f
+            .spans
+            .iter()
+            .map(|s| (s.name.as_str(), s.start, s.end))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("fix", 0, 3),
+                ("stim", 3, 6),
+                ("gap", 6, 6),
+                ("resp", 6, 10)
+            ]
+        );
+        // The spans agree with the arrays: the stimulus input is on exactly in its span.
+        let on: Vec<usize> = (0..10).filter(|&i| f.inputs[2 * i] == 1.0).collect();
+        assert_eq!(on, (3..6).collect::<Vec<_>>());
     }
 
     #[test]

@@ -7,12 +7,14 @@ mod batch;
 mod distribution;
 mod epochs;
 mod prefetch;
+mod scorer;
 mod scoring;
 
-pub use batch::{Batch, ConditionValue, Conditions, Trial};
+pub use batch::{Batch, ConditionValue, Conditions, EpochSpan, Trial};
 pub use distribution::{trunc_exp, Distribution};
 pub use epochs::{fill_epochs, Epoch, EpochValues, FilledTrial};
 pub use prefetch::BatchPrefetcher;
+pub use scorer::{d_prime, decode_angle, normal_quantile, wrap_angle, AngleDecode, Scorer, Scores};
 pub use scoring::{argmax_accuracy, argmax_choices};
 
 use crate::random::Rng;
@@ -117,6 +119,9 @@ pub struct TaskConfig {
     /// them.
     #[serde(default = "empty_settings")]
     pub settings: serde_norway::Value,
+    /// How a trial is scored (default: PsychRNN's argmax over the masked outputs).
+    #[serde(default)]
+    pub score: Scorer,
 }
 
 fn empty_settings() -> serde_norway::Value {
@@ -181,7 +186,13 @@ pub trait Task: Send + Sync {
     /// Draws one trial; all randomness comes from `rng`. An error says what is wrong (naming
     /// the epoch, field or channel); the caller adds the task and trial index.
     fn trial(&self, rng: &mut Rng) -> Result<Trial, String>;
+    /// How a trial is scored; PsychRNN's argmax accuracy unless the task says otherwise.
+    fn scorer(&self) -> &Scorer {
+        &DEFAULT_SCORER
+    }
 }
+
+static DEFAULT_SCORER: Scorer = Scorer::ARGMAX;
 
 /// Draws batch number `batch` of random stream `stream` (see [`crate::random::stream`]):
 /// trial `i` uses `Rng::derive(seed, &[stream, batch, i])`, so batches do not depend on how

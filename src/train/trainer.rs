@@ -21,7 +21,7 @@ use super::{
 };
 use crate::model::{LossKind, Network};
 use crate::random::{stream, Rng};
-use crate::task::{argmax_accuracy, generate_batch, Batch, BatchPrefetcher, Task, TaskError};
+use crate::task::{generate_batch, Batch, BatchPrefetcher, Task, TaskError};
 
 /// Errors that stop training.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,9 @@ pub enum TrainError {
     /// The curriculum failed, or a checkpoint or history file could not be written.
     #[error("{0}")]
     Run(String),
+    /// The task's scorer could not score a trial (a missing condition or epoch).
+    #[error("scoring: {0}")]
+    Scoring(String),
 }
 
 /// One row of `history.csv`.
@@ -139,8 +142,10 @@ pub struct TrainOutcome {
 pub struct Evaluation {
     /// The loss (without penalties).
     pub loss: f64,
-    /// PsychRNN's argmax accuracy.
+    /// The fraction of trials the task's scorer counts correct.
     pub accuracy: f64,
+    /// The scorer's summary values (d′ and its rates for go/no-go).
+    pub metrics: Vec<(String, f64)>,
     /// Outputs [B, T, N_out].
     pub outputs: Vec<f32>,
     /// States [B, T, N_rec].
@@ -176,30 +181,29 @@ fn batch_major(t: &Tensor) -> candle_core::Result<Vec<f32>> {
         .to_vec1::<f32>()
 }
 
-/// Runs `model` (no gradients) on `batch` with noise from `noise_rng`; `kind` is the loss.
+/// Runs `model` (no gradients) on `batch` of `task` with noise from `noise_rng` and scores it
+/// with the task's scorer; `kind` is the loss.
 pub fn evaluate(
     model: &dyn Network,
+    task: &dyn Task,
     batch: &Batch,
     noise_rng: &mut Rng,
     kind: LossKind,
-) -> candle_core::Result<Evaluation> {
+) -> Result<Evaluation, TrainError> {
     let (inputs, targets, mask) = batch_tensors(batch, model.dtype(), &model.device())?;
     let (sim, _) = model.run(&inputs, noise_rng, false)?;
     let loss = loss(kind, &sim.outputs, &targets, &mask)?
         .to_dtype(DType::F64)?
         .to_scalar::<f64>()?;
     let outputs = batch_major(&sim.outputs)?;
-    let accuracy = argmax_accuracy(
-        &outputs,
-        &batch.targets,
-        &batch.mask,
-        batch.n_trials,
-        batch.n_steps,
-        batch.n_out,
-    );
+    let scores = task
+        .scorer()
+        .score(&outputs, batch, task.shape())
+        .map_err(|m| TrainError::Scoring(format!("task `{}`: {m}", task.name())))?;
     Ok(Evaluation {
         loss,
-        accuracy,
+        accuracy: scores.accuracy(),
+        metrics: scores.metrics,
         outputs,
         states: batch_major(&sim.states)?,
         rates: batch_major(&model.rates(&sim.states)?)?,
@@ -326,7 +330,7 @@ pub fn train_session(
             let eval_batch =
                 generate_batch(task.as_ref(), seed, stream::EVAL, k, config.eval_trials)?;
             let mut eval_noise = Rng::derive(seed, &[stream::REC_NOISE, stream::EVAL, k]);
-            let eval = evaluate(model, &eval_batch, &mut eval_noise, kind)?;
+            let eval = evaluate(model, task.as_ref(), &eval_batch, &mut eval_noise, kind)?;
             let row = HistoryRow {
                 iteration,
                 trials_seen: iteration * config.batch_size,
