@@ -92,9 +92,16 @@ fn readme_script_excerpts_are_real() {
     let mut checked = 0;
     for block in readme.split("```rhai\n").skip(1) {
         let body = block.split("```").next().unwrap();
-        if ["trial: |p|", "step: |t, p|", "model: #{", "curriculum: ["]
-            .iter()
-            .any(|p| body.starts_with(p))
+        if [
+            "trial: |p|",
+            "step: |t, p|",
+            "model: #{",
+            "curriculum: [",
+            "import \"psychrnn/tasks\"",
+            "let net = connectivity::network(",
+        ]
+        .iter()
+        .any(|p| body.starts_with(p))
         {
             assert!(
                 scripts.contains(&squash(body.trim_end().trim_end_matches(','))),
@@ -104,7 +111,7 @@ fn readme_script_excerpts_are_real() {
         }
     }
     assert_eq!(
-        checked, 4,
-        "README should quote a trial closure, a step closure, a model section and a curriculum"
+        checked, 6,
+        "README should quote a trial closure, a step closure, a model section, a curriculum, a library task and a multi-region network"
     );
 }

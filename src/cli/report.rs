@@ -271,7 +271,10 @@ pub fn write_report(
     });
 
     if let Some((x_label, x)) = psychometric_x(config, trials)? {
-        let chosen = argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out);
+        let chosen = match &config.report.choice_channels {
+            None => argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out),
+            Some(among) => choices_among(trials, among)?,
+        };
         let channel = config.report.choice_channel;
         let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
         let points = choice_curve(&x, &y);
@@ -510,4 +513,38 @@ pub fn write_report(
     let index = dir.join("index.html");
     write_atomic(&index, html.as_bytes())?;
     Ok(index)
+}
+
+/// Each trial's choice among output channels `among`: the one with the largest mask-weighted
+/// mean output (ties go to the first listed).
+fn choices_among(trials: &TrialRecord, among: &[usize]) -> anyhow::Result<Vec<usize>> {
+    let (b, t, c) = (trials.n_trials, trials.n_steps, trials.n_out);
+    if let Some(bad) = among.iter().find(|&&k| k >= c) {
+        anyhow::bail!("report.choice_channels: channel {bad} does not exist (the task has {c} outputs, 0 to {})", c - 1);
+    }
+    if among.is_empty() {
+        anyhow::bail!("report.choice_channels is empty");
+    }
+    Ok((0..b)
+        .map(|i| {
+            let sum = |k: usize| -> f64 {
+                (0..t)
+                    .map(|s| {
+                        let at = (i * t + s) * c + k;
+                        trials.outputs[at] as f64 * trials.mask[at] as f64
+                    })
+                    .sum()
+            };
+            let mut best = among[0];
+            let mut best_sum = sum(best);
+            for &k in &among[1..] {
+                let v = sum(k);
+                if v > best_sum {
+                    best = k;
+                    best_sum = v;
+                }
+            }
+            best
+        })
+        .collect())
 }

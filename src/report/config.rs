@@ -17,6 +17,9 @@ pub struct ReportConfig {
     pub psychometric_sign: Option<String>,
     /// The output channel whose choice the psychometric curve counts.
     pub choice_channel: usize,
+    /// The output channels a choice is made among (`null`: all). Tasks with a fixation
+    /// output list their choice channels, e.g. `[1, 2]`.
+    pub choice_channels: Option<Vec<usize>>,
     /// The condition holding each trial's response onset in ms (e.g. stimulus onset in a
     /// reaction-time task); set, it adds a chronometric curve.
     pub reaction_time_onset: Option<String>,
@@ -36,6 +39,7 @@ impl Default for ReportConfig {
             psychometric: None,
             psychometric_sign: None,
             choice_channel: 1,
+            choice_channels: None,
             reaction_time_onset: None,
             reaction_time_threshold: 0.5,
             example_trials: 4,

@@ -86,7 +86,8 @@ fn docs_of(ast: &AST, name: &str) -> ModuleDoc {
         .join("\n");
     let mut functions: Vec<FunctionDoc> = ast
         .iter_functions()
-        .filter(|f| !f.name.starts_with("anon$"))
+        // Private helpers and closures are not part of a module's interface.
+        .filter(|f| !f.name.starts_with("anon$") && f.access != rhai::FnAccess::Private)
         .map(|f| FunctionDoc {
             signature: format!("fn {}({})", f.name, f.params.join(", ")),
             doc: f

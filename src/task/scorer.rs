@@ -87,14 +87,16 @@ pub enum Scorer {
         tolerance_ms: f64,
     },
     /// Go/no-go: a response is `channel` exceeding `threshold` anywhere in `epoch`; it is
-    /// right when condition `go` is 1 and wrong when it is 0. Also reports hit rate,
+    /// right when the trial's go `condition` is 1 and wrong when it is 0. Also reports hit rate,
     /// false-alarm rate and d′.
     GoNogo {
         /// The response output channel.
         channel: String,
         /// The epoch in which a response counts.
         epoch: String,
-        /// Condition that is 1 on go trials and 0 on no-go trials.
+        /// Condition that is 1 on go trials and 0 on no-go trials (`condition` in scripts, since
+        /// `go` is a Rhai keyword).
+        #[serde(rename = "condition")]
         go: String,
         /// Response level.
         #[serde(default = "half")]
@@ -290,7 +292,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.969683028665376e1,
         2.209460984245205e2,
         -2.759285104469687e2,
-        1.383577518672690e2,
+        1.38357751867269e2,
         -3.066479806614716e1,
         2.506628277459239,
     ];
@@ -698,7 +700,7 @@ fn argmax_trial(v: &TrialView, channels: &[usize], epoch: Option<&str>) -> Resul
     };
     match epoch {
         None => {
-            if channels.len() == v.n_out {
+            if channels.iter().copied().eq(0..v.n_out) {
                 let a = argmax_choices(v.outputs, v.mask, 1, steps, v.n_out)[0];
                 let b = argmax_choices(v.targets, v.mask, 1, steps, v.n_out)[0];
                 return Ok(a == b);
@@ -708,5 +710,1182 @@ fn argmax_trial(v: &TrialView, channels: &[usize], epoch: Option<&str>) -> Resul
         Some(name) => Ok(v.spans(name)?.iter().filter(|s| s.end > s.start).all(|s| {
             pick(v.outputs, s.start, s.end, None) == pick(v.targets, s.start, s.end, None)
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every expected value here is worked out by hand (see the comments) or by a method
+    //! unrelated to the implementation's (bisection on a series for erf instead of Acklam's
+    //! rational approximation; explicit loops instead of `argmax_choices`).
+
+    use super::*;
+    use crate::task::{argmax_accuracy, Conditions};
+    use std::f64::consts::SQRT_2;
+    use std::ops::Range;
+
+    const DT: f64 = 10.0;
+
+    // ---------- helpers ----------
+
+    fn shape_of(outputs: Vec<String>, n_steps: usize) -> TaskShape {
+        TaskShape {
+            inputs: vec!["in".into()],
+            outputs,
+            dt: DT,
+            tau: 100.0,
+            duration: n_steps as f64 * DT,
+        }
+    }
+
+    fn shape(outputs: &[&str], n_steps: usize) -> TaskShape {
+        shape_of(outputs.iter().map(|s| s.to_string()).collect(), n_steps)
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn ring_names() -> Vec<String> {
+        (0..8).map(|k| format!("r{k}")).collect()
+    }
+
+    fn span(name: &str, start: usize, end: usize) -> EpochSpan {
+        EpochSpan {
+            name: name.into(),
+            start,
+            end,
+        }
+    }
+
+    fn conds(pairs: &[(&str, f64)]) -> Conditions {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), ConditionValue::Number(*v)))
+            .collect()
+    }
+
+    /// A zero batch of `n_trials` trials shaped like `shape`, and zero outputs for it.
+    fn blank(shape: &TaskShape, n_trials: usize) -> (Batch, Vec<f32>) {
+        let b = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
+        let outputs = vec![0.0; b.targets.len()];
+        (b, outputs)
+    }
+
+    fn at(b: &Batch, trial: usize, step: usize, channel: usize) -> usize {
+        (trial * b.n_steps + step) * b.n_out + channel
+    }
+
+    /// Sets `channel` of `trial` to `value` at every step of `steps`.
+    fn fill(
+        buf: &mut [f32],
+        b: &Batch,
+        trial: usize,
+        steps: Range<usize>,
+        channel: usize,
+        value: f32,
+    ) {
+        for t in steps {
+            buf[at(b, trial, t, channel)] = value;
+        }
+    }
+
+    fn fill_targets(b: &mut Batch, trial: usize, steps: Range<usize>, channel: usize, value: f32) {
+        let idx: Vec<usize> = steps.map(|t| at(b, trial, t, channel)).collect();
+        idx.into_iter().for_each(|k| b.targets[k] = value);
+    }
+
+    fn fill_mask(b: &mut Batch, trial: usize, steps: Range<usize>, channel: usize, value: f32) {
+        let idx: Vec<usize> = steps.map(|t| at(b, trial, t, channel)).collect();
+        idx.into_iter().for_each(|k| b.mask[k] = value);
+    }
+
+    fn score(s: &Scorer, outputs: &[f32], b: &Batch, sh: &TaskShape) -> Scores {
+        s.validate(sh).expect("valid scorer");
+        s.score(outputs, b, sh).expect("scoring succeeds")
+    }
+
+    fn metric(scores: &Scores, name: &str) -> f64 {
+        scores
+            .metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no metric {name} in {:?}", scores.metrics))
+            .1
+    }
+
+    /// erf from its everywhere-convergent series with terms of one sign:
+    /// erf(x) = 2/√π · e^(−x²) · Σₙ 2ⁿ x^(2n+1) / (1·3·5···(2n+1)).
+    fn erf_series(x: f64) -> f64 {
+        let (mut term, mut sum, mut n) = (x, x, 0u32);
+        while term.abs() > 1e-18 * sum.abs() {
+            n += 1;
+            term *= 2.0 * x * x / f64::from(2 * n + 1);
+            sum += term;
+        }
+        2.0 / PI.sqrt() * (-x * x).exp() * sum
+    }
+
+    /// Φ⁻¹(p) by bisection on Φ(z) = (1 + erf(z/√2))/2.
+    fn quantile_by_bisection(p: f64) -> f64 {
+        let (mut lo, mut hi) = (-12.0f64, 12.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if 0.5 * (1.0 + erf_series(mid / SQRT_2)) < p {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
+    // ---------- normal_quantile, d_prime, wrap_angle ----------
+
+    #[test]
+    fn reference_quantile_matches_published_table() {
+        // Standard normal quantiles as tabulated (Abramowitz & Stegun 26.2; R's qnorm).
+        for (p, z) in [
+            (0.5, 0.0),
+            (0.975, 1.959963984540054),
+            (0.95, 1.6448536269514722),
+            (0.75, 0.6744897501960817),
+            (0.01, -2.326347874040841),
+            (0.8413447460685429, 1.0), // Φ(1)
+        ] {
+            assert!((quantile_by_bisection(p) - z).abs() < 1e-9, "p = {p}");
+        }
+    }
+
+    #[test]
+    fn normal_quantile_known_values_and_symmetry() {
+        assert!(normal_quantile(0.5).abs() < 1e-12);
+        assert!((normal_quantile(0.975) - 1.959963985).abs() < 1e-6);
+        assert!((normal_quantile(0.01) - -2.326347874).abs() < 1e-6);
+        assert!((normal_quantile(0.025) - -1.959963985).abs() < 1e-6);
+        assert!((normal_quantile(0.99) - 2.326347874).abs() < 1e-6);
+        assert_eq!(normal_quantile(0.0), f64::NEG_INFINITY);
+        assert_eq!(normal_quantile(1.0), f64::INFINITY);
+        // Every region of the approximation (tails below 0.02425 and above 0.97575, and the
+        // centre) against bisection, and Φ⁻¹(1 − p) = −Φ⁻¹(p).
+        let mut p = 1e-4;
+        while p < 1.0 - 1e-4 {
+            let z = normal_quantile(p);
+            assert!((z - quantile_by_bisection(p)).abs() < 1e-7, "p = {p}");
+            assert!((z + normal_quantile(1.0 - p)).abs() < 1e-8, "p = {p}");
+            p += 0.00731;
+        }
+        for p in [0.02425, 0.024249, 0.024251, 0.97575] {
+            assert!((normal_quantile(p) - quantile_by_bisection(p)).abs() < 1e-7);
+        }
+    }
+
+    #[test]
+    fn d_prime_uses_log_linear_rates() {
+        // Rates (45 + 0.5)/(50 + 1) and (5 + 0.5)/(50 + 1).
+        let want = quantile_by_bisection(45.5 / 51.0) - quantile_by_bisection(5.5 / 51.0);
+        assert!((d_prime(45, 50, 5, 50) - want).abs() < 1e-6);
+        // 5.5/51 = 1 − 45.5/51, so d′ is twice one quantile: Φ⁻¹(0.89216) ≈ 1.2377.
+        assert!((want - 2.0 * quantile_by_bisection(45.5 / 51.0)).abs() < 1e-9);
+        assert!((want - 2.4754).abs() < 1e-3);
+        // Equal rates give 0; perfect rates stay finite: Φ⁻¹(50.5/51) − Φ⁻¹(0.5/51).
+        assert!(d_prime(10, 20, 10, 20).abs() < 1e-9);
+        let perfect = d_prime(50, 50, 0, 50);
+        assert!(perfect.is_finite());
+        let want = quantile_by_bisection(50.5 / 51.0) - quantile_by_bisection(0.5 / 51.0);
+        assert!((perfect - want).abs() < 1e-6);
+    }
+
+    #[test]
+    fn wrap_angle_maps_into_half_open_interval() {
+        assert!((wrap_angle(1.5 * PI) - -0.5 * PI).abs() < 1e-12);
+        assert!((wrap_angle(-1.5 * PI) - 0.5 * PI).abs() < 1e-12);
+        assert!((wrap_angle(PI) - PI).abs() < 1e-12);
+        assert!((wrap_angle(-PI) - PI).abs() < 1e-12, "−π maps to +π");
+        assert_eq!(wrap_angle(0.0), 0.0);
+        assert!((wrap_angle(0.3 + 6.0 * PI) - 0.3).abs() < 1e-12);
+        assert!((wrap_angle(-0.3 - 4.0 * PI) - -0.3).abs() < 1e-12);
+        let mut a = -20.0;
+        while a < 20.0 {
+            let w = wrap_angle(a);
+            assert!(w > -PI && w <= PI, "wrap_angle({a}) = {w}");
+            // Same angle: same cosine and sine.
+            assert!((w.cos() - a.cos()).abs() < 1e-12 && (w.sin() - a.sin()).abs() < 1e-12);
+            a += 0.0917;
+        }
+    }
+
+    // ---------- angle ----------
+
+    /// 0.5 + 0.5·cos(θₖ − centre) at θₖ = 2πk/8. Its population vector points exactly at
+    /// `centre`: Σₖ cos(θₖ − c)·e^{iθₖ} = (8/2)·e^{ic}, and the constant part sums to 0.
+    fn bump(centre: f64) -> Vec<f64> {
+        (0..8)
+            .map(|k| 0.5 + 0.5 * (2.0 * PI * k as f64 / 8.0 - centre).cos())
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn angle(
+        channels: Vec<String>,
+        decode: AngleDecode,
+        target: &str,
+        epoch: &str,
+        tolerance: f64,
+        fixation: Option<&str>,
+        respond: Option<&str>,
+    ) -> Scorer {
+        Scorer::Angle {
+            channels,
+            decode,
+            target: target.into(),
+            epoch: epoch.into(),
+            tolerance,
+            fixation: fixation.map(Into::into),
+            threshold: 0.5,
+            respond: respond.map(Into::into),
+        }
+    }
+
+    /// Writes a bump centred at `centre` into the ring channels (1..=8) of `steps`.
+    fn put_bump(buf: &mut [f32], b: &Batch, trial: usize, steps: Range<usize>, centre: f64) {
+        let v = bump(centre);
+        for t in steps {
+            for (k, x) in v.iter().enumerate() {
+                buf[at(b, trial, t, 1 + k)] = *x as f32;
+            }
+        }
+    }
+
+    #[test]
+    fn decode_angle_by_hand() {
+        let d = decode_angle(AngleDecode::Ring, &bump(1.0));
+        assert!((d - 1.0).abs() < 1e-12);
+        let d = decode_angle(AngleDecode::Ring, &bump(-2.5));
+        assert!((d - -2.5).abs() < 1e-12);
+        // One active channel k = 2 of 8 sits at 2π·2/8 = π/2.
+        let mut one = vec![0.0; 8];
+        one[2] = 0.7;
+        assert!((decode_angle(AngleDecode::Ring, &one) - PI / 2.0).abs() < 1e-12);
+        // Channels 1 and 2 equally active: halfway between π/4 and π/2.
+        one[1] = 0.7;
+        assert!((decode_angle(AngleDecode::Ring, &one) - 3.0 * PI / 8.0).abs() < 1e-12);
+        // Channel 5 of 8 is at 5π/4, i.e. −3π/4.
+        let mut five = vec![0.0; 8];
+        five[5] = 1.0;
+        assert!((decode_angle(AngleDecode::Ring, &five) - -0.75 * PI).abs() < 1e-12);
+        // (cos, sin) pairs, in every quadrant.
+        for a in [0.4f64, 2.0, -2.5, -0.9] {
+            let d = decode_angle(AngleDecode::CosSin, &[0.3 * a.cos(), 0.3 * a.sin()]);
+            assert!((d - a).abs() < 1e-12, "{a}");
+        }
+    }
+
+    /// 9 outputs (fix, r0..r7), 10 steps: fixation 0..4, stimulus 4..6, response 6..10.
+    fn ring_shape() -> TaskShape {
+        let mut outs = vec!["fix".to_string()];
+        outs.extend(ring_names());
+        shape_of(outs, 10)
+    }
+
+    fn ring_epochs() -> Vec<EpochSpan> {
+        vec![
+            span("fixation", 0, 4),
+            span("stimulus", 4, 6),
+            span("response", 6, 10),
+        ]
+    }
+
+    #[test]
+    fn angle_ring_decodes_the_response_epoch_mean() {
+        let sh = ring_shape();
+        let targets = [1.1, 1.0 + PI / 2.0, 1.0 + 2.0 * PI - 0.15, 0.75, 1.0];
+        let (mut b, mut o) = blank(&sh, targets.len());
+        // Perturbations that cancel in pairs, so only the epoch mean is a clean bump.
+        let d = [0.3, -0.2, 0.1, 0.25, -0.3, 0.05, 0.2, -0.15];
+        let e = [-0.1, 0.4, -0.35, 0.0, 0.15, -0.25, 0.3, 0.1];
+        let centre = bump(1.0);
+        for (i, &target) in targets.iter().enumerate() {
+            b.epochs[i] = ring_epochs();
+            b.conditions[i] = conds(&[("theta", target), ("coherence", 0.5)]);
+            // Before the response the outputs point elsewhere (−2 rad); fixation is high
+            // throughout, which is ignored without `fixation`.
+            put_bump(&mut o, &b, i, 0..6, -2.0);
+            fill(&mut o, &b, i, 0..10, 0, 1.0);
+            for k in 0..8 {
+                o[at(&b, i, 6, 1 + k)] = (centre[k] + d[k]) as f32;
+                o[at(&b, i, 7, 1 + k)] = (centre[k] - d[k]) as f32;
+                o[at(&b, i, 8, 1 + k)] = (centre[k] + e[k]) as f32;
+                o[at(&b, i, 9, 1 + k)] = (centre[k] - e[k]) as f32;
+            }
+        }
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        // 1.1: off by 0.1 → right; 1 + π/2: off by π/2 → wrong; 1 + 2π − 0.15: off by 0.15
+        // once wrapped → right; 0.75: off by 0.25 → wrong; 1.0 → right.
+        assert_eq!(
+            score(&s, &o, &b, &sh).correct,
+            [true, false, true, false, true]
+        );
+        // The decoded angle is 1.0 to within 1e-6 (the outputs are f32).
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            1e-6,
+            None,
+            None,
+        );
+        assert_eq!(
+            score(&s, &o, &b, &sh).correct,
+            [false, false, false, false, true]
+        );
+        for target in [1.0 + 3e-6, 1.0 - 3e-6] {
+            b.conditions[4] = conds(&[("theta", target)]);
+            assert!(!score(&s, &o, &b, &sh).correct[4]);
+        }
+    }
+
+    #[test]
+    fn angle_uses_the_last_epoch_of_that_name() {
+        let sh = ring_shape();
+        let (mut b, mut o) = blank(&sh, 2);
+        for (i, target) in [1.0, -2.0].into_iter().enumerate() {
+            b.epochs[i] = vec![
+                span("response", 0, 3),
+                span("delay", 3, 6),
+                span("response", 6, 10),
+            ];
+            b.conditions[i] = conds(&[("theta", target)]);
+            put_bump(&mut o, &b, i, 0..3, -2.0);
+            put_bump(&mut o, &b, i, 6..10, 1.0);
+        }
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        assert_eq!(score(&s, &o, &b, &sh).correct, [true, false]);
+    }
+
+    #[test]
+    fn angle_cos_sin_wraps_the_error() {
+        let sh = shape(&["fix", "cos", "sin"], 10);
+        let (mut b, mut o) = blank(&sh, 3);
+        // (decoded, target): 3.0 vs −3.0 differ by 2π − 6 ≈ 0.2832 once wrapped.
+        for (i, (decoded, target)) in [(3.0f64, -3.0), (-2.0, -2.0), (0.5, -0.5)]
+            .into_iter()
+            .enumerate()
+        {
+            b.epochs[i] = ring_epochs();
+            b.conditions[i] = conds(&[("theta", target)]);
+            fill(&mut o, &b, i, 6..10, 1, (0.7 * decoded.cos()) as f32);
+            fill(&mut o, &b, i, 6..10, 2, (0.7 * decoded.sin()) as f32);
+            // Before the response: (cos, sin) of the opposite angle.
+            fill(&mut o, &b, i, 0..6, 1, -(decoded.cos() as f32));
+            fill(&mut o, &b, i, 0..6, 2, -(decoded.sin() as f32));
+        }
+        let ch = names(&["cos", "sin"]);
+        let s = angle(
+            ch.clone(),
+            AngleDecode::CosSin,
+            "theta",
+            "response",
+            0.3,
+            None,
+            None,
+        );
+        assert_eq!(score(&s, &o, &b, &sh).correct, [true, true, false]);
+        let s = angle(
+            ch,
+            AngleDecode::CosSin,
+            "theta",
+            "response",
+            0.25,
+            None,
+            None,
+        );
+        assert_eq!(score(&s, &o, &b, &sh).correct, [false, true, false]);
+    }
+
+    #[test]
+    fn angle_with_fixation_and_respond() {
+        let sh = ring_shape();
+        // (go, fixation output at the 4 response steps, target)
+        let trials: [(f64, [f32; 4], f64); 6] = [
+            (1.0, [0.9; 4], 1.0),             // holds fixation when it must answer → wrong
+            (0.0, [0.9; 4], 1.0),             // holds it on a no-go trial → right
+            (1.0, [0.1; 4], 1.0),             // releases and points right → right
+            (0.0, [0.1; 4], 1.0),             // releases on a no-go trial → wrong
+            (1.0, [0.9, 0.9, 0.0, 0.0], 1.0), // mean 0.45 ≤ 0.5: released → right
+            (1.0, [0.1; 4], 1.0 + PI / 2.0),  // releases but points wrong → wrong
+        ];
+        let (mut b, mut o) = blank(&sh, trials.len());
+        for (i, (go, fix, target)) in trials.iter().enumerate() {
+            b.epochs[i] = ring_epochs();
+            b.conditions[i] = conds(&[("go", *go), ("theta", *target)]);
+            fill(&mut o, &b, i, 0..6, 0, 0.9);
+            for (k, f) in fix.iter().enumerate() {
+                o[at(&b, i, 6 + k, 0)] = *f;
+            }
+            put_bump(&mut o, &b, i, 6..10, 1.0);
+        }
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            Some("fix"),
+            Some("go"),
+        );
+        assert_eq!(
+            score(&s, &o, &b, &sh).correct,
+            [false, true, true, false, true, false]
+        );
+    }
+
+    #[test]
+    fn angle_no_go_without_fixation_channel_needs_quiet_ring() {
+        let sh = ring_shape();
+        let (mut b, mut o) = blank(&sh, 3);
+        for i in 0..3 {
+            b.epochs[i] = ring_epochs();
+            b.conditions[i] = conds(&[("go", if i == 2 { 1.0 } else { 0.0 }), ("theta", 1.0)]);
+        }
+        for k in 1..9 {
+            fill(&mut o, &b, 0, 6..10, k, 0.2); // quiet: every ring channel below 0.5
+        }
+        put_bump(&mut o, &b, 1, 6..10, 1.0); // answers on a no-go trial
+        put_bump(&mut o, &b, 2, 6..10, 1.0); // answers on a go trial
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            None,
+            Some("go"),
+        );
+        assert_eq!(score(&s, &o, &b, &sh).correct, [true, false, true]);
+    }
+
+    #[test]
+    fn angle_missing_condition_names_it_and_lists_the_trials_conditions() {
+        let sh = ring_shape();
+        let (mut b, mut o) = blank(&sh, 2);
+        for i in 0..2 {
+            b.epochs[i] = ring_epochs();
+            put_bump(&mut o, &b, i, 6..10, 1.0);
+        }
+        b.conditions[0] = conds(&[("direction", 1.0)]);
+        b.conditions[1] = conds(&[("theta", 1.0), ("coherence", 0.5)]);
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "direction",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(err.starts_with("score (angle): "), "{err}");
+        assert!(err.contains("trial 1"), "{err}");
+        assert!(err.contains("no condition `direction`"), "{err}");
+        assert!(err.contains("coherence, theta"), "{err}");
+        // A near miss gets a suggestion.
+        b.conditions[0] = conds(&[("theta", 1.0)]);
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "thetaa",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(
+            err.contains("no condition `thetaa`") && err.contains("did you mean `theta`?"),
+            "{err}"
+        );
+        // A text condition is refused with its value.
+        b.conditions[0].insert("label".into(), ConditionValue::Text("left".into()));
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "label",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(
+            err.contains("`label`") && err.contains("\"left\"") && err.contains("number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn angle_missing_epoch_names_it_and_lists_the_trials_epochs() {
+        let sh = ring_shape();
+        let (mut b, o) = blank(&sh, 2);
+        for i in 0..2 {
+            b.epochs[i] = ring_epochs();
+            b.conditions[i] = conds(&[("theta", 1.0)]);
+        }
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "respons",
+            0.2,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(err.contains("trial 0"), "{err}");
+        assert!(err.contains("no epoch `respons`"), "{err}");
+        assert!(err.contains("fixation, stimulus, response"), "{err}");
+        assert!(err.contains("did you mean `response`?"), "{err}");
+        // A task written per step has no epochs at all.
+        b.epochs[0].clear();
+        let s = angle(
+            ring_names(),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(
+            err.contains("`response`") && err.contains("no epochs"),
+            "{err}"
+        );
+    }
+
+    // ---------- fixation ----------
+
+    #[test]
+    fn fixation_dips_count_only_in_listed_epochs() {
+        let sh = shape(&["out", "fix"], 10);
+        let s = Scorer::Fixation {
+            channel: "fix".into(),
+            epochs: names(&["fixation", "delay"]),
+            threshold: 0.5,
+        };
+        let full = vec![
+            span("fixation", 0, 3),
+            span("stimulus", 3, 5),
+            span("delay", 5, 7),
+            span("response", 7, 10),
+        ];
+        let (mut b, mut o) = blank(&sh, 6);
+        for i in 0..6 {
+            b.epochs[i] = full.clone();
+            fill(&mut o, &b, i, 0..7, 1, 0.8); // held until the response
+        }
+        o[at(&b, 1, 6, 1)] = 0.3; // one step of the delay
+        o[at(&b, 2, 0, 1)] = 0.49; // the first step of fixation
+        fill(&mut o, &b, 3, 3..5, 1, 0.0); // dips in the (unlisted) stimulus epoch…
+        fill(&mut o, &b, 3, 7..10, 1, 0.0); // …and in the response: fine
+        b.epochs[4] = vec![span("fixation", 0, 7), span("response", 7, 10)]; // no delay: fine
+        o[at(&b, 5, 2, 1)] = 0.5; // at the threshold is not above it
+        fill(&mut o, &b, 1, 0..10, 0, 0.0); // the other channel does not matter
+        assert_eq!(
+            score(&s, &o, &b, &sh).correct,
+            [true, false, false, true, true, false]
+        );
+        // A trial with none of the listed epochs is an error naming one of them.
+        b.epochs[2] = vec![span("go", 0, 10)];
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(err.starts_with("score (fixation): trial 2"), "{err}");
+        assert!(err.contains("`fixation`") && err.contains("go"), "{err}");
+    }
+
+    // ---------- interval ----------
+
+    #[test]
+    fn interval_window_is_relative_plus_absolute() {
+        let sh = shape(&["fix", "resp"], 60);
+        // "set" starts at step 5; a crossing k steps later produces k · 10 ms.
+        // Target 200 ms → window 0.2·200 + 25 = 65 ms; target 100 ms → 45 ms.
+        let cases: [(f64, Option<usize>, bool); 8] = [
+            (200.0, Some(26), true),  // 260: off by 60
+            (200.0, Some(27), false), // 270: off by 70
+            (200.0, Some(14), true),  // 140: off by 60
+            (200.0, Some(13), false), // 130: off by 70
+            (200.0, None, false),     // never crosses
+            (200.0, Some(20), true),  // 200, after an early crossing during "ready"
+            (100.0, Some(15), false), // 150: off by 50 > 45
+            (100.0, Some(14), true),  // 140: off by 40
+        ];
+        let (mut b, mut o) = blank(&sh, cases.len());
+        for (i, (target, k, _)) in cases.iter().enumerate() {
+            b.epochs[i] = vec![
+                span("fixation", 0, 3),
+                span("ready", 3, 5),
+                span("set", 5, 60),
+            ];
+            b.conditions[i] = conds(&[("t_s", *target)]);
+            fill(&mut o, &b, i, 0..60, 0, 1.0); // fixation channel high: must be ignored
+                                                // A ramp that exceeds 0.5 first at step 5 + k.
+            if let Some(k) = k {
+                for t in 5..60 {
+                    o[at(&b, i, t, 1)] =
+                        (0.5 + 0.05 * (t as f32 - (5 + k) as f32 + 0.5)).clamp(0.0, 1.0);
+                }
+            } else {
+                fill(&mut o, &b, i, 0..60, 1, 0.5); // exactly at the threshold: no crossing
+            }
+        }
+        fill(&mut o, &b, 5, 1..4, 1, 1.0); // before "set": not counted
+        let s = Scorer::Interval {
+            channel: "resp".into(),
+            from: "set".into(),
+            target: "t_s".into(),
+            threshold: 0.5,
+            tolerance: 0.2,
+            tolerance_ms: 25.0,
+        };
+        let want: Vec<bool> = cases.iter().map(|c| c.2).collect();
+        assert_eq!(score(&s, &o, &b, &sh).correct, want);
+        // With no tolerance only the exact interval (trial 5: 20 steps = 200 ms) is right.
+        let exact = Scorer::Interval {
+            channel: "resp".into(),
+            from: "set".into(),
+            target: "t_s".into(),
+            threshold: 0.5,
+            tolerance: 0.0,
+            tolerance_ms: 0.0,
+        };
+        assert_eq!(
+            score(&exact, &o, &b, &sh).correct,
+            [false, false, false, false, false, true, false, false]
+        );
+        // With dt = 20 ms the same 20 steps are 400 ms.
+        let mut slow = sh.clone();
+        slow.dt = 20.0;
+        slow.tau = 200.0;
+        assert!(!score(&exact, &o, &b, &slow).correct[5]);
+    }
+
+    // ---------- go/no-go ----------
+
+    fn go_nogo() -> Scorer {
+        Scorer::GoNogo {
+            channel: "go_out".into(),
+            epoch: "response".into(),
+            go: "go".into(),
+            threshold: 0.5,
+        }
+    }
+
+    /// 4 trials, 10 steps: fixation 0..5, response 5..10; outputs (fix, go_out).
+    fn go_nogo_batch(go: [f64; 4]) -> (TaskShape, Batch, Vec<f32>) {
+        let sh = shape(&["fix", "go_out"], 10);
+        let (mut b, o) = blank(&sh, 4);
+        for (i, g) in go.iter().enumerate() {
+            b.epochs[i] = vec![span("fixation", 0, 5), span("response", 5, 10)];
+            b.conditions[i] = conds(&[("go", *g)]);
+        }
+        (sh, b, o)
+    }
+
+    #[test]
+    fn go_nogo_verdicts_and_rates() {
+        let (sh, b, mut o) = go_nogo_batch([1.0, 1.0, 1.0, 0.0]);
+        fill(&mut o, &b, 0, 0..10, 0, 1.0); // fixation channel high everywhere: ignored
+        o[at(&b, 0, 7, 1)] = 0.9; // go, responds → hit
+        o[at(&b, 1, 2, 1)] = 0.9; // go, responds only before the epoch → miss
+        o[at(&b, 2, 9, 1)] = 0.51; // go, responds at the last step → hit
+        o[at(&b, 3, 4, 1)] = 0.9; // no-go, quiet in the epoch → correct rejection
+        o[at(&b, 3, 5, 1)] = 0.5; // (at the threshold is no response)
+        let s = score(&go_nogo(), &o, &b, &sh);
+        assert_eq!(s.correct, [true, false, true, true]);
+        assert!((metric(&s, "hit_rate") - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(metric(&s, "false_alarm_rate"), 0.0);
+        // Φ⁻¹((2 + ½)/(3 + 1)) − Φ⁻¹((0 + ½)/(1 + 1)) = Φ⁻¹(0.625) − Φ⁻¹(0.25)
+        // = 0.3186393639643752 + 0.6744897501960817 (tabulated quantiles).
+        assert!((metric(&s, "d_prime") - 0.9931291141604569).abs() < 1e-6);
+        let by_bisection = quantile_by_bisection(0.625) - quantile_by_bisection(0.25);
+        assert!((by_bisection - 0.9931291141604569).abs() < 1e-9);
+
+        // The no-go trial now responds: a false alarm.
+        o[at(&b, 3, 8, 1)] = 0.7;
+        let s = score(&go_nogo(), &o, &b, &sh);
+        assert_eq!(s.correct, [true, false, true, false]);
+        assert_eq!(metric(&s, "false_alarm_rate"), 1.0);
+        // Φ⁻¹(0.625) − Φ⁻¹(1.5/2 = 0.75) = 0.3186393639643752 − 0.6744897501960817.
+        assert!((metric(&s, "d_prime") - -0.3558503862317065).abs() < 1e-6);
+    }
+
+    #[test]
+    fn go_nogo_any_epoch_of_that_name_counts_and_empty_class_is_nan() {
+        let sh = shape(&["fix", "go_out"], 10);
+        let (mut b, mut o) = blank(&sh, 3);
+        for i in 0..3 {
+            b.epochs[i] = vec![
+                span("response", 0, 3),
+                span("delay", 3, 6),
+                span("response", 6, 10),
+            ];
+            b.conditions[i] = conds(&[("go", 1.0)]);
+        }
+        o[at(&b, 0, 1, 1)] = 0.9; // in the first response epoch
+        o[at(&b, 1, 4, 1)] = 0.9; // only in the delay
+        o[at(&b, 2, 8, 1)] = 0.9; // only in the second response epoch
+        let s = score(&go_nogo(), &o, &b, &sh);
+        assert_eq!(s.correct, [true, false, true]);
+        assert!((metric(&s, "hit_rate") - 2.0 / 3.0).abs() < 1e-12);
+        assert!(metric(&s, "false_alarm_rate").is_nan());
+    }
+
+    // ---------- argmax ----------
+
+    #[test]
+    fn argmax_epoch_every_epoch_of_that_name_must_be_right() {
+        let sh = shape(&["a", "b", "c"], 10);
+        let (mut b, mut o) = blank(&sh, 4);
+        // Targets: a during fixation and delay, b in the first response, c in the second.
+        for i in 0..4 {
+            b.epochs[i] = vec![
+                span("fixation", 0, 2),
+                span("response", 2, 5),
+                span("delay", 5, 7),
+                span("response", 7, 10),
+            ];
+            fill_targets(&mut b, i, 0..2, 0, 1.0);
+            fill_targets(&mut b, i, 2..5, 1, 1.0);
+            fill_targets(&mut b, i, 5..7, 0, 1.0);
+            fill_targets(&mut b, i, 7..10, 2, 1.0);
+            // The mask is zero everywhere: the epoch rule does not use it.
+            // Outside the response epochs the outputs favour c, which must not matter.
+            fill(&mut o, &b, i, 0..2, 2, 5.0);
+            fill(&mut o, &b, i, 5..7, 2, 5.0);
+        }
+        let first = 2..5;
+        let second = 7..10;
+        fill(&mut o, &b, 0, first.clone(), 1, 0.8); // right…
+        fill(&mut o, &b, 0, second.clone(), 2, 0.8); // …and right
+        fill(&mut o, &b, 1, first.clone(), 1, 0.8); // right…
+        fill(&mut o, &b, 1, second.clone(), 1, 0.8); // …then wrong
+        fill(&mut o, &b, 2, first.clone(), 0, 0.8); // wrong…
+        fill(&mut o, &b, 2, second.clone(), 2, 0.8); // …then right
+                                                     // Trial 3, first epoch: b = (0.6, 0.6, 0.1) and a = (0.1, 0.1, 0.9): a wins one step
+                                                     // but b has the larger mean (1.3/3 vs 1.1/3).
+        for (t, (av, bv)) in [(0.1, 0.6), (0.1, 0.6), (0.9, 0.1)].into_iter().enumerate() {
+            o[at(&b, 3, 2 + t, 0)] = av;
+            o[at(&b, 3, 2 + t, 1)] = bv;
+        }
+        fill(&mut o, &b, 3, second, 2, 0.8);
+        let s = Scorer::Argmax {
+            channels: None,
+            epoch: Some("response".into()),
+        };
+        assert_eq!(score(&s, &o, &b, &sh).correct, [true, false, false, true]);
+        // A missing epoch is an error listing the trial's epochs.
+        let s = Scorer::Argmax {
+            channels: None,
+            epoch: Some("go".into()),
+        };
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(
+            err.contains("no epoch `go`") && err.contains("fixation, response, delay, response"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn argmax_without_epoch_is_psychrnns_masked_rule() {
+        // By hand: 2 channels, 3 steps; the mask hides step 0.
+        let sh = shape(&["left", "right"], 3);
+        let (mut b, mut o) = blank(&sh, 2);
+        for i in 0..2 {
+            fill_mask(&mut b, i, 1..3, 0, 1.0);
+            fill_mask(&mut b, i, 1..3, 1, 1.0);
+            fill_targets(&mut b, i, 0..3, 0, 1.0); // answer: left
+        }
+        // Trial 0: a huge "right" at the masked step, "left" afterwards → right.
+        o[at(&b, 0, 0, 1)] = 100.0;
+        fill(&mut o, &b, 0, 1..3, 0, 0.6);
+        fill(&mut o, &b, 0, 1..3, 1, 0.4);
+        // Trial 1: a huge "left" at the masked step, "right" afterwards → wrong.
+        o[at(&b, 1, 0, 0)] = 100.0;
+        fill(&mut o, &b, 1, 1..3, 0, 0.4);
+        fill(&mut o, &b, 1, 1..3, 1, 0.6);
+        assert_eq!(score(&Scorer::ARGMAX, &o, &b, &sh).correct, [true, false]);
+
+        // Pseudo-random batches: the same verdicts as an explicit masked-sum argmax, and the
+        // same accuracy as `argmax_accuracy`.
+        let sh = shape(&["a", "b", "c"], 10);
+        let (mut b, mut o) = blank(&sh, 12);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        for x in o.iter_mut() {
+            *x = next();
+        }
+        for x in b.targets.iter_mut() {
+            *x = next();
+        }
+        for x in b.mask.iter_mut() {
+            *x = if next() < 0.3 { 0.0 } else { 1.0 };
+        }
+        let choice = |v: &[f32], m: &[f32], i: usize| {
+            let mut sums = [0.0f64; 3];
+            for t in 0..10 {
+                for (c, s) in sums.iter_mut().enumerate() {
+                    let k = (i * 10 + t) * 3 + c;
+                    *s += f64::from(v[k]) * f64::from(m[k]);
+                }
+            }
+            let max = sums.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            sums.iter().position(|&s| s == max).unwrap()
+        };
+        let want: Vec<bool> = (0..12)
+            .map(|i| choice(&o, &b.mask, i) == choice(&b.targets, &b.mask, i))
+            .collect();
+        assert!(want.contains(&true) && want.contains(&false));
+        let s = score(&Scorer::ARGMAX, &o, &b, &sh);
+        assert_eq!(s.correct, want);
+        assert_eq!(
+            s.accuracy(),
+            argmax_accuracy(&o, &b.targets, &b.mask, 12, 10, 3)
+        );
+        assert!(s.metrics.is_empty());
+    }
+
+    #[test]
+    fn argmax_channel_subset_ignores_other_channels() {
+        let sh = shape(&["a", "b", "c"], 4);
+        let (mut b, mut o) = blank(&sh, 2);
+        for i in 0..2 {
+            b.mask.iter_mut().for_each(|m| *m = 1.0);
+            fill_targets(&mut b, i, 0..4, 0, 1.0); // answer: a
+            fill_targets(&mut b, i, 0..4, 1, 9.0); // b is the largest target, unscored
+            fill(&mut o, &b, i, 0..4, 1, 9.0); // and the largest output, unscored
+        }
+        fill(&mut o, &b, 0, 0..4, 0, 0.7); // a > c → right
+        fill(&mut o, &b, 0, 0..4, 2, 0.2);
+        fill(&mut o, &b, 1, 0..4, 0, 0.2); // c > a → wrong
+        fill(&mut o, &b, 1, 0..4, 2, 0.7);
+        // Step 0 of both trials is masked; there c is huge in trial 0 and a in trial 1,
+        // which would flip both verdicts if it counted.
+        for i in 0..2 {
+            for c in 0..3 {
+                fill_mask(&mut b, i, 0..1, c, 0.0);
+            }
+        }
+        o[at(&b, 0, 0, 2)] = 50.0;
+        o[at(&b, 1, 0, 0)] = 50.0;
+        let s = Scorer::Argmax {
+            channels: Some(names(&["a", "c"])),
+            epoch: None,
+        };
+        assert_eq!(score(&s, &o, &b, &sh).correct, [true, false]);
+    }
+
+    // ---------- sign ----------
+
+    #[test]
+    fn sign_min_fraction_boundary() {
+        let sh = shape(&["x", "y"], 10);
+        let (mut b, mut o) = blank(&sh, 4);
+        // Counted entries of x: steps 0..4 (mask 1, target ±1). Steps 4..6 have target 0 and
+        // steps 6..10 mask 0: outputs there have the wrong sign and must not count.
+        let signs = [1.0f32, -1.0, 1.0, -1.0];
+        for i in 0..4 {
+            for (t, s) in signs.iter().enumerate() {
+                fill_targets(&mut b, i, t..t + 1, 0, if i == 3 { 0.0 } else { *s });
+                o[at(&b, i, t, 0)] = 0.3 * s;
+            }
+            fill_mask(&mut b, i, 0..6, 0, 1.0);
+            fill_targets(&mut b, i, 6..10, 0, 1.0);
+            fill(&mut o, &b, i, 4..10, 0, -0.3);
+            // y: mask 1, target +1, output negative everywhere.
+            fill_mask(&mut b, i, 0..10, 1, 1.0);
+            fill_targets(&mut b, i, 0..10, 1, 1.0);
+            fill(&mut o, &b, i, 0..10, 1, -0.3);
+        }
+        o[at(&b, 0, 1, 0)] = 0.2; // trial 0: 3 of 4 agree
+        o[at(&b, 1, 0, 0)] = -0.2; // trial 1: 2 of 4 agree
+        o[at(&b, 1, 3, 0)] = 0.2;
+        // trial 2: 4 of 4; trial 3: no counted entries (vacuously right).
+        let sign = |min_fraction: f64, channels: Option<&[&str]>| Scorer::Sign {
+            channels: channels.map(names),
+            min_fraction,
+        };
+        let run = |s: Scorer| score(&s, &o, &b, &sh).correct;
+        assert_eq!(run(sign(0.75, Some(&["x"]))), [true, false, true, true]);
+        assert_eq!(run(sign(0.76, Some(&["x"]))), [false, false, true, true]);
+        assert_eq!(run(sign(0.5, Some(&["x"]))), [true, true, true, true]);
+        assert_eq!(run(sign(1.0, Some(&["x"]))), [false, false, true, true]);
+        // All channels: y adds 10 disagreeing entries (trial 0: 3 of 14; trial 2: 4 of 14;
+        // trial 3: 0 of 10).
+        assert_eq!(run(sign(0.25, None)), [false, false, true, false]);
+        assert_eq!(run(sign(0.0, None)), [true, true, true, true]);
+    }
+
+    // ---------- all ----------
+
+    #[test]
+    fn all_needs_every_part_and_keeps_their_metrics() {
+        let (sh, b, mut o) = go_nogo_batch([1.0, 1.0, 0.0, 0.0]);
+        for i in 0..4 {
+            fill(&mut o, &b, i, 0..5, 0, 0.9); // fixation held…
+        }
+        o[at(&b, 1, 3, 0)] = 0.1; // …except in trial 1
+        o[at(&b, 3, 3, 0)] = 0.1; // and trial 3
+        o[at(&b, 0, 6, 1)] = 0.9; // trial 0: go, responds → right
+        o[at(&b, 1, 6, 1)] = 0.9; // trial 1: go, responds → right
+        o[at(&b, 2, 6, 1)] = 0.9; // trial 2: no-go, responds → wrong
+        o[at(&b, 3, 6, 1)] = 0.9; // trial 3: no-go, responds → wrong
+        let fixation = Scorer::Fixation {
+            channel: "fix".into(),
+            epochs: names(&["fixation"]),
+            threshold: 0.5,
+        };
+        let alone = score(&go_nogo(), &o, &b, &sh);
+        assert_eq!(alone.correct, [true, true, false, false]);
+        assert_eq!(
+            score(&fixation, &o, &b, &sh).correct,
+            [true, false, true, false]
+        );
+        let all = Scorer::All {
+            of: vec![fixation.clone(), go_nogo()],
+        };
+        let s = score(&all, &o, &b, &sh);
+        assert_eq!(s.correct, [true, false, false, false]);
+        assert_eq!(s.accuracy(), 0.25);
+        assert_eq!(s.metrics, alone.metrics);
+        assert_eq!(metric(&s, "hit_rate"), 1.0);
+        assert_eq!(metric(&s, "false_alarm_rate"), 1.0);
+        // Nested: the argmax part adds no metrics and its own verdicts.
+        let nested = Scorer::All {
+            of: vec![Scorer::ARGMAX, all],
+        };
+        let s = score(&nested, &o, &b, &sh);
+        assert_eq!(s.correct, [true, false, false, false]); // all-zero targets: argmax says 0 twice
+        assert_eq!(s.metrics.len(), 3);
+        // A failing part's error comes through with its own kind.
+        let broken = Scorer::All {
+            of: vec![
+                go_nogo(),
+                Scorer::Fixation {
+                    channel: "fix".into(),
+                    epochs: names(&["hold"]),
+                    threshold: 0.5,
+                },
+            ],
+        };
+        let err = broken.score(&o, &b, &sh).unwrap_err();
+        assert!(
+            err.starts_with("score (fixation)") && err.contains("`hold`"),
+            "{err}"
+        );
+    }
+
+    // ---------- validate and YAML ----------
+
+    #[test]
+    fn validate_names_channels_and_counts() {
+        let sh = shape(&["fixation", "left", "right"], 10);
+        let err = go_nogo().validate(&sh).unwrap_err();
+        assert!(
+            err.contains("`go_out`") && err.contains("fixation, left, right"),
+            "{err}"
+        );
+        let s = Scorer::GoNogo {
+            channel: "rigth".into(),
+            epoch: "response".into(),
+            go: "go".into(),
+            threshold: 0.5,
+        };
+        let err = s.validate(&sh).unwrap_err();
+        assert!(err.starts_with("score (go_nogo)"), "{err}");
+        assert!(err.contains("outputs: fixation, left, right"), "{err}");
+        assert!(err.contains("did you mean `right`?"), "{err}");
+        // score() checks the names too.
+        let (b, o) = blank(&sh, 1);
+        assert!(s
+            .score(&o, &b, &sh)
+            .unwrap_err()
+            .contains("did you mean `right`?"));
+
+        let ring2 = angle(
+            names(&["left", "right"]),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        let err = ring2.validate(&sh).unwrap_err();
+        assert!(err.contains("at least 3") && err.contains("got 2"), "{err}");
+        let ring3 = angle(
+            names(&["fixation", "left", "right"]),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        assert!(ring3.validate(&sh).is_ok());
+        let cs3 = angle(
+            names(&["fixation", "left", "right"]),
+            AngleDecode::CosSin,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        assert!(cs3.validate(&sh).unwrap_err().contains("exactly 2"));
+        let cs2 = angle(
+            names(&["left", "right"]),
+            AngleDecode::CosSin,
+            "theta",
+            "response",
+            0.2,
+            None,
+            None,
+        );
+        assert!(cs2.validate(&sh).is_ok());
+        let bad_fix = angle(
+            names(&["left", "right"]),
+            AngleDecode::CosSin,
+            "theta",
+            "response",
+            0.2,
+            Some("fixaton"),
+            None,
+        );
+        assert!(bad_fix
+            .validate(&sh)
+            .unwrap_err()
+            .contains("did you mean `fixation`?"));
+        let negative = angle(
+            names(&["left", "right"]),
+            AngleDecode::CosSin,
+            "theta",
+            "response",
+            -0.1,
+            None,
+            None,
+        );
+        assert!(negative.validate(&sh).unwrap_err().contains("tolerance"));
+
+        let no_epochs = Scorer::Fixation {
+            channel: "fixation".into(),
+            epochs: vec![],
+            threshold: 0.5,
+        };
+        assert!(no_epochs
+            .validate(&sh)
+            .unwrap_err()
+            .contains("epochs is empty"));
+        let sign = Scorer::Sign {
+            channels: None,
+            min_fraction: 1.5,
+        };
+        assert!(sign.validate(&sh).unwrap_err().contains("min_fraction"));
+        assert!(Scorer::All { of: vec![] }.validate(&sh).is_err());
+        // A bad part inside `all` is found.
+        let all = Scorer::All {
+            of: vec![Scorer::ARGMAX, go_nogo()],
+        };
+        assert!(all.validate(&sh).unwrap_err().contains("`go_out`"));
+        assert!(Scorer::ARGMAX.validate(&sh).is_ok());
+    }
+
+    #[test]
+    fn yaml_kinds_and_defaults() {
+        let err = serde_norway::from_str::<Scorer>(
+            "{kind: angel, channels: [a, b], target: t, epoch: e}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("angel"), "{err}");
+        for kind in [
+            "argmax", "angle", "fixation", "interval", "go_nogo", "sign", "all",
+        ] {
+            assert!(
+                err.contains(&format!("`{kind}`")),
+                "{kind} missing from: {err}"
+            );
+        }
+        // Defaults: ring decoding, 0.2π tolerance, 0.5 threshold, always respond.
+        let s: Scorer = serde_norway::from_str(
+            "{kind: angle, channels: [a, b, c], target: theta, epoch: response}",
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            Scorer::Angle {
+                channels: names(&["a", "b", "c"]),
+                decode: AngleDecode::Ring,
+                target: "theta".into(),
+                epoch: "response".into(),
+                tolerance: 0.2 * PI,
+                fixation: None,
+                threshold: 0.5,
+                respond: None,
+            }
+        );
+        let s: Scorer =
+            serde_norway::from_str("{kind: interval, channel: go, from: set, target: t_p}")
+                .unwrap();
+        assert_eq!(
+            s,
+            Scorer::Interval {
+                channel: "go".into(),
+                from: "set".into(),
+                target: "t_p".into(),
+                threshold: 0.5,
+                tolerance: 0.2,
+                tolerance_ms: 25.0,
+            }
+        );
+        let s: Scorer = serde_norway::from_str("{kind: sign}").unwrap();
+        assert_eq!(
+            s,
+            Scorer::Sign {
+                channels: None,
+                min_fraction: 0.9
+            }
+        );
+        let s: Scorer = serde_norway::from_str("kind: all\nof:\n  - kind: argmax\n  - {kind: angle, channels: [c, s], decode: cos_sin, target: t, epoch: e}").unwrap();
+        assert_eq!(s.kind(), "all");
+        assert_eq!(Scorer::default(), Scorer::ARGMAX);
+        // A misspelt field is refused.
+        let err = serde_norway::from_str::<Scorer>(
+            "{kind: fixation, channel: f, epochs: [a], treshold: 0.4}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("treshold"), "{err}");
     }
 }
