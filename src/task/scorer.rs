@@ -10,7 +10,6 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
-use super::scoring::argmax_choices;
 use super::{Batch, ConditionValue, EpochSpan, TaskShape};
 use crate::did_you_mean::suggestion;
 
@@ -700,11 +699,6 @@ fn argmax_trial(v: &TrialView, channels: &[usize], epoch: Option<&str>) -> Resul
     };
     match epoch {
         None => {
-            if channels.iter().copied().eq(0..v.n_out) {
-                let a = argmax_choices(v.outputs, v.mask, 1, steps, v.n_out)[0];
-                let b = argmax_choices(v.targets, v.mask, 1, steps, v.n_out)[0];
-                return Ok(a == b);
-            }
             Ok(pick(v.outputs, 0, steps, Some(v.mask)) == pick(v.targets, 0, steps, Some(v.mask)))
         }
         Some(name) => Ok(v.spans(name)?.iter().filter(|s| s.end > s.start).all(|s| {
