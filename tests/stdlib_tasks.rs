@@ -305,6 +305,15 @@ fn match_to_sample_answers_follow_the_test() {
             assert_eq!(v.y(v.span("decision").0, answer), 1.0, "{task}");
             assert!([500.0, 1000.0, 1500.0].contains(&v.len_ms("delay", 20.0)));
             assert_eq!(v.x(v.span("decision").0, 0), 0.0, "fixation off");
+            assert_eq!(
+                v.x(v.span("test").0, 0),
+                0.0,
+                "fixation off from test onset"
+            );
+            assert!((v.len_ms("test", 20.0) - 100.0).abs() < 1e-9);
+            let on_in_decision: Vec<f64> =
+                (1..9).map(|c| v.mean_x(v.span("decision"), c)).collect();
+            assert_eq!(on_in_decision, test, "the test stays on while answering");
         }
         assert!((40..=88).contains(&matches), "{matches} matches of 128");
     }
