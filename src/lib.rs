@@ -12,6 +12,7 @@ pub mod did_you_mean;
 pub mod experiment;
 pub mod kernel;
 pub mod linalg;
+pub mod memory;
 pub mod model;
 pub mod random;
 pub mod report;

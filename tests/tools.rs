@@ -253,13 +253,49 @@ fn modules_are_found_along_psychrnn_path_and_lib() {
 }
 
 #[test]
-fn bench_model_reports_both_paths_against_the_gemm_rate() {
+fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
     let out = stdout(&psychrnn(&["bench", "--model", "--sizes", "8"]));
-    assert!(out.contains("GFLOP/s"), "{out}");
-    let row = out
-        .lines()
-        .find(|l| l.trim_start().starts_with("8 "))
-        .expect(&out);
-    assert_eq!(row.matches(" ms").count(), 2, "{row}");
-    assert!(row.contains('x') && row.trim_end().ends_with('%'), "{row}");
+    assert!(out.contains("GEMM 1024³ on 1 thread(s)"), "{out}");
+    assert!(out.contains("GEMM 1024³ on 2 thread(s)"), "{out}");
+    for threads in ["1", "2"] {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq([threads, "8"]))
+            .expect(&out);
+        // reference, fused, arithmetic bound; speed-up, share of GEMM, peak heap.
+        assert_eq!(row.matches(" ms").count(), 3, "{row}");
+        assert!(
+            row.contains('x') && row.contains('%') && row.ends_with("MiB"),
+            "{row}"
+        );
+    }
+    for kind in ["lstm", "gru"] {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq([kind, "8"]))
+            .expect(&out);
+        assert!(
+            row.contains(" ms") && row.trim_end().ends_with('x'),
+            "{row}"
+        );
+    }
+    // Peak memory per step × trial × unit is the same at 100, 200 and 400 steps.
+    let factor: f64 = out
+        .split("vary by a factor ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect(&out)
+        .parse()
+        .unwrap();
+    assert!((1.0..1.1).contains(&factor), "{factor}");
+    // The live heap does not grow from iteration 10 to 200.
+    let growth: i64 = out
+        .split("after 200 ")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .expect(&out)
+        .parse()
+        .unwrap();
+    assert!(growth.abs() < 64 * 1024, "{growth} bytes");
 }

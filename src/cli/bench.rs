@@ -11,11 +11,12 @@ use std::time::Instant;
 use clap::Args;
 
 use super::CliError;
-use crate::model::build_network;
-use crate::random::stream;
+use crate::memory;
+use crate::model::{build_network, ModelConfig, ModelKind};
+use crate::random::{stream, Rng};
 use crate::script::{load_experiment_source, LoadOptions, LoadedExperiment};
-use crate::task::{generate_batch_with_threads, generation_threads, Task};
-use crate::train::{train, TrainConfig};
+use crate::task::{generate_batch_with_threads, generation_threads, Task, TaskShape};
+use crate::train::{gradient_step, new_optimizer, train, TrainConfig};
 
 const EPOCHS: &str = include_str!("../../scripts/perceptual_discrimination.rhai");
 const STEPS: &str = include_str!("../../scripts/perceptual_discrimination_steps.rhai");
@@ -29,6 +30,10 @@ pub struct BenchArgs {
     /// Recurrent sizes for --model.
     #[arg(long, value_delimiter = ',', default_values_t = [50usize, 256, 512])]
     pub sizes: Vec<usize>,
+    /// Model thread counts for --model (each measured in turn; the first is used for the
+    /// gated networks and the memory checks).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    pub threads: Vec<usize>,
     /// Batches generated per measurement.
     #[arg(long, default_value_t = 20)]
     pub batches: usize,
@@ -79,85 +84,256 @@ fn training(loaded: &LoadedExperiment, iterations: usize) -> Result<(f64, f64), 
     ))
 }
 
-/// Milliseconds per training iteration (forward, masked MSE, backward, Adam) of an `n`-unit
-/// rate RNN on batch 64 × 200 steps, fused or reference, averaged over `iterations`.
-fn model_ms(n: usize, fused: bool, iterations: usize) -> Result<f64, CliError> {
-    use crate::model::{
-        initial_weights, Constraints, ModelConfig, Network, RateRnn, RateRnnOptions, Transfer,
-    };
+/// One network to time: kind, recurrent size, fused kernel or not, steps per trial.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    kind: ModelKind,
+    n_rec: usize,
+    fused: bool,
+    steps: usize,
+}
+
+/// What one measurement gave.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    /// Mean wall time of a training iteration.
+    ms: f64,
+    /// The most heap memory an iteration had live beyond what was live before it.
+    peak_bytes: usize,
+}
+
+const BATCH: usize = 64;
+
+/// Times `iterations` training iterations (forward, masked MSE, backward, Adam: the trainer's
+/// own [`gradient_step`]) of `case` on one fixed random batch of 64 trials with 2 inputs and 2
+/// outputs, after one warm-up iteration. `watch` is called with the live heap after each.
+fn iteration_cost(
+    case: Case,
+    iterations: usize,
+    mut watch: impl FnMut(usize, usize),
+) -> Result<Cost, CliError> {
     use candle_core::{DType, Device, Tensor};
     let config = ModelConfig {
-        n_rec: n,
+        kind: case.kind,
+        n_rec: case.n_rec,
+        fused: case.fused,
         ..ModelConfig::default()
     };
-    let k = Constraints::from_config(&config, 2, 2).map_err(CliError::failed)?;
-    let w = initial_weights(&config, &k, 0);
-    let options = RateRnnOptions {
-        fused,
-        ..RateRnnOptions::new(0.1, 0.0, Transfer::Relu)
+    let shape = TaskShape {
+        inputs: vec!["a".into(), "b".into()],
+        outputs: vec!["y".into(), "z".into()],
+        dt: 10.0,
+        tau: 100.0,
+        duration: 10.0 * case.steps as f64,
     };
-    let model = RateRnn::new(&w, &options, DType::F32, &Device::Cpu).map_err(CliError::failed)?;
+    let built = build_network(&config, &shape, 0, Path::new(".")).map_err(CliError::failed)?;
+    let model = built.network.as_ref();
     let dev = Device::Cpu;
-    let (t, b) = (200, 64);
-    let inputs = Tensor::rand(0f32, 1f32, (t, b, 2), &dev).map_err(CliError::failed)?;
-    let targets = Tensor::rand(0f32, 1f32, (t, b, 2), &dev).map_err(CliError::failed)?;
-    let mask = Tensor::ones((t, b, 2), DType::F32, &dev).map_err(CliError::failed)?;
+    let shape3 = (case.steps, BATCH, 2);
+    let fail = CliError::failed;
+    let inputs = Tensor::rand(0f32, 1f32, shape3, &dev).map_err(fail)?;
+    let targets = Tensor::rand(0f32, 1f32, shape3, &dev).map_err(fail)?;
+    let mask = Tensor::ones(shape3, DType::F32, &dev).map_err(fail)?;
     let train_config = TrainConfig::default();
-    let mut optimizer =
-        crate::train::new_optimizer(&model, &train_config).map_err(CliError::failed)?;
+    let mut optimizer = new_optimizer(model, &train_config).map_err(fail)?;
     let trainable = model.trainable();
-    let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
-    let mut step = || -> candle_core::Result<()> {
-        let (sim, _) = model.run(&inputs, &mut crate::random::Rng::from_seed(0), true)?;
-        let loss = crate::train::masked_mse(&sim.outputs, &targets, &mask)?;
-        let grads = loss.backward()?;
-        let gs: Vec<Tensor> = vars
-            .iter()
-            .map(|v| {
-                grads
-                    .get(v.as_tensor())
-                    .cloned()
-                    .unwrap_or_else(|| v.as_tensor().zeros_like().unwrap())
-            })
-            .collect();
-        optimizer.step(&vars, &gs, 1e-3)
+    let mut step = |i: usize| {
+        gradient_step(
+            model,
+            &trainable,
+            &mut optimizer,
+            &train_config,
+            config.loss,
+            i,
+            (&inputs, &targets, &mask),
+            &mut Rng::from_seed(i as u64),
+        )
+        .map_err(CliError::failed)
     };
-    step().map_err(CliError::failed)?;
+    step(1)?;
+    let before = memory::heap_bytes();
+    memory::reset_peak_heap();
     let start = Instant::now();
-    for _ in 0..iterations.max(1) {
-        step().map_err(CliError::failed)?;
+    for i in 0..iterations.max(1) {
+        step(i + 2)?;
+        watch(i + 1, memory::heap_bytes());
     }
-    Ok(start.elapsed().as_secs_f64() * 1e3 / iterations.max(1) as f64)
+    Ok(Cost {
+        ms: start.elapsed().as_secs_f64() * 1e3 / iterations.max(1) as f64,
+        peak_bytes: memory::peak_heap_bytes().saturating_sub(before),
+    })
+}
+
+/// A rate RNN case with the default 200 steps.
+fn rate(n_rec: usize, fused: bool) -> Case {
+    Case {
+        kind: ModelKind::RateRnn,
+        n_rec,
+        fused,
+        steps: 200,
+    }
+}
+
+/// Iterations per measurement: fewer for the slow large networks.
+fn iterations_for(n_rec: usize) -> usize {
+    if n_rec >= 256 {
+        5
+    } else {
+        20
+    }
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+/// Runs `f` on this thread with `threads` threads for the model: candle's and the kernel's
+/// thread count (`RAYON_NUM_THREADS`, read at every product) over rayon's global pool, which
+/// `bench_model` sizes for the largest count. Training runs on the main thread the same way.
+fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    f()
 }
 
 fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
-    let threads = crate::task::generation_threads();
-    let gemm = crate::kernel::gemm_gflops(1024);
+    let original = std::env::var("RAYON_NUM_THREADS").ok();
+    let most = args.threads.iter().copied().max().unwrap_or(1);
+    // The global pool is built once per process; an error means it already exists.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(most)
+        .build_global();
+    if rayon::current_num_threads() < most {
+        return Err(CliError::failed(anyhow::anyhow!(
+            "rayon's thread pool already has {} threads; --threads asks for {most}",
+            rayon::current_num_threads()
+        )));
+    }
     outln!(
-        "single-thread f32 GEMM (1024³): {gemm:.1} GFLOP/s; model threads: RAYON_NUM_THREADS={}",
-        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| threads.to_string())
+        "training iteration of a rate RNN (ReLU), batch {BATCH} × 200 steps: forward, masked MSE, backward, Adam"
     );
-    outln!("training iteration, batch 64 × 200 steps (forward, loss, backward, Adam):");
     outln!(
-        "  {:>6} {:>14} {:>14} {:>8} {:>16}",
+        "  {:>7} {:>6} {:>11} {:>11} {:>8} {:>9} {:>8} {:>11} {:>10}",
+        "threads",
         "N_rec",
         "reference",
         "fused",
         "speed-up",
-        "fused vs GEMM"
+        "GFLOP/s",
+        "of GEMM",
+        "arithmetic",
+        "peak heap"
     );
-    for &n in &args.sizes {
-        let its = if n >= 256 { 5 } else { 20 };
-        let reference = model_ms(n, false, its)?;
-        let fused = model_ms(n, true, its)?;
-        // Recurrence arithmetic: forward 2·T·B·N², backward 4·T·B·N².
-        let flops = 6.0 * 200.0 * 64.0 * (n as f64).powi(2);
-        let share = flops / (fused / 1e3) / 1e9 / gemm;
+    let mut fused_ms = std::collections::BTreeMap::new();
+    for &threads in &args.threads {
+        let rows = with_threads(threads, || -> Result<Vec<String>, CliError> {
+            let gemm = crate::kernel::gemm_gflops(1024);
+            let mut rows = vec![format!(
+                "  {threads:>7} f32 GEMM 1024³ on {threads} thread(s): {gemm:.1} GFLOP/s"
+            )];
+            for &n in &args.sizes {
+                let its = iterations_for(n);
+                let reference = iteration_cost(rate(n, false), its, |_, _| {})?;
+                let fused = iteration_cost(rate(n, true), its, |_, _| {})?;
+                // Recurrence arithmetic: forward 2·T·B·N², backward 4·T·B·N².
+                let flops = 6.0 * 200.0 * BATCH as f64 * (n as f64).powi(2);
+                let rate = flops / (fused.ms / 1e3) / 1e9;
+                rows.push(format!(
+                    "  {threads:>7} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {rate:>9.1} {:>7.0}% {:>8.2} ms {:>6.1} MiB",
+                    reference.ms,
+                    fused.ms,
+                    reference.ms / fused.ms,
+                    100.0 * rate / gemm,
+                    flops / gemm / 1e6,
+                    mib(fused.peak_bytes),
+                ));
+                fused_ms.insert((threads, n), fused.ms);
+            }
+            Ok(rows)
+        })?;
+        for row in rows {
+            outln!("{row}");
+        }
+    }
+    outln!("  (arithmetic: the recurrence's 6·T·B·N² FLOP at the GEMM rate; peak heap: fused path, beyond the model)");
+
+    let threads = args.threads.first().copied().unwrap_or(1);
+    outln!("gated networks on {threads} thread(s), same batch (candle autograd, no fused kernel):");
+    outln!(
+        "  {:>6} {:>6} {:>11} {:>18}",
+        "kind",
+        "N_rec",
+        "per iter",
+        "vs fused rate RNN"
+    );
+    for kind in [ModelKind::Lstm, ModelKind::Gru] {
+        for &n in &args.sizes {
+            let case = Case {
+                kind,
+                n_rec: n,
+                fused: false,
+                steps: 200,
+            };
+            let cost = with_threads(threads, || {
+                iteration_cost(case, iterations_for(n), |_, _| {})
+            })?;
+            let ratio = fused_ms
+                .get(&(threads, n))
+                .map(|f| format!("{:.1}x", cost.ms / f))
+                .unwrap_or_default();
+            outln!(
+                "  {:>6} {n:>6} {:>8.1} ms {ratio:>18}",
+                format!("{kind:?}").to_lowercase(),
+                cost.ms
+            );
+        }
+    }
+
+    let largest = args.sizes.iter().copied().max().unwrap_or(50);
+    let smallest = args.sizes.iter().copied().min().unwrap_or(50);
+    outln!(
+        "memory of the fused rate RNN, N_rec = {largest}, batch {BATCH}, on {threads} thread(s):"
+    );
+    let mut per_element = Vec::new();
+    for steps in [100, 200, 400] {
+        let case = Case {
+            steps,
+            ..rate(largest, true)
+        };
+        let cost = with_threads(threads, || iteration_cost(case, 2, |_, _| {}))?;
+        let elements = (steps * BATCH * largest) as f64;
+        per_element.push(cost.peak_bytes as f64 / elements);
         outln!(
-            "  {n:>6} {reference:>11.1} ms {fused:>11.1} ms {:>7.2}x {:>15.0}%",
-            reference / fused,
-            100.0 * share
+            "  {steps:>4} steps: peak heap {:>7.1} MiB = {:.1} bytes per step × trial × unit",
+            mib(cost.peak_bytes),
+            cost.peak_bytes as f64 / elements
         );
+    }
+    let spread = per_element.iter().cloned().fold(f64::NAN, f64::max)
+        / per_element.iter().cloned().fold(f64::NAN, f64::min);
+    outln!("  linear in steps: bytes per element vary by a factor {spread:.3}");
+    let mut live = Vec::with_capacity(256);
+    let resident_before = memory::resident_bytes();
+    with_threads(threads, || {
+        iteration_cost(rate(smallest, true), 200, |i, bytes| live.push((i, bytes)))
+    })?;
+    let resident_after = memory::resident_bytes();
+    let at = |i: usize| live.iter().find(|(k, _)| *k == i).map_or(0, |(_, b)| *b);
+    outln!(
+        "  live heap over 200 iterations (N_rec = {smallest}): after 10 {:.2} MiB, after 200 {:.2} MiB ({:+} bytes)",
+        mib(at(10)),
+        mib(at(200)),
+        at(200) as i64 - at(10) as i64
+    );
+    if let (Some(a), Some(b)) = (resident_before, resident_after) {
+        outln!(
+            "  resident memory: {:.1} MiB before, {:.1} MiB after",
+            mib(a),
+            mib(b)
+        );
+    }
+    match original {
+        Some(v) => std::env::set_var("RAYON_NUM_THREADS", v),
+        None => std::env::remove_var("RAYON_NUM_THREADS"),
     }
     Ok(())
 }

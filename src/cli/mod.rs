@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod allocator;
 pub mod bench;
 pub mod check;
 pub mod collect;
@@ -20,6 +21,7 @@ pub mod script_args;
 pub mod simulate;
 pub mod sweep;
 pub mod test;
+pub mod threads;
 pub mod trained_run;
 pub mod trials;
 
@@ -89,11 +91,10 @@ impl CliError {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    // One thread for the model's small matrix products (two are slower here); the batch
-    // thread uses the other core. RAYON_NUM_THREADS set by the user wins.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
+    allocator::keep_freed_memory();
+    // One thread for the model's products unless a command chooses otherwise (`run` by
+    // network size); the batch thread uses another core. RAYON_NUM_THREADS set by the user wins.
+    threads::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::execute(&args),

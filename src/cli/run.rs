@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Print nothing but errors and the run directory.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Threads for the model's matrix products [default: 1 below 384 units, else all cores;
+    /// RAYON_NUM_THREADS if set]. Trial generation runs on threads of its own.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// Raised by Ctrl-C / SIGTERM: training stops at the end of the current iteration.
@@ -210,6 +214,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::input)?;
     let base_dir = plan.script.parent().unwrap_or(Path::new("."));
+    let threads = super::threads::use_threads(args.threads.map(usize::from), config.model.n_rec);
     let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)
         .map_err(CliError::input)?;
     let model = built.network.as_ref();
@@ -299,8 +304,13 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         } else {
             "training".into()
         };
+        let threads = if threads == 1 {
+            String::new()
+        } else {
+            format!(" on {threads} threads")
+        };
         outln!(
-            "psychrnn {}: {} — {} units, {} iterations of {} trials, {verb} → {}",
+            "psychrnn {}: {} — {} units{threads}, {} iterations of {} trials, {verb} → {}",
             env!("CARGO_PKG_VERSION"),
             config.name,
             config.model.n_rec,

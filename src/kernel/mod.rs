@@ -2,4 +2,4 @@
 
 mod rate_recurrence;
 
-pub use rate_recurrence::{gemm_gflops, RateRecurrence};
+pub use rate_recurrence::{gemm_gflops, RateRecurrence, TransferOp};

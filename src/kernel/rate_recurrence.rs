@@ -1,14 +1,17 @@
 //! The rate RNN's time loop as one custom op with a hand-written backward pass through time.
 //!
-//! With E_t = α ⊙ (u_t W_inᵀ + b_rec) + noise_t computed outside (one large batched product):
+//! With E_t = α ⊙ (u_t W_inᵀ + b_rec) computed outside (one large batched product) and the
+//! recurrent noise ξ_t (already scaled, not differentiated) held by the op:
 //! ```text
-//! forward:  x_t = (1 − α) ⊙ x_{t−1} + α ⊙ (f(x_{t−1}) W_recᵀ) + E_t,   t = 1..T
+//! forward:  x_t = (1 − α) ⊙ x_{t−1} + α ⊙ (f(x_{t−1}) W_recᵀ) + E_t + ξ_t,   t = 1..T
 //! backward: δ_T = G_T;  δ_{t−1} = G_{t−1} + (1 − α) ⊙ δ_t + ((α ⊙ δ_t) W_rec) ⊙ f′(x_{t−1})
 //!           ∂E_t = δ_t,  ∂W_rec = Σ_t (α ⊙ δ_t)ᵀ f(x_{t−1})  (one product over all steps),  ∂x_0 = δ_0
 //! ```
 //! Inputs: E [T, B, N], W_rec [N, N], x_0 [B, N] (all f32, contiguous); output X [T, B, N].
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
+};
 
 use crate::model::Transfer;
 
@@ -19,6 +22,21 @@ pub struct RateRecurrence {
     pub alpha: Vec<f32>,
     /// The transfer function f.
     pub transfer: Transfer,
+    /// Recurrent noise ξ [T·B·N] added at every step (a constant: no gradient), or none.
+    pub noise: Option<std::sync::Arc<Vec<f32>>>,
+}
+
+/// How many threads a product of `m × k` by `k × n` gets: candle's thread count
+/// (`RAYON_NUM_THREADS`, which `--threads` sets) once the product is large enough to pay for
+/// the hand-off. Measured on 2 cores: a step's 64 × 256 × 256 product (4 M multiply-adds)
+/// is no faster on two threads, a 64 × 512 × 512 one is 1.5x faster.
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    let threads = candle_core::utils::get_num_threads();
+    if threads > 1 && m * n * k >= 1 << 23 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
 }
 
 /// out (m × n, row-major) = (accumulate ? out : 0) + a · b, with a and b given by strides.
@@ -59,13 +77,13 @@ fn gemm_f32(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism(m, n, k),
         )
     }
 }
 
-/// This machine's single-thread f32 GEMM rate in GFLOP/s, measured on an `n`×`n`×`n` product
-/// (best of three).
+/// This machine's f32 GEMM rate in GFLOP/s on candle's thread count, measured on an
+/// `n`×`n`×`n` product (best of three).
 pub fn gemm_gflops(n: usize) -> f64 {
     let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..n * n).map(|i| (i % 5) as f32 * 0.1).collect();
@@ -167,9 +185,110 @@ impl RateRecurrence {
                     cur[o + u] = (1.0 - a) * prev[o + u] + a * rec[o + u] + e_t[o + u];
                 }
             }
+            if let Some(noise) = &self.noise {
+                let xi = &noise[step * bn..(step + 1) * bn];
+                cur.iter_mut().zip(xi).for_each(|(c, &z)| *c += z);
+            }
         }
         out
     }
+
+    /// Backpropagation through time on host arrays: given W_rec, x_0, the forward states X and
+    /// ∂L/∂X (all [T·B·N] but W [N·N], x_0 [B·N]), returns (∂E, ∂W_rec, ∂x_0).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        w: &[f32],
+        x0: &[f32],
+        xs: &[f32],
+        g: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let alpha = self.alphas(n);
+        let bn = b * n;
+        // α ⊙ δ_t and f(x_{t−1}) for every step, for the one ∂W product at the end.
+        let mut scaled = vec![0.0f32; t * bn];
+        let mut prev_rates = vec![0.0f32; t * bn];
+        let mut d_e = vec![0.0f32; t * bn];
+        let mut delta: Vec<f32> = g[(t - 1) * bn..].to_vec();
+        let mut back = vec![0.0f32; bn];
+        let mut slope = vec![0.0f32; bn];
+        for step in (0..t).rev() {
+            d_e[step * bn..(step + 1) * bn].copy_from_slice(&delta);
+            let prev: &[f32] = if step == 0 {
+                x0
+            } else {
+                &xs[(step - 1) * bn..step * bn]
+            };
+            let a_delta = &mut scaled[step * bn..(step + 1) * bn];
+            for (row_out, row_in) in a_delta.chunks_exact_mut(n).zip(delta.chunks_exact(n)) {
+                for ((o, &d), &a) in row_out.iter_mut().zip(row_in).zip(&alpha) {
+                    *o = a * d;
+                }
+            }
+            apply(
+                self.transfer,
+                prev,
+                &mut prev_rates[step * bn..(step + 1) * bn],
+            );
+            derivative(self.transfer, prev, &mut slope);
+            // back = (α ⊙ δ_t) · W_rec
+            gemm_f32(
+                b, n, n, &mut back, false, a_delta, n as isize, 1, w, n as isize, 1,
+            );
+            let g_prev = if step > 0 {
+                &g[(step - 1) * bn..step * bn]
+            } else {
+                &[][..]
+            };
+            for row in 0..b {
+                let r = row * n..(row + 1) * n;
+                let (d, bk, sl) = (&mut delta[r.clone()], &back[r.clone()], &slope[r.clone()]);
+                for u in 0..n {
+                    d[u] = (1.0 - alpha[u]) * d[u] + bk[u] * sl[u];
+                }
+                if step > 0 {
+                    for (dv, gv) in d.iter_mut().zip(&g_prev[r]) {
+                        *dv += gv;
+                    }
+                }
+            }
+        }
+        // δ now holds ∂x_0.
+        let mut d_w = vec![0.0f32; n * n];
+        // ∂W[j][k] = Σ_rows scaled[row][j] · prev_rates[row][k]: scaledᵀ (n × TB) · prev_rates (TB × n).
+        gemm_f32(
+            n,
+            n,
+            t * b,
+            &mut d_w,
+            false,
+            &scaled,
+            1,
+            n as isize,
+            &prev_rates,
+            n as isize,
+            1,
+        );
+        (d_e, d_w, delta)
+    }
+}
+
+/// Calls `f` with the f32 elements of `x` in row-major order: borrowed in place when `x` is a
+/// contiguous f32 CPU tensor, copied otherwise.
+fn with_host<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    {
+        let (storage, layout) = x.storage_and_layout();
+        if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return f(&v[a..b]);
+        }
+    }
+    let copy = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    f(&copy)
 }
 
 impl CustomOp3 for RateRecurrence {
@@ -187,6 +306,15 @@ impl CustomOp3 for RateRecurrence {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (t, b, n) = l1.shape().dims3()?;
+        if let Some(noise) = &self.noise {
+            if noise.len() != t * b * n {
+                candle_core::bail!(
+                    "rate-recurrence: noise has {} values, E has {}",
+                    noise.len(),
+                    t * b * n
+                );
+            }
+        }
         if l2.shape().dims() != [n, n] || l3.shape().dims() != [b, n] {
             candle_core::bail!(
                 "rate-recurrence: shapes {:?}, {:?}, {:?} do not fit E [T,B,N], W [N,N], x0 [B,N]",
@@ -206,7 +334,6 @@ impl CustomOp3 for RateRecurrence {
         Ok((CpuStorage::F32(out), Shape::from((t, b, n))))
     }
 
-    #[allow(clippy::needless_range_loop)] // parallel arrays indexed by row and unit
     fn bwd(
         &self,
         e: &Tensor,
@@ -216,76 +343,51 @@ impl CustomOp3 for RateRecurrence {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (t, b, n) = e.dims3()?;
-        let host = |x: &Tensor| -> Result<Vec<f32>> {
-            x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
-        };
-        let (w_h, x0_h, xs, g) = (host(w)?, host(x0)?, host(res)?, host(grad)?);
-        let bn = b * n;
-        // α ⊙ δ_t for every step, and f(x_{t−1}) for every step, for the one ∂W product.
-        let mut scaled = vec![0.0f32; t * bn];
-        let mut prev_rates = vec![0.0f32; t * bn];
-        let mut d_e = vec![0.0f32; t * bn];
-        let alpha = self.alphas(n);
-        let mut delta: Vec<f32> = g[(t - 1) * bn..].to_vec();
-        let mut back = vec![0.0f32; bn];
-        let mut slope = vec![0.0f32; bn];
-        for step in (0..t).rev() {
-            d_e[step * bn..(step + 1) * bn].copy_from_slice(&delta);
-            let prev: &[f32] = if step == 0 {
-                &x0_h
-            } else {
-                &xs[(step - 1) * bn..step * bn]
-            };
-            let a_delta = &mut scaled[step * bn..(step + 1) * bn];
-            for row in 0..b {
-                for u in 0..n {
-                    a_delta[row * n + u] = alpha[u] * delta[row * n + u];
-                }
-            }
-            apply(
-                self.transfer,
-                prev,
-                &mut prev_rates[step * bn..(step + 1) * bn],
-            );
-            derivative(self.transfer, prev, &mut slope);
-            // back = (α ⊙ δ_t) · W_rec
-            gemm_f32(
-                b, n, n, &mut back, false, a_delta, n as isize, 1, &w_h, n as isize, 1,
-            );
-            for row in 0..b {
-                for u in 0..n {
-                    let i = row * n + u;
-                    delta[i] = (1.0 - alpha[u]) * delta[i] + back[i] * slope[i];
-                }
-            }
-            if step > 0 {
-                for (d, gv) in delta.iter_mut().zip(&g[(step - 1) * bn..step * bn]) {
-                    *d += gv;
-                }
-            }
-        }
-        // δ now holds ∂x_0.
-        let mut d_w = vec![0.0f32; n * n];
-        // ∂W[j][k] = Σ_rows scaled[row][j] · prev_rates[row][k]: scaledᵀ (n × TB) · prev_rates (TB × n).
-        gemm_f32(
-            n,
-            n,
-            t * bn / n,
-            &mut d_w,
-            false,
-            &scaled,
-            1,
-            n as isize,
-            &prev_rates,
-            n as isize,
-            1,
-        );
+        let (d_e, d_w, d_x0) = with_host(w, |w_h| {
+            with_host(x0, |x0_h| {
+                with_host(res, |xs| {
+                    with_host(grad, |g| Ok(self.backward(w_h, x0_h, xs, g, t, b, n)))
+                })
+            })
+        })?;
         let dev = e.device();
         let dtype = e.dtype();
         Ok((
             Some(Tensor::from_vec(d_e, (t, b, n), dev)?.to_dtype(dtype)?),
             Some(Tensor::from_vec(d_w, (n, n), dev)?.to_dtype(dtype)?),
-            Some(Tensor::from_vec(delta, (b, n), dev)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(d_x0, (b, n), dev)?.to_dtype(dtype)?),
+        ))
+    }
+}
+
+/// The transfer function r = f(x) as one op with a one-pass backward (∂x = ∂r ⊙ f′(x)),
+/// for the fused path: candle's own ReLU backward takes four passes over [T, B, N] tensors.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferOp(pub Transfer);
+
+impl CustomOp1 for TransferOp {
+    fn name(&self) -> &'static str {
+        "transfer"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = slice(s, l, "states")?;
+        let mut out = vec![0.0f32; x.len()];
+        apply(self.0, x, &mut out);
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let d = with_host(x, |x| {
+            with_host(grad, |g| {
+                let mut d = vec![0.0f32; x.len()];
+                derivative(self.0, x, &mut d);
+                d.iter_mut().zip(g).for_each(|(d, &g)| *d *= g);
+                Ok(d)
+            })
+        })?;
+        Ok(Some(
+            Tensor::from_vec(d, x.shape(), x.device())?.to_dtype(x.dtype())?,
         ))
     }
 }

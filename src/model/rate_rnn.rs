@@ -560,33 +560,38 @@ pub fn simulate_fused(
     inputs: &Tensor,
     noise: Option<&Tensor>,
 ) -> Result<Simulation> {
-    let (n_steps, n_trials, n_in) = inputs.dims3()?;
+    let (n_steps, n_trials, _) = inputs.dims3()?;
     let n_rec = w.w_rec.dim(0)?;
-    let n_out = w.w_out.dim(0)?;
-    let drive = inputs
-        .reshape((n_steps * n_trials, n_in))?
-        .matmul(&w.w_in.t()?)?
-        .broadcast_add(&w.b_rec)?
-        .reshape((n_steps, n_trials, n_rec))?;
-    let (mut e, alphas) = match alpha {
-        Alpha::Scalar(a) => (drive.affine(*a, 0.0)?, vec![*a as f32]),
-        Alpha::PerUnit(a, _) => (drive.broadcast_mul(a)?, a.flatten_all()?.to_vec1::<f32>()?),
+    // E = α ⊙ (u W_inᵀ + b_rec) as one batched product of [u, 1] with α ⊙ [W_in, b_rec]: α
+    // scales the small weights, not the [T, B, N] drive, and every [T, B, N] tensor in the
+    // graph costs a zero-filled gradient and an addition in candle's backward pass.
+    let (alpha_col, alphas) = match alpha {
+        Alpha::Scalar(a) => (
+            Tensor::full(*a as f32, (n_rec, 1), w.w_in.device())?.to_dtype(w.w_in.dtype())?,
+            vec![*a as f32],
+        ),
+        Alpha::PerUnit(a, _) => (a.t()?, a.flatten_all()?.to_vec1::<f32>()?),
     };
-    if let Some(noise) = noise {
-        e = (e + noise)?;
-    }
+    let weights = Tensor::cat(&[&w.w_in, &w.b_rec.unsqueeze(1)?], 1)?.broadcast_mul(&alpha_col)?;
+    let ones = Tensor::ones((n_steps, n_trials, 1), inputs.dtype(), inputs.device())?;
+    let e = Tensor::cat(&[inputs, &ones], 2)?.broadcast_matmul(&weights.t()?)?;
+    let noise = match noise {
+        Some(n) => Some(std::sync::Arc::new(
+            n.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+        )),
+        None => None,
+    };
     let x0 = w.init_state.broadcast_as((n_trials, n_rec))?.contiguous()?;
     let op = crate::kernel::RateRecurrence {
         alpha: alphas,
         transfer,
+        noise,
     };
     let states = e.contiguous()?.apply_op3(&w.w_rec.contiguous()?, &x0, op)?;
-    let rates = transfer.apply(&states)?;
+    let rates = states.apply_op1(crate::kernel::TransferOp(transfer))?;
     let outputs = rates
-        .reshape((n_steps * n_trials, n_rec))?
-        .matmul(&w.w_out.t()?)?
-        .broadcast_add(&w.b_out)?
-        .reshape((n_steps, n_trials, n_out))?;
+        .broadcast_matmul(&w.w_out.t()?)?
+        .broadcast_add(&w.b_out)?;
     Ok(Simulation { states, outputs })
 }
 

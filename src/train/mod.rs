@@ -14,6 +14,6 @@ pub use curriculum::{
 pub use loss::{loss, masked_binary_cross_entropy, masked_mse, masked_softmax_cross_entropy};
 pub use optimizer::{clip_by_norm, clip_global, Adam, Optimizer, Sgd};
 pub use trainer::{
-    batch_tensors, evaluate, new_optimizer, train, train_session, Evaluation, HistoryRow, Hooks,
-    StopReason, TrainError, TrainOutcome, TrainState,
+    batch_tensors, evaluate, gradient_step, new_optimizer, train, train_session, Evaluation,
+    HistoryRow, Hooks, StopReason, TrainError, TrainOutcome, TrainState,
 };

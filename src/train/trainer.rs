@@ -19,7 +19,7 @@ use super::curriculum::{Curriculum, CurriculumState, Decision};
 use super::{
     clip_by_norm, clip_global, loss, Adam, Clipping, Optimizer, OptimizerKind, Sgd, TrainConfig,
 };
-use crate::model::{LossKind, Network};
+use crate::model::{LossKind, Network, TrainableVar};
 use crate::random::{stream, Rng};
 use crate::task::{generate_batch, Batch, BatchPrefetcher, Task, TaskError};
 
@@ -234,6 +234,59 @@ pub struct Hooks<'a> {
     pub stop: &'a AtomicBool,
 }
 
+/// One training iteration on a batch of time-major (inputs, targets, mask): forward pass with
+/// recurrent noise from `noise_rng`, loss plus regularisers, backward pass, fixed synapses
+/// zeroed, clipping, and the optimizer's update at `iteration`'s learning rate. Returns the
+/// loss; a non-finite loss is an error and leaves the parameters unchanged.
+#[allow(clippy::too_many_arguments)]
+pub fn gradient_step(
+    model: &dyn Network,
+    trainable: &[TrainableVar<'_>],
+    optimizer: &mut Optimizer,
+    config: &TrainConfig,
+    kind: LossKind,
+    iteration: usize,
+    (inputs, targets, mask): (&Tensor, &Tensor, &Tensor),
+    noise_rng: &mut Rng,
+) -> Result<f64, TrainError> {
+    let (sim, penalty) = model.run(inputs, noise_rng, true)?;
+    let mut total = loss(kind, &sim.outputs, targets, mask)?;
+    if let Some(p) = penalty {
+        total = (total + p)?;
+    }
+    let loss_value = total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    if !loss_value.is_finite() {
+        return Err(TrainError::NonFinite {
+            iteration,
+            loss: loss_value,
+        });
+    }
+    let grads = total.backward()?;
+    let mut gs = Vec::with_capacity(trainable.len());
+    for t in trainable {
+        let g = match grads.get(t.var.as_tensor()) {
+            Some(g) => g.clone(),
+            None => t.var.as_tensor().zeros_like()?,
+        };
+        // Fixed synapses get no gradient (PsychRNN: grad · (1 − fixed)), before clipping.
+        gs.push(match &t.free {
+            Some(free) => g.mul(free)?,
+            None => g,
+        });
+    }
+    let gs = match (config.clip_grad_norm, config.clipping) {
+        (None, _) => gs,
+        (Some(c), Clipping::PerTensor) => gs
+            .iter()
+            .map(|g| clip_by_norm(g, c))
+            .collect::<candle_core::Result<_>>()?,
+        (Some(c), Clipping::Global) => clip_global(&gs, c)?,
+    };
+    let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
+    optimizer.step(&vars, &gs, config.learning_rate_at(iteration))?;
+    Ok(loss_value)
+}
+
 /// Trains `model` in place from `state` (fresh, or restored from a checkpoint together with
 /// the model's parameters and `optimizer`'s state) until the run's end, and returns the outcome;
 /// `state` holds where training stopped.
@@ -253,7 +306,6 @@ pub fn train_session(
     let dtype = model.dtype();
     let device = model.device();
     let trainable = model.trainable();
-    let vars: Vec<&candle_core::Var> = trainable.iter().map(|t| t.var).collect();
     let mut task = curriculum
         .task(&state.curriculum)
         .map_err(TrainError::Run)?;
@@ -287,40 +339,16 @@ pub fn train_session(
         let (inputs, targets, mask) = batch_tensors(&batch, dtype, &device)?;
         let mut noise_rng =
             Rng::derive(seed, &[stream::REC_NOISE, stream::TRAIN, iteration as u64]);
-        let (sim, penalty) = model.run(&inputs, &mut noise_rng, true)?;
-        let mut total = loss(kind, &sim.outputs, &targets, &mask)?;
-        if let Some(p) = penalty {
-            total = (total + p)?;
-        }
-        let loss_value = total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        if !loss_value.is_finite() {
-            return Err(TrainError::NonFinite {
-                iteration,
-                loss: loss_value,
-            });
-        }
-        let grads = total.backward()?;
-        let mut gs = Vec::with_capacity(vars.len());
-        for t in &trainable {
-            let g = match grads.get(t.var.as_tensor()) {
-                Some(g) => g.clone(),
-                None => t.var.as_tensor().zeros_like()?,
-            };
-            // Fixed synapses get no gradient (PsychRNN: grad · (1 − fixed)), before clipping.
-            gs.push(match &t.free {
-                Some(free) => g.mul(free)?,
-                None => g,
-            });
-        }
-        let gs = match (config.clip_grad_norm, config.clipping) {
-            (None, _) => gs,
-            (Some(c), Clipping::PerTensor) => gs
-                .iter()
-                .map(|g| clip_by_norm(g, c))
-                .collect::<candle_core::Result<_>>()?,
-            (Some(c), Clipping::Global) => clip_global(&gs, c)?,
-        };
-        optimizer.step(&vars, &gs, config.learning_rate_at(iteration))?;
+        let loss_value = gradient_step(
+            model,
+            &trainable,
+            optimizer,
+            config,
+            kind,
+            iteration,
+            (&inputs, &targets, &mask),
+            &mut noise_rng,
+        )?;
         state.iteration = iteration;
         state.loss_sum += loss_value;
         state.loss_count += 1;
