@@ -1,9 +1,11 @@
-//! The fused recurrence kernel against the reference candle-op path: same states, outputs and
-//! gradients on random networks with Dale's principle, masks, noise and per-unit τ.
+//! The fused recurrence kernels against the reference candle-op paths: same states, outputs and
+//! gradients on random rate networks with Dale's principle, masks, noise and per-unit τ, and
+//! on random LSTMs and GRUs.
 
 use candle_core::{DType, Device, Tensor};
 use psychrnn::model::{
-    initial_weights, Constraints, ModelConfig, RateRnn, RateRnnOptions, Transfer,
+    initial_weights, Cell, Constraints, GatedRnn, GatedWeights, ModelConfig, RateRnn,
+    RateRnnOptions, Regularization, Transfer,
 };
 use psychrnn::random::Rng;
 use psychrnn::train::masked_mse;
@@ -94,6 +96,83 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
                     > 0.0,
                 "{name} has a gradient"
             );
+        }
+    }
+}
+
+#[test]
+fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
+    let (n_in, n, n_out, t, b) = (3, 16, 2, 30, 5);
+    let dev = Device::Cpu;
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let mut w = GatedWeights::initial(cell, n_in, n, n_out, 4);
+        // Non-zero biases and initial states, so every gradient path is exercised.
+        let mut rng = Rng::from_seed(9);
+        for v in w
+            .b_x
+            .iter_mut()
+            .chain(w.b_h.iter_mut())
+            .chain(w.init_hidden.iter_mut())
+            .chain(w.init_cell.iter_mut())
+        {
+            *v += rng.uniform_range(-0.5, 0.5) as f32;
+        }
+        let reference = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+        let mut fused = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+        fused.fused = true;
+        let u: Vec<f32> = (0..t * b * n_in)
+            .map(|_| rng.uniform_range(-1.0, 1.5) as f32)
+            .collect();
+        let y: Vec<f32> = (0..t * b * n_out).map(|_| rng.uniform() as f32).collect();
+        let inputs = Tensor::from_vec(u, (t, b, n_in), &dev).unwrap();
+        let targets = Tensor::from_vec(y, (t, b, n_out), &dev).unwrap();
+        let mask = Tensor::ones((t, b, n_out), DType::F32, &dev).unwrap();
+        let (r, f) = (
+            reference.forward(&inputs, true).unwrap(),
+            fused.forward(&inputs, true).unwrap(),
+        );
+        assert!(rel_diff(&f.states, &r.states) < 1e-4, "{cell:?}: states");
+        assert!(rel_diff(&f.outputs, &r.outputs) < 1e-4, "{cell:?}: outputs");
+        let g_ref = masked_mse(&r.outputs, &targets, &mask)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_fused = masked_mse(&f.outputs, &targets, &mask)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let pairs = [
+            ("W_x", &reference.w_x, &fused.w_x),
+            ("W_h", &reference.w_h, &fused.w_h),
+            ("b_x", &reference.b_x, &fused.b_x),
+            ("b_h", &reference.b_h, &fused.b_h),
+            ("init_hidden", &reference.init_hidden, &fused.init_hidden),
+            ("init_cell", &reference.init_cell, &fused.init_cell),
+            ("W_out", &reference.w_out, &fused.w_out),
+            ("b_out", &reference.b_out, &fused.b_out),
+        ];
+        for (name, vr, vf) in pairs {
+            let used = match cell {
+                Cell::Lstm => name != "b_h",
+                Cell::Gru => name != "init_cell",
+            };
+            if !used {
+                continue;
+            }
+            let (gr, gf) = (
+                g_ref.get(vr.as_tensor()).expect(name),
+                g_fused.get(vf.as_tensor()).expect(name),
+            );
+            let d = rel_diff(gf, gr);
+            assert!(d < 1e-4, "{cell:?}: gradient of {name} differs by {d}");
+            let largest = gr
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(largest > 0.0, "{cell:?}: {name} has a gradient");
         }
     }
 }

@@ -257,33 +257,37 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     outln!("  (arithmetic: the recurrence's 6·T·B·N² FLOP at the GEMM rate; peak heap: fused path, beyond the model)");
 
     let threads = args.threads.first().copied().unwrap_or(1);
-    outln!("gated networks on {threads} thread(s), same batch (candle autograd, no fused kernel):");
+    outln!("LSTM and GRU on {threads} thread(s), same batch, per-step candle ops (reference) and fused kernel:");
     outln!(
-        "  {:>6} {:>6} {:>11} {:>18}",
+        "  {:>6} {:>6} {:>11} {:>11} {:>8} {:>18}",
         "kind",
         "N_rec",
-        "per iter",
+        "reference",
+        "fused",
+        "speed-up",
         "vs fused rate RNN"
     );
     for kind in [ModelKind::Lstm, ModelKind::Gru] {
         for &n in &args.sizes {
-            let case = Case {
+            let case = |fused| Case {
                 kind,
                 n_rec: n,
-                fused: false,
+                fused,
                 steps: 200,
             };
-            let cost = with_threads(threads, || {
-                iteration_cost(case, iterations_for(n), |_, _| {})
-            })?;
+            let its = iterations_for(n);
+            let reference = with_threads(threads, || iteration_cost(case(false), its, |_, _| {}))?;
+            let fused = with_threads(threads, || iteration_cost(case(true), its, |_, _| {}))?;
             let ratio = fused_ms
                 .get(&(threads, n))
-                .map(|f| format!("{:.1}x", cost.ms / f))
+                .map(|f| format!("{:.1}x", fused.ms / f))
                 .unwrap_or_default();
             outln!(
-                "  {:>6} {n:>6} {:>8.1} ms {ratio:>18}",
+                "  {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18}",
                 format!("{kind:?}").to_lowercase(),
-                cost.ms
+                reference.ms,
+                fused.ms,
+                reference.ms / fused.ms
             );
         }
     }

@@ -1,5 +1,8 @@
 //! Hand-written CPU kernels registered as candle custom ops.
 
+mod fast_math;
+mod gated_recurrence;
 mod rate_recurrence;
 
+pub use gated_recurrence::GatedRecurrence;
 pub use rate_recurrence::{gemm_gflops, RateRecurrence, TransferOp};

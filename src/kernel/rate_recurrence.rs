@@ -41,7 +41,7 @@ fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
 
 /// out (m × n, row-major) = (accumulate ? out : 0) + a · b, with a and b given by strides.
 #[allow(clippy::too_many_arguments)]
-fn gemm_f32(
+pub(super) fn gemm_f32(
     m: usize,
     n: usize,
     k: usize,
@@ -97,7 +97,7 @@ pub fn gemm_gflops(n: usize) -> f64 {
     2.0 * (n as f64).powi(3) / best / 1e9
 }
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+pub(super) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
         candle_core::bail!("rate-recurrence: {what} must be f32");
     };
@@ -278,7 +278,7 @@ impl RateRecurrence {
 
 /// Calls `f` with the f32 elements of `x` in row-major order: borrowed in place when `x` is a
 /// contiguous f32 CPU tensor, copied otherwise.
-fn with_host<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(super) fn with_host<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     {
         let (storage, layout) = x.storage_and_layout();
         if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =

@@ -111,8 +111,9 @@ pub fn build_network(
             Cell::Gru
         };
         let w = GatedWeights::initial(cell, n_in, c.n_rec, n_out, seed);
-        let network = GatedRnn::new(&w, regularization(c), DType::F32, &Device::Cpu)
+        let mut network = GatedRnn::new(&w, regularization(c), DType::F32, &Device::Cpu)
             .map_err(|e| ConfigError::new("model", e.to_string()))?;
+        network.fused = c.fused;
         return Ok(BuiltNetwork {
             network: Box::new(network),
             notes: Vec::new(),

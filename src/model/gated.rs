@@ -123,6 +123,9 @@ pub struct GatedRnn {
     pub b_out: Var,
     regularization: GatedRegularization,
     n_rec: usize,
+    /// Run the time loop as the fused kernel ([`crate::kernel::GatedRecurrence`], f32 only)
+    /// instead of per-step candle ops.
+    pub fused: bool,
 }
 
 fn host(t: &Tensor) -> Result<Vec<f32>> {
@@ -154,6 +157,7 @@ impl GatedRnn {
             b_out: var(&w.b_out, &[o])?,
             regularization,
             n_rec: n,
+            fused: false,
         })
     }
 
@@ -193,6 +197,29 @@ impl GatedRnn {
         let (w_out, b_out) = (t_of(&self.w_out), t_of(&self.b_out));
         let (n_steps, n_trials, _) = inputs.dims3()?;
         let n = self.n_rec;
+        if self.fused && w_h.dtype() == DType::F32 {
+            let h0 = t_of(&self.init_hidden).broadcast_as((n_trials, n))?;
+            // All steps' input side as one product of [u, 1] with [W_x, b_x].
+            let ones = Tensor::ones((n_steps, n_trials, 1), inputs.dtype(), inputs.device())?;
+            let w_x_b = Tensor::cat(&[&w_x, &b_x.unsqueeze(1)?], 1)?;
+            let gx = Tensor::cat(&[inputs, &ones], 2)?.broadcast_matmul(&w_x_b.t()?)?;
+            let (w, init) = match self.cell {
+                Cell::Lstm => {
+                    let c0 = t_of(&self.init_cell).broadcast_as((n_trials, n))?;
+                    (w_h.clone(), Tensor::cat(&[&h0, &c0], 1)?)
+                }
+                Cell::Gru => (Tensor::cat(&[&w_h, &b_h.unsqueeze(1)?], 1)?, h0),
+            };
+            let states = gx.contiguous()?.apply_op3(
+                &w.contiguous()?,
+                &init.contiguous()?,
+                crate::kernel::GatedRecurrence::new(self.cell),
+            )?;
+            let outputs = states
+                .broadcast_matmul(&w_out.t()?)?
+                .broadcast_add(&b_out)?;
+            return Ok(Simulation { states, outputs });
+        }
         let w_x_t = w_x.t()?;
         let w_h_t = w_h.t()?;
         let mut h = t_of(&self.init_hidden).broadcast_as((n_trials, n))?;

@@ -1,0 +1,411 @@
+//! The LSTM's and GRU's time loops as one custom op with a hand-written backward pass
+//! through time (equations in `model::gated`).
+//!
+//! Inputs: GX [T, B, G·N], the input side of every gate pre-activation for all steps
+//! (x_t W_xᵀ + b_x, one product outside); W_h [G·N, N] (LSTM) or [W_h | b_h] [3N, N + 1]
+//! (GRU, whose b_h sits inside r ⊙ (h W_hᵀ + b_h)); the initial state [B, 2N] = [h_0 | c_0]
+//! (LSTM) or [B, N] = h_0 (GRU). Output: H [T, B, N].
+//!
+//! The forward pass keeps the gate activations (LSTM: i, f, g, o, c; GRU: r, z, n and the
+//! hidden-side candidate term) for the backward pass, which then needs one product with W_h
+//! per step and one product over all steps for ∂W_h:
+//! ```text
+//! LSTM: dc += dh ⊙ o ⊙ (1 − tanh²c);  ∂a = [dc⊙g⊙i(1−i), dc⊙c₋⊙f(1−f), dc⊙i⊙(1−g²), dh⊙tanh c⊙o(1−o)]
+//!       dc₋ = dc ⊙ f;  dh₋ = ∂a W_h + ∂L/∂h₋
+//! GRU:  ∂a_n = dh⊙(1−z)⊙(1−n²);  ∂a_z = dh⊙(h₋−n)⊙z(1−z);  ∂a_r = ∂a_n⊙n_h⊙r(1−r)
+//!       ∂GH = [∂a_r, ∂a_z, ∂a_n⊙r];  dh₋ = dh⊙z + ∂GH W_h + ∂L/∂h₋
+//! ```
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+
+use super::fast_math::{sigmoid, tanh};
+use super::rate_recurrence::{gemm_f32, slice, with_host};
+use crate::model::Cell;
+
+/// The fused gated recurrence for one forward/backward pair (it keeps the forward pass's
+/// gate activations for the backward pass).
+#[derive(Debug)]
+pub struct GatedRecurrence {
+    cell: Cell,
+    cache: Mutex<Option<Vec<f32>>>,
+}
+
+impl GatedRecurrence {
+    /// An op for `cell`.
+    pub fn new(cell: Cell) -> Self {
+        GatedRecurrence {
+            cell,
+            cache: Mutex::new(None),
+        }
+    }
+
+    fn gates(&self) -> usize {
+        match self.cell {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// Values kept per step, trial and unit: LSTM i, f, g, o, c; GRU r, z, n, n_h.
+    fn kept(&self) -> usize {
+        match self.cell {
+            Cell::Lstm => 5,
+            Cell::Gru => 4,
+        }
+    }
+
+    /// Width of a W_h row: N, or N + 1 with the GRU's bias column.
+    fn row(&self, n: usize) -> usize {
+        match self.cell {
+            Cell::Lstm => n,
+            Cell::Gru => n + 1,
+        }
+    }
+
+    /// The forward pass on host arrays: (H [T·B·N], kept activations [T·B·kept·N]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        gx: &[f32],
+        w: &[f32],
+        init: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let g = self.gates();
+        let (k, row) = (self.kept(), self.row(n));
+        let bn = b * n;
+        let mut hs = vec![0.0f32; t * bn];
+        let mut kept = vec![0.0f32; t * b * k * n];
+        let mut gh = vec![0.0f32; b * g * n];
+        let mut h_prev: Vec<f32> = (0..b)
+            .flat_map(|r| init[r * (init.len() / b)..][..n].to_vec())
+            .collect();
+        let mut c_prev: Vec<f32> = match self.cell {
+            Cell::Lstm => (0..b)
+                .flat_map(|r| init[r * 2 * n + n..][..n].to_vec())
+                .collect(),
+            Cell::Gru => Vec::new(),
+        };
+        for step in 0..t {
+            // gh = h₋ W_hᵀ: b_kj = W[j][k] → row stride 1, column stride `row`.
+            gemm_f32(
+                b,
+                g * n,
+                n,
+                &mut gh,
+                false,
+                &h_prev,
+                n as isize,
+                1,
+                w,
+                1,
+                row as isize,
+            );
+            let gx_t = &gx[step * b * g * n..(step + 1) * b * g * n];
+            let kept_t = &mut kept[step * b * k * n..(step + 1) * b * k * n];
+            let h_t = &mut hs[step * bn..(step + 1) * bn];
+            for r in 0..b {
+                let a_x = &gx_t[r * g * n..(r + 1) * g * n];
+                let a_h = &gh[r * g * n..(r + 1) * g * n];
+                let kr = &mut kept_t[r * k * n..(r + 1) * k * n];
+                let hp = &h_prev[r * n..(r + 1) * n];
+                let ho = &mut h_t[r * n..(r + 1) * n];
+                match self.cell {
+                    Cell::Lstm => {
+                        let cp = &mut c_prev[r * n..(r + 1) * n];
+                        for u in 0..n {
+                            let i = sigmoid(a_x[u] + a_h[u]);
+                            let f = sigmoid(a_x[n + u] + a_h[n + u]);
+                            let gg = tanh(a_x[2 * n + u] + a_h[2 * n + u]);
+                            let o = sigmoid(a_x[3 * n + u] + a_h[3 * n + u]);
+                            let c = f * cp[u] + i * gg;
+                            ho[u] = o * tanh(c);
+                            cp[u] = c;
+                            kr[u] = i;
+                            kr[n + u] = f;
+                            kr[2 * n + u] = gg;
+                            kr[3 * n + u] = o;
+                            kr[4 * n + u] = c;
+                        }
+                    }
+                    Cell::Gru => {
+                        for u in 0..n {
+                            let bias = |j: usize| w[j * row + n];
+                            let rr = sigmoid(a_x[u] + a_h[u] + bias(u));
+                            let z = sigmoid(a_x[n + u] + a_h[n + u] + bias(n + u));
+                            let nh = a_h[2 * n + u] + bias(2 * n + u);
+                            let cand = tanh(a_x[2 * n + u] + rr * nh);
+                            ho[u] = cand + z * (hp[u] - cand);
+                            kr[u] = rr;
+                            kr[n + u] = z;
+                            kr[2 * n + u] = cand;
+                            kr[3 * n + u] = nh;
+                        }
+                    }
+                }
+            }
+            h_prev.copy_from_slice(h_t);
+        }
+        (hs, kept)
+    }
+
+    /// Backpropagation through time on host arrays: given W_h, the initial state, H, the kept
+    /// activations and ∂L/∂H, returns (∂GX, ∂W_h, ∂init), shaped like the inputs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        w: &[f32],
+        init: &[f32],
+        hs: &[f32],
+        kept: &[f32],
+        grad: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let g = self.gates();
+        let (k, row) = (self.kept(), self.row(n));
+        let bn = b * n;
+        let gn = g * n;
+        let width = init.len() / b;
+        let h0: Vec<f32> = (0..b)
+            .flat_map(|r| init[r * width..][..n].to_vec())
+            .collect();
+        let c0: Vec<f32> = match self.cell {
+            Cell::Lstm => (0..b)
+                .flat_map(|r| init[r * width + n..][..n].to_vec())
+                .collect(),
+            Cell::Gru => Vec::new(),
+        };
+        // ∂ of the input-side and hidden-side pre-activations for every step (equal for the
+        // LSTM, whose gates add them).
+        let mut d_gx = vec![0.0f32; t * b * gn];
+        let mut d_gh = match self.cell {
+            Cell::Lstm => Vec::new(),
+            Cell::Gru => vec![0.0f32; t * b * gn],
+        };
+        let mut dh: Vec<f32> = grad[(t - 1) * bn..].to_vec();
+        let mut dc = vec![0.0f32; if self.cell == Cell::Lstm { bn } else { 0 }];
+        let mut back = vec![0.0f32; bn];
+        for step in (0..t).rev() {
+            let h_prev: &[f32] = if step == 0 {
+                &h0
+            } else {
+                &hs[(step - 1) * bn..step * bn]
+            };
+            let kept_t = &kept[step * b * k * n..(step + 1) * b * k * n];
+            let dgx_t = &mut d_gx[step * b * gn..(step + 1) * b * gn];
+            for r in 0..b {
+                let kr = &kept_t[r * k * n..(r + 1) * k * n];
+                let da = &mut dgx_t[r * gn..(r + 1) * gn];
+                let dhr = &mut dh[r * n..(r + 1) * n];
+                match self.cell {
+                    Cell::Lstm => {
+                        let c_prev: &[f32] = if step == 0 {
+                            &c0[r * n..(r + 1) * n]
+                        } else {
+                            &kept[(step - 1) * b * k * n + r * k * n + 4 * n..][..n]
+                        };
+                        let dcr = &mut dc[r * n..(r + 1) * n];
+                        for u in 0..n {
+                            let (i, f, gg, o, c) = (
+                                kr[u],
+                                kr[n + u],
+                                kr[2 * n + u],
+                                kr[3 * n + u],
+                                kr[4 * n + u],
+                            );
+                            let tc = tanh(c);
+                            let d_o = dhr[u] * tc;
+                            let d_c = dcr[u] + dhr[u] * o * (1.0 - tc * tc);
+                            da[u] = d_c * gg * i * (1.0 - i);
+                            da[n + u] = d_c * c_prev[u] * f * (1.0 - f);
+                            da[2 * n + u] = d_c * i * (1.0 - gg * gg);
+                            da[3 * n + u] = d_o * o * (1.0 - o);
+                            dcr[u] = d_c * f;
+                            dhr[u] = 0.0;
+                        }
+                    }
+                    Cell::Gru => {
+                        let dgh = &mut d_gh[step * b * gn + r * gn..][..gn];
+                        let hp = &h_prev[r * n..(r + 1) * n];
+                        for u in 0..n {
+                            let (rr, z, cand, nh) =
+                                (kr[u], kr[n + u], kr[2 * n + u], kr[3 * n + u]);
+                            let d = dhr[u];
+                            let d_an = d * (1.0 - z) * (1.0 - cand * cand);
+                            let d_az = d * (hp[u] - cand) * z * (1.0 - z);
+                            let d_ar = d_an * nh * rr * (1.0 - rr);
+                            da[u] = d_ar;
+                            da[n + u] = d_az;
+                            da[2 * n + u] = d_an;
+                            dgh[u] = d_ar;
+                            dgh[n + u] = d_az;
+                            dgh[2 * n + u] = d_an * rr;
+                            dhr[u] = d * z;
+                        }
+                    }
+                }
+            }
+            // back = ∂GH_t · W_h (without the GRU's bias column): b_kj = W[k][j].
+            let dgh_t: &[f32] = match self.cell {
+                Cell::Lstm => &d_gx[step * b * gn..(step + 1) * b * gn],
+                Cell::Gru => &d_gh[step * b * gn..(step + 1) * b * gn],
+            };
+            gemm_f32(
+                b,
+                n,
+                gn,
+                &mut back,
+                false,
+                dgh_t,
+                gn as isize,
+                1,
+                w,
+                row as isize,
+                1,
+            );
+            for (d, v) in dh.iter_mut().zip(&back) {
+                *d += v;
+            }
+            if step > 0 {
+                for (d, v) in dh.iter_mut().zip(&grad[(step - 1) * bn..step * bn]) {
+                    *d += v;
+                }
+            }
+        }
+        // ∂W_h = Σ_t ∂GH_tᵀ h_{t−1}: ∂GHᵀ (G·N × T·B) · H₋ (T·B × N), plus the GRU's bias column.
+        let mut h_prev_all = Vec::with_capacity(t * bn);
+        h_prev_all.extend_from_slice(&h0);
+        h_prev_all.extend_from_slice(&hs[..(t - 1) * bn]);
+        let dgh_all: &[f32] = match self.cell {
+            Cell::Lstm => &d_gx,
+            Cell::Gru => &d_gh,
+        };
+        let mut d_w_plain = vec![0.0f32; gn * n];
+        gemm_f32(
+            gn,
+            n,
+            t * b,
+            &mut d_w_plain,
+            false,
+            dgh_all,
+            1,
+            gn as isize,
+            &h_prev_all,
+            n as isize,
+            1,
+        );
+        let d_w = match self.cell {
+            Cell::Lstm => d_w_plain,
+            Cell::Gru => {
+                let mut d = vec![0.0f32; gn * row];
+                for j in 0..gn {
+                    d[j * row..j * row + n].copy_from_slice(&d_w_plain[j * n..(j + 1) * n]);
+                    d[j * row + n] = dgh_all.chunks_exact(gn).map(|r| r[j]).sum();
+                }
+                d
+            }
+        };
+        let d_init = match self.cell {
+            Cell::Gru => dh,
+            Cell::Lstm => (0..b)
+                .flat_map(|r| {
+                    dh[r * n..(r + 1) * n]
+                        .iter()
+                        .chain(&dc[r * n..(r + 1) * n])
+                        .copied()
+                        .collect::<Vec<f32>>()
+                })
+                .collect(),
+        };
+        (d_gx, d_w, d_init)
+    }
+}
+
+impl CustomOp3 for GatedRecurrence {
+    fn name(&self) -> &'static str {
+        "gated-recurrence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (t, b, gn) = l1.shape().dims3()?;
+        let g = self.gates();
+        let n = gn / g;
+        let width = if self.cell == Cell::Lstm { 2 * n } else { n };
+        if gn % g != 0 || l2.shape().dims() != [gn, self.row(n)] || l3.shape().dims() != [b, width]
+        {
+            candle_core::bail!(
+                "gated-recurrence ({:?}): shapes {:?}, {:?}, {:?} do not fit GX [T,B,{g}N], W_h [{g}N,{}], init [B,{}]",
+                self.cell,
+                l1.shape(),
+                l2.shape(),
+                l3.shape(),
+                if self.cell == Cell::Lstm { "N" } else { "N+1" },
+                if self.cell == Cell::Lstm { "2N" } else { "N" },
+            );
+        }
+        let (hs, kept) = self.forward(
+            slice(s1, l1, "GX")?,
+            slice(s2, l2, "W_h")?,
+            slice(s3, l3, "initial state")?,
+            t,
+            b,
+            n,
+        );
+        *self.cache.lock().expect("gated-recurrence cache") = Some(kept);
+        Ok((CpuStorage::F32(hs), Shape::from((t, b, n))))
+    }
+
+    fn bwd(
+        &self,
+        gx: &Tensor,
+        w: &Tensor,
+        init: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (t, b, gn) = gx.dims3()?;
+        let n = gn / self.gates();
+        let cached = self.cache.lock().expect("gated-recurrence cache").take();
+        let (d_gx, d_w, d_init) = with_host(w, |w_h| {
+            with_host(init, |init_h| {
+                with_host(res, |hs| {
+                    with_host(grad, |g| {
+                        let recomputed;
+                        let kept: &[f32] = match &cached {
+                            Some(k) => k,
+                            // Not kept (a second backward pass): run the forward pass again.
+                            None => {
+                                recomputed = with_host(gx, |gx_h| {
+                                    Ok(self.forward(gx_h, w_h, init_h, t, b, n).1)
+                                })?;
+                                &recomputed
+                            }
+                        };
+                        Ok(self.backward(w_h, init_h, hs, kept, g, t, b, n))
+                    })
+                })
+            })
+        })?;
+        let dev = gx.device();
+        let dtype = gx.dtype();
+        Ok((
+            Some(Tensor::from_vec(d_gx, gx.shape(), dev)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(d_w, w.shape(), dev)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(d_init, init.shape(), dev)?.to_dtype(dtype)?),
+        ))
+    }
+}
