@@ -247,8 +247,30 @@ fn context_decides_which_coherence_is_reported() {
         assert_eq!(v.y(v.span("decision").0, choice), 1.0);
         let delay = v.len_ms("delay", 20.0);
         assert!((300.0..=1500.0).contains(&delay), "delay {delay}");
+        // The drawn delay is the condition, to the step.
+        assert!(
+            (delay - v.c("delay")).abs() <= 20.0,
+            "{delay} vs {}",
+            v.c("delay")
+        );
     }
     assert_eq!(contexts.len(), 2);
+    // Delays are options (and settings): fixed, or none at all.
+    for fixed in [0.0, 400.0] {
+        let loaded = load_task(&format!(
+            "tasks::context_dependent_integration(#{{ dt: 20.0, delay_min: {fixed:?}, delay_max: {fixed:?} }})"
+        ));
+        for v in trials(&batch_of(&loaded, 16)) {
+            assert_eq!(v.len_ms("delay", 20.0), fixed);
+            assert_eq!(v.c("delay"), fixed);
+        }
+    }
+    let err =
+        load_error("tasks::context_dependent_integration(#{ delay_min: 500.0, delay_max: 400.0 })");
+    assert!(
+        err.contains("need 0 ≤ delay_min ≤ delay_max, got 500.0 and 400.0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -653,16 +675,62 @@ fn connectivity_regions_give_layout_dale_ratio_and_masks() {
     let back = density(&sensory, &(48..96).collect::<Vec<_>>());
     assert!((forward - 0.3).abs() < 0.05, "{forward}");
     assert!((back - 0.1).abs() < 0.04, "{back}");
-    // Inputs reach the sensory area only; outputs read decision E units only.
+    // Both areas receive every input; outputs read decision E units only.
     let input = m.input_connectivity.as_ref().unwrap();
     assert_eq!(input.len(), 120);
-    for (i, row) in input.iter().enumerate() {
-        let want = if sensory.contains(&i) { 1.0 } else { 0.0 };
-        assert!(row.iter().all(|&v| v == want), "unit {i}");
-    }
+    assert!(input.iter().all(|row| row == &vec![1.0; 7]));
     let output = m.output_connectivity.as_ref().unwrap();
     for j in 0..120 {
         let want = if (48..96).contains(&j) { 1.0 } else { 0.0 };
         assert!(output.iter().all(|row| row[j] == want), "unit {j}");
     }
+}
+
+#[test]
+fn connectivity_add_inputs_names_bad_channels_and_regions() {
+    let script = |extra: &str| {
+        format!(
+            "import \"psychrnn/connectivity\" as connectivity;\n\
+             let net = connectivity::network([#{{ name: \"a\", size: 4 }}, #{{ name: \"b\", size: 4 }}], [], 1);\n\
+             let mask = connectivity::input_mask(net, 3, [\"a\"]);\n{extra}\n\
+             experiment(#{{ task: #{{ name: \"t\", inputs: [\"x\", \"y\", \"z\"], outputs: [\"o\"], duration: 100.0,\n\
+             params: |rng| #{{}}, trial: |p| [#{{ name: \"e\", input: [0.0, 0.0, 0.0], target: [0.0] }}] }},\n\
+             model: #{{ n_rec: 8, input_connectivity: mask }} }});"
+        )
+    };
+    let load = |text: String| {
+        load_experiment_source("c.rhai", &text, Path::new("."), &LoadOptions::default())
+            .map(|l| l.config.model.input_connectivity.unwrap())
+            .map_err(|e| e.to_string())
+    };
+    // Unit layout: E units of a (0..3) and b (3..6), then I of a (6) and b (7).
+    let mask = load(script(
+        "mask = connectivity::add_inputs(mask, net, [2], [\"b\"]);",
+    ))
+    .unwrap();
+    for (u, row) in mask.iter().enumerate() {
+        let in_a = [0, 1, 2, 6].contains(&u);
+        let want = if in_a {
+            vec![1.0; 3]
+        } else {
+            vec![0.0, 0.0, 1.0]
+        };
+        assert_eq!(row, &want, "unit {u}");
+    }
+    let err = load(script(
+        "mask = connectivity::add_inputs(mask, net, [3], [\"b\"]);",
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("input channel 3 is out of range (the mask has 3 inputs)"),
+        "{err}"
+    );
+    let err = load(script(
+        "mask = connectivity::add_inputs(mask, net, [0], [\"c\"]);",
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("connectivity::add_inputs: no region \"c\""),
+        "{err}"
+    );
 }
