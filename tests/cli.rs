@@ -350,3 +350,33 @@ fn every_subcommand_has_help() {
     assert!(psychrnn(&dir, &["--help"]).status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn threads_option_splits_the_batch_with_the_same_training_result() {
+    let dir = workdir("threads");
+    for (out, threads) in [("one", "1"), ("two", "2")] {
+        let o = run_tiny(
+            &dir,
+            out,
+            &["--threads", threads, "--set", "model.rec_noise=0.05"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // The threads share the batch; only the order of ∂W_rec's sum differs.
+    let weights = |run: &str| read_npz(&dir.join(run).join("weights.npz"));
+    for ((k, a), (_, b)) in weights("one").into_iter().zip(weights("two")) {
+        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
+        let scale = a.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        let diff = a
+            .iter()
+            .zip(&b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff / scale < 1e-4, "{k} differs by {diff}");
+    }
+    let s = script();
+    let o = psychrnn(&dir, &["run", s.to_str().unwrap(), "--threads", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -23,7 +23,9 @@ fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
 
 #[test]
 fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
-    let (n_in, n, n_out, t, b) = (3, 24, 2, 40, 6);
+    // Two model threads: the kernel splits the 12 trials between them.
+    std::env::set_var("RAYON_NUM_THREADS", "2");
+    let (n_in, n, n_out, t, b) = (3, 24, 2, 40, 12);
     let dev = Device::Cpu;
     for (dale, transfer, per_unit) in [
         (None, Transfer::Relu, false),
@@ -102,6 +104,7 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
 
 #[test]
 fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
+    std::env::set_var("RAYON_NUM_THREADS", "2");
     let (n_in, n, n_out, t, b) = (3, 16, 2, 30, 5);
     let dev = Device::Cpu;
     for cell in [Cell::Lstm, Cell::Gru] {

@@ -45,7 +45,7 @@ pub struct RunArgs {
     /// Print nothing but errors and the run directory.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Threads for the model's matrix products [default: 1 below 384 units, else all cores;
+    /// Threads for the model's matrix products [default: 1 below 200 units, else all cores;
     /// RAYON_NUM_THREADS if set]. Trial generation runs on threads of its own.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,

@@ -2,13 +2,13 @@
 //!
 //! The count goes to candle and the fused kernel through `RAYON_NUM_THREADS` and sizes rayon's
 //! global pool; trial generation has threads of its own. Measured with `psychrnn bench --model`
-//! on a 2-core machine, a second thread pays only for large networks (N_rec = 512: 1.5x faster;
-//! N_rec = 256: no gain; N_rec = 50: slower), so the automatic choice depends on N_rec.
+//! on a 2-vCPU machine, a second thread pays only for larger networks (N_rec = 512: 1.5x faster;
+//! N_rec = 256: 1.3x; N_rec = 50: no gain), so the automatic choice depends on N_rec.
 
 use std::sync::OnceLock;
 
 /// N_rec from which the automatic choice uses every core.
-pub const ALL_CORES_FROM_N_REC: usize = 384;
+pub const ALL_CORES_FROM_N_REC: usize = 200;
 
 /// `RAYON_NUM_THREADS` as the user set it, before [`super::main`] put in its default.
 static USER_THREADS: OnceLock<Option<usize>> = OnceLock::new();

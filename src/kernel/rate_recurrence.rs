@@ -9,10 +9,14 @@
 //! ```
 //! Inputs: E [T, B, N], W_rec [N, N], x_0 [B, N] (all f32, contiguous); output X [T, B, N].
 
+use std::ops::Range;
+
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
 };
+use rayon::prelude::*;
 
+use super::fast_math;
 use crate::model::Transfer;
 
 /// The fused recurrence; `alpha` has one value or one per unit.
@@ -28,11 +32,12 @@ pub struct RateRecurrence {
 
 /// How many threads a product of `m × k` by `k × n` gets: candle's thread count
 /// (`RAYON_NUM_THREADS`, which `--threads` sets) once the product is large enough to pay for
-/// the hand-off. Measured on 2 cores: a step's 64 × 256 × 256 product (4 M multiply-adds)
-/// is no faster on two threads, a 64 × 512 × 512 one is 1.5x faster.
+/// the hand-off (measured on 2 cores: a 64 × 256 × 256 product, 4 M multiply-adds, is no
+/// faster on two threads), and none inside a batch part that already has a thread.
 fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     let threads = candle_core::utils::get_num_threads();
-    if threads > 1 && m * n * k >= 1 << 23 {
+    // On a pool thread the work is already split (the rate kernel's batch parts).
+    if threads > 1 && m * n * k >= 1 << 23 && rayon::current_thread_index().is_none() {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -112,7 +117,15 @@ fn apply(transfer: Transfer, x: &[f32], out: &mut [f32]) {
     match transfer {
         Transfer::Relu => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.max(0.0)),
         Transfer::Linear => out.copy_from_slice(x),
-        _ => {
+        Transfer::Tanh => out
+            .iter_mut()
+            .zip(x)
+            .for_each(|(o, &v)| *o = fast_math::tanh(v)),
+        Transfer::Sigmoid => out
+            .iter_mut()
+            .zip(x)
+            .for_each(|(o, &v)| *o = fast_math::sigmoid(v)),
+        Transfer::Softplus => {
             let f = transfer.function();
             out.iter_mut()
                 .zip(x)
@@ -129,7 +142,15 @@ fn derivative(transfer: Transfer, x: &[f32], out: &mut [f32]) {
             .zip(x)
             .for_each(|(o, &v)| *o = if v > 0.0 { 1.0 } else { 0.0 }),
         Transfer::Linear => out.fill(1.0),
-        _ => {
+        Transfer::Tanh => out.iter_mut().zip(x).for_each(|(o, &v)| {
+            let t = fast_math::tanh(v);
+            *o = 1.0 - t * t
+        }),
+        Transfer::Sigmoid => out.iter_mut().zip(x).for_each(|(o, &v)| {
+            let s = fast_math::sigmoid(v);
+            *o = s * (1.0 - s)
+        }),
+        Transfer::Softplus => {
             let d = transfer.derivative();
             out.iter_mut()
                 .zip(x)
@@ -148,8 +169,10 @@ impl RateRecurrence {
         }
     }
 
-    /// Runs the forward pass on host arrays; returns X [T·B·N].
-    #[allow(clippy::needless_range_loop)] // parallel arrays indexed by row and unit
+    /// Runs the forward pass on host arrays; returns X [T·B·N]. With several model threads
+    /// the batch is split between them: trials are independent, so each thread runs all steps
+    /// for its trials with no synchronisation between steps.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         e: &[f32],
@@ -159,26 +182,55 @@ impl RateRecurrence {
         b: usize,
         n: usize,
     ) -> Vec<f32> {
+        let parts = batch_parts(b);
+        if parts.len() == 1 {
+            return self.forward_rows(e, w, x0, t, b, n, 0..b);
+        }
+        let outs: Vec<Vec<f32>> = parts
+            .par_iter()
+            .map(|rows| self.forward_rows(e, w, x0, t, b, n, rows.clone()))
+            .collect();
+        let mut out = vec![0.0f32; t * b * n];
+        for (rows, part) in parts.iter().zip(&outs) {
+            scatter_rows(&mut out, part, rows, t, b, n);
+        }
+        out
+    }
+
+    /// The forward pass for trials `rows` of the batch: X for those trials, [T·|rows|·N].
+    #[allow(clippy::too_many_arguments)]
+    fn forward_rows(
+        &self,
+        e: &[f32],
+        w: &[f32],
+        x0: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+        rows: Range<usize>,
+    ) -> Vec<f32> {
         let alpha = self.alphas(n);
-        let bn = b * n;
-        let mut out = vec![0.0f32; t * bn];
-        let mut rates = vec![0.0f32; bn];
-        let mut rec = vec![0.0f32; bn];
+        let (bn, bk) = (b * n, rows.len());
+        let kn = bk * n;
+        let mut out = vec![0.0f32; t * kn];
+        let mut rates = vec![0.0f32; kn];
+        let mut rec = vec![0.0f32; kn];
         for step in 0..t {
-            let (done, rest) = out.split_at_mut(step * bn);
+            let (done, rest) = out.split_at_mut(step * kn);
             let prev: &[f32] = if step == 0 {
-                x0
+                &x0[rows.start * n..rows.end * n]
             } else {
-                &done[(step - 1) * bn..]
+                &done[(step - 1) * kn..]
             };
             apply(self.transfer, prev, &mut rates);
             // rec = rates · W_recᵀ: b_kj = W[j][k] → row stride 1, column stride n.
             gemm_f32(
-                b, n, n, &mut rec, false, &rates, n as isize, 1, w, 1, n as isize,
+                bk, n, n, &mut rec, false, &rates, n as isize, 1, w, 1, n as isize,
             );
-            let cur = &mut rest[..bn];
-            let e_t = &e[step * bn..(step + 1) * bn];
-            for row in 0..b {
+            let cur = &mut rest[..kn];
+            let at = step * bn + rows.start * n..step * bn + rows.end * n;
+            let e_t = &e[at.clone()];
+            for row in 0..bk {
                 let o = row * n;
                 for u in 0..n {
                     let a = alpha[u];
@@ -186,15 +238,15 @@ impl RateRecurrence {
                 }
             }
             if let Some(noise) = &self.noise {
-                let xi = &noise[step * bn..(step + 1) * bn];
-                cur.iter_mut().zip(xi).for_each(|(c, &z)| *c += z);
+                cur.iter_mut().zip(&noise[at]).for_each(|(c, &z)| *c += z);
             }
         }
         out
     }
 
     /// Backpropagation through time on host arrays: given W_rec, x_0, the forward states X and
-    /// ∂L/∂X (all [T·B·N] but W [N·N], x_0 [B·N]), returns (∂E, ∂W_rec, ∂x_0).
+    /// ∂L/∂X (all [T·B·N] but W [N·N], x_0 [B·N]), returns (∂E, ∂W_rec, ∂x_0). Split over
+    /// the batch like [`Self::forward`]; the threads' ∂W_rec are summed.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -206,23 +258,58 @@ impl RateRecurrence {
         b: usize,
         n: usize,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let parts = batch_parts(b);
+        if parts.len() == 1 {
+            return self.backward_rows(w, x0, xs, g, t, b, n, 0..b);
+        }
+        let outs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = parts
+            .par_iter()
+            .map(|rows| self.backward_rows(w, x0, xs, g, t, b, n, rows.clone()))
+            .collect();
+        let mut d_e = vec![0.0f32; t * b * n];
+        let mut d_w = vec![0.0f32; n * n];
+        let mut d_x0 = Vec::with_capacity(b * n);
+        for (rows, (de, dw, dx)) in parts.iter().zip(&outs) {
+            scatter_rows(&mut d_e, de, rows, t, b, n);
+            d_w.iter_mut().zip(dw).for_each(|(a, v)| *a += v);
+            d_x0.extend_from_slice(dx);
+        }
+        (d_e, d_w, d_x0)
+    }
+
+    /// Backpropagation through time for trials `rows`: (∂E for them [T·|rows|·N], their share
+    /// of ∂W_rec, ∂x_0 for them).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_rows(
+        &self,
+        w: &[f32],
+        x0: &[f32],
+        xs: &[f32],
+        g: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+        rows: Range<usize>,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let alpha = self.alphas(n);
-        let bn = b * n;
+        let (bn, bk) = (b * n, rows.len());
+        let kn = bk * n;
+        let span = |step: usize| step * bn + rows.start * n..step * bn + rows.end * n;
         // α ⊙ δ_t and f(x_{t−1}) for every step, for the one ∂W product at the end.
-        let mut scaled = vec![0.0f32; t * bn];
-        let mut prev_rates = vec![0.0f32; t * bn];
-        let mut d_e = vec![0.0f32; t * bn];
-        let mut delta: Vec<f32> = g[(t - 1) * bn..].to_vec();
-        let mut back = vec![0.0f32; bn];
-        let mut slope = vec![0.0f32; bn];
+        let mut scaled = vec![0.0f32; t * kn];
+        let mut prev_rates = vec![0.0f32; t * kn];
+        let mut d_e = vec![0.0f32; t * kn];
+        let mut delta: Vec<f32> = g[span(t - 1)].to_vec();
+        let mut back = vec![0.0f32; kn];
+        let mut slope = vec![0.0f32; kn];
         for step in (0..t).rev() {
-            d_e[step * bn..(step + 1) * bn].copy_from_slice(&delta);
+            d_e[step * kn..(step + 1) * kn].copy_from_slice(&delta);
             let prev: &[f32] = if step == 0 {
-                x0
+                &x0[rows.start * n..rows.end * n]
             } else {
-                &xs[(step - 1) * bn..step * bn]
+                &xs[span(step - 1)]
             };
-            let a_delta = &mut scaled[step * bn..(step + 1) * bn];
+            let a_delta = &mut scaled[step * kn..(step + 1) * kn];
             for (row_out, row_in) in a_delta.chunks_exact_mut(n).zip(delta.chunks_exact(n)) {
                 for ((o, &d), &a) in row_out.iter_mut().zip(row_in).zip(&alpha) {
                     *o = a * d;
@@ -231,23 +318,19 @@ impl RateRecurrence {
             apply(
                 self.transfer,
                 prev,
-                &mut prev_rates[step * bn..(step + 1) * bn],
+                &mut prev_rates[step * kn..(step + 1) * kn],
             );
             derivative(self.transfer, prev, &mut slope);
             // back = (α ⊙ δ_t) · W_rec
             gemm_f32(
-                b, n, n, &mut back, false, a_delta, n as isize, 1, w, n as isize, 1,
+                bk, n, n, &mut back, false, a_delta, n as isize, 1, w, n as isize, 1,
             );
-            let g_prev = if step > 0 {
-                &g[(step - 1) * bn..step * bn]
-            } else {
-                &[][..]
-            };
-            for row in 0..b {
+            let g_prev: &[f32] = if step > 0 { &g[span(step - 1)] } else { &[] };
+            for row in 0..bk {
                 let r = row * n..(row + 1) * n;
-                let (d, bk, sl) = (&mut delta[r.clone()], &back[r.clone()], &slope[r.clone()]);
+                let (d, bv, sl) = (&mut delta[r.clone()], &back[r.clone()], &slope[r.clone()]);
                 for u in 0..n {
-                    d[u] = (1.0 - alpha[u]) * d[u] + bk[u] * sl[u];
+                    d[u] = (1.0 - alpha[u]) * d[u] + bv[u] * sl[u];
                 }
                 if step > 0 {
                     for (dv, gv) in d.iter_mut().zip(&g_prev[r]) {
@@ -256,13 +339,13 @@ impl RateRecurrence {
                 }
             }
         }
-        // δ now holds ∂x_0.
+        // δ now holds ∂x_0 for these trials.
         let mut d_w = vec![0.0f32; n * n];
-        // ∂W[j][k] = Σ_rows scaled[row][j] · prev_rates[row][k]: scaledᵀ (n × TB) · prev_rates (TB × n).
+        // ∂W[j][k] = Σ_rows scaled[row][j] · prev_rates[row][k]: scaledᵀ (n × T·bk) · prev_rates (T·bk × n).
         gemm_f32(
             n,
             n,
-            t * b,
+            t * bk,
             &mut d_w,
             false,
             &scaled,
@@ -273,6 +356,26 @@ impl RateRecurrence {
             1,
         );
         (d_e, d_w, delta)
+    }
+}
+
+/// The trials each model thread takes: `RAYON_NUM_THREADS` contiguous ranges (one range on one
+/// thread, or when the batch is too small to share).
+fn batch_parts(b: usize) -> Vec<Range<usize>> {
+    let threads = candle_core::utils::get_num_threads().min(b / 4).max(1);
+    let chunk = b.div_ceil(threads);
+    (0..threads)
+        .map(|k| k * chunk..((k + 1) * chunk).min(b))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Writes `part` ([T·|rows|·N], the trials `rows`) into `out` ([T·B·N]).
+fn scatter_rows(out: &mut [f32], part: &[f32], rows: &Range<usize>, t: usize, b: usize, n: usize) {
+    let kn = rows.len() * n;
+    for step in 0..t {
+        let at = step * b * n + rows.start * n;
+        out[at..at + kn].copy_from_slice(&part[step * kn..(step + 1) * kn]);
     }
 }
 
