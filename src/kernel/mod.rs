@@ -5,4 +5,4 @@ mod gated_recurrence;
 mod rate_recurrence;
 
 pub use gated_recurrence::GatedRecurrence;
-pub use rate_recurrence::{gemm_gflops, RateRecurrence, TransferOp};
+pub use rate_recurrence::{gemm_gflops, RateRecurrence, Readout};

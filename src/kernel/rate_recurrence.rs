@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use candle_core::{
-    CpuStorage, CustomOp1, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
+    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
 };
 use rayon::prelude::*;
 
@@ -463,34 +463,121 @@ impl CustomOp3 for RateRecurrence {
     }
 }
 
-/// The transfer function r = f(x) as one op with a one-pass backward (∂x = ∂r ⊙ f′(x)),
-/// for the fused path: candle's own ReLU backward takes four passes over [T, B, N] tensors.
+/// The readout y = f(x) W_outᵀ + b_out as one op, from the states x [T, B, N] and
+/// [W_out | b_out] [N_out, N + 1]: no [T, B, N] firing-rate tensor enters the autograd graph
+/// (each would cost candle a zero-filled gradient, an addition and a transfer-function
+/// backward pass). Backward: ∂x = (∂y W_out) ⊙ f′(x), ∂W_out = ∂yᵀ f(x), ∂b_out = Σ ∂y.
 #[derive(Debug, Clone, Copy)]
-pub struct TransferOp(pub Transfer);
+pub struct Readout(pub Transfer);
 
-impl CustomOp1 for TransferOp {
+impl CustomOp2 for Readout {
     fn name(&self) -> &'static str {
-        "transfer"
+        "readout"
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = slice(s, l, "states")?;
-        let mut out = vec![0.0f32; x.len()];
-        apply(self.0, x, &mut out);
-        Ok((CpuStorage::F32(out), l.shape().clone()))
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (t, b, n) = l1.shape().dims3()?;
+        let (n_out, width) = l2.shape().dims2()?;
+        if width != n + 1 {
+            candle_core::bail!(
+                "readout: weights {:?} do not fit states {:?} ([N_out, N + 1] needed)",
+                l2.shape(),
+                l1.shape()
+            );
+        }
+        let (x, w) = (slice(s1, l1, "states")?, slice(s2, l2, "W_out")?);
+        let mut rates = vec![0.0f32; x.len()];
+        apply(self.0, x, &mut rates);
+        let rows = t * b;
+        let mut out = vec![0.0f32; rows * n_out];
+        // out = rates · W_outᵀ: b_kj = W[j][k] → row stride 1, column stride n + 1.
+        gemm_f32(
+            rows,
+            n_out,
+            n,
+            &mut out,
+            false,
+            &rates,
+            n as isize,
+            1,
+            w,
+            1,
+            width as isize,
+        );
+        for row in out.chunks_exact_mut(n_out) {
+            for (j, y) in row.iter_mut().enumerate() {
+                *y += w[j * width + n];
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((t, b, n_out))))
     }
 
-    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let d = with_host(x, |x| {
-            with_host(grad, |g| {
-                let mut d = vec![0.0f32; x.len()];
-                derivative(self.0, x, &mut d);
-                d.iter_mut().zip(g).for_each(|(d, &g)| *d *= g);
-                Ok(d)
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (t, b, n) = x.dims3()?;
+        let (n_out, width) = w.dims2()?;
+        let rows = t * b;
+        let (d_x, d_w) = with_host(x, |x_h| {
+            with_host(w, |w_h| {
+                with_host(grad, |g| {
+                    // ∂rates = ∂y · W_out: b_kj = W[k][j] → row stride n + 1, column stride 1.
+                    let mut d_x = vec![0.0f32; rows * n];
+                    gemm_f32(
+                        rows,
+                        n,
+                        n_out,
+                        &mut d_x,
+                        false,
+                        g,
+                        n_out as isize,
+                        1,
+                        w_h,
+                        width as isize,
+                        1,
+                    );
+                    let mut slope = vec![0.0f32; x_h.len()];
+                    derivative(self.0, x_h, &mut slope);
+                    d_x.iter_mut().zip(&slope).for_each(|(d, &s)| *d *= s);
+                    let mut rates = slope;
+                    apply(self.0, x_h, &mut rates);
+                    // ∂W_out = ∂yᵀ (n_out × TB) · rates (TB × n), into the first n columns.
+                    let mut d_w_out = vec![0.0f32; n_out * n];
+                    gemm_f32(
+                        n_out,
+                        n,
+                        rows,
+                        &mut d_w_out,
+                        false,
+                        g,
+                        1,
+                        n_out as isize,
+                        &rates,
+                        n as isize,
+                        1,
+                    );
+                    let mut d_w = vec![0.0f32; n_out * width];
+                    for j in 0..n_out {
+                        d_w[j * width..j * width + n].copy_from_slice(&d_w_out[j * n..(j + 1) * n]);
+                        d_w[j * width + n] = g.chunks_exact(n_out).map(|r| r[j]).sum();
+                    }
+                    Ok((d_x, d_w))
+                })
             })
         })?;
-        Ok(Some(
-            Tensor::from_vec(d, x.shape(), x.device())?.to_dtype(x.dtype())?,
+        Ok((
+            Some(Tensor::from_vec(d_x, x.shape(), x.device())?.to_dtype(x.dtype())?),
+            Some(Tensor::from_vec(d_w, w.shape(), w.device())?.to_dtype(w.dtype())?),
         ))
     }
 }

@@ -215,9 +215,9 @@ impl GatedRnn {
                 &init.contiguous()?,
                 crate::kernel::GatedRecurrence::new(self.cell),
             )?;
-            let outputs = states
-                .broadcast_matmul(&w_out.t()?)?
-                .broadcast_add(&b_out)?;
+            let readout = Tensor::cat(&[&w_out, &b_out.unsqueeze(1)?], 1)?;
+            let outputs =
+                states.apply_op2(&readout, crate::kernel::Readout(super::Transfer::Linear))?;
             return Ok(Simulation { states, outputs });
         }
         let w_x_t = w_x.t()?;

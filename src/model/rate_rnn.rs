@@ -588,10 +588,8 @@ pub fn simulate_fused(
         noise,
     };
     let states = e.contiguous()?.apply_op3(&w.w_rec.contiguous()?, &x0, op)?;
-    let rates = states.apply_op1(crate::kernel::TransferOp(transfer))?;
-    let outputs = rates
-        .broadcast_matmul(&w.w_out.t()?)?
-        .broadcast_add(&w.b_out)?;
+    let readout = Tensor::cat(&[&w.w_out, &w.b_out.unsqueeze(1)?], 1)?;
+    let outputs = states.apply_op2(&readout, crate::kernel::Readout(transfer))?;
     Ok(Simulation { states, outputs })
 }
 
