@@ -81,6 +81,13 @@ impl GatedRecurrence {
         let mut hs = vec![0.0f32; t * bn];
         let mut kept = vec![0.0f32; t * b * k * n];
         let mut gh = vec![0.0f32; b * g * n];
+        // W_hᵀ [N, G·N] (without the GRU's bias column), once per call.
+        let mut w_t = vec![0.0f32; n * g * n];
+        for j in 0..g * n {
+            for k in 0..n {
+                w_t[k * g * n + j] = w[j * row + k];
+            }
+        }
         let mut h_prev: Vec<f32> = (0..b)
             .flat_map(|r| init[r * (init.len() / b)..][..n].to_vec())
             .collect();
@@ -91,7 +98,7 @@ impl GatedRecurrence {
             Cell::Gru => Vec::new(),
         };
         for step in 0..t {
-            // gh = h₋ W_hᵀ: b_kj = W[j][k] → row stride 1, column stride `row`.
+            // gh = h₋ W_hᵀ, from the transposed copy (contiguous rows pack faster).
             gemm_f32(
                 b,
                 g * n,
@@ -101,9 +108,9 @@ impl GatedRecurrence {
                 &h_prev,
                 n as isize,
                 1,
-                w,
+                &w_t,
+                (g * n) as isize,
                 1,
-                row as isize,
             );
             let gx_t = &gx[step * b * g * n..(step + 1) * b * g * n];
             let kept_t = &mut kept[step * b * k * n..(step + 1) * b * k * n];

@@ -215,6 +215,12 @@ impl RateRecurrence {
         let mut out = vec![0.0f32; t * kn];
         let mut rates = vec![0.0f32; kn];
         let mut rec = vec![0.0f32; kn];
+        let mut w_t = vec![0.0f32; n * n];
+        for j in 0..n {
+            for k in 0..n {
+                w_t[k * n + j] = w[j * n + k];
+            }
+        }
         for step in 0..t {
             let (done, rest) = out.split_at_mut(step * kn);
             let prev: &[f32] = if step == 0 {
@@ -223,9 +229,9 @@ impl RateRecurrence {
                 &done[(step - 1) * kn..]
             };
             apply(self.transfer, prev, &mut rates);
-            // rec = rates · W_recᵀ: b_kj = W[j][k] → row stride 1, column stride n.
+            // rec = rates · W_recᵀ, from the transposed copy (contiguous rows pack faster).
             gemm_f32(
-                bk, n, n, &mut rec, false, &rates, n as isize, 1, w, 1, n as isize,
+                bk, n, n, &mut rec, false, &rates, n as isize, 1, &w_t, n as isize, 1,
             );
             let cur = &mut rest[..kn];
             let at = step * bn + rows.start * n..step * bn + rows.end * n;
