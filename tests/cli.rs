@@ -380,3 +380,36 @@ fn threads_option_splits_the_batch_with_the_same_training_result() {
     assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn summary_reports_accuracy_by_the_report_condition() {
+    let dir = workdir("by-condition");
+    let o = run_tiny(&dir, "r", &["--set", "report.condition=coherence"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("r/summary.yaml")).unwrap();
+    let summary: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let groups = summary["accuracy_by_coherence"].as_sequence().expect(&text);
+    // PsychRNN's coherences, in order, each with its trials; together the whole test batch,
+    // and their weighted accuracy is the overall one.
+    let values: Vec<f64> = groups
+        .iter()
+        .map(|g| g["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, vec![0.1, 0.3, 0.5, 0.7], "{text}");
+    let trials: Vec<u64> = groups
+        .iter()
+        .map(|g| g["trials"].as_u64().unwrap())
+        .collect();
+    assert_eq!(trials.iter().sum::<u64>(), 16);
+    let weighted: f64 = groups
+        .iter()
+        .map(|g| g["accuracy"].as_f64().unwrap() * g["trials"].as_f64().unwrap())
+        .sum::<f64>()
+        / 16.0;
+    let overall = summary["final_accuracy"].as_f64().unwrap();
+    assert!(
+        (weighted - overall).abs() < 1e-12,
+        "{weighted} vs {overall}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,4 +1,7 @@
-//! Grouping trials by condition: levels, condition-averaged activity, and task modulation.
+//! Grouping trials by condition: levels, condition-averaged activity, task modulation and
+//! accuracy per condition value.
+
+use crate::task::{ConditionValue, Conditions};
 
 /// The distinct values of a condition, sorted (NaN values are left out).
 pub fn levels(values: &[f64]) -> Vec<f64> {
@@ -84,5 +87,73 @@ mod tests {
         // Unit 0: levels differ by 2 then 4 → variances 1 and 4 → mean 2.5; unit 1 never changes.
         assert_eq!(modulation(&m, 2, 2), [2.5, 0.0]);
         assert_eq!(top_k(&[0.1, 3.0, 2.0], 2), [1, 2]);
+    }
+}
+
+/// Accuracy of the trials grouped by the value of condition `name`: (value, trials, fraction
+/// correct), numbers in increasing order, then labels in alphabetical order. Trials without the
+/// condition are left out; an empty list means no trial has it.
+pub fn accuracy_by(
+    conditions: &[Conditions],
+    correct: &[bool],
+    name: &str,
+) -> Vec<(ConditionValue, usize, f64)> {
+    let mut groups: Vec<(ConditionValue, usize, usize)> = Vec::new();
+    for (c, &ok) in conditions.iter().zip(correct) {
+        let Some(value) = c.get(name) else { continue };
+        match groups.iter_mut().find(|(v, _, _)| v == value) {
+            Some(g) => {
+                g.1 += 1;
+                g.2 += ok as usize;
+            }
+            None => groups.push((value.clone(), 1, ok as usize)),
+        }
+    }
+    groups.sort_by(|a, b| match (&a.0, &b.0) {
+        (ConditionValue::Number(x), ConditionValue::Number(y)) => x.total_cmp(y),
+        (ConditionValue::Text(x), ConditionValue::Text(y)) => x.cmp(y),
+        (ConditionValue::Number(_), ConditionValue::Text(_)) => std::cmp::Ordering::Less,
+        (ConditionValue::Text(_), ConditionValue::Number(_)) => std::cmp::Ordering::Greater,
+    });
+    groups
+        .into_iter()
+        .map(|(v, n, k)| (v, n, k as f64 / n as f64))
+        .collect()
+}
+
+#[cfg(test)]
+mod accuracy_tests {
+    use super::*;
+
+    fn trial(name: &str, v: ConditionValue) -> Conditions {
+        let mut c = Conditions::new();
+        c.insert(name.into(), v);
+        c
+    }
+
+    #[test]
+    fn accuracy_by_groups_numbers_then_labels_and_skips_missing() {
+        use ConditionValue::{Number, Text};
+        let conditions = vec![
+            trial("task", Text("go".into())),
+            trial("task", Number(2.0)),
+            trial("task", Text("anti".into())),
+            trial("task", Text("go".into())),
+            trial("other", Number(1.0)),
+            trial("task", Number(0.5)),
+            trial("task", Text("go".into())),
+        ];
+        let correct = [true, false, true, false, true, true, true];
+        let got = accuracy_by(&conditions, &correct, "task");
+        assert_eq!(
+            got,
+            vec![
+                (Number(0.5), 1, 1.0),
+                (Number(2.0), 1, 0.0),
+                (Text("anti".into()), 1, 1.0),
+                (Text("go".into()), 3, 2.0 / 3.0),
+            ]
+        );
+        assert!(accuracy_by(&conditions, &correct, "missing").is_empty());
     }
 }

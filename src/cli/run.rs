@@ -12,12 +12,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::script_args::ScriptOptions;
 use super::CliError;
+use crate::analysis::conditions::accuracy_by;
 use crate::experiment::{ExperimentConfig, RunRecord};
 use crate::model::{build_network, Network};
 use crate::random::{stream, Rng};
 use crate::run_dir::{write_atomic, RunDir};
 use crate::script::{load_experiment, LoadOptions, Override};
-use crate::task::{generate_batch, Task};
+use crate::task::{generate_batch, ConditionValue, Task};
 use crate::train::checkpoint::{read_checkpoint, write_checkpoint};
 use crate::train::{
     evaluate, new_optimizer, train_session, HistoryRow, Hooks, StopReason, TrainError,
@@ -524,6 +525,22 @@ fn finish(
         };
         let _ = writeln!(summary, "final_{name}: {value}");
     }
+    let by_condition = match &config.report.condition {
+        Some(name) => accuracy_by(&test.conditions, &result.correct, name)
+            .into_iter()
+            .map(|(v, n, a)| (condition_text(&v), n, a))
+            .collect(),
+        None => Vec::new(),
+    };
+    if let (Some(name), false) = (&config.report.condition, by_condition.is_empty()) {
+        let _ = writeln!(summary, "accuracy_by_{name}:");
+        for (value, trials, accuracy) in &by_condition {
+            let _ = writeln!(
+                summary,
+                "- value: {value}\n  trials: {trials}\n  accuracy: {accuracy}"
+            );
+        }
+    }
     summary.push_str("stages:\n");
     for (name, began) in &outcome.stage_starts {
         let _ = writeln!(summary, "- name: {name}\n  began_at_iteration: {began}");
@@ -549,6 +566,25 @@ fn finish(
             outcome.wall_seconds,
             run.root().display()
         );
+        if let Some(name) = &config.report.condition {
+            if !by_condition.is_empty() {
+                let parts: Vec<String> = by_condition
+                    .iter()
+                    .map(|(v, n, a)| format!("{} {a:.3} ({n})", v.trim_matches('"')))
+                    .collect();
+                outln!("accuracy by {name}: {}", parts.join(", "));
+            }
+        }
     }
     Ok(())
+}
+
+/// A condition value as YAML: a number, or a quoted label.
+fn condition_text(v: &ConditionValue) -> String {
+    match v {
+        ConditionValue::Number(x) => x.to_string(),
+        ConditionValue::Text(t) => serde_norway::to_string(t)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| format!("{t:?}")),
+    }
 }

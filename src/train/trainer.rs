@@ -146,6 +146,8 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// The scorer's summary values (d′ and its rates for go/no-go).
     pub metrics: Vec<(String, f64)>,
+    /// The scorer's verdict on each trial.
+    pub correct: Vec<bool>,
     /// Outputs [B, T, N_out].
     pub outputs: Vec<f32>,
     /// States [B, T, N_rec].
@@ -204,6 +206,7 @@ pub fn evaluate(
         loss,
         accuracy: scores.accuracy(),
         metrics: scores.metrics,
+        correct: scores.correct,
         outputs,
         states: batch_major(&sim.states)?,
         rates: batch_major(&model.rates(&sim.states)?)?,
