@@ -545,8 +545,6 @@ fn finish(
     for (name, began) in &outcome.stage_starts {
         let _ = writeln!(summary, "- name: {name}\n  began_at_iteration: {began}");
     }
-    write_atomic(&run.summary(), summary.as_bytes())
-        .with_context(|| format!("cannot write {}", run.summary().display()))?;
     if config.report.enabled {
         if !quiet {
             outln!("drawing the report…");
@@ -555,6 +553,9 @@ fn finish(
             eprintln!("warning: the report could not be drawn: {e:#} (the run's other files are written; try psychrnn report {})", run.root().display());
         }
     }
+    // summary.yaml last: its presence marks the run finished (`sweep status` counts on it).
+    write_atomic(&run.summary(), summary.as_bytes())
+        .with_context(|| format!("cannot write {}", run.summary().display()))?;
     if quiet {
         outln!("{}", run.root().display());
     } else {
