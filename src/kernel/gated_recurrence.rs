@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::fast_math::{sigmoid, tanh};
-use super::rate_recurrence::{gemm_f32, slice, with_host};
+use super::rate_recurrence::{gemm_f32, grad_like, slice, with_host};
 use crate::model::Cell;
 
 /// The fused gated recurrence for one forward/backward pair (it keeps the forward pass's
@@ -407,12 +407,10 @@ impl CustomOp3 for GatedRecurrence {
                 })
             })
         })?;
-        let dev = gx.device();
-        let dtype = gx.dtype();
         Ok((
-            Some(Tensor::from_vec(d_gx, gx.shape(), dev)?.to_dtype(dtype)?),
-            Some(Tensor::from_vec(d_w, w.shape(), dev)?.to_dtype(dtype)?),
-            Some(Tensor::from_vec(d_init, init.shape(), dev)?.to_dtype(dtype)?),
+            grad_like(d_gx, gx)?,
+            grad_like(d_w, w)?,
+            grad_like(d_init, init)?,
         ))
     }
 }

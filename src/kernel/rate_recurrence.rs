@@ -385,6 +385,13 @@ fn scatter_rows(out: &mut [f32], part: &[f32], rows: &Range<usize>, t: usize, b:
     }
 }
 
+/// A gradient with `like`'s shape, device and dtype from host values.
+pub(super) fn grad_like(data: Vec<f32>, like: &Tensor) -> Result<Option<Tensor>> {
+    Ok(Some(
+        Tensor::from_vec(data, like.shape(), like.device())?.to_dtype(like.dtype())?,
+    ))
+}
+
 /// Calls `f` with the f32 elements of `x` in row-major order: borrowed in place when `x` is a
 /// contiguous f32 CPU tensor, copied otherwise.
 pub(super) fn with_host<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
@@ -459,13 +466,7 @@ impl CustomOp3 for RateRecurrence {
                 })
             })
         })?;
-        let dev = e.device();
-        let dtype = e.dtype();
-        Ok((
-            Some(Tensor::from_vec(d_e, (t, b, n), dev)?.to_dtype(dtype)?),
-            Some(Tensor::from_vec(d_w, (n, n), dev)?.to_dtype(dtype)?),
-            Some(Tensor::from_vec(d_x0, (b, n), dev)?.to_dtype(dtype)?),
-        ))
+        Ok((grad_like(d_e, e)?, grad_like(d_w, w)?, grad_like(d_x0, x0)?))
     }
 }
 
@@ -581,9 +582,6 @@ impl CustomOp2 for Readout {
                 })
             })
         })?;
-        Ok((
-            Some(Tensor::from_vec(d_x, x.shape(), x.device())?.to_dtype(x.dtype())?),
-            Some(Tensor::from_vec(d_w, w.shape(), w.device())?.to_dtype(w.dtype())?),
-        ))
+        Ok((grad_like(d_x, x)?, grad_like(d_w, w)?))
     }
 }
