@@ -1,7 +1,7 @@
 //! `trials.npz`: trials with the network's responses, trial-aligned, readable by numpy.
 //!
 //! Keys: `inputs` [B, T, N_in], `targets` and `mask` [B, T, N_out], `outputs` [B, T, N_out],
-//! `states` and `rates` [B, T, N_rec] (float32), `dt` (0-d), and one `condition_<name>` [B]
+//! `states` and `rates` [B, T, N_rec] (float32), `dt` (0-d), and one `condition_<name>` \[B\]
 //! (float64) per condition. A condition given as text is stored as codes 0, 1, … into its
 //! sorted labels, which `labels` keeps (and `trials_labels.yaml` beside the file records).
 

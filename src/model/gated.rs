@@ -56,13 +56,13 @@ pub struct GatedWeights {
     pub b_x: Vec<f32>,
     /// [G·N_rec]: the GRU's hidden-side bias (all zeros and unused for the LSTM).
     pub b_h: Vec<f32>,
-    /// [N_rec].
+    /// \[N_rec\].
     pub init_hidden: Vec<f32>,
-    /// [N_rec] (LSTM only).
+    /// \[N_rec\] (LSTM only).
     pub init_cell: Vec<f32>,
     /// [N_out, N_rec].
     pub w_out: Vec<f32>,
-    /// [N_out].
+    /// \[N_out\].
     pub b_out: Vec<f32>,
 }
 
@@ -119,7 +119,7 @@ pub struct GatedRnn {
     pub init_cell: Var,
     /// [N_out, N_rec].
     pub w_out: Var,
-    /// [N_out].
+    /// \[N_out\].
     pub b_out: Var,
     regularization: GatedRegularization,
     n_rec: usize,

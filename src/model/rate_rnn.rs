@@ -29,11 +29,11 @@ pub struct RateRnnWeights {
     pub w_rec: Vec<f32>,
     /// [N_out, N_rec].
     pub w_out: Vec<f32>,
-    /// [N_rec].
+    /// \[N_rec\].
     pub b_rec: Vec<f32>,
-    /// [N_out].
+    /// \[N_out\].
     pub b_out: Vec<f32>,
-    /// [N_rec] (saved as [1, N_rec]).
+    /// \[N_rec\] (saved as [1, N_rec]).
     pub init_state: Vec<f32>,
     /// 0/1 mask of W_in, [N_rec, N_in].
     pub input_connectivity: Vec<f32>,
@@ -155,9 +155,9 @@ pub struct EffectiveWeights {
     pub w_rec: Tensor,
     /// [N_out, N_rec].
     pub w_out: Tensor,
-    /// [N_rec].
+    /// \[N_rec\].
     pub b_rec: Tensor,
-    /// [N_out].
+    /// \[N_out\].
     pub b_out: Tensor,
     /// [1, N_rec].
     pub init_state: Tensor,
@@ -195,9 +195,9 @@ pub struct RateRnn {
     pub w_rec: Var,
     /// [N_out, N_rec].
     pub w_out: Var,
-    /// [N_rec].
+    /// \[N_rec\].
     pub b_rec: Var,
-    /// [N_out].
+    /// \[N_out\].
     pub b_out: Var,
     /// [1, N_rec].
     pub init_state: Var,
