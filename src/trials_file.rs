@@ -4,6 +4,7 @@
 //! `states` and `rates` [B, T, N_rec] (float32), `dt` (0-d), and one `condition_<name>` \[B\]
 //! (float64) per condition. A condition given as text is stored as codes 0, 1, … into its
 //! sorted labels, which `labels` keeps (and `trials_labels.yaml` beside the file records).
+//! `correct` \[B\] (float64, 1 or 0) holds the task scorer's verdict on each trial.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,6 +45,9 @@ pub struct TrialRecord {
     pub conditions: BTreeMap<String, Vec<f64>>,
     /// Sorted labels of text conditions.
     pub labels: BTreeMap<String, Vec<String>>,
+    /// The task scorer's verdict on each trial, when known (files written before it, or
+    /// records built without a scorer, have none).
+    pub correct: Option<Vec<bool>>,
 }
 
 impl TrialRecord {
@@ -103,11 +107,22 @@ impl TrialRecord {
             rates,
             conditions,
             labels,
+            correct: None,
         }
     }
 
-    /// PsychRNN's accuracy on these trials.
+    /// The record with the task scorer's verdict on each trial.
+    pub fn with_correct(mut self, correct: Vec<bool>) -> Self {
+        self.correct = Some(correct);
+        self
+    }
+
+    /// The fraction of trials the task's scorer counted correct; without verdicts,
+    /// PsychRNN's argmax accuracy.
     pub fn accuracy(&self) -> f64 {
+        if let Some(c) = &self.correct {
+            return c.iter().filter(|&&ok| ok).count() as f64 / c.len().max(1) as f64;
+        }
         argmax_accuracy(
             &self.outputs,
             &self.targets,
@@ -155,6 +170,13 @@ impl TrialRecord {
                 Tensor::from_slice(values, b, &cpu)?,
             ));
         }
+        if let Some(correct) = &self.correct {
+            let v: Vec<f64> = correct
+                .iter()
+                .map(|&ok| if ok { 1.0 } else { 0.0 })
+                .collect();
+            entries.push(("correct".into(), Tensor::from_vec(v, b, &cpu)?));
+        }
         write_atomic_with(path, |tmp| Tensor::write_npz(&entries, tmp))?;
         if !self.labels.is_empty() {
             let yaml = serde_norway::to_string(&self.labels).map_err(candle_core::Error::wrap)?;
@@ -190,6 +212,17 @@ impl TrialRecord {
         let (ss, states) = take("states")?;
         let (_, rates) = take("rates")?;
         let (_, dt) = take("dt")?;
+        let correct = match entries.remove("correct") {
+            Some(t) => Some(
+                t.to_dtype(candle_core::DType::F64)
+                    .and_then(|t| t.to_vec1::<f64>())
+                    .map_err(|e| fail(e.to_string()))?
+                    .into_iter()
+                    .map(|v| v > 0.5)
+                    .collect(),
+            ),
+            None => None,
+        };
         let mut conditions = BTreeMap::new();
         for (k, t) in entries {
             if let Some(name) = k.strip_prefix("condition_") {
@@ -220,6 +253,50 @@ impl TrialRecord {
             rates,
             conditions,
             labels,
+            correct,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(b: usize) -> TrialRecord {
+        let mut batch = Batch::empty(b, 2, 1, 2);
+        // Target channel 0 on every trial; outputs pick channel 1 on the first trial only.
+        for i in 0..b {
+            for t in 0..2 {
+                batch.targets[(i * 2 + t) * 2] = 1.0;
+                batch.mask[(i * 2 + t) * 2] = 1.0;
+                batch.mask[(i * 2 + t) * 2 + 1] = 1.0;
+            }
+        }
+        let mut outputs = batch.targets.clone();
+        outputs[0] = 0.0;
+        outputs[1] = 1.0;
+        outputs[2] = 0.0;
+        outputs[3] = 1.0;
+        TrialRecord::new(&batch, outputs, vec![0.0; b * 2], vec![0.0; b * 2], 10.0)
+    }
+
+    #[test]
+    fn verdicts_are_written_read_back_and_give_the_accuracy() {
+        let dir = std::env::temp_dir().join(format!("psychrnn-trials-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trials.npz");
+        // Without verdicts: PsychRNN's argmax accuracy (trial 0 picks the wrong channel).
+        let plain = record(3);
+        assert!((plain.accuracy() - 2.0 / 3.0).abs() < 1e-12);
+        plain.write(&path).unwrap();
+        assert_eq!(TrialRecord::read(&path).unwrap().correct, None);
+        // With the scorer's verdicts, which may differ from argmax.
+        let scored = record(3).with_correct(vec![false, false, true]);
+        assert!((scored.accuracy() - 1.0 / 3.0).abs() < 1e-12);
+        scored.write(&path).unwrap();
+        let back = TrialRecord::read(&path).unwrap();
+        assert_eq!(back.correct, Some(vec![false, false, true]));
+        assert_eq!(back, scored);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

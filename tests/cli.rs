@@ -411,5 +411,14 @@ fn summary_reports_accuracy_by_the_report_condition() {
         (weighted - overall).abs() < 1e-12,
         "{weighted} vs {overall}"
     );
+    // trials.npz keeps the scorer's verdict on each of those trials.
+    let (_, correct) = read_npz(&dir.join("r/trials.npz"))
+        .into_iter()
+        .find(|(k, _)| k == "correct")
+        .expect("a `correct` entry");
+    let correct: Vec<f64> = correct.to_vec1().unwrap();
+    assert_eq!(correct.len(), 16);
+    assert!(correct.iter().all(|&v| v == 0.0 || v == 1.0));
+    assert!((correct.iter().sum::<f64>() / 16.0 - overall).abs() < 1e-12);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -501,7 +501,8 @@ fn finish(
         result.states.clone(),
         result.rates.clone(),
         task.shape().dt,
-    );
+    )
+    .with_correct(result.correct.clone());
     let trials_path = run.root().join("trials.npz");
     record
         .write(&trials_path)

@@ -190,7 +190,7 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| run.root().join("simulation.npz"));
-    let accuracy = write(&out, &batch, &sim, &model, shape.dt).map_err(CliError::failed)?;
+    let accuracy = write(&out, task, &batch, &sim, &model).map_err(CliError::failed)?;
     outln!(
         "{} trials simulated, accuracy {accuracy:.3}; written to {}",
         batch.n_trials,
@@ -199,24 +199,30 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes the simulation; returns PsychRNN's accuracy on it.
+/// Writes the simulation with the task scorer's verdicts; returns the accuracy.
 fn write(
     out: &Path,
+    task: &dyn Task,
     batch: &crate::task::Batch,
     sim: &crate::model::Simulation,
     model: &RateRnn,
-    dt: f64,
 ) -> anyhow::Result<f64> {
     let batch_major = |x: &Tensor| -> anyhow::Result<Vec<f32>> {
         Ok(x.transpose(0, 1)?.flatten_all()?.to_vec1()?)
     };
+    let outputs = batch_major(&sim.outputs)?;
+    let scores = task
+        .scorer()
+        .score(&outputs, batch, task.shape())
+        .map_err(|m| anyhow!("task `{}`: {m}", task.name()))?;
     let record = TrialRecord::new(
         batch,
-        batch_major(&sim.outputs)?,
+        outputs,
         batch_major(&sim.states)?,
         batch_major(&model.options().transfer.apply(&sim.states)?)?,
-        dt,
-    );
+        task.shape().dt,
+    )
+    .with_correct(scores.correct);
     record
         .write(out)
         .with_context(|| format!("cannot write {}", out.display()))?;

@@ -54,7 +54,8 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
         eval.states,
         eval.rates,
         task.shape().dt,
-    );
+    )
+    .with_correct(eval.correct);
     let out = args
         .out
         .clone()
