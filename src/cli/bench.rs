@@ -204,7 +204,8 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
         .build_global();
     if rayon::current_num_threads() < most {
         return Err(CliError::failed(anyhow::anyhow!(
-            "rayon's thread pool already has {} threads; --threads asks for {most}",
+            "rayon's thread pool already has {} threads but --threads asks for {most}; \
+             ask for at most that many, or run `psychrnn bench --model` in a process of its own",
             rayon::current_num_threads()
         )));
     }

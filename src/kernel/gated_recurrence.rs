@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::fast_math::{sigmoid, tanh};
-use super::rate_recurrence::{gemm_f32, grad_like, slice, with_host};
+use super::rate_recurrence::{gemm_f32, grad_like, slice, transpose, with_host};
 use crate::model::Cell;
 
 /// The fused gated recurrence for one forward/backward pair (it keeps the forward pass's
@@ -82,12 +82,7 @@ impl GatedRecurrence {
         let mut kept = vec![0.0f32; t * b * k * n];
         let mut gh = vec![0.0f32; b * g * n];
         // W_hᵀ [N, G·N] (without the GRU's bias column), once per call.
-        let mut w_t = vec![0.0f32; n * g * n];
-        for j in 0..g * n {
-            for k in 0..n {
-                w_t[k * g * n + j] = w[j * row + k];
-            }
-        }
+        let w_t = transpose(w, g * n, n, row);
         let mut h_prev: Vec<f32> = (0..b)
             .flat_map(|r| init[r * (init.len() / b)..][..n].to_vec())
             .collect();

@@ -182,13 +182,15 @@ impl RateRecurrence {
         b: usize,
         n: usize,
     ) -> Vec<f32> {
+        // W_recᵀ once per call: products with contiguous rows pack faster.
+        let w_t = transpose(w, n, n, n);
         let parts = batch_parts(b);
         if parts.len() == 1 {
-            return self.forward_rows(e, w, x0, t, b, n, 0..b);
+            return self.forward_rows(e, &w_t, x0, t, b, n, 0..b);
         }
         let outs: Vec<Vec<f32>> = parts
             .par_iter()
-            .map(|rows| self.forward_rows(e, w, x0, t, b, n, rows.clone()))
+            .map(|rows| self.forward_rows(e, &w_t, x0, t, b, n, rows.clone()))
             .collect();
         let mut out = vec![0.0f32; t * b * n];
         for (rows, part) in parts.iter().zip(&outs) {
@@ -197,12 +199,13 @@ impl RateRecurrence {
         out
     }
 
-    /// The forward pass for trials `rows` of the batch: X for those trials, [T·|rows|·N].
+    /// The forward pass for trials `rows` of the batch, given W_recᵀ: X for those trials,
+    /// [T·|rows|·N].
     #[allow(clippy::too_many_arguments)]
     fn forward_rows(
         &self,
         e: &[f32],
-        w: &[f32],
+        w_t: &[f32],
         x0: &[f32],
         t: usize,
         b: usize,
@@ -215,12 +218,6 @@ impl RateRecurrence {
         let mut out = vec![0.0f32; t * kn];
         let mut rates = vec![0.0f32; kn];
         let mut rec = vec![0.0f32; kn];
-        let mut w_t = vec![0.0f32; n * n];
-        for j in 0..n {
-            for k in 0..n {
-                w_t[k * n + j] = w[j * n + k];
-            }
-        }
         for step in 0..t {
             let (done, rest) = out.split_at_mut(step * kn);
             let prev: &[f32] = if step == 0 {
@@ -229,9 +226,9 @@ impl RateRecurrence {
                 &done[(step - 1) * kn..]
             };
             apply(self.transfer, prev, &mut rates);
-            // rec = rates · W_recᵀ, from the transposed copy (contiguous rows pack faster).
+            // rec = rates · W_recᵀ
             gemm_f32(
-                bk, n, n, &mut rec, false, &rates, n as isize, 1, &w_t, n as isize, 1,
+                bk, n, n, &mut rec, false, &rates, n as isize, 1, w_t, n as isize, 1,
             );
             let cur = &mut rest[..kn];
             let at = step * bn + rows.start * n..step * bn + rows.end * n;
@@ -383,6 +380,18 @@ fn scatter_rows(out: &mut [f32], part: &[f32], rows: &Range<usize>, t: usize, b:
         let at = step * b * n + rows.start * n;
         out[at..at + kn].copy_from_slice(&part[step * kn..(step + 1) * kn]);
     }
+}
+
+/// The first `cols` columns of the `rows` × `stride` row-major matrix `m`, transposed:
+/// `cols` × `rows`, row-major.
+pub(super) fn transpose(m: &[f32], rows: usize, cols: usize, stride: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; cols * rows];
+    for j in 0..rows {
+        for k in 0..cols {
+            out[k * rows + j] = m[j * stride + k];
+        }
+    }
+    out
 }
 
 /// A gradient with `like`'s shape, device and dtype from host values.
