@@ -25,12 +25,16 @@ fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
 fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
     // Two model threads: the kernel splits the 12 trials between them.
     std::env::set_var("RAYON_NUM_THREADS", "2");
-    let (n_in, n, n_out, t, b) = (3, 24, 2, 40, 12);
+    let (n, t, b) = (24, 40, 12);
     let dev = Device::Cpu;
-    for (dale, transfer, per_unit) in [
-        (None, Transfer::Relu, false),
-        (Some(0.75), Transfer::Tanh, true),
-        (Some(0.8), Transfer::Softplus, false),
+    // Few inputs and outputs take the kernels' row-by-row sums; more than 16 inputs and 8
+    // outputs take their matrix products.
+    for (dale, transfer, per_unit, n_in, n_out) in [
+        (None, Transfer::Relu, false, 3, 2),
+        (Some(0.75), Transfer::Tanh, true, 3, 2),
+        (Some(0.8), Transfer::Softplus, false, 3, 2),
+        (None, Transfer::Sigmoid, false, 20, 10),
+        (Some(0.8), Transfer::Linear, true, 17, 9),
     ] {
         let config = ModelConfig {
             n_rec: n,
@@ -45,7 +49,12 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
                 *c = 0.0;
             }
         }
-        let w = initial_weights(&config, &k, 7);
+        let mut w = initial_weights(&config, &k, 7);
+        // Non-zero biases (they start at zero), so the forward pass's use of them is checked.
+        let mut rng = Rng::from_seed(13);
+        for v in w.b_rec.iter_mut().chain(w.b_out.iter_mut()) {
+            *v = rng.uniform_range(-0.2, 0.2) as f32;
+        }
         let mut options = RateRnnOptions::new(0.1, 0.1, transfer);
         if per_unit {
             options.alpha = (0..n).map(|i| 0.05 + 0.01 * i as f64).collect();
@@ -53,7 +62,11 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
         let model = RateRnn::new(&w, &options, DType::F32, &dev).unwrap();
         let mut rng = Rng::from_seed(11);
         let u: Vec<f32> = (0..t * b * n_in)
-            .map(|_| rng.uniform_range(-1.0, 1.5) as f32)
+            // Some inputs exactly zero, as in one-hot task inputs (the kernel skips them).
+            .map(|_| match rng.uniform() < 0.3 {
+                true => 0.0,
+                false => rng.uniform_range(-1.0, 1.5) as f32,
+            })
             .collect();
         let y: Vec<f32> = (0..t * b * n_out).map(|_| rng.uniform() as f32).collect();
         let inputs = Tensor::from_vec(u, (t, b, n_in), &dev).unwrap();

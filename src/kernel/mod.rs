@@ -3,6 +3,7 @@
 mod fast_math;
 mod gated_recurrence;
 mod rate_recurrence;
+mod wide_vectors;
 
 pub use gated_recurrence::GatedRecurrence;
-pub use rate_recurrence::{gemm_gflops, RateRecurrence, Readout};
+pub use rate_recurrence::{gemm_gflops, RateRecurrence, Readout, RecurrenceDims};

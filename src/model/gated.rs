@@ -202,7 +202,12 @@ impl GatedRnn {
             // All steps' input side as one product of [u, 1] with [W_x, b_x].
             let ones = Tensor::ones((n_steps, n_trials, 1), inputs.dtype(), inputs.device())?;
             let w_x_b = Tensor::cat(&[&w_x, &b_x.unsqueeze(1)?], 1)?;
-            let gx = Tensor::cat(&[inputs, &ones], 2)?.broadcast_matmul(&w_x_b.t()?)?;
+            // One [T·B, I + 1] × [I + 1, G·N] product (a broadcast product would run one per step).
+            let n_in = inputs.dim(2)?;
+            let gx = Tensor::cat(&[inputs, &ones], 2)?
+                .reshape((n_steps * n_trials, n_in + 1))?
+                .matmul(&w_x_b.t()?)?
+                .reshape((n_steps, n_trials, ()))?;
             let (w, init) = match self.cell {
                 Cell::Lstm => {
                     let c0 = t_of(&self.init_cell).broadcast_as((n_trials, n))?;

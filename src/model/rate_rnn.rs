@@ -550,9 +550,9 @@ impl Network for RateRnn {
     }
 }
 
-/// The fused simulation: the input drive for all steps as one product, the time loop as the
-/// [`crate::kernel::RateRecurrence`] custom op (hand-written BPTT), the readout batched over
-/// time. Same results as [`simulate`] (f32 only).
+/// The fused simulation: the time loop, input drive included, as the
+/// [`crate::kernel::RateRecurrence`] custom op (hand-written BPTT) and the readout batched over
+/// time as the [`crate::kernel::Readout`] op. Same results as [`simulate`] (f32 only).
 pub fn simulate_fused(
     w: &EffectiveWeights,
     alpha: &Alpha,
@@ -560,34 +560,25 @@ pub fn simulate_fused(
     inputs: &Tensor,
     noise: Option<&Tensor>,
 ) -> Result<Simulation> {
-    let (n_steps, n_trials, _) = inputs.dims3()?;
+    let (_, n_trials, _) = inputs.dims3()?;
     let n_rec = w.w_rec.dim(0)?;
-    // E = α ⊙ (u W_inᵀ + b_rec) as one batched product of [u, 1] with α ⊙ [W_in, b_rec]: α
-    // scales the small weights, not the [T, B, N] drive, and every [T, B, N] tensor in the
-    // graph costs a zero-filled gradient and an addition in candle's backward pass.
-    let (alpha_col, alphas) = match alpha {
-        Alpha::Scalar(a) => (
-            Tensor::full(*a as f32, (n_rec, 1), w.w_in.device())?.to_dtype(w.w_in.dtype())?,
-            vec![*a as f32],
-        ),
-        Alpha::PerUnit(a, _) => (a.t()?, a.flatten_all()?.to_vec1::<f32>()?),
+    let alphas = match alpha {
+        Alpha::Scalar(a) => vec![*a as f32],
+        Alpha::PerUnit(a, _) => a.flatten_all()?.to_vec1::<f32>()?,
     };
-    let weights = Tensor::cat(&[&w.w_in, &w.b_rec.unsqueeze(1)?], 1)?.broadcast_mul(&alpha_col)?;
-    let ones = Tensor::ones((n_steps, n_trials, 1), inputs.dtype(), inputs.device())?;
-    let e = Tensor::cat(&[inputs, &ones], 2)?.broadcast_matmul(&weights.t()?)?;
     let noise = match noise {
         Some(n) => Some(std::sync::Arc::new(
             n.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?,
         )),
         None => None,
     };
+    // [W_rec | W_in | b_rec]: one small tensor, so the op's three arguments carry every weight.
+    let weights = Tensor::cat(&[&w.w_rec, &w.w_in, &w.b_rec.unsqueeze(1)?], 1)?;
     let x0 = w.init_state.broadcast_as((n_trials, n_rec))?.contiguous()?;
-    let op = crate::kernel::RateRecurrence {
-        alpha: alphas,
-        transfer,
-        noise,
-    };
-    let states = e.contiguous()?.apply_op3(&w.w_rec.contiguous()?, &x0, op)?;
+    let op = crate::kernel::RateRecurrence::new(alphas, transfer, noise);
+    let states = inputs
+        .contiguous()?
+        .apply_op3(&weights.contiguous()?, &x0, op)?;
     let readout = Tensor::cat(&[&w.w_out, &w.b_out.unsqueeze(1)?], 1)?;
     let outputs = states.apply_op2(&readout, crate::kernel::Readout(transfer))?;
     Ok(Simulation { states, outputs })
