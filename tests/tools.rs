@@ -262,8 +262,10 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
             .lines()
             .find(|l| l.split_whitespace().take(2).eq([threads, "8"]))
             .expect(&out);
-        // reference, fused, arithmetic bound; speed-up, share of GEMM, peak heap.
+        // reference, fused, arithmetic bound; speed-up, share of GEMM, fused over arithmetic,
+        // peak heap.
         assert_eq!(row.matches(" ms").count(), 3, "{row}");
+        assert_eq!(row.matches('x').count(), 2, "{row}");
         assert!(
             row.contains('x') && row.contains('%') && row.ends_with("MiB"),
             "{row}"
