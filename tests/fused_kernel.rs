@@ -74,43 +74,57 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
         let mask = Tensor::ones((t, b, n_out), DType::F32, &dev).unwrap();
         let noise = model.draw_noise(&mut Rng::from_seed(5), t, b).unwrap();
         let reference = model.forward(&inputs, noise.as_ref()).unwrap();
-        let fused = model.forward_fused(&inputs, noise.as_ref()).unwrap();
-        assert!(
-            rel_diff(&fused.states, &reference.states) < 1e-4,
-            "{transfer:?}: states"
-        );
-        assert!(
-            rel_diff(&fused.outputs, &reference.outputs) < 1e-4,
-            "{transfer:?}: outputs"
-        );
-        let g_ref = masked_mse(&reference.outputs, &targets, &mask)
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_fused = masked_mse(&fused.outputs, &targets, &mask)
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var) in model.vars() {
-            let (a, r) = (
-                g_fused.get(var.as_tensor()).unwrap(),
-                g_ref.get(var.as_tensor()).unwrap(),
-            );
-            let d = rel_diff(a, r);
+        // The op returns the outputs (states outside the graph), or the states with the
+        // readout as an op of its own; the loss then also penalises the firing rates, so the
+        // gradient through the states is checked.
+        for states_in_graph in [false, true] {
+            let fused = model
+                .forward_fused(&inputs, noise.as_ref(), states_in_graph)
+                .unwrap();
+            let case = format!("{transfer:?} {dale:?} states in graph {states_in_graph}");
             assert!(
-                d < 1e-4,
-                "{transfer:?} {dale:?}: gradient of {name} differs by {d}"
+                rel_diff(&fused.states, &reference.states) < 1e-4,
+                "{case}: states"
             );
             assert!(
-                r.abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-                    > 0.0,
-                "{name} has a gradient"
+                rel_diff(&fused.outputs, &reference.outputs) < 1e-4,
+                "{case}: outputs"
             );
+            let loss = |sim: &psychrnn::model::Simulation| {
+                let mse = masked_mse(&sim.outputs, &targets, &mask).unwrap();
+                if !states_in_graph {
+                    return mse;
+                }
+                let rates = transfer.apply(&sim.states).unwrap();
+                (mse + rates
+                    .sqr()
+                    .unwrap()
+                    .mean_all()
+                    .unwrap()
+                    .affine(0.5, 0.0)
+                    .unwrap())
+                .unwrap()
+            };
+            let g_ref = loss(&reference).backward().unwrap();
+            let g_fused = loss(&fused).backward().unwrap();
+            for (name, var) in model.vars() {
+                let (a, r) = (
+                    g_fused.get(var.as_tensor()).unwrap(),
+                    g_ref.get(var.as_tensor()).unwrap(),
+                );
+                let d = rel_diff(a, r);
+                assert!(d < 1e-4, "{case}: gradient of {name} differs by {d}");
+                assert!(
+                    r.abs()
+                        .unwrap()
+                        .max_all()
+                        .unwrap()
+                        .to_scalar::<f32>()
+                        .unwrap()
+                        > 0.0,
+                    "{name} has a gradient"
+                );
+            }
         }
     }
 }

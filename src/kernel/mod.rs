@@ -3,7 +3,9 @@
 mod fast_math;
 mod gated_recurrence;
 mod rate_recurrence;
+mod readout;
 mod wide_vectors;
 
 pub use gated_recurrence::GatedRecurrence;
-pub use rate_recurrence::{gemm_gflops, RateRecurrence, Readout, RecurrenceDims};
+pub use rate_recurrence::{gemm_gflops, RateRecurrence, RecurrenceDims};
+pub use readout::Readout;

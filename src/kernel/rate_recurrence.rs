@@ -1,20 +1,28 @@
 //! The rate RNN's time loop as one custom op with a hand-written backward pass through time.
 //!
-//! Inputs: the task inputs U [T, B, I], the effective weights P = [W_rec | W_in | b_rec]
-//! [N, N + I + 1] and x_0 [B, N] (all f32, contiguous); output X [T, B, N]. The input drive
-//! D_t = u_t W_inᵀ + b_rec is one product over all steps inside the op, so no [T, B, N] drive
-//! tensor enters candle's graph (its backward pass would zero-fill, add and copy a gradient
-//! for it). With the recurrent noise ξ_t (already scaled, a constant) held by the op:
+//! Inputs: the task inputs U [T, B, I] and the effective weights P = [W_rec | W_in | b_rec | x_0]
+//! [N, N + I + 2] (x_0 = PsychRNN's `init_state`, shared by every trial), and for the outputs
+//! form also R = [W_out | b_out] [N_out, N + 1] (all f32, contiguous).
+//! - `apply_op2(U, P)` returns the states X [T, B, N] (for losses that use the states);
+//! - `apply_op3(U, P, R)` returns the outputs Y = f(X) W_outᵀ + b_out [T, B, N_out] and keeps
+//!   X for [`RateRecurrence::take_states`], outside the autograd graph. Each output step is
+//!   formed while its rates are in cache, and the backward pass forms ∂L/∂x_t from ∂L/∂y_t the
+//!   same way, so no [T, B, N] tensor enters candle's graph at all (its backward pass would
+//!   zero-fill, add and copy a gradient for every one).
+//!
+//! The input drive D_t = u_t W_inᵀ + b_rec is formed step by step inside the op. With the
+//! recurrent noise ξ_t (already scaled, a constant) held by the op:
 //! ```text
 //! forward:  x_t = (1 − α) ⊙ x_{t−1} + α ⊙ (f(x_{t−1}) W_recᵀ + D_t) + ξ_t,   t = 1..T
 //! backward: δ_T = G_T,  s_t = α ⊙ δ_t,
 //!           δ_{t−1} = G_{t−1} + (1 − α) ⊙ δ_t + (s_t W_rec) ⊙ f′(x_{t−1}),
 //!           ∂W_rec = Σ_t s_tᵀ f(x_{t−1}),  ∂W_in = Σ_t s_tᵀ u_t,  ∂b_rec = Σ_t Σ_trials s_t,
-//!           ∂x_0 = δ_0
+//!           ∂x_0 = Σ_trials δ_0
 //! ```
-//! The forward pass keeps f(x_{t−1}) for every step; the backward pass reads f′ off them
-//! (every transfer function's derivative is a function of its value) and forms the weight
-//! gradients in products over blocks of steps. U gets no gradient: task inputs are data.
+//! with G_t = ∂L/∂x_t (given, or (∂y_t W_out) ⊙ f′(x_t) for the outputs form). The forward
+//! pass keeps f(x_t) for every step; the backward pass reads f′ off them (every transfer
+//! function's derivative is a function of its value) and forms the weight gradients in
+//! products over blocks of steps. U gets no gradient: task inputs are data.
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -25,11 +33,12 @@ use candle_core::{
 use rayon::prelude::*;
 
 use super::fast_math;
+use super::readout::ReadoutWeights;
 use super::wide_vectors::with_wide_vectors;
 use crate::model::Transfer;
 
-/// The fused recurrence; `alpha` has one value or one per unit.
-#[derive(Debug)]
+/// The fused recurrence. Clones share what the forward pass keeps.
+#[derive(Debug, Clone)]
 pub struct RateRecurrence {
     /// dt/τ: one value, or one per unit.
     alpha: Vec<f32>,
@@ -37,16 +46,19 @@ pub struct RateRecurrence {
     transfer: Transfer,
     /// Recurrent noise ξ [T·B·N] added at every step (a constant: no gradient), or none.
     noise: Option<Arc<Vec<f32>>>,
-    /// What the last forward pass left for the backward pass.
-    kept: Mutex<Option<KeptRates>>,
+    /// What the last forward pass left for the backward pass and the caller.
+    kept: Arc<Mutex<Option<Kept>>>,
 }
 
-/// f(x_{t−1}) for t = 1..T as the forward pass computed them: one [T·|rows|·N] buffer per
-/// batch part, so the backward pass splits the batch the same way.
+/// What a forward pass keeps.
 #[derive(Debug)]
-struct KeptRates {
+struct Kept {
+    /// The batch parts, so the backward pass splits the batch the same way.
     parts: Vec<Range<usize>>,
+    /// f(x_0), …, f(x_T) for each part: [(T + 1)·|rows|·N].
     rates: Vec<Vec<f32>>,
+    /// X [T·B·N] when the op returned the outputs.
+    states: Option<Vec<f32>>,
 }
 
 /// The sizes of one call: T steps, B trials, N units, I inputs.
@@ -63,19 +75,28 @@ pub struct RecurrenceDims {
 }
 
 impl RecurrenceDims {
-    /// Columns of P = [W_rec | W_in | b_rec]: N + I + 1.
+    /// Columns of P = [W_rec | W_in | b_rec | x_0]: N + I + 2.
     pub fn width(&self) -> usize {
-        self.units + self.inputs + 1
+        self.units + self.inputs + 2
     }
 }
 
-/// The weight gradients of one batch part: ∂W_rec [N·N], ∂W_in [N·I], ∂b_rec \[N\], and ∂x_0
-/// for the part's trials.
+/// One batch part's forward pass: X [T·|rows|·N], f(x_0..x_T) [(T + 1)·|rows|·N] and, with a
+/// readout, Y [T·|rows|·N_out].
+struct PartForward {
+    states: Vec<f32>,
+    rates: Vec<f32>,
+    outputs: Vec<f32>,
+}
+
+/// The gradients of one batch part: ∂W_rec [N·N], ∂W_in [N·I], ∂b_rec \[N\], ∂x_0 \[N\]
+/// (summed over the part's trials) and, with a readout, ∂[W_out | b_out].
 struct PartGradients {
     w_rec: Vec<f32>,
     w_in: Vec<f32>,
     b_rec: Vec<f32>,
     x0: Vec<f32>,
+    readout: Vec<f32>,
 }
 
 /// Trial rows per weight-gradient product in the backward pass (products over about this many
@@ -166,7 +187,7 @@ pub(super) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a
 
 /// out[i] = f(x[i]), with the transfer function chosen once per call (so the loop vectorises).
 #[inline(always)]
-fn apply(transfer: Transfer, x: &[f32], out: &mut [f32]) {
+pub(super) fn apply(transfer: Transfer, x: &[f32], out: &mut [f32]) {
     match transfer {
         Transfer::Relu => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.max(0.0)),
         Transfer::Linear => out.copy_from_slice(x),
@@ -219,7 +240,7 @@ macro_rules! with_slope {
 
 /// out[i] = f′(x[i]) from r[i] = f(x[i]).
 #[inline(always)]
-fn slope_from_rates(transfer: Transfer, r: &[f32], out: &mut [f32]) {
+pub(super) fn slope_from_rates(transfer: Transfer, r: &[f32], out: &mut [f32]) {
     with_slope!(transfer, slope => out.iter_mut().zip(r).for_each(|(o, &v)| *o = slope(v)))
 }
 
@@ -296,8 +317,19 @@ impl RateRecurrence {
             alpha,
             transfer,
             noise,
-            kept: Mutex::new(None),
+            kept: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The states X [T·B·N] of the last forward pass that returned the outputs
+    /// (`apply_op3`), once.
+    pub fn take_states(&self) -> Option<Vec<f32>> {
+        self.kept
+            .lock()
+            .expect("rate-recurrence kept")
+            .as_mut()?
+            .states
+            .take()
     }
 
     /// α for every unit (length n).
@@ -310,11 +342,29 @@ impl RateRecurrence {
         }
     }
 
-    /// Runs the forward pass on host arrays (U [T·B·I], P [N·(N + I + 1)], x_0 [B·N]) and
-    /// returns X [T·B·N], keeping the rates for [`Self::backward`]. With several model threads
-    /// the batch is split between them: trials are independent, so each thread runs all steps
-    /// for its trials with no synchronisation between steps.
-    pub fn forward(&self, u: &[f32], p: &[f32], x0: &[f32], dims: RecurrenceDims) -> Vec<f32> {
+    fn check_noise(&self, dims: RecurrenceDims) -> Result<()> {
+        let len = dims.steps * dims.trials * dims.units;
+        match &self.noise {
+            Some(noise) if noise.len() != len => candle_core::bail!(
+                "rate-recurrence: noise has {} values, X has {len}",
+                noise.len()
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the forward pass on host arrays (U [T·B·I], P [N·(N + I + 2)], and the readout
+    /// weights if the outputs are wanted) and returns X [T·B·N] and Y [T·B·N_out], keeping the
+    /// rates for [`Self::backward`]. With several model threads the batch is split between
+    /// them: trials are independent, so each thread runs all steps for its trials with no
+    /// synchronisation between steps.
+    fn forward(
+        &self,
+        u: &[f32],
+        p: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
+        dims: RecurrenceDims,
+    ) -> (Vec<f32>, Option<Vec<f32>>) {
         let RecurrenceDims {
             steps: t,
             trials: b,
@@ -324,41 +374,50 @@ impl RateRecurrence {
         // W_recᵀ once per call: products with contiguous rows pack faster.
         let w_t = transpose(p, n, n, dims.width());
         let parts = batch_parts(b);
-        let (out, rates) = if parts.len() == 1 {
-            let (x, r) = self.forward_rows(u, p, &w_t, x0, dims, 0..b);
-            (x, vec![r])
+        let run = |rows: &Range<usize>| self.forward_rows(u, p, &w_t, readout, dims, rows.clone());
+        let mut done: Vec<PartForward> = if parts.len() == 1 {
+            vec![run(&parts[0])]
         } else {
-            let outs: Vec<(Vec<f32>, Vec<f32>)> = parts
-                .par_iter()
-                .map(|rows| self.forward_rows(u, p, &w_t, x0, dims, rows.clone()))
-                .collect();
-            let mut out = vec![0.0f32; t * b * n];
-            let mut rates = Vec::with_capacity(parts.len());
-            for (rows, (x, r)) in parts.iter().zip(outs) {
-                scatter_rows(&mut out, &x, rows, t, b, n);
-                rates.push(r);
-            }
-            (out, rates)
+            parts.par_iter().map(run).collect()
         };
-        *self.kept.lock().expect("rate-recurrence rates") = Some(KeptRates { parts, rates });
-        out
+        let n_out = readout.map_or(0, |r| r.n_out);
+        let (states, outputs) = if done.len() == 1 {
+            let part = &mut done[0];
+            (
+                std::mem::take(&mut part.states),
+                std::mem::take(&mut part.outputs),
+            )
+        } else {
+            let mut states = vec![0.0f32; t * b * n];
+            let mut outputs = vec![0.0f32; t * b * n_out];
+            for (rows, part) in parts.iter().zip(&done) {
+                scatter_rows(&mut states, &part.states, rows, t, b, n);
+                scatter_rows(&mut outputs, &part.outputs, rows, t, b, n_out);
+            }
+            (states, outputs)
+        };
+        let rates = done.into_iter().map(|part| part.rates).collect();
+        *self.kept.lock().expect("rate-recurrence kept") = Some(Kept {
+            parts,
+            rates,
+            states: None,
+        });
+        (states, readout.map(|_| outputs))
     }
 
-    /// The forward pass for trials `rows`, given W_recᵀ: (X, f(x_{t−1}) for t = 1..T), both
-    /// [T·|rows|·N]. X starts as the drive D (one product over all steps) and each step
-    /// overwrites its block in place.
+    /// The forward pass for trials `rows`, given W_recᵀ.
     fn forward_rows(
         &self,
         u: &[f32],
         p: &[f32],
         w_t: &[f32],
-        x0: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
         dims: RecurrenceDims,
         rows: Range<usize>,
-    ) -> (Vec<f32>, Vec<f32>) {
+    ) -> PartForward {
         with_wide_vectors(
             #[inline(always)]
-            || self.forward_rows_body(u, p, w_t, x0, dims, rows),
+            || self.forward_rows_body(u, p, w_t, readout, dims, rows),
         )
     }
 
@@ -368,10 +427,10 @@ impl RateRecurrence {
         u: &[f32],
         p: &[f32],
         w_t: &[f32],
-        x0: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
         dims: RecurrenceDims,
         rows: Range<usize>,
-    ) -> (Vec<f32>, Vec<f32>) {
+    ) -> PartForward {
         let RecurrenceDims {
             steps: t,
             trials: b,
@@ -381,19 +440,23 @@ impl RateRecurrence {
         let width = dims.width();
         let bk = rows.len();
         let kn = bk * n;
-        let bias: Vec<f32> = (0..n).map(|j| p[j * width + n + i]).collect();
+        let column = |c: usize| (0..n).map(|j| p[j * width + c]).collect::<Vec<f32>>();
+        let bias = column(n + i);
         let u_part = gather_rows(u, &rows, t, b, i);
         // W_inᵀ (I × N), rows contiguous, for the row-by-row drive.
         let w_in_t = transpose(&p[n..], n, i, width);
-        let mut out = Vec::with_capacity(t * kn);
         // α repeated for every trial row, so the step loops run flat over [rows × N].
         let alpha = tiled(&self.alphas(n), bk);
-        let mut rates = Vec::with_capacity(t * kn);
-        rates.resize(kn, 0.0);
-        apply(self.transfer, &x0[rows.start * n..rows.end * n], &mut rates);
-        // x_{t−1} and x_t for these trials (L1-sized), each x_t then appended to `out`.
-        let mut prev = x0[rows.start * n..rows.end * n].to_vec();
+        let mut part = PartForward {
+            states: Vec::with_capacity(t * kn),
+            rates: Vec::with_capacity((t + 1) * kn),
+            outputs: Vec::with_capacity(t * bk * readout.map_or(0, |r| r.n_out)),
+        };
+        // x_{t−1} and x_t for these trials (L1-sized), each x_t then appended to the states.
+        let mut prev = tiled(&column(n + i + 1), bk);
         let mut cur = vec![0.0f32; kn];
+        part.rates.resize(kn, 0.0);
+        apply(self.transfer, &prev, &mut part.rates);
         for step in 0..t {
             // cur = D_t + f(x_{t−1}) W_recᵀ, with D_t = b_rec + u_t W_inᵀ formed here, in cache.
             let u_t = &u_part[step * bk * i..(step + 1) * bk * i];
@@ -426,7 +489,7 @@ impl RateRecurrence {
                 n,
                 &mut cur,
                 true,
-                &rates[step * kn..],
+                &part.rates[step * kn..],
                 n as isize,
                 1,
                 w_t,
@@ -442,88 +505,132 @@ impl RateRecurrence {
                         .for_each(|(((c, &x), &a), &z)| *c = (1.0 - a) * x + a * *c + z)
                 }
             }
-            out.extend_from_slice(&cur);
-            if step + 1 < t {
-                rates.resize((step + 2) * kn, 0.0);
-                apply(self.transfer, &cur, &mut rates[(step + 1) * kn..]);
+            part.states.extend_from_slice(&cur);
+            part.rates.resize((step + 2) * kn, 0.0);
+            let r_t = &mut part.rates[(step + 1) * kn..];
+            apply(self.transfer, &cur, r_t);
+            if let Some(readout) = &readout {
+                readout.outputs(r_t, &mut part.outputs);
             }
             std::mem::swap(&mut prev, &mut cur);
         }
-        (out, rates)
+        part
     }
 
     /// Backpropagation through time on host arrays: given U and P (as for [`Self::forward`],
-    /// which must have run first: its rates are used) and ∂L/∂X [T·B·N], returns
-    /// (∂P [N·(N + I + 1)], ∂x_0 [B·N]). Split over the batch like the forward pass; the parts'
-    /// weight gradients are summed.
-    pub fn backward(
+    /// which must have run first: its rates are used), the readout weights if the forward pass
+    /// returned the outputs, and ∂L/∂X [T·B·N] (no readout) or ∂L/∂Y [T·B·N_out], returns
+    /// ∂P [N·(N + I + 2)] and, with a readout, ∂[W_out | b_out]. Split over the batch like the
+    /// forward pass; the parts' gradients are summed.
+    fn backward(
         &self,
         u: &[f32],
         p: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
         g: &[f32],
         dims: RecurrenceDims,
-    ) -> Result<(Vec<f32>, Vec<f32>)> {
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         let RecurrenceDims {
             steps: t,
-            trials: b,
             units: n,
             inputs: i,
+            ..
         } = dims;
         let width = dims.width();
+        let d_readout = readout.map(|r| vec![0.0f32; r.n_out * (n + 1)]);
         if t == 0 {
-            return Ok((vec![0.0; n * width], vec![0.0; b * n]));
+            return Ok((vec![0.0; n * width], d_readout));
         }
-        let kept = self.kept.lock().expect("rate-recurrence rates");
-        let Some(KeptRates { parts, rates }) = kept.as_ref() else {
+        let kept = self.kept.lock().expect("rate-recurrence kept");
+        let Some(Kept { parts, rates, .. }) = kept.as_ref() else {
             candle_core::bail!("rate-recurrence: backward pass before a forward pass");
         };
+        let run = |(rows, r): (&Range<usize>, &Vec<f32>)| {
+            self.backward_rows(u, p, r, readout, g, dims, rows.clone())
+        };
         let grads: Vec<PartGradients> = if parts.len() == 1 {
-            vec![self.backward_rows(u, p, &rates[0], g, dims, 0..b)]
+            vec![run((&parts[0], &rates[0]))]
         } else {
-            parts
-                .par_iter()
-                .zip(rates)
-                .map(|(rows, r)| self.backward_rows(u, p, r, g, dims, rows.clone()))
-                .collect()
+            parts.par_iter().zip(rates).map(run).collect()
         };
         let mut d_p = vec![0.0f32; n * width];
-        let mut d_x0 = Vec::with_capacity(b * n);
+        let mut d_readout = d_readout;
         for part in &grads {
             for j in 0..n {
                 let row = &mut d_p[j * width..(j + 1) * width];
                 let sums = part.w_rec[j * n..(j + 1) * n]
                     .iter()
                     .chain(&part.w_in[j * i..(j + 1) * i])
-                    .chain(std::iter::once(&part.b_rec[j]));
+                    .chain([&part.b_rec[j], &part.x0[j]]);
                 row.iter_mut().zip(sums).for_each(|(a, v)| *a += v);
             }
-            d_x0.extend_from_slice(&part.x0);
+            if let Some(d) = d_readout.as_mut() {
+                d.iter_mut().zip(&part.readout).for_each(|(a, v)| *a += v);
+            }
         }
-        Ok((d_p, d_x0))
+        Ok((d_p, d_readout))
     }
 
     /// Backpropagation through time for trials `rows`, given their kept rates.
+    #[allow(clippy::too_many_arguments)]
     fn backward_rows(
         &self,
         u: &[f32],
         p: &[f32],
         rates: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
         g: &[f32],
         dims: RecurrenceDims,
         rows: Range<usize>,
     ) -> PartGradients {
         with_wide_vectors(
             #[inline(always)]
-            || self.backward_rows_body(u, p, rates, g, dims, rows),
+            || self.backward_rows_body(u, p, rates, readout, g, dims, rows),
         )
     }
 
+    /// G_t = ∂L/∂x_t for trials `rows` into `out` ([|rows|·N]): read from ∂L/∂X, or formed
+    /// from ∂L/∂y_t through the readout (whose weight gradients go into `d_readout`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn state_grad(
+        &self,
+        step: usize,
+        rates: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
+        g: &[f32],
+        dims: RecurrenceDims,
+        rows: &Range<usize>,
+        slope: &mut [f32],
+        out: &mut Vec<f32>,
+        d_readout: &mut [f32],
+    ) {
+        let (b, n) = (dims.trials, dims.units);
+        let kn = rows.len() * n;
+        out.clear();
+        match readout {
+            None => {
+                let at = (step * b + rows.start) * n;
+                out.extend_from_slice(&g[at..at + kn]);
+            }
+            Some(readout) => {
+                let o = readout.n_out;
+                let at = (step * b + rows.start) * o;
+                let r_t = &rates[(step + 1) * kn..(step + 2) * kn];
+                slope_from_rates(self.transfer, r_t, slope);
+                readout.state_grads(r_t, slope, &g[at..at + rows.len() * o], out, d_readout);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn backward_rows_body(
         &self,
         u: &[f32],
         p: &[f32],
         rates: &[f32],
+        readout: Option<ReadoutWeights<'_>>,
         g: &[f32],
         dims: RecurrenceDims,
         rows: Range<usize>,
@@ -535,25 +642,32 @@ impl RateRecurrence {
             inputs: i,
         } = dims;
         let width = dims.width();
-        let alpha = self.alphas(n);
-        let (bn, bk) = (b * n, rows.len());
+        let bk = rows.len();
         let kn = bk * n;
-        let span = |step: usize| step * bn + rows.start * n..step * bn + rows.end * n;
         let u_part = gather_rows(u, &rows, t, b, i);
         let mut grads = PartGradients {
             w_rec: vec![0.0; n * n],
             w_in: vec![0.0; n * i],
             b_rec: vec![0.0; n],
-            x0: Vec::new(),
+            x0: vec![0.0; n],
+            readout: vec![0.0; readout.map_or(0, |r| r.n_out * (n + 1))],
         };
         // s_t = α ⊙ δ_t for a block of steps, for the weight-gradient products.
         let block = (ROWS_PER_GRADIENT_PRODUCT / bk.max(1)).clamp(1, t);
         let mut scaled = vec![0.0f32; block * kn];
         // ∂W_inᵀ [I × N], summed row by row when there are few inputs.
         let mut w_in_t = vec![0.0f32; i * n];
-        let alpha = tiled(&alpha, bk);
-        let mut delta: Vec<f32> = g[span(t - 1)].to_vec();
+        let alpha = tiled(&self.alphas(n), bk);
+        let mut slope = vec![0.0f32; kn];
+        let mut delta = Vec::with_capacity(kn);
+        let mut g_prev = Vec::with_capacity(kn);
         let mut back = vec![0.0f32; kn];
+        let mut state_grad = |step: usize, out: &mut Vec<f32>, d_readout: &mut [f32]| {
+            self.state_grad(
+                step, rates, readout, g, dims, &rows, &mut slope, out, d_readout,
+            )
+        };
+        state_grad(t - 1, &mut delta, &mut grads.readout);
         let mut end = t;
         while end > 0 {
             let start = end.saturating_sub(block);
@@ -563,7 +677,7 @@ impl RateRecurrence {
                     .zip(&delta)
                     .zip(&alpha)
                     .for_each(|((o, &d), &a)| *o = a * d);
-                // back = s_t · W_rec (W_rec's rows have stride N + I + 1)
+                // back = s_t · W_rec (W_rec's rows have stride N + I + 2)
                 gemm_f32(
                     bk,
                     n,
@@ -578,7 +692,8 @@ impl RateRecurrence {
                     1,
                 );
                 let g_prev = if step > 0 {
-                    Some(&g[span(step - 1)])
+                    state_grad(step - 1, &mut g_prev, &mut grads.readout);
+                    Some(g_prev.as_slice())
                 } else {
                     None
                 };
@@ -636,8 +751,10 @@ impl RateRecurrence {
         if i <= ROW_PRODUCT_MAX_DEPTH {
             grads.w_in = transpose(&w_in_t, i, n, n);
         }
-        // δ now holds ∂x_0 for these trials.
-        grads.x0 = delta;
+        // δ now holds ∂L/∂x_0 for each trial; they all share x_0.
+        for row in delta.chunks_exact(n) {
+            grads.x0.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+        }
         grads
     }
 }
@@ -696,9 +813,88 @@ pub(super) fn with_host<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> R
     f(&copy)
 }
 
-impl CustomOp3 for RateRecurrence {
+/// The sizes of a call from the shapes of U [T, B, I] and P [N, N + I + 2].
+fn dims_of(u: &Shape, p: &Shape) -> Result<RecurrenceDims> {
+    let (t, b, i) = u.dims3()?;
+    let n = p.dims().first().copied().unwrap_or(0);
+    if p.dims() != [n, n + i + 2] {
+        candle_core::bail!(
+            "rate-recurrence: shapes {u:?} and {p:?} do not fit U [T,B,I] and [W_rec | W_in | b_rec | x0] [N,N+I+2]"
+        );
+    }
+    Ok(RecurrenceDims {
+        steps: t,
+        trials: b,
+        units: n,
+        inputs: i,
+    })
+}
+
+/// The readout weights [W_out | b_out] from their storage, checked against N.
+fn readout_of<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    dims: RecurrenceDims,
+) -> Result<ReadoutWeights<'a>> {
+    let (n_out, width) = l.shape().dims2()?;
+    if width != dims.units + 1 {
+        candle_core::bail!(
+            "rate-recurrence: readout {:?} does not fit {} units ([N_out, N + 1] needed)",
+            l.shape(),
+            dims.units
+        );
+    }
+    Ok(ReadoutWeights {
+        w: slice(s, l, "[W_out | b_out]")?,
+        n: dims.units,
+        n_out,
+    })
+}
+
+/// The states X = `apply_op2(U, P)`.
+impl CustomOp2 for RateRecurrence {
     fn name(&self) -> &'static str {
         "rate-recurrence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = dims_of(l1.shape(), l2.shape())?;
+        self.check_noise(dims)?;
+        let u = slice(s1, l1, "U")?;
+        let p = slice(s2, l2, "[W_rec | W_in | b_rec | x0]")?;
+        let (states, _) = self.forward(u, p, None, dims);
+        let shape = Shape::from((dims.steps, dims.trials, dims.units));
+        Ok((CpuStorage::F32(states), shape))
+    }
+
+    fn bwd(
+        &self,
+        u: &Tensor,
+        p: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dims = dims_of(u.shape(), p.shape())?;
+        let (d_p, _) = with_host(u, |u_h| {
+            with_host(p, |p_h| {
+                with_host(grad, |g| self.backward(u_h, p_h, None, g, dims))
+            })
+        })?;
+        Ok((None, grad_like(d_p, p)?))
+    }
+}
+
+/// The outputs Y = `apply_op3(U, P, [W_out | b_out])`; the states are kept for
+/// [`RateRecurrence::take_states`].
+impl CustomOp3 for RateRecurrence {
+    fn name(&self) -> &'static str {
+        "rate-recurrence-readout"
     }
 
     fn cpu_fwd(
@@ -710,327 +906,47 @@ impl CustomOp3 for RateRecurrence {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = dims_of(l1.shape(), l2.shape(), l3.shape())?;
-        let (t, b, n) = (dims.steps, dims.trials, dims.units);
-        if let Some(noise) = &self.noise {
-            if noise.len() != t * b * n {
-                candle_core::bail!(
-                    "rate-recurrence: noise has {} values, X has {}",
-                    noise.len(),
-                    t * b * n
-                );
-            }
+        let dims = dims_of(l1.shape(), l2.shape())?;
+        self.check_noise(dims)?;
+        let readout = readout_of(s3, l3, dims)?;
+        let u = slice(s1, l1, "U")?;
+        let p = slice(s2, l2, "[W_rec | W_in | b_rec | x0]")?;
+        let (states, outputs) = self.forward(u, p, Some(readout), dims);
+        if let Some(kept) = self.kept.lock().expect("rate-recurrence kept").as_mut() {
+            kept.states = Some(states);
         }
-        let out = self.forward(
-            slice(s1, l1, "U")?,
-            slice(s2, l2, "[W_rec | W_in | b_rec]")?,
-            slice(s3, l3, "x0")?,
-            dims,
-        );
-        Ok((CpuStorage::F32(out), Shape::from((t, b, n))))
+        let shape = Shape::from((dims.steps, dims.trials, readout.n_out));
+        Ok((CpuStorage::F32(outputs.unwrap_or_default()), shape))
     }
 
     fn bwd(
         &self,
         u: &Tensor,
         p: &Tensor,
-        x0: &Tensor,
+        q: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dims = dims_of(u.shape(), p.shape(), x0.shape())?;
-        let (d_p, d_x0) = with_host(u, |u_h| {
+        let dims = dims_of(u.shape(), p.shape())?;
+        let (n_out, _) = q.dims2()?;
+        let (d_p, d_q) = with_host(u, |u_h| {
             with_host(p, |p_h| {
-                with_host(grad, |g| self.backward(u_h, p_h, g, dims))
-            })
-        })?;
-        Ok((None, grad_like(d_p, p)?, grad_like(d_x0, x0)?))
-    }
-}
-
-/// The sizes of a call from the shapes of U [T, B, I], P [N, N + I + 1] and x_0 [B, N].
-fn dims_of(u: &Shape, p: &Shape, x0: &Shape) -> Result<RecurrenceDims> {
-    let (t, b, i) = u.dims3()?;
-    let n = x0.dims().last().copied().unwrap_or(0);
-    if p.dims() != [n, n + i + 1] || x0.dims() != [b, n] {
-        candle_core::bail!(
-            "rate-recurrence: shapes {u:?}, {p:?}, {x0:?} do not fit U [T,B,I], [W_rec | W_in | b_rec] [N,N+I+1], x0 [B,N]"
-        );
-    }
-    Ok(RecurrenceDims {
-        steps: t,
-        trials: b,
-        units: n,
-        inputs: i,
-    })
-}
-
-/// Readouts with at most this many outputs are computed row by row in one pass over the
-/// states, with the outputs unrolled (a matrix product with so few columns packs poorly);
-/// wider ones use products.
-const ROW_READOUT_MAX_OUTPUTS: usize = 8;
-
-/// Trial rows per block of the row-by-row readout: f(x) and f′ are taken over a whole block
-/// at once (long loops), the per-row sums then read them from cache.
-const READOUT_BLOCK_ROWS: usize = 64;
-
-/// y rows for one block: y[row][j] = b[j] + Σ_k W[j][k] r[row][k], O outputs (each sum in
-/// eight partial sums, so the loop vectorises).
-#[inline(always)]
-fn readout_rows<const O: usize>(r: &[f32], w: &[f32], n: usize, out: &mut Vec<f32>) {
-    const LANES: usize = 8;
-    let width = n + 1;
-    let w_j: [&[f32]; O] = std::array::from_fn(|j| &w[j * width..j * width + n]);
-    let whole = n / LANES * LANES;
-    for r_row in r.chunks_exact(n) {
-        let mut acc = [[0.0f32; LANES]; O];
-        for c in (0..whole).step_by(LANES) {
-            let r_c = &r_row[c..c + LANES];
-            for j in 0..O {
-                let w_c = &w_j[j][c..c + LANES];
-                for l in 0..LANES {
-                    acc[j][l] += w_c[l] * r_c[l];
-                }
-            }
-        }
-        for j in 0..O {
-            let tail: f32 = (whole..n).map(|k| w_j[j][k] * r_row[k]).sum();
-            out.push(acc[j].iter().sum::<f32>() + tail + w[j * width + n]);
-        }
-    }
-}
-
-/// ∂x rows for one block, and the block's share of ∂[W_out | b_out] added into `d_w`:
-/// ∂x[row][k] = f′[row][k] Σ_j g[row][j] W[j][k], ∂W[j][k] += g[row][j] r[row][k].
-#[inline(always)]
-fn readout_grad_rows<const O: usize>(
-    r: &[f32],
-    slope: &[f32],
-    g: &[f32],
-    w: &[f32],
-    n: usize,
-    d_x: &mut Vec<f32>,
-    d_w: &mut [f32],
-) {
-    let width = n + 1;
-    let w_j: [&[f32]; O] = std::array::from_fn(|j| &w[j * width..j * width + n]);
-    let mut d_w_j: [Vec<f32>; O] = std::array::from_fn(|_| vec![0.0f32; n]);
-    let start = d_x.len();
-    d_x.resize(start + r.len(), 0.0);
-    let rows = r
-        .chunks_exact(n)
-        .zip(slope.chunks_exact(n))
-        .zip(g.chunks_exact(O))
-        .zip(d_x[start..].chunks_exact_mut(n));
-    for (((r_row, s_row), g_row), dx_row) in rows {
-        let g_row: [f32; O] = std::array::from_fn(|j| g_row[j]);
-        for k in 0..n {
-            let mut a = 0.0f32;
-            for j in 0..O {
-                a += g_row[j] * w_j[j][k];
-            }
-            dx_row[k] = a * s_row[k];
-        }
-        for j in 0..O {
-            d_w_j[j]
-                .iter_mut()
-                .zip(r_row)
-                .for_each(|(d, &rv)| *d += g_row[j] * rv);
-            d_w[j * width + n] += g_row[j];
-        }
-    }
-    for j in 0..O {
-        d_w[j * width..j * width + n]
-            .iter_mut()
-            .zip(&d_w_j[j])
-            .for_each(|(d, v)| *d += v);
-    }
-}
-
-/// Calls `$f::<O>(args)` with O = `$outputs` (1 to [`ROW_READOUT_MAX_OUTPUTS`]).
-macro_rules! with_outputs {
-    ($outputs:expr, $f:ident($($arg:expr),*)) => {
-        match $outputs {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            5 => $f::<5>($($arg),*),
-            6 => $f::<6>($($arg),*),
-            7 => $f::<7>($($arg),*),
-            8 => $f::<8>($($arg),*),
-            _ => unreachable!("row readout with {} outputs", $outputs),
-        }
-    };
-}
-
-/// The readout y = f(x) W_outᵀ + b_out as one op, from the states x [T, B, N] and
-/// [W_out | b_out] [N_out, N + 1]: no [T, B, N] firing-rate tensor enters the autograd graph
-/// (each would cost candle a zero-filled gradient, an addition and a transfer-function
-/// backward pass). Backward: ∂x = (∂y W_out) ⊙ f′(x), ∂W_out = ∂yᵀ f(x), ∂b_out = Σ ∂y.
-#[derive(Debug, Clone, Copy)]
-pub struct Readout(pub Transfer);
-
-impl Readout {
-    /// y for all rows of x ([rows·N]) with w = [W_out | b_out] ([N_out·(N + 1)]).
-    fn forward(&self, x: &[f32], w: &[f32], n: usize, n_out: usize) -> Vec<f32> {
-        let width = n + 1;
-        let rows = x.len() / n.max(1);
-        let mut out = Vec::with_capacity(rows * n_out);
-        if (1..=ROW_READOUT_MAX_OUTPUTS).contains(&n_out) && n > 0 {
-            with_wide_vectors(
-                #[inline(always)]
-                || {
-                    let mut r = vec![0.0f32; READOUT_BLOCK_ROWS * n];
-                    for x_block in x.chunks(READOUT_BLOCK_ROWS * n) {
-                        let r = &mut r[..x_block.len()];
-                        apply(self.0, x_block, r);
-                        with_outputs!(n_out, readout_rows(r, w, n, &mut out));
-                    }
-                },
-            );
-            return out;
-        }
-        let mut rates = vec![0.0f32; x.len()];
-        apply(self.0, x, &mut rates);
-        for _ in 0..rows {
-            out.extend((0..n_out).map(|j| w[j * width + n]));
-        }
-        // out += rates · W_outᵀ: b_kj = W[j][k] → row stride 1, column stride n + 1.
-        gemm_f32(
-            rows,
-            n_out,
-            n,
-            &mut out,
-            true,
-            &rates,
-            n as isize,
-            1,
-            w,
-            1,
-            width as isize,
-        );
-        out
-    }
-
-    /// (∂x [rows·N], ∂[W_out | b_out] [N_out·(N + 1)]) from x, w and ∂y [rows·N_out].
-    fn backward(
-        &self,
-        x: &[f32],
-        w: &[f32],
-        g: &[f32],
-        n: usize,
-        n_out: usize,
-    ) -> (Vec<f32>, Vec<f32>) {
-        let width = n + 1;
-        let rows = x.len() / n.max(1);
-        let mut d_w = vec![0.0f32; n_out * width];
-        if (1..=ROW_READOUT_MAX_OUTPUTS).contains(&n_out) && n > 0 {
-            let mut d_x = Vec::with_capacity(x.len());
-            with_wide_vectors(
-                #[inline(always)]
-                || {
-                    let mut r = vec![0.0f32; READOUT_BLOCK_ROWS * n];
-                    let mut slope = vec![0.0f32; READOUT_BLOCK_ROWS * n];
-                    let blocks = x
-                        .chunks(READOUT_BLOCK_ROWS * n)
-                        .zip(g.chunks(READOUT_BLOCK_ROWS * n_out));
-                    for (x_block, g_block) in blocks {
-                        let (r, slope) = (&mut r[..x_block.len()], &mut slope[..x_block.len()]);
-                        apply(self.0, x_block, r);
-                        slope_from_rates(self.0, r, slope);
-                        with_outputs!(
+                with_host(q, |q_h| {
+                    with_host(grad, |g| {
+                        let readout = ReadoutWeights {
+                            w: q_h,
+                            n: dims.units,
                             n_out,
-                            readout_grad_rows(r, slope, g_block, w, n, &mut d_x, &mut d_w)
-                        );
-                    }
-                },
-            );
-            return (d_x, d_w);
-        }
-        // ∂rates = ∂y · W_out: b_kj = W[k][j] → row stride n + 1, column stride 1.
-        let mut d_x = vec![0.0f32; rows * n];
-        gemm_f32(
-            rows,
-            n,
-            n_out,
-            &mut d_x,
-            false,
-            g,
-            n_out as isize,
-            1,
-            w,
-            width as isize,
-            1,
-        );
-        let mut rates = vec![0.0f32; x.len()];
-        apply(self.0, x, &mut rates);
-        let mut slope = vec![0.0f32; x.len()];
-        slope_from_rates(self.0, &rates, &mut slope);
-        d_x.iter_mut().zip(&slope).for_each(|(d, &s)| *d *= s);
-        // ∂W_out = ∂yᵀ (n_out × rows) · rates (rows × n), into the first n columns.
-        let mut d_w_out = vec![0.0f32; n_out * n];
-        gemm_f32(
-            n_out,
-            n,
-            rows,
-            &mut d_w_out,
-            false,
-            g,
-            1,
-            n_out as isize,
-            &rates,
-            n as isize,
-            1,
-        );
-        for j in 0..n_out {
-            d_w[j * width..j * width + n].copy_from_slice(&d_w_out[j * n..(j + 1) * n]);
-            d_w[j * width + n] = g.chunks_exact(n_out).map(|r| r[j]).sum();
-        }
-        (d_x, d_w)
-    }
-}
-
-impl CustomOp2 for Readout {
-    fn name(&self) -> &'static str {
-        "readout"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (t, b, n) = l1.shape().dims3()?;
-        let (n_out, width) = l2.shape().dims2()?;
-        if width != n + 1 {
-            candle_core::bail!(
-                "readout: weights {:?} do not fit states {:?} ([N_out, N + 1] needed)",
-                l2.shape(),
-                l1.shape()
-            );
-        }
-        let (x, w) = (slice(s1, l1, "states")?, slice(s2, l2, "W_out")?);
-        let out = self.forward(x, w, n, n_out);
-        Ok((CpuStorage::F32(out), Shape::from((t, b, n_out))))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (_, _, n) = x.dims3()?;
-        let (n_out, _) = w.dims2()?;
-        let (d_x, d_w) = with_host(x, |x_h| {
-            with_host(w, |w_h| {
-                with_host(grad, |g| Ok(self.backward(x_h, w_h, g, n, n_out)))
+                        };
+                        self.backward(u_h, p_h, Some(readout), g, dims)
+                    })
+                })
             })
         })?;
-        Ok((grad_like(d_x, x)?, grad_like(d_w, w)?))
+        Ok((
+            None,
+            grad_like(d_p, p)?,
+            grad_like(d_q.unwrap_or_default(), q)?,
+        ))
     }
 }

@@ -377,14 +377,21 @@ impl RateRnn {
         )
     }
 
-    /// [`Self::forward`] through the fused kernel ([`simulate_fused`]; f32 only).
-    pub fn forward_fused(&self, inputs: &Tensor, noise: Option<&Tensor>) -> Result<Simulation> {
+    /// [`Self::forward`] through the fused kernel ([`simulate_fused`]; f32 only): the states
+    /// take part in the autograd graph when `states_in_graph`.
+    pub fn forward_fused(
+        &self,
+        inputs: &Tensor,
+        noise: Option<&Tensor>,
+        states_in_graph: bool,
+    ) -> Result<Simulation> {
         simulate_fused(
             &self.effective()?,
             &self.alpha,
             self.options.transfer,
             inputs,
             noise,
+            states_in_graph,
         )
     }
 
@@ -508,12 +515,15 @@ impl Network for RateRnn {
         };
         // The fused kernel is f32-only; f64 (used by gradient checks) takes the reference path.
         let sim = if self.w_rec.dtype() == DType::F32 && self.options.fused {
+            // The firing-rate penalty is a loss on the states: they must stay in the graph.
+            let states_in_graph = track && self.options.regularization.l2_firing_rate != 0.0;
             simulate_fused(
                 &e,
                 &self.alpha,
                 self.options.transfer,
                 inputs,
                 noise.as_ref(),
+                states_in_graph,
             )?
         } else {
             simulate(
@@ -551,16 +561,20 @@ impl Network for RateRnn {
 }
 
 /// The fused simulation: the time loop, input drive included, as the
-/// [`crate::kernel::RateRecurrence`] custom op (hand-written BPTT) and the readout batched over
-/// time as the [`crate::kernel::Readout`] op. Same results as [`simulate`] (f32 only).
+/// [`crate::kernel::RateRecurrence`] custom op (hand-written BPTT). With `states_in_graph`
+/// the op returns the states and the readout is the [`crate::kernel::Readout`] op, so a loss
+/// on the states (the firing-rate penalty) gets gradients; otherwise the op returns the
+/// outputs itself and the states come back outside the autograd graph, which saves candle's
+/// per-tensor gradient bookkeeping on [T, B, N]. Same results as [`simulate`] (f32 only).
 pub fn simulate_fused(
     w: &EffectiveWeights,
     alpha: &Alpha,
     transfer: Transfer,
     inputs: &Tensor,
     noise: Option<&Tensor>,
+    states_in_graph: bool,
 ) -> Result<Simulation> {
-    let (_, n_trials, _) = inputs.dims3()?;
+    let (n_steps, n_trials, _) = inputs.dims3()?;
     let n_rec = w.w_rec.dim(0)?;
     let alphas = match alpha {
         Alpha::Scalar(a) => vec![*a as f32],
@@ -572,15 +586,31 @@ pub fn simulate_fused(
         )),
         None => None,
     };
-    // [W_rec | W_in | b_rec]: one small tensor, so the op's three arguments carry every weight.
-    let weights = Tensor::cat(&[&w.w_rec, &w.w_in, &w.b_rec.unsqueeze(1)?], 1)?;
-    let x0 = w.init_state.broadcast_as((n_trials, n_rec))?.contiguous()?;
+    // [W_rec | W_in | b_rec | x_0] and [W_out | b_out]: small tensors, so the op's arguments
+    // carry every weight.
+    let recurrent = Tensor::cat(
+        &[
+            &w.w_rec,
+            &w.w_in,
+            &w.b_rec.unsqueeze(1)?,
+            &w.init_state.t()?,
+        ],
+        1,
+    )?
+    .contiguous()?;
+    let readout = Tensor::cat(&[&w.w_out, &w.b_out.unsqueeze(1)?], 1)?.contiguous()?;
     let op = crate::kernel::RateRecurrence::new(alphas, transfer, noise);
-    let states = inputs
-        .contiguous()?
-        .apply_op3(&weights.contiguous()?, &x0, op)?;
-    let readout = Tensor::cat(&[&w.w_out, &w.b_out.unsqueeze(1)?], 1)?;
-    let outputs = states.apply_op2(&readout, crate::kernel::Readout(transfer))?;
+    let inputs = inputs.contiguous()?;
+    if states_in_graph {
+        let states = inputs.apply_op2(&recurrent, op)?;
+        let outputs = states.apply_op2(&readout, crate::kernel::Readout(transfer))?;
+        return Ok(Simulation { states, outputs });
+    }
+    let outputs = inputs.apply_op3(&recurrent, &readout, op.clone())?;
+    let states = op
+        .take_states()
+        .ok_or_else(|| candle_core::Error::Msg("rate-recurrence kept no states".into()))?;
+    let states = Tensor::from_vec(states, (n_steps, n_trials, n_rec), inputs.device())?;
     Ok(Simulation { states, outputs })
 }
 
