@@ -374,6 +374,14 @@ fn threads_option_splits_the_batch_with_the_same_training_result() {
             .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(diff / scale < 1e-4, "{k} differs by {diff}");
     }
+    // The run records the count it used, for reproducing it exactly.
+    for (run, threads) in [("one", 1), ("two", 2)] {
+        let summary = std::fs::read_to_string(dir.join(run).join("summary.yaml")).unwrap();
+        assert!(
+            summary.contains(&format!("\nmodel_threads: {threads}\n")),
+            "{summary}"
+        );
+    }
     let s = script();
     let o = psychrnn(&dir, &["run", s.to_str().unwrap(), "--threads", "0"]);
     assert_eq!(o.status.code(), Some(2));

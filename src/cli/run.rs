@@ -46,8 +46,8 @@ pub struct RunArgs {
     /// Print nothing but errors and the run directory.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Threads for the model's matrix products [default: 1 below 200 units, else all cores;
-    /// RAYON_NUM_THREADS if set]. Trial generation runs on threads of its own.
+    /// Threads for the model's matrix products [default: all cores; RAYON_NUM_THREADS if set].
+    /// Trial generation runs on threads of its own.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }
@@ -215,7 +215,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::input)?;
     let base_dir = plan.script.parent().unwrap_or(Path::new("."));
-    let threads = super::threads::use_threads(args.threads.map(usize::from), config.model.n_rec);
+    let threads = super::threads::use_threads(args.threads.map(usize::from));
     let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)
         .map_err(CliError::input)?;
     let model = built.network.as_ref();
@@ -508,7 +508,7 @@ fn finish(
         .write(&trials_path)
         .with_context(|| format!("cannot write {}", trials_path.display()))?;
     let mut summary = format!(
-        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nstop_reason: {reason}\n",
+        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nmodel_threads: {}\nstop_reason: {reason}\n",
         result.accuracy,
         result.loss,
         config.train.test_trials,
@@ -516,6 +516,7 @@ fn finish(
         outcome.trials_seen,
         outcome.wall_seconds,
         outcome.batch_wait_seconds,
+        candle_core::utils::get_num_threads(),
     );
     for (name, value) in &result.metrics {
         // YAML spells "not a number" .nan (no go or no no-go trial in the test batch).
