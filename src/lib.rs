@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod linalg;
 pub mod memory;
 pub mod model;
+pub mod npz_file;
 pub mod random;
 pub mod report;
 pub mod run_dir;

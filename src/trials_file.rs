@@ -177,7 +177,7 @@ impl TrialRecord {
                 .collect();
             entries.push(("correct".into(), Tensor::from_vec(v, b, &cpu)?));
         }
-        write_atomic_with(path, |tmp| Tensor::write_npz(&entries, tmp))?;
+        write_atomic_with(path, |tmp| crate::npz_file::write_npz(&entries, tmp))?;
         if !self.labels.is_empty() {
             let yaml = serde_norway::to_string(&self.labels).map_err(candle_core::Error::wrap)?;
             write_atomic(&path.with_file_name("trials_labels.yaml"), yaml.as_bytes())?;

@@ -149,7 +149,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     })()
     .map_err(CliError::failed)?;
     let out = run.root().join("fixed_points.npz");
-    write_atomic_with(&out, |tmp| Tensor::write_npz(&tensors, tmp))
+    write_atomic_with(&out, |tmp| crate::npz_file::write_npz(&tensors, tmp))
         .with_context(|| format!("cannot write {}", out.display()))
         .map_err(CliError::failed)?;
     let stable = found.iter().filter(|p| p.stable).count();

@@ -365,6 +365,6 @@ impl Network for GatedRnn {
             Cell::Lstm => entries.push(("init_cell", t(&w.init_cell, &[1, n])?)),
             Cell::Gru => entries.push(("b_h", t(&w.b_h, &[g * n])?)),
         }
-        write_atomic_with(path, |tmp| Tensor::write_npz(&entries, tmp))
+        write_atomic_with(path, |tmp| crate::npz_file::write_npz(&entries, tmp))
     }
 }

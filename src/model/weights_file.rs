@@ -49,7 +49,7 @@ pub fn write_weights_npz(path: &Path, w: &RateRnnWeights) -> candle_core::Result
     if let Some(r) = w.dale_ratio {
         entries.push(("dale_ratio", Tensor::new(r, &cpu)?));
     }
-    write_atomic_with(path, |tmp| Tensor::write_npz(&entries, tmp))
+    write_atomic_with(path, |tmp| crate::npz_file::write_npz(&entries, tmp))
 }
 
 /// A weights file that could not be used.

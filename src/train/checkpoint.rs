@@ -52,7 +52,8 @@ pub fn write_checkpoint(
             .enumerate()
             .map(|(k, t)| (format!("optimizer/{k}"), t)),
     );
-    Tensor::write_npz(&entries, tmp.join("tensors.npz")).map_err(|e| fail("tensors.npz", &e))?;
+    crate::npz_file::write_npz(&entries, &tmp.join("tensors.npz"))
+        .map_err(|e| fail("tensors.npz", &e))?;
     let yaml = serde_norway::to_string(&Saved {
         optimizer_step: step,
         state: state.clone(),
