@@ -662,12 +662,23 @@ impl RateRecurrence {
         let mut delta = Vec::with_capacity(kn);
         let mut g_prev = Vec::with_capacity(kn);
         let mut back = vec![0.0f32; kn];
-        let mut state_grad = |step: usize, out: &mut Vec<f32>, d_readout: &mut [f32]| {
-            self.state_grad(
-                step, rates, readout, g, dims, &rows, &mut slope, out, d_readout,
-            )
-        };
-        state_grad(t - 1, &mut delta, &mut grads.readout);
+        // G_t for these trials: self.state_grad with this call's arguments.
+        macro_rules! state_grad {
+            ($step:expr, $out:expr) => {
+                self.state_grad(
+                    $step,
+                    rates,
+                    readout,
+                    g,
+                    dims,
+                    &rows,
+                    &mut slope,
+                    $out,
+                    &mut grads.readout,
+                )
+            };
+        }
+        state_grad!(t - 1, &mut delta);
         let mut end = t;
         while end > 0 {
             let start = end.saturating_sub(block);
@@ -692,7 +703,7 @@ impl RateRecurrence {
                     1,
                 );
                 let g_prev = if step > 0 {
-                    state_grad(step - 1, &mut g_prev, &mut grads.readout);
+                    state_grad!(step - 1, &mut g_prev);
                     Some(g_prev.as_slice())
                 } else {
                     None
