@@ -22,6 +22,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::fast_math::{sigmoid, tanh};
 use super::rate_recurrence::{gemm_f32, grad_like, slice, transpose, with_host};
+use super::wide_vectors::with_wide_vectors;
 use crate::model::Cell;
 
 /// The fused gated recurrence for one forward/backward pair (it keeps the forward pass's
@@ -65,8 +66,23 @@ impl GatedRecurrence {
     }
 
     /// The forward pass on host arrays: (H [T·B·N], kept activations [T·B·kept·N]).
-    #[allow(clippy::too_many_arguments)]
     pub fn forward(
+        &self,
+        gx: &[f32],
+        w: &[f32],
+        init: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
+        with_wide_vectors(
+            #[inline(always)]
+            || self.forward_body(gx, w, init, t, b, n),
+        )
+    }
+
+    #[inline(always)]
+    fn forward_body(
         &self,
         gx: &[f32],
         w: &[f32],
@@ -83,6 +99,11 @@ impl GatedRecurrence {
         let mut gh = vec![0.0f32; b * g * n];
         // W_hᵀ [N, G·N] (without the GRU's bias column), once per call.
         let w_t = transpose(w, g * n, n, row);
+        // The GRU's hidden-side bias b_h [3N] (its W_h's last column).
+        let b_h: Vec<f32> = match self.cell {
+            Cell::Lstm => Vec::new(),
+            Cell::Gru => (0..g * n).map(|j| w[j * row + n]).collect(),
+        };
         let mut h_prev: Vec<f32> = (0..b)
             .flat_map(|r| init[r * (init.len() / b)..][..n].to_vec())
             .collect();
@@ -119,33 +140,48 @@ impl GatedRecurrence {
                 match self.cell {
                     Cell::Lstm => {
                         let cp = &mut c_prev[r * n..(r + 1) * n];
+                        // Every operand cut to length n, so the loop runs without bounds checks
+                        // and vectorises.
+                        let [xi, xf, xg, xo] = gate_slices::<4>(a_x, n);
+                        let [hi, hf, hg, ho_] = gate_slices::<4>(a_h, n);
+                        let (ki, rest) = kr.split_at_mut(n);
+                        let (kf, rest) = rest.split_at_mut(n);
+                        let (kg, rest) = rest.split_at_mut(n);
+                        let (ko, kc) = rest.split_at_mut(n);
+                        let (ho, kc) = (&mut ho[..n], &mut kc[..n]);
                         for u in 0..n {
-                            let i = sigmoid(a_x[u] + a_h[u]);
-                            let f = sigmoid(a_x[n + u] + a_h[n + u]);
-                            let gg = tanh(a_x[2 * n + u] + a_h[2 * n + u]);
-                            let o = sigmoid(a_x[3 * n + u] + a_h[3 * n + u]);
+                            let i = sigmoid(xi[u] + hi[u]);
+                            let f = sigmoid(xf[u] + hf[u]);
+                            let gg = tanh(xg[u] + hg[u]);
+                            let o = sigmoid(xo[u] + ho_[u]);
                             let c = f * cp[u] + i * gg;
                             ho[u] = o * tanh(c);
                             cp[u] = c;
-                            kr[u] = i;
-                            kr[n + u] = f;
-                            kr[2 * n + u] = gg;
-                            kr[3 * n + u] = o;
-                            kr[4 * n + u] = c;
+                            ki[u] = i;
+                            kf[u] = f;
+                            kg[u] = gg;
+                            ko[u] = o;
+                            kc[u] = c;
                         }
                     }
                     Cell::Gru => {
+                        let [xr, xz, xn] = gate_slices::<3>(a_x, n);
+                        let [hr, hz, hn] = gate_slices::<3>(a_h, n);
+                        let [br, bz, bn_] = gate_slices::<3>(&b_h, n);
+                        let (kr_, rest) = kr.split_at_mut(n);
+                        let (kz, rest) = rest.split_at_mut(n);
+                        let (kn, knh) = rest.split_at_mut(n);
+                        let (ho, hp, knh) = (&mut ho[..n], &hp[..n], &mut knh[..n]);
                         for u in 0..n {
-                            let bias = |j: usize| w[j * row + n];
-                            let rr = sigmoid(a_x[u] + a_h[u] + bias(u));
-                            let z = sigmoid(a_x[n + u] + a_h[n + u] + bias(n + u));
-                            let nh = a_h[2 * n + u] + bias(2 * n + u);
-                            let cand = tanh(a_x[2 * n + u] + rr * nh);
+                            let rr = sigmoid(xr[u] + hr[u] + br[u]);
+                            let z = sigmoid(xz[u] + hz[u] + bz[u]);
+                            let nh = hn[u] + bn_[u];
+                            let cand = tanh(xn[u] + rr * nh);
                             ho[u] = cand + z * (hp[u] - cand);
-                            kr[u] = rr;
-                            kr[n + u] = z;
-                            kr[2 * n + u] = cand;
-                            kr[3 * n + u] = nh;
+                            kr_[u] = rr;
+                            kz[u] = z;
+                            kn[u] = cand;
+                            knh[u] = nh;
                         }
                     }
                 }
@@ -159,6 +195,25 @@ impl GatedRecurrence {
     /// activations and ∂L/∂H, returns (∂GX, ∂W_h, ∂init), shaped like the inputs.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
+        &self,
+        w: &[f32],
+        init: &[f32],
+        hs: &[f32],
+        kept: &[f32],
+        grad: &[f32],
+        t: usize,
+        b: usize,
+        n: usize,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        with_wide_vectors(
+            #[inline(always)]
+            || self.backward_body(w, init, hs, kept, grad, t, b, n),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward_body(
         &self,
         w: &[f32],
         init: &[f32],
@@ -213,21 +268,20 @@ impl GatedRecurrence {
                             &kept[(step - 1) * b * k * n + r * k * n + 4 * n..][..n]
                         };
                         let dcr = &mut dc[r * n..(r + 1) * n];
+                        let [ki, kf, kg, ko, kc] = gate_slices::<5>(kr, n);
+                        let (da_i, rest) = da.split_at_mut(n);
+                        let (da_f, rest) = rest.split_at_mut(n);
+                        let (da_g, da_o) = rest.split_at_mut(n);
+                        let (da_o, c_prev, dhr) = (&mut da_o[..n], &c_prev[..n], &mut dhr[..n]);
                         for u in 0..n {
-                            let (i, f, gg, o, c) = (
-                                kr[u],
-                                kr[n + u],
-                                kr[2 * n + u],
-                                kr[3 * n + u],
-                                kr[4 * n + u],
-                            );
+                            let (i, f, gg, o, c) = (ki[u], kf[u], kg[u], ko[u], kc[u]);
                             let tc = tanh(c);
                             let d_o = dhr[u] * tc;
                             let d_c = dcr[u] + dhr[u] * o * (1.0 - tc * tc);
-                            da[u] = d_c * gg * i * (1.0 - i);
-                            da[n + u] = d_c * c_prev[u] * f * (1.0 - f);
-                            da[2 * n + u] = d_c * i * (1.0 - gg * gg);
-                            da[3 * n + u] = d_o * o * (1.0 - o);
+                            da_i[u] = d_c * gg * i * (1.0 - i);
+                            da_f[u] = d_c * c_prev[u] * f * (1.0 - f);
+                            da_g[u] = d_c * i * (1.0 - gg * gg);
+                            da_o[u] = d_o * o * (1.0 - o);
                             dcr[u] = d_c * f;
                             dhr[u] = 0.0;
                         }
@@ -235,19 +289,25 @@ impl GatedRecurrence {
                     Cell::Gru => {
                         let dgh = &mut d_gh[step * b * gn + r * gn..][..gn];
                         let hp = &h_prev[r * n..(r + 1) * n];
+                        let [kr_, kz, kn, knh] = gate_slices::<4>(kr, n);
+                        let (da_r, rest) = da.split_at_mut(n);
+                        let (da_z, da_n) = rest.split_at_mut(n);
+                        let (gh_r, rest) = dgh.split_at_mut(n);
+                        let (gh_z, gh_n) = rest.split_at_mut(n);
+                        let (da_n, gh_n, hp, dhr) =
+                            (&mut da_n[..n], &mut gh_n[..n], &hp[..n], &mut dhr[..n]);
                         for u in 0..n {
-                            let (rr, z, cand, nh) =
-                                (kr[u], kr[n + u], kr[2 * n + u], kr[3 * n + u]);
+                            let (rr, z, cand, nh) = (kr_[u], kz[u], kn[u], knh[u]);
                             let d = dhr[u];
                             let d_an = d * (1.0 - z) * (1.0 - cand * cand);
                             let d_az = d * (hp[u] - cand) * z * (1.0 - z);
                             let d_ar = d_an * nh * rr * (1.0 - rr);
-                            da[u] = d_ar;
-                            da[n + u] = d_az;
-                            da[2 * n + u] = d_an;
-                            dgh[u] = d_ar;
-                            dgh[n + u] = d_az;
-                            dgh[2 * n + u] = d_an * rr;
+                            da_r[u] = d_ar;
+                            da_z[u] = d_az;
+                            da_n[u] = d_an;
+                            gh_r[u] = d_ar;
+                            gh_z[u] = d_az;
+                            gh_n[u] = d_an * rr;
                             dhr[u] = d * z;
                         }
                     }
@@ -327,6 +387,12 @@ impl GatedRecurrence {
         };
         (d_gx, d_w, d_init)
     }
+}
+
+/// The first K blocks of length `n` of `v` (one per gate or kept value).
+#[inline(always)]
+fn gate_slices<const K: usize>(v: &[f32], n: usize) -> [&[f32]; K] {
+    std::array::from_fn(|j| &v[j * n..(j + 1) * n])
 }
 
 impl CustomOp3 for GatedRecurrence {
