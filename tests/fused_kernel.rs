@@ -132,9 +132,15 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
 #[test]
 fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
     std::env::set_var("RAYON_NUM_THREADS", "2");
-    let (n_in, n, n_out, t, b) = (3, 16, 2, 30, 5);
+    let (n_in, n, n_out, b) = (3, 16, 2, 5);
     let dev = Device::Cpu;
-    for cell in [Cell::Lstm, Cell::Gru] {
+    // 250 steps of 5 trials span two of the kernel's ∂W_h blocks (about 1024 trial rows each).
+    for (cell, t) in [
+        (Cell::Lstm, 30),
+        (Cell::Gru, 30),
+        (Cell::Lstm, 250),
+        (Cell::Gru, 250),
+    ] {
         let mut w = GatedWeights::initial(cell, n_in, n, n_out, 4);
         // Non-zero biases and initial states, so every gradient path is exercised.
         let mut rng = Rng::from_seed(9);

@@ -248,6 +248,10 @@ impl GatedRecurrence {
         let mut dh: Vec<f32> = grad[(t - 1) * bn..].to_vec();
         let mut dc = vec![0.0f32; if self.cell == Cell::Lstm { bn } else { 0 }];
         let mut back = vec![0.0f32; bn];
+        // Steps per ∂W_h product: about 1024 trial rows, as in the rate kernel.
+        let block = (1024 / b.max(1)).clamp(1, t);
+        let mut block_end = t;
+        let mut d_w_plain = vec![0.0f32; gn * n];
         for step in (0..t).rev() {
             let h_prev: &[f32] = if step == 0 {
                 &h0
@@ -339,36 +343,46 @@ impl GatedRecurrence {
                     *d += v;
                 }
             }
+            // ∂W_h = Σ_t ∂GH_tᵀ h_{t−1}, one product per block of steps while the block's
+            // ∂GH is in cache: ∂GHᵀ (G·N × rows) · H₋ (rows × N).
+            if block_end - step == block || step == 0 {
+                let dgh_all: &[f32] = match self.cell {
+                    Cell::Lstm => &d_gx,
+                    Cell::Gru => &d_gh,
+                };
+                let mut add = |from: usize, to: usize, h_rows: &[f32]| {
+                    gemm_f32(
+                        gn,
+                        n,
+                        (to - from) * b,
+                        &mut d_w_plain,
+                        true,
+                        &dgh_all[from * b * gn..to * b * gn],
+                        1,
+                        gn as isize,
+                        h_rows,
+                        n as isize,
+                        1,
+                    )
+                };
+                if step == 0 {
+                    add(0, 1, &h0);
+                    if block_end > 1 {
+                        add(1, block_end, &hs[..(block_end - 1) * bn]);
+                    }
+                } else {
+                    add(step, block_end, &hs[(step - 1) * bn..(block_end - 1) * bn]);
+                }
+                block_end = step;
+            }
         }
-        // ∂W_h = Σ_t ∂GH_tᵀ h_{t−1}: ∂GHᵀ (G·N × T·B) · H₋ (T·B × N), plus the GRU's bias column.
-        let mut h_prev_all = Vec::with_capacity(t * bn);
-        h_prev_all.extend_from_slice(&h0);
-        h_prev_all.extend_from_slice(&hs[..(t - 1) * bn]);
-        let dgh_all: &[f32] = match self.cell {
-            Cell::Lstm => &d_gx,
-            Cell::Gru => &d_gh,
-        };
-        let mut d_w_plain = vec![0.0f32; gn * n];
-        gemm_f32(
-            gn,
-            n,
-            t * b,
-            &mut d_w_plain,
-            false,
-            dgh_all,
-            1,
-            gn as isize,
-            &h_prev_all,
-            n as isize,
-            1,
-        );
         let d_w = match self.cell {
             Cell::Lstm => d_w_plain,
             Cell::Gru => {
                 let mut d = vec![0.0f32; gn * row];
                 for j in 0..gn {
                     d[j * row..j * row + n].copy_from_slice(&d_w_plain[j * n..(j + 1) * n]);
-                    d[j * row + n] = dgh_all.chunks_exact(gn).map(|r| r[j]).sum();
+                    d[j * row + n] = d_gh.chunks_exact(gn).map(|r| r[j]).sum();
                 }
                 d
             }
