@@ -299,6 +299,25 @@ fn add_weighted_rows(out: &mut [f32], u: &[f32], w_rows: &[f32]) {
     }
 }
 
+/// Each row of `cur` ([rows × N]) = b + Σ_j u[row][j] · w_t[j] for K inputs (w_t: K rows of N),
+/// in one pass over the units.
+#[inline(always)]
+fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]) {
+    let n = b.len();
+    let w: [&[f32]; K] = std::array::from_fn(|j| &w_t[j * n..(j + 1) * n]);
+    for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u.chunks_exact(K)) {
+        let u_row: [f32; K] = std::array::from_fn(|j| u_row[j]);
+        let c_row = &mut c_row[..n];
+        for k in 0..n {
+            let mut a = b[k];
+            for j in 0..K {
+                a += u_row[j] * w[j][k];
+            }
+            c_row[k] = a;
+        }
+    }
+}
+
 /// The rows of trials `rows` from a [T·B·width] array, step by step: [T·|rows|·width].
 fn gather_rows(m: &[f32], rows: &Range<usize>, t: usize, b: usize, width: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(t * rows.len() * width);
@@ -460,27 +479,31 @@ impl RateRecurrence {
         for step in 0..t {
             // cur = D_t + f(x_{t−1}) W_recᵀ, with D_t = b_rec + u_t W_inᵀ formed here, in cache.
             let u_t = &u_part[step * bk * i..(step + 1) * bk * i];
-            for c_row in cur.chunks_exact_mut(n) {
-                c_row.copy_from_slice(&bias);
-            }
-            if i > ROW_PRODUCT_MAX_DEPTH {
-                // W_inᵀ (I × N) has element (k, j) = P[j][N + k].
-                gemm_f32(
-                    bk,
-                    n,
-                    i,
-                    &mut cur,
-                    true,
-                    u_t,
-                    i as isize,
-                    1,
-                    &p[n..],
-                    1,
-                    width as isize,
-                );
-            } else if i > 0 {
-                for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u_t.chunks_exact(i)) {
-                    add_weighted_rows(c_row, u_row, &w_in_t);
+            if (1..=super::SMALL_COUNT_MAX).contains(&i) {
+                with_small_count!(i, drive_rows(&mut cur, u_t, &bias, &w_in_t));
+            } else {
+                for c_row in cur.chunks_exact_mut(n) {
+                    c_row.copy_from_slice(&bias);
+                }
+                if i > ROW_PRODUCT_MAX_DEPTH {
+                    // W_inᵀ (I × N) has element (k, j) = P[j][N + k].
+                    gemm_f32(
+                        bk,
+                        n,
+                        i,
+                        &mut cur,
+                        true,
+                        u_t,
+                        i as isize,
+                        1,
+                        &p[n..],
+                        1,
+                        width as isize,
+                    );
+                } else if i > 0 {
+                    for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u_t.chunks_exact(i)) {
+                        add_weighted_rows(c_row, u_row, &w_in_t);
+                    }
                 }
             }
             gemm_f32(

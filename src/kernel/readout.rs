@@ -12,28 +12,11 @@ use crate::model::Transfer;
 
 /// Readouts with at most this many outputs are summed row by row with the outputs unrolled
 /// (a matrix product with so few columns packs poorly); wider ones use products.
-const ROW_READOUT_MAX_OUTPUTS: usize = 8;
+const ROW_READOUT_MAX_OUTPUTS: usize = super::SMALL_COUNT_MAX;
 
 /// Trial rows per block: f(x) and f′ are taken over a whole block at once (long loops), the
 /// per-row sums then read them from cache.
 pub(super) const READOUT_BLOCK_ROWS: usize = 64;
-
-/// Calls `$f::<O>(args)` with O = `$outputs` (1 to [`ROW_READOUT_MAX_OUTPUTS`]).
-macro_rules! with_outputs {
-    ($outputs:expr, $f:ident($($arg:expr),*)) => {
-        match $outputs {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            5 => $f::<5>($($arg),*),
-            6 => $f::<6>($($arg),*),
-            7 => $f::<7>($($arg),*),
-            8 => $f::<8>($($arg),*),
-            _ => unreachable!("row readout with {} outputs", $outputs),
-        }
-    };
-}
 
 /// [W_out | b_out] ([N_out·(N + 1)], row-major) for N units and N_out outputs.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +35,7 @@ impl ReadoutWeights<'_> {
     pub(super) fn outputs(&self, r: &[f32], out: &mut Vec<f32>) {
         let (w, n, n_out) = (self.w, self.n, self.n_out);
         if (1..=ROW_READOUT_MAX_OUTPUTS).contains(&n_out) {
-            return with_outputs!(n_out, readout_rows(r, w, n, out));
+            return with_small_count!(n_out, readout_rows(r, w, n, out));
         }
         let rows = r.len() / n;
         let start = out.len();
@@ -88,7 +71,7 @@ impl ReadoutWeights<'_> {
     ) {
         let (w, n, n_out) = (self.w, self.n, self.n_out);
         if (1..=ROW_READOUT_MAX_OUTPUTS).contains(&n_out) {
-            return with_outputs!(n_out, readout_grad_rows(r, slope, g, w, n, d_x, d_w));
+            return with_small_count!(n_out, readout_grad_rows(r, slope, g, w, n, d_x, d_w));
         }
         let (rows, width) = (r.len() / n, n + 1);
         let start = d_x.len();
@@ -185,18 +168,17 @@ fn readout_grad_rows<const O: usize>(
         .zip(d_x[start..].chunks_exact_mut(n));
     for (((r_row, s_row), g_row), dx_row) in rows {
         let g_row: [f32; O] = std::array::from_fn(|j| g_row[j]);
+        let (r_row, s_row, dx_row) = (&r_row[..n], &s_row[..n], &mut dx_row[..n]);
+        // One pass over the units: ∂x and the rows' share of ∂W_out together.
         for k in 0..n {
             let mut a = 0.0f32;
             for j in 0..O {
                 a += g_row[j] * w_j[j][k];
+                d_w_j[j][k] += g_row[j] * r_row[k];
             }
             dx_row[k] = a * s_row[k];
         }
         for j in 0..O {
-            d_w_j[j]
-                .iter_mut()
-                .zip(r_row)
-                .for_each(|(d, &rv)| *d += g_row[j] * rv);
             d_w[j * width + n] += g_row[j];
         }
     }
