@@ -27,10 +27,11 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
     std::env::set_var("RAYON_NUM_THREADS", "2");
     let (n, t, b) = (24, 40, 12);
     let dev = Device::Cpu;
-    // Few inputs and outputs take the kernels' row-by-row sums; more than 16 inputs and 8
-    // outputs take their matrix products.
+    // Up to 8 inputs and outputs take the kernels' unrolled row-by-row sums, 9 to 16 inputs
+    // a sum per input, more than 16 inputs and 8 outputs their matrix products.
     for (dale, transfer, per_unit, n_in, n_out) in [
         (None, Transfer::Relu, false, 3, 2),
+        (None, Transfer::Relu, false, 12, 4),
         (Some(0.75), Transfer::Tanh, true, 3, 2),
         (Some(0.8), Transfer::Softplus, false, 3, 2),
         (None, Transfer::Sigmoid, false, 20, 10),
