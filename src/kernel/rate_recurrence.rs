@@ -318,6 +318,34 @@ fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]
     }
 }
 
+/// Adds Σ_rows s[row] to `b` and Σ_rows u[row][j] · s[row] to row j of `w_t` (K rows of N),
+/// for K inputs, in one pass over the units per row.
+#[inline(always)]
+fn input_grad_rows<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w_t: &mut [f32]) {
+    let n = b.len();
+    let mut rows_w = w_t.chunks_exact_mut(n);
+    let w: [&mut [f32]; K] = std::array::from_fn(|_| rows_w.next().expect("K rows of N"));
+    input_grad_pass(s, u, b, w)
+}
+
+/// [`input_grad_rows`] with its accumulators as separate arguments (distinct borrows, so the
+/// compiler knows they do not overlap).
+#[inline(always)]
+fn input_grad_pass<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w: [&mut [f32]; K]) {
+    let n = b.len();
+    for (s_row, u_row) in s.chunks_exact(n).zip(u.chunks_exact(K)) {
+        let u_row: [f32; K] = std::array::from_fn(|j| u_row[j]);
+        let s_row = &s_row[..n];
+        for k in 0..n {
+            let sv = s_row[k];
+            b[k] += sv;
+            for j in 0..K {
+                w[j][k] += u_row[j] * sv;
+            }
+        }
+    }
+}
+
 /// The rows of trials `rows` from a [T·B·width] array, step by step: [T·|rows|·width].
 fn gather_rows(m: &[f32], rows: &Range<usize>, t: usize, b: usize, width: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(t * rows.len() * width);
@@ -767,7 +795,7 @@ impl RateRecurrence {
                     i as isize,
                     1,
                 );
-            } else if i > 0 {
+            } else if i > super::SMALL_COUNT_MAX {
                 for (s_row, u_row) in used.chunks_exact(n).zip(u_used.chunks_exact(i)) {
                     for (k, &uk) in u_row.iter().enumerate() {
                         if uk != 0.0 {
@@ -777,8 +805,13 @@ impl RateRecurrence {
                     }
                 }
             }
-            for row in used.chunks_exact(n) {
-                grads.b_rec.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            if (1..=super::SMALL_COUNT_MAX).contains(&i) {
+                let (b_rec, w_in_t) = (&mut grads.b_rec, &mut w_in_t);
+                with_small_count!(i, input_grad_rows(used, u_used, b_rec, w_in_t));
+            } else {
+                for row in used.chunks_exact(n) {
+                    grads.b_rec.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                }
             }
             end = start;
         }
