@@ -36,7 +36,9 @@ pub fn write_npy(tensor: &Tensor, out: &mut impl Write) -> Result<()> {
         DType::U8 => "u1",
         DType::U32 => "u4",
         DType::I64 => "i8",
-        other => candle_core::bail!("npy: {other:?} arrays are not written"),
+        other => candle_core::bail!(
+            "npy: cannot write {other:?} arrays (f32, f64, u8, u32 and i64 are written)"
+        ),
     };
     let mut shape = tensor
         .dims()

@@ -104,6 +104,9 @@ struct Cost {
 
 const BATCH: usize = 64;
 
+/// Input and output channels of the benchmark's networks.
+const CHANNELS: usize = 2;
+
 /// Blocks a timed run of iterations is split into; the fastest block's mean is reported.
 const TIMED_BLOCKS: usize = 5;
 
@@ -124,8 +127,8 @@ fn iteration_cost(
         ..ModelConfig::default()
     };
     let shape = TaskShape {
-        inputs: vec!["a".into(), "b".into()],
-        outputs: vec!["y".into(), "z".into()],
+        inputs: (0..CHANNELS).map(|c| format!("in{c}")).collect(),
+        outputs: (0..CHANNELS).map(|c| format!("out{c}")).collect(),
         dt: 10.0,
         tau: 100.0,
         duration: 10.0 * case.steps as f64,
@@ -133,7 +136,7 @@ fn iteration_cost(
     let built = build_network(&config, &shape, 0, Path::new(".")).map_err(CliError::failed)?;
     let model = built.network.as_ref();
     let dev = Device::Cpu;
-    let shape3 = (case.steps, BATCH, 2);
+    let shape3 = (case.steps, BATCH, CHANNELS);
     let fail = CliError::failed;
     let inputs = Tensor::rand(0f32, 1f32, shape3, &dev).map_err(fail)?;
     let targets = Tensor::rand(0f32, 1f32, shape3, &dev).map_err(fail)?;
@@ -157,8 +160,8 @@ fn iteration_cost(
     step(1)?;
     let before = memory::heap_bytes();
     memory::reset_peak_heap();
-    // The fastest of five blocks of iterations, as the GEMM rate is the fastest of three
-    // products: on a shared machine the slower blocks measure the neighbours.
+    // The fastest of the blocks, as the GEMM rate is the fastest of its products: on a shared
+    // machine the slower blocks measure the neighbours.
     let iterations = iterations.max(1);
     let block = iterations.div_ceil(TIMED_BLOCKS);
     let mut best = f64::INFINITY;
@@ -199,14 +202,14 @@ fn iterations_for(n_rec: usize) -> usize {
     }
 }
 
-/// The FLOP of one training iteration's matrix products for the rate RNN benchmark case
-/// (200 steps, batch 64, 2 inputs, 2 outputs): the recurrence 2·T·B·N² forward and 4·T·B·N²
-/// backward (∂W_rec and the step-to-step product), the input drive 2·T·B·N·N_in and ∂W_in,
-/// the readout 2·T·B·N·N_out and its two backward products.
-fn product_flops(n_rec: usize) -> f64 {
-    let (rows, n) = ((200 * BATCH) as f64, n_rec as f64);
-    let (n_in, n_out) = (2.0, 2.0);
-    rows * n * (6.0 * n + 4.0 * n_in + 6.0 * n_out)
+/// The FLOP of one training iteration's matrix products for a rate RNN benchmark case
+/// (batch [`BATCH`], [`CHANNELS`] inputs and outputs): the recurrence 2·T·B·N² forward and
+/// 4·T·B·N² backward (∂W_rec and the step-to-step product), the input drive 2·T·B·N·N_in and
+/// ∂W_in, the readout 2·T·B·N·N_out and its two backward products.
+fn product_flops(case: &Case) -> f64 {
+    let (rows, n) = ((case.steps * BATCH) as f64, case.n_rec as f64);
+    let channels = CHANNELS as f64;
+    rows * n * (6.0 * n + 4.0 * channels + 6.0 * channels)
 }
 
 fn mib(bytes: usize) -> f64 {
@@ -262,7 +265,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                 let its = iterations_for(n);
                 let reference = iteration_cost(rate(n, false), its, |_, _| {})?;
                 let fused = iteration_cost(rate(n, true), its, |_, _| {})?;
-                let flops = product_flops(n);
+                let flops = product_flops(&rate(n, true));
                 let rate = flops / (fused.ms / 1e3) / 1e9;
                 let arithmetic_ms = flops / gemm / 1e6;
                 rows.push(format!(

@@ -325,14 +325,6 @@ fn input_grad_rows<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w_t: &mu
     let n = b.len();
     let mut rows_w = w_t.chunks_exact_mut(n);
     let w: [&mut [f32]; K] = std::array::from_fn(|_| rows_w.next().expect("K rows of N"));
-    input_grad_pass(s, u, b, w)
-}
-
-/// [`input_grad_rows`] with its accumulators as separate arguments (distinct borrows, so the
-/// compiler knows they do not overlap).
-#[inline(always)]
-fn input_grad_pass<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w: [&mut [f32]; K]) {
-    let n = b.len();
     for (s_row, u_row) in s.chunks_exact(n).zip(u.chunks_exact(K)) {
         let u_row: [f32; K] = std::array::from_fn(|j| u_row[j]);
         let s_row = &s_row[..n];
@@ -594,7 +586,10 @@ impl RateRecurrence {
         }
         let kept = self.kept.lock().expect("rate-recurrence kept");
         let Some(Kept { parts, rates, .. }) = kept.as_ref() else {
-            candle_core::bail!("rate-recurrence: backward pass before a forward pass");
+            candle_core::bail!(
+                "rate-recurrence: backward pass before a forward pass (a bug in the kernel; \
+                 `model.fused: false` avoids it)"
+            );
         };
         let run = |(rows, r): (&Range<usize>, &Vec<f32>)| {
             self.backward_rows(u, p, r, readout, g, dims, rows.clone())

@@ -607,9 +607,13 @@ pub fn simulate_fused(
         return Ok(Simulation { states, outputs });
     }
     let outputs = inputs.apply_op3(&recurrent, &readout, op.clone())?;
-    let states = op
-        .take_states()
-        .ok_or_else(|| candle_core::Error::Msg("rate-recurrence kept no states".into()))?;
+    let states = op.take_states().ok_or_else(|| {
+        candle_core::Error::Msg(
+            "rate-recurrence: the forward pass returned outputs but kept no states (a bug in \
+                 the kernel; `model.fused: false` avoids it)"
+                .into(),
+        )
+    })?;
     let states = Tensor::from_vec(states, (n_steps, n_trials, n_rec), inputs.device())?;
     Ok(Simulation { states, outputs })
 }
