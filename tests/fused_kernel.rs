@@ -213,3 +213,88 @@ fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
         }
     }
 }
+
+/// A training step's loss through the fused kernel skips the states (no loss term reads them):
+/// the outputs, the regularisation term and every gradient still match the reference path,
+/// with weight penalties and noise on, and the firing-rate penalty takes the states path.
+#[test]
+fn loss_without_states_matches_the_reference_path() {
+    use psychrnn::model::Network;
+    std::env::set_var("RAYON_NUM_THREADS", "2");
+    let (n, t, b, n_in, n_out) = (20, 30, 10, 3, 2);
+    let dev = Device::Cpu;
+    let config = ModelConfig {
+        n_rec: n,
+        dale_ratio: Some(0.8),
+        ..ModelConfig::default()
+    };
+    let k = Constraints::from_config(&config, n_in, n_out).unwrap();
+    let w = initial_weights(&config, &k, 4);
+    let mut rng = Rng::from_seed(21);
+    let u: Vec<f32> = (0..t * b * n_in).map(|_| rng.uniform() as f32).collect();
+    let y: Vec<f32> = (0..t * b * n_out).map(|_| rng.uniform() as f32).collect();
+    let inputs = Tensor::from_vec(u, (t, b, n_in), &dev).unwrap();
+    let targets = Tensor::from_vec(y, (t, b, n_out), &dev).unwrap();
+    let mask = Tensor::ones((t, b, n_out), DType::F32, &dev).unwrap();
+    for l2_firing_rate in [0.0, 0.3] {
+        let mut options = RateRnnOptions::new(0.1, 0.05, Transfer::Relu);
+        options.regularization = Regularization {
+            l1_rec: 0.01,
+            l2_out: 0.02,
+            l2_firing_rate,
+            ..Regularization::default()
+        };
+        let reference = RateRnn::new(&w, &options, DType::F32, &dev).unwrap();
+        options.fused = true;
+        let fused = RateRnn::new(&w, &options, DType::F32, &dev).unwrap();
+        // The same noise draws for both: the same seed.
+        let (r_out, r_pen) = reference
+            .run_for_loss(&inputs, &mut Rng::from_seed(8))
+            .unwrap();
+        let (f_out, f_pen) = fused.run_for_loss(&inputs, &mut Rng::from_seed(8)).unwrap();
+        let case = format!("l2_firing_rate {l2_firing_rate}");
+        assert!(rel_diff(&f_out, &r_out) < 1e-4, "{case}: outputs");
+        let (r_pen, f_pen) = (r_pen.expect("a penalty"), f_pen.expect("a penalty"));
+        assert!(rel_diff(&f_pen, &r_pen) < 1e-5, "{case}: penalty");
+        let total =
+            |out: &Tensor, pen: &Tensor| (masked_mse(out, &targets, &mask).unwrap() + pen).unwrap();
+        let g_ref = total(&r_out, &r_pen).backward().unwrap();
+        let g_fused = total(&f_out, &f_pen).backward().unwrap();
+        for ((name, vr), (_, vf)) in reference.vars().into_iter().zip(fused.vars()) {
+            let (gr, gf) = (
+                g_ref.get(vr.as_tensor()).expect(name),
+                g_fused.get(vf.as_tensor()).expect(name),
+            );
+            let d = rel_diff(gf, gr);
+            assert!(d < 1e-4, "{case}: gradient of {name} differs by {d}");
+        }
+    }
+}
+
+/// The op made `without_states` returns the same outputs and keeps no states; the default op
+/// keeps X [T·B·N].
+#[test]
+fn recurrence_without_states_keeps_none() {
+    use psychrnn::kernel::RateRecurrence;
+    let (n, t, b, n_in, n_out) = (6, 5, 4, 2, 2);
+    let dev = Device::Cpu;
+    let mut rng = Rng::from_seed(2);
+    let mut draw = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|_| rng.uniform_range(-0.5, 0.5) as f32)
+            .collect()
+    };
+    let u = Tensor::from_vec(draw(t * b * n_in), (t, b, n_in), &dev).unwrap();
+    let p = Tensor::from_vec(draw(n * (n + n_in + 2)), (n, n + n_in + 2), &dev).unwrap();
+    let q = Tensor::from_vec(draw(n_out * (n + 1)), (n_out, n + 1), &dev).unwrap();
+    let keeping = RateRecurrence::new(vec![0.2], Transfer::Tanh, None);
+    let dropping = RateRecurrence::new(vec![0.2], Transfer::Tanh, None).without_states();
+    let y_keep = u.apply_op3(&p, &q, keeping.clone()).unwrap();
+    let y_drop = u.apply_op3(&p, &q, dropping.clone()).unwrap();
+    assert_eq!(
+        y_keep.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        y_drop.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
+    assert_eq!(keeping.take_states().map(|x| x.len()), Some(t * b * n));
+    assert_eq!(dropping.take_states(), None);
+}

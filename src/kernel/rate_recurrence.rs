@@ -46,6 +46,10 @@ pub struct RateRecurrence {
     transfer: Transfer,
     /// Recurrent noise ξ [T·B·N] added at every step (a constant: no gradient), or none.
     noise: Option<Arc<Vec<f32>>>,
+    /// Whether the outputs form keeps X for [`Self::take_states`] (a training step's loss
+    /// needs only the outputs: writing X and, with several threads, gathering the parts'
+    /// states costs a pass over [T, B, N] for nothing).
+    keep_states: bool,
     /// What the last forward pass left for the backward pass and the caller.
     kept: Arc<Mutex<Option<Kept>>>,
 }
@@ -356,7 +360,17 @@ impl RateRecurrence {
             alpha,
             transfer,
             noise,
+            keep_states: true,
             kept: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The same op, but the outputs form (`apply_op3`) keeps no states: [`Self::take_states`]
+    /// then returns `None`. The states form (`apply_op2`) is unaffected.
+    pub fn without_states(self) -> Self {
+        RateRecurrence {
+            keep_states: false,
+            ..self
         }
     }
 
@@ -393,8 +407,9 @@ impl RateRecurrence {
     }
 
     /// Runs the forward pass on host arrays (U [T·B·I], P [N·(N + I + 2)], and the readout
-    /// weights if the outputs are wanted) and returns X [T·B·N] and Y [T·B·N_out], keeping the
-    /// rates for [`Self::backward`]. With several model threads the batch is split between
+    /// weights if the outputs are wanted) and returns X [T·B·N] (empty when the outputs are
+    /// wanted and the op keeps no states) and Y [T·B·N_out], keeping the rates for
+    /// [`Self::backward`]. With several model threads the batch is split between
     /// them: trials are independent, so each thread runs all steps for its trials with no
     /// synchronisation between steps.
     fn forward(
@@ -420,6 +435,11 @@ impl RateRecurrence {
             parts.par_iter().map(run).collect()
         };
         let n_out = readout.map_or(0, |r| r.n_out);
+        let n_kept = if self.keeps_states(readout.is_some()) {
+            n
+        } else {
+            0
+        };
         let (states, outputs) = if done.len() == 1 {
             let part = &mut done[0];
             (
@@ -427,10 +447,10 @@ impl RateRecurrence {
                 std::mem::take(&mut part.outputs),
             )
         } else {
-            let mut states = vec![0.0f32; t * b * n];
+            let mut states = vec![0.0f32; t * b * n_kept];
             let mut outputs = vec![0.0f32; t * b * n_out];
             for (rows, part) in parts.iter().zip(&done) {
-                scatter_rows(&mut states, &part.states, rows, t, b, n);
+                scatter_rows(&mut states, &part.states, rows, t, b, n_kept);
                 scatter_rows(&mut outputs, &part.outputs, rows, t, b, n_out);
             }
             (states, outputs)
@@ -442,6 +462,12 @@ impl RateRecurrence {
             states: None,
         });
         (states, readout.map(|_| outputs))
+    }
+
+    /// Whether a forward pass writes X: always for the states form, and for the outputs form
+    /// (`with_readout`) unless the op was made [`Self::without_states`].
+    fn keeps_states(&self, with_readout: bool) -> bool {
+        !with_readout || self.keep_states
     }
 
     /// The forward pass for trials `rows`, given W_recᵀ.
@@ -486,8 +512,9 @@ impl RateRecurrence {
         let w_in_t = transpose(&p[n..], n, i, width);
         // α repeated for every trial row, so the step loops run flat over [rows × N].
         let alpha = tiled(&self.alphas(n), bk);
+        let keep_states = self.keeps_states(readout.is_some());
         let mut part = PartForward {
-            states: Vec::with_capacity(t * kn),
+            states: Vec::with_capacity(if keep_states { t * kn } else { 0 }),
             rates: Vec::with_capacity((t + 1) * kn),
             outputs: Vec::with_capacity(t * bk * readout.map_or(0, |r| r.n_out)),
         };
@@ -548,7 +575,9 @@ impl RateRecurrence {
                         .for_each(|(((c, &x), &a), &z)| *c = (1.0 - a) * x + a * *c + z)
                 }
             }
-            part.states.extend_from_slice(&cur);
+            if keep_states {
+                part.states.extend_from_slice(&cur);
+            }
             part.rates.resize((step + 2) * kn, 0.0);
             let r_t = &mut part.rates[(step + 1) * kn..];
             apply(self.transfer, &cur, r_t);
@@ -953,7 +982,7 @@ impl CustomOp2 for RateRecurrence {
 }
 
 /// The outputs Y = `apply_op3(U, P, [W_out | b_out])`; the states are kept for
-/// [`RateRecurrence::take_states`].
+/// [`RateRecurrence::take_states`] unless the op is [`RateRecurrence::without_states`].
 impl CustomOp3 for RateRecurrence {
     fn name(&self) -> &'static str {
         "rate-recurrence-readout"
@@ -974,8 +1003,10 @@ impl CustomOp3 for RateRecurrence {
         let u = slice(s1, l1, "U")?;
         let p = slice(s2, l2, "[W_rec | W_in | b_rec | x0]")?;
         let (states, outputs) = self.forward(u, p, Some(readout), dims);
-        if let Some(kept) = self.kept.lock().expect("rate-recurrence kept").as_mut() {
-            kept.states = Some(states);
+        if self.keep_states {
+            if let Some(kept) = self.kept.lock().expect("rate-recurrence kept").as_mut() {
+                kept.states = Some(states);
+            }
         }
         let shape = Shape::from((dims.steps, dims.trials, readout.n_out));
         Ok((CpuStorage::F32(outputs.unwrap_or_default()), shape))

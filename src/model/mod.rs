@@ -16,8 +16,8 @@ pub use constraints::Constraints;
 pub use gated::{Cell, GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};
 pub use rate_rnn::{
-    simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions, RateRnnWeights,
-    Regularization, Trainable,
+    outputs_fused, simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions,
+    RateRnnWeights, Regularization, Trainable,
 };
 pub use transfer::Transfer;
 pub use weights_file::{
@@ -60,6 +60,17 @@ pub trait Network {
         noise_rng: &mut Rng,
         track: bool,
     ) -> Result<(Simulation, Option<Tensor>)>;
+    /// The outputs [T, B, N_out] of a differentiable run and its regularisation term: what a
+    /// training step's loss needs. By default [`Self::run`] with `track`; a network may skip
+    /// forming states the loss does not use.
+    fn run_for_loss(
+        &self,
+        inputs: &Tensor,
+        noise_rng: &mut Rng,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let (sim, penalty) = self.run(inputs, noise_rng, true)?;
+        Ok((sim.outputs, penalty))
+    }
     /// Firing rates from states [T, B, N_rec] (f(x) for the rate RNN, h itself for LSTM/GRU).
     fn rates(&self, states: &Tensor) -> Result<Tensor>;
     /// Element type of the parameters.

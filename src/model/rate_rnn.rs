@@ -445,6 +445,21 @@ impl RateRnn {
 
     /// The regularisation term for effective weights `e` and states [T, B, N_rec], if any.
     pub fn penalty(&self, e: &EffectiveWeights, states: &Tensor) -> Result<Option<Tensor>> {
+        let mut total = self.weight_penalty(e)?;
+        let r = &self.options.regularization;
+        if r.l2_firing_rate != 0.0 {
+            let rates = self.options.transfer.apply(states)?;
+            let term = rates.sqr()?.mean_all()?.affine(r.l2_firing_rate, 0.0)?;
+            total = Some(match total {
+                None => term,
+                Some(s) => (s + term)?,
+            });
+        }
+        Ok(total)
+    }
+
+    /// The weights' share of the regularisation term (L1 and L2 on W_in, W_rec, W_out), if any.
+    fn weight_penalty(&self, e: &EffectiveWeights) -> Result<Option<Tensor>> {
         let r = &self.options.regularization;
         let mut terms = Vec::new();
         for (c, w, l1) in [
@@ -463,10 +478,6 @@ impl RateRnn {
                 };
                 terms.push(m.affine(c, 0.0)?);
             }
-        }
-        if r.l2_firing_rate != 0.0 {
-            let rates = self.options.transfer.apply(states)?;
-            terms.push(rates.sqr()?.mean_all()?.affine(r.l2_firing_rate, 0.0)?);
         }
         let mut total: Option<Tensor> = None;
         for t in terms {
@@ -543,6 +554,30 @@ impl Network for RateRnn {
         Ok((sim, penalty))
     }
 
+    fn run_for_loss(
+        &self,
+        inputs: &Tensor,
+        noise_rng: &mut Rng,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let fused = self.w_rec.dtype() == DType::F32 && self.options.fused;
+        if !fused || self.options.regularization.l2_firing_rate != 0.0 {
+            let (sim, penalty) = self.run(inputs, noise_rng, true)?;
+            return Ok((sim.outputs, penalty));
+        }
+        // No loss term reads the states: the kernel skips them.
+        let (n_steps, n_trials, _) = inputs.dims3()?;
+        let noise = self.draw_noise(noise_rng, n_steps, n_trials)?;
+        let e = self.effective()?;
+        let outputs = outputs_fused(
+            &e,
+            &self.alpha,
+            self.options.transfer,
+            inputs,
+            noise.as_ref(),
+        )?;
+        Ok((outputs, self.weight_penalty(&e)?))
+    }
+
     fn rates(&self, states: &Tensor) -> Result<Tensor> {
         self.options.transfer.apply(states)
     }
@@ -576,31 +611,12 @@ pub fn simulate_fused(
 ) -> Result<Simulation> {
     let (n_steps, n_trials, _) = inputs.dims3()?;
     let n_rec = w.w_rec.dim(0)?;
-    let alphas = match alpha {
-        Alpha::Scalar(a) => vec![*a as f32],
-        Alpha::PerUnit(a, _) => a.flatten_all()?.to_vec1::<f32>()?,
-    };
-    let noise = match noise {
-        Some(n) => Some(std::sync::Arc::new(
-            n.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?,
-        )),
-        None => None,
-    };
-    // [W_rec | W_in | b_rec | x_0] and [W_out | b_out]: small tensors, so the op's arguments
-    // carry every weight.
-    let recurrent = Tensor::cat(
-        &[
-            &w.w_rec,
-            &w.w_in,
-            &w.b_rec.unsqueeze(1)?,
-            &w.init_state.t()?,
-        ],
-        1,
-    )?
-    .contiguous()?;
-    let readout = Tensor::cat(&[&w.w_out, &w.b_out.unsqueeze(1)?], 1)?.contiguous()?;
-    let op = crate::kernel::RateRecurrence::new(alphas, transfer, noise);
-    let inputs = inputs.contiguous()?;
+    let FusedCall {
+        inputs,
+        recurrent,
+        readout,
+        op,
+    } = FusedCall::new(w, alpha, transfer, inputs, noise)?;
     if states_in_graph {
         let states = inputs.apply_op2(&recurrent, op)?;
         let outputs = states.apply_op2(&readout, crate::kernel::Readout(transfer))?;
@@ -616,6 +632,73 @@ pub fn simulate_fused(
     })?;
     let states = Tensor::from_vec(states, (n_steps, n_trials, n_rec), inputs.device())?;
     Ok(Simulation { states, outputs })
+}
+
+/// The outputs of [`simulate_fused`] (differentiable) without the states: what a training
+/// step's loss needs when it has no firing-rate term. The kernel then writes no [T, B, N]
+/// array at all.
+pub fn outputs_fused(
+    w: &EffectiveWeights,
+    alpha: &Alpha,
+    transfer: Transfer,
+    inputs: &Tensor,
+    noise: Option<&Tensor>,
+) -> Result<Tensor> {
+    let call = FusedCall::new(w, alpha, transfer, inputs, noise)?;
+    call.inputs
+        .apply_op3(&call.recurrent, &call.readout, call.op.without_states())
+}
+
+/// The arguments of one call of the fused kernel.
+struct FusedCall {
+    /// U [T, B, N_in], contiguous.
+    inputs: Tensor,
+    /// [W_rec | W_in | b_rec | x_0] [N, N + N_in + 2].
+    recurrent: Tensor,
+    /// [W_out | b_out] [N_out, N + 1].
+    readout: Tensor,
+    /// The op, holding α, f and the noise.
+    op: crate::kernel::RateRecurrence,
+}
+
+impl FusedCall {
+    fn new(
+        w: &EffectiveWeights,
+        alpha: &Alpha,
+        transfer: Transfer,
+        inputs: &Tensor,
+        noise: Option<&Tensor>,
+    ) -> Result<Self> {
+        let alphas = match alpha {
+            Alpha::Scalar(a) => vec![*a as f32],
+            Alpha::PerUnit(a, _) => a.flatten_all()?.to_vec1::<f32>()?,
+        };
+        let noise = match noise {
+            Some(n) => Some(std::sync::Arc::new(
+                n.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+            )),
+            None => None,
+        };
+        // [W_rec | W_in | b_rec | x_0] and [W_out | b_out]: small tensors, so the op's arguments
+        // carry every weight.
+        let recurrent = Tensor::cat(
+            &[
+                &w.w_rec,
+                &w.w_in,
+                &w.b_rec.unsqueeze(1)?,
+                &w.init_state.t()?,
+            ],
+            1,
+        )?
+        .contiguous()?;
+        let readout = Tensor::cat(&[&w.w_out, &w.b_out.unsqueeze(1)?], 1)?.contiguous()?;
+        Ok(FusedCall {
+            inputs: inputs.contiguous()?,
+            recurrent,
+            readout,
+            op: crate::kernel::RateRecurrence::new(alphas, transfer, noise),
+        })
+    }
 }
 
 /// The reference (plain candle ops) simulation of the rate RNN; see the module docs.

@@ -252,8 +252,8 @@ pub fn gradient_step(
     (inputs, targets, mask): (&Tensor, &Tensor, &Tensor),
     noise_rng: &mut Rng,
 ) -> Result<f64, TrainError> {
-    let (sim, penalty) = model.run(inputs, noise_rng, true)?;
-    let mut total = loss(kind, &sim.outputs, targets, mask)?;
+    let (outputs, penalty) = model.run_for_loss(inputs, noise_rng)?;
+    let mut total = loss(kind, &outputs, targets, mask)?;
     if let Some(p) = penalty {
         total = (total + p)?;
     }
