@@ -271,14 +271,27 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
             "{row}"
         );
     }
-    for kind in ["lstm", "gru"] {
+    // The products' FLOP per row of the batch per unit at N = 8 with 2 inputs and 2 outputs:
+    // gates · (6N + 4·2) + 6·2, one gate for the rate RNN.
+    let flops = |gates: f64| gates * (6.0 * 8.0 + 8.0) + 12.0;
+    for (kind, gates) in [("lstm", 4.0), ("gru", 3.0)] {
         let row = out
             .lines()
             .find(|l| l.split_whitespace().take(2).eq([kind, "8"]))
             .expect(&out);
-        // reference, fused; speed-up and ratio to the rate RNN.
+        // reference, fused; speed-up, ratio to the rate RNN and that ratio per FLOP.
         assert_eq!(row.matches(" ms").count(), 2, "{row}");
-        assert_eq!(row.matches('x').count(), 2, "{row}");
+        assert_eq!(row.matches('x').count(), 3, "{row}");
+        let ratios: Vec<f64> = row
+            .split_whitespace()
+            .filter_map(|w| w.strip_suffix('x'))
+            .map(|w| w.parse().unwrap())
+            .collect();
+        let expected = ratios[1] * flops(1.0) / flops(gates);
+        assert!(
+            (ratios[2] - expected).abs() < 0.1,
+            "{row}: per FLOP {expected}"
+        );
     }
     // Peak memory grows by the same amount per step × trial × unit from 100 to 200 steps as
     // from 200 to 400.

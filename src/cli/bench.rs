@@ -202,14 +202,21 @@ fn iterations_for(n_rec: usize) -> usize {
     }
 }
 
-/// The FLOP of one training iteration's matrix products for a rate RNN benchmark case
-/// (batch [`BATCH`], [`CHANNELS`] inputs and outputs): the recurrence 2·T·B·N² forward and
-/// 4·T·B·N² backward (∂W_rec and the step-to-step product), the input drive 2·T·B·N·N_in and
-/// ∂W_in, the readout 2·T·B·N·N_out and its two backward products.
+/// The FLOP of one training iteration's matrix products for a benchmark case (batch
+/// [`BATCH`], [`CHANNELS`] inputs and outputs): the recurrence 2·T·B·N² forward and 4·T·B·N²
+/// backward (∂W_rec and the step-to-step product), the input drive 2·T·B·N·N_in and ∂W_in,
+/// the readout 2·T·B·N·N_out and its two backward products; the recurrence and input terms
+/// once per gate for the LSTM (4) and GRU (3).
 fn product_flops(case: &Case) -> f64 {
     let (rows, n) = ((case.steps * BATCH) as f64, case.n_rec as f64);
     let channels = CHANNELS as f64;
-    rows * n * (6.0 * n + 4.0 * channels + 6.0 * channels)
+    // Pre-activations per unit: one for the rate RNN, one per gate for the LSTM and GRU.
+    let gates = match case.kind {
+        ModelKind::RateRnn => 1.0,
+        ModelKind::Lstm => 4.0,
+        ModelKind::Gru => 3.0,
+    };
+    rows * n * (gates * (6.0 * n + 4.0 * channels) + 6.0 * channels)
 }
 
 fn mib(bytes: usize) -> f64 {
@@ -294,13 +301,20 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     let threads = args.threads.first().copied().unwrap_or(1);
     outln!("LSTM and GRU on {threads} thread(s), same batch, per-step candle ops (reference) and fused kernel:");
     outln!(
-        "  {:>6} {:>6} {:>11} {:>11} {:>8} {:>18}",
+        "  (per FLOP: the time ratio to the fused rate RNN divided by the ratio of their products' \
+         arithmetic, {} and {} times the rate RNN's)",
+        "about 4",
+        "about 3"
+    );
+    outln!(
+        "  {:>6} {:>6} {:>11} {:>11} {:>8} {:>18} {:>9}",
         "kind",
         "N_rec",
         "reference",
         "fused",
         "speed-up",
-        "vs fused rate RNN"
+        "vs fused rate RNN",
+        "per FLOP"
     );
     for kind in [ModelKind::Lstm, ModelKind::Gru] {
         for &n in &args.sizes {
@@ -313,12 +327,19 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
             let its = iterations_for(n);
             let reference = with_threads(threads, || iteration_cost(case(false), its, |_, _| {}))?;
             let fused = with_threads(threads, || iteration_cost(case(true), its, |_, _| {}))?;
-            let ratio = fused_ms
-                .get(&(threads, n))
-                .map(|f| format!("{:.1}x", fused.ms / f))
-                .unwrap_or_default();
+            // Time per iteration, and per FLOP of the products, against the fused rate RNN.
+            let (ratio, per_flop) = match fused_ms.get(&(threads, n)) {
+                Some(f) => (
+                    format!("{:.1}x", fused.ms / f),
+                    format!(
+                        "{:.1}x",
+                        fused.ms / f * product_flops(&rate(n, true)) / product_flops(&case(true))
+                    ),
+                ),
+                None => Default::default(),
+            };
             outln!(
-                "  {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18}",
+                "  {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18} {per_flop:>9}",
                 format!("{kind:?}").to_lowercase(),
                 reference.ms,
                 fused.ms,
