@@ -133,14 +133,17 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
 #[test]
 fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
     std::env::set_var("RAYON_NUM_THREADS", "2");
-    let (n_in, n, n_out, b) = (3, 16, 2, 5);
+    let (n, n_out, b) = (16, 2, 5);
     let dev = Device::Cpu;
     // 250 steps of 5 trials span two of the kernel's ∂W_h blocks (about 1024 trial rows each).
-    for (cell, t) in [
-        (Cell::Lstm, 30),
-        (Cell::Gru, 30),
-        (Cell::Lstm, 250),
-        (Cell::Gru, 250),
+    // Up to 8 inputs take the kernel's row-by-row input side, more its matrix products.
+    for (cell, t, n_in) in [
+        (Cell::Lstm, 30, 3),
+        (Cell::Gru, 30, 3),
+        (Cell::Lstm, 250, 3),
+        (Cell::Gru, 250, 3),
+        (Cell::Lstm, 40, 11),
+        (Cell::Gru, 40, 11),
     ] {
         let mut w = GatedWeights::initial(cell, n_in, n, n_out, 4);
         // Non-zero biases and initial states, so every gradient path is exercised.

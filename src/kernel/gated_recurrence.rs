@@ -1,10 +1,13 @@
 //! The LSTM's and GRU's time loops as one custom op with a hand-written backward pass
 //! through time (equations in `model::gated`).
 //!
-//! Inputs: GX [T, B, G·N], the input side of every gate pre-activation for all steps
-//! (x_t W_xᵀ + b_x, one product outside); W_h [G·N, N] (LSTM) or [W_h | b_h] [3N, N + 1]
-//! (GRU, whose b_h sits inside r ⊙ (h W_hᵀ + b_h)); the initial state [B, 2N] = [h_0 | c_0]
-//! (LSTM) or [B, N] = h_0 (GRU). Output: H [T, B, N].
+//! Inputs: the task inputs U [T, B, I]; the weights P = [W_x | b_x | W_h] [G·N, I + 1 + N]
+//! (LSTM) or [W_x | b_x | W_h | b_h] [3N, I + N + 2] (GRU, whose b_h sits inside
+//! r ⊙ (h W_hᵀ + b_h)); the initial state [B, 2N] = [h_0 | c_0] (LSTM) or [B, N] = h_0 (GRU).
+//! Output: H [T, B, N]. The input side of the gates, u_t W_xᵀ + b_x, is formed step by step
+//! inside the op and its weight gradients come from the op's own ∂ of the pre-activations, so
+//! no [T, B, G·N] tensor enters candle's autograd graph (its backward pass zero-filled and added
+//! a gradient for it: a fifth of a 50-unit LSTM iteration).
 //!
 //! The forward pass keeps the gate activations (LSTM: i, f, g, o, c; GRU: r, z, n and the
 //! hidden-side candidate term) for the backward pass, which then needs one product with W_h
@@ -21,7 +24,9 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::fast_math::{sigmoid, tanh};
-use super::rate_recurrence::{gemm_f32, grad_like, slice, transpose, with_host};
+use super::rate_recurrence::{
+    drive_rows, gemm_f32, grad_like, input_grad_rows, slice, transpose, with_host, RecurrenceDims,
+};
 use super::wide_vectors::with_wide_vectors;
 use crate::model::Cell;
 
@@ -65,44 +70,58 @@ impl GatedRecurrence {
         }
     }
 
-    /// The forward pass on host arrays: (H [T·B·N], kept activations [T·B·kept·N]).
+    /// Columns of P: I + 1 + N, and one more for the GRU's b_h.
+    fn width(&self, dims: RecurrenceDims) -> usize {
+        dims.inputs + 1 + self.row(dims.units)
+    }
+
+    /// The forward pass on host arrays (U [T·B·I], P, the initial state): (H [T·B·N], kept
+    /// activations [T·B·kept·N]).
     pub fn forward(
         &self,
-        gx: &[f32],
-        w: &[f32],
+        u: &[f32],
+        p: &[f32],
         init: &[f32],
-        t: usize,
-        b: usize,
-        n: usize,
+        dims: RecurrenceDims,
     ) -> (Vec<f32>, Vec<f32>) {
         with_wide_vectors(
             #[inline(always)]
-            || self.forward_body(gx, w, init, t, b, n),
+            || self.forward_body(u, p, init, dims),
         )
     }
 
     #[inline(always)]
     fn forward_body(
         &self,
-        gx: &[f32],
-        w: &[f32],
+        u: &[f32],
+        p: &[f32],
         init: &[f32],
-        t: usize,
-        b: usize,
-        n: usize,
+        dims: RecurrenceDims,
     ) -> (Vec<f32>, Vec<f32>) {
+        let RecurrenceDims {
+            steps: t,
+            trials: b,
+            units: n,
+            inputs: i,
+        } = dims;
         let g = self.gates();
-        let (k, row) = (self.kept(), self.row(n));
+        let k = self.kept();
+        let width = self.width(dims);
         let bn = b * n;
         let mut hs = vec![0.0f32; t * bn];
         let mut kept = vec![0.0f32; t * b * k * n];
         let mut gh = vec![0.0f32; b * g * n];
+        let mut gx_t = vec![0.0f32; b * g * n];
+        // W_xᵀ [I, G·N] and b_x, for the input side step by step.
+        let w_x_t = transpose(p, g * n, i, width);
+        let b_x: Vec<f32> = (0..g * n).map(|j| p[j * width + i]).collect();
         // W_hᵀ [N, G·N] (without the GRU's bias column), once per call.
-        let w_t = transpose(w, g * n, n, row);
-        // The GRU's hidden-side bias b_h [3N] (its W_h's last column).
+        let w_h = &p[i + 1..];
+        let w_t = transpose(w_h, g * n, n, width);
+        // The GRU's hidden-side bias b_h [3N] (the last column of P).
         let b_h: Vec<f32> = match self.cell {
             Cell::Lstm => Vec::new(),
-            Cell::Gru => (0..g * n).map(|j| w[j * row + n]).collect(),
+            Cell::Gru => (0..g * n).map(|j| w_h[j * width + n]).collect(),
         };
         let mut h_prev: Vec<f32> = (0..b)
             .flat_map(|r| init[r * (init.len() / b)..][..n].to_vec())
@@ -128,7 +147,13 @@ impl GatedRecurrence {
                 (g * n) as isize,
                 1,
             );
-            let gx_t = &gx[step * b * g * n..(step + 1) * b * g * n];
+            input_side(
+                &mut gx_t,
+                &u[step * b * i..(step + 1) * b * i],
+                &b_x,
+                &w_x_t,
+                i,
+            );
             let kept_t = &mut kept[step * b * k * n..(step + 1) * b * k * n];
             let h_t = &mut hs[step * bn..(step + 1) * bn];
             for r in 0..b {
@@ -186,23 +211,22 @@ impl GatedRecurrence {
         (hs, kept)
     }
 
-    /// Backpropagation through time on host arrays: given W_h, the initial state, H, the kept
-    /// activations and ∂L/∂H, returns (∂GX, ∂W_h, ∂init), shaped like the inputs.
+    /// Backpropagation through time on host arrays: given U, P, the initial state, H, the
+    /// kept activations and ∂L/∂H, returns (∂P, ∂init), shaped like P and the initial state.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
-        w: &[f32],
+        u: &[f32],
+        p: &[f32],
         init: &[f32],
         hs: &[f32],
         kept: &[f32],
         grad: &[f32],
-        t: usize,
-        b: usize,
-        n: usize,
-    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        dims: RecurrenceDims,
+    ) -> (Vec<f32>, Vec<f32>) {
         with_wide_vectors(
             #[inline(always)]
-            || self.backward_body(w, init, hs, kept, grad, t, b, n),
+            || self.backward_body(u, p, init, hs, kept, grad, dims),
         )
     }
 
@@ -210,26 +234,36 @@ impl GatedRecurrence {
     #[inline(always)]
     fn backward_body(
         &self,
-        w: &[f32],
+        u: &[f32],
+        p: &[f32],
         init: &[f32],
         hs: &[f32],
         kept: &[f32],
         grad: &[f32],
-        t: usize,
-        b: usize,
-        n: usize,
-    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        dims: RecurrenceDims,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let RecurrenceDims {
+            steps: t,
+            trials: b,
+            units: n,
+            inputs: i,
+        } = dims;
         let g = self.gates();
         let (k, row) = (self.kept(), self.row(n));
+        let width = self.width(dims);
+        let w_h = &p[i + 1..];
+        // ∂W_xᵀ [I, G·N] and ∂b_x, summed block by block.
+        let mut d_w_x_t = vec![0.0f32; i * g * n];
+        let mut d_b_x = vec![0.0f32; g * n];
         let bn = b * n;
         let gn = g * n;
-        let width = init.len() / b;
+        let state = init.len() / b;
         let h0: Vec<f32> = (0..b)
-            .flat_map(|r| init[r * width..][..n].to_vec())
+            .flat_map(|r| init[r * state..][..n].to_vec())
             .collect();
         let c0: Vec<f32> = match self.cell {
             Cell::Lstm => (0..b)
-                .flat_map(|r| init[r * width + n..][..n].to_vec())
+                .flat_map(|r| init[r * state + n..][..n].to_vec())
                 .collect(),
             Cell::Gru => Vec::new(),
         };
@@ -314,8 +348,8 @@ impl GatedRecurrence {
                 dgh_t,
                 gn as isize,
                 1,
-                w,
-                row as isize,
+                w_h,
+                width as isize,
                 1,
             );
             for (d, v) in dh.iter_mut().zip(&back) {
@@ -356,6 +390,14 @@ impl GatedRecurrence {
                 } else {
                     add(step, block_end, &hs[(step - 1) * bn..(block_end - 1) * bn]);
                 }
+                // ∂W_x and ∂b_x from the block's input-side ∂ of the pre-activations.
+                input_side_grads(
+                    &d_gx[step * b * gn..block_end * b * gn],
+                    &u[step * b * i..block_end * b * i],
+                    &mut d_b_x,
+                    &mut d_w_x_t,
+                    i,
+                );
                 block_end = step;
             }
         }
@@ -382,7 +424,77 @@ impl GatedRecurrence {
                 })
                 .collect(),
         };
-        (d_gx, d_w, d_init)
+        // ∂P = [∂W_x | ∂b_x | ∂W_h (| ∂b_h)], row by row.
+        let mut d_p = vec![0.0f32; g * n * width];
+        for (j, out) in d_p.chunks_exact_mut(width).enumerate() {
+            for (c, v) in out[..i].iter_mut().enumerate() {
+                *v = d_w_x_t[c * g * n + j];
+            }
+            out[i] = d_b_x[j];
+            out[i + 1..].copy_from_slice(&d_w[j * row..(j + 1) * row]);
+        }
+        (d_p, d_init)
+    }
+}
+
+/// The input side of one step's gate pre-activations into `out` [rows × G·N]:
+/// b_x + u W_xᵀ for `i` inputs per row (`w_x_t` = W_xᵀ [I × G·N]); up to eight inputs summed
+/// row by row, more as a matrix product.
+#[inline(always)]
+fn input_side(out: &mut [f32], u: &[f32], b_x: &[f32], w_x_t: &[f32], i: usize) {
+    let gn = b_x.len();
+    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
+        with_small_count!(i, drive_rows(out, u, b_x, w_x_t));
+        return;
+    }
+    for row in out.chunks_exact_mut(gn) {
+        row.copy_from_slice(b_x);
+    }
+    if i > 0 {
+        let rows = out.len() / gn;
+        gemm_f32(
+            rows,
+            gn,
+            i,
+            out,
+            true,
+            u,
+            i as isize,
+            1,
+            w_x_t,
+            gn as isize,
+            1,
+        );
+    }
+}
+
+/// Adds a block's share of ∂b_x (Σ_rows d) and ∂W_xᵀ (Σ_rows uᵀ d, [I × G·N]) from the
+/// input-side gradients `d` [rows × G·N] and the inputs `u` [rows × I].
+#[inline(always)]
+fn input_side_grads(d: &[f32], u: &[f32], d_b: &mut [f32], d_w_t: &mut [f32], i: usize) {
+    let gn = d_b.len();
+    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
+        with_small_count!(i, input_grad_rows(d, u, d_b, d_w_t));
+        return;
+    }
+    for row in d.chunks_exact(gn) {
+        d_b.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+    }
+    if i > 0 {
+        let rows = d.len() / gn;
+        gemm_f32(
+            i,
+            gn,
+            rows,
+            d_w_t,
+            true,
+            u,
+            1,
+            i as isize,
+            d,
+            gn as isize,
+            1,
+        );
     }
 }
 
@@ -552,6 +664,35 @@ fn gru_backward_row(
     }
 }
 
+impl GatedRecurrence {
+    /// The sizes of a call from the shapes of U [T, B, I], P [G·N, I + 1 + N (+ 1)] and the
+    /// initial state [B, 2N] (LSTM) or [B, N] (GRU).
+    fn dims_of(&self, u: &Shape, p: &Shape, init: &Shape) -> Result<RecurrenceDims> {
+        let (t, b, i) = u.dims3()?;
+        let g = self.gates();
+        let gn = p.dims().first().copied().unwrap_or(0);
+        let n = gn / g;
+        let dims = RecurrenceDims {
+            steps: t,
+            trials: b,
+            units: n,
+            inputs: i,
+        };
+        let state = if self.cell == Cell::Lstm { 2 * n } else { n };
+        if gn % g != 0 || p.dims() != [gn, self.width(dims)] || init.dims() != [b, state] {
+            candle_core::bail!(
+                "gated-recurrence ({:?}): shapes {u:?}, {p:?}, {init:?} do not fit U [T,B,I], \
+                 P [{g}N,I+1+{}], init [B,{}]",
+                self.cell,
+                if self.cell == Cell::Lstm { "N" } else { "N+1" },
+                if self.cell == Cell::Lstm { "2N" } else { "N" },
+            );
+        }
+        Ok(dims)
+    }
+}
+
+/// H = `apply_op3(U, P, initial state)`.
 impl CustomOp3 for GatedRecurrence {
     fn name(&self) -> &'static str {
         "gated-recurrence"
@@ -566,69 +707,48 @@ impl CustomOp3 for GatedRecurrence {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (t, b, gn) = l1.shape().dims3()?;
-        let g = self.gates();
-        let n = gn / g;
-        let width = if self.cell == Cell::Lstm { 2 * n } else { n };
-        if gn % g != 0 || l2.shape().dims() != [gn, self.row(n)] || l3.shape().dims() != [b, width]
-        {
-            candle_core::bail!(
-                "gated-recurrence ({:?}): shapes {:?}, {:?}, {:?} do not fit GX [T,B,{g}N], W_h [{g}N,{}], init [B,{}]",
-                self.cell,
-                l1.shape(),
-                l2.shape(),
-                l3.shape(),
-                if self.cell == Cell::Lstm { "N" } else { "N+1" },
-                if self.cell == Cell::Lstm { "2N" } else { "N" },
-            );
-        }
+        let dims = self.dims_of(l1.shape(), l2.shape(), l3.shape())?;
         let (hs, kept) = self.forward(
-            slice(s1, l1, "GX")?,
-            slice(s2, l2, "W_h")?,
+            slice(s1, l1, "U")?,
+            slice(s2, l2, "[W_x | b_x | W_h]")?,
             slice(s3, l3, "initial state")?,
-            t,
-            b,
-            n,
+            dims,
         );
         *self.cache.lock().expect("gated-recurrence cache") = Some(kept);
-        Ok((CpuStorage::F32(hs), Shape::from((t, b, n))))
+        let shape = Shape::from((dims.steps, dims.trials, dims.units));
+        Ok((CpuStorage::F32(hs), shape))
     }
 
     fn bwd(
         &self,
-        gx: &Tensor,
-        w: &Tensor,
+        u: &Tensor,
+        p: &Tensor,
         init: &Tensor,
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (t, b, gn) = gx.dims3()?;
-        let n = gn / self.gates();
+        let dims = self.dims_of(u.shape(), p.shape(), init.shape())?;
         let cached = self.cache.lock().expect("gated-recurrence cache").take();
-        let (d_gx, d_w, d_init) = with_host(w, |w_h| {
-            with_host(init, |init_h| {
-                with_host(res, |hs| {
-                    with_host(grad, |g| {
-                        let recomputed;
-                        let kept: &[f32] = match &cached {
-                            Some(k) => k,
-                            // Not kept (a second backward pass): run the forward pass again.
-                            None => {
-                                recomputed = with_host(gx, |gx_h| {
-                                    Ok(self.forward(gx_h, w_h, init_h, t, b, n).1)
-                                })?;
-                                &recomputed
-                            }
-                        };
-                        Ok(self.backward(w_h, init_h, hs, kept, g, t, b, n))
+        let (d_p, d_init) = with_host(u, |u_h| {
+            with_host(p, |p_h| {
+                with_host(init, |init_h| {
+                    with_host(res, |hs| {
+                        with_host(grad, |g| {
+                            let recomputed;
+                            let kept: &[f32] = match &cached {
+                                Some(k) => k,
+                                // Not kept (a second backward pass): run the forward pass again.
+                                None => {
+                                    recomputed = self.forward(u_h, p_h, init_h, dims).1;
+                                    &recomputed
+                                }
+                            };
+                            Ok(self.backward(u_h, p_h, init_h, hs, kept, g, dims))
+                        })
                     })
                 })
             })
         })?;
-        Ok((
-            grad_like(d_gx, gx)?,
-            grad_like(d_w, w)?,
-            grad_like(d_init, init)?,
-        ))
+        Ok((None, grad_like(d_p, p)?, grad_like(d_init, init)?))
     }
 }

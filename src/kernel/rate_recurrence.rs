@@ -306,7 +306,7 @@ fn add_weighted_rows(out: &mut [f32], u: &[f32], w_rows: &[f32]) {
 /// Each row of `cur` ([rows × N]) = b + Σ_j u[row][j] · w_t[j] for K inputs (w_t: K rows of N),
 /// in one pass over the units.
 #[inline(always)]
-fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]) {
+pub(super) fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]) {
     let n = b.len();
     let w: [&[f32]; K] = std::array::from_fn(|j| &w_t[j * n..(j + 1) * n]);
     for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u.chunks_exact(K)) {
@@ -325,7 +325,12 @@ fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]
 /// Adds Σ_rows s[row] to `b` and Σ_rows u[row][j] · s[row] to row j of `w_t` (K rows of N),
 /// for K inputs, in one pass over the units per row.
 #[inline(always)]
-fn input_grad_rows<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w_t: &mut [f32]) {
+pub(super) fn input_grad_rows<const K: usize>(
+    s: &[f32],
+    u: &[f32],
+    b: &mut [f32],
+    w_t: &mut [f32],
+) {
     let n = b.len();
     let mut rows_w = w_t.chunks_exact_mut(n);
     let w: [&mut [f32]; K] = std::array::from_fn(|_| rows_w.next().expect("K rows of N"));

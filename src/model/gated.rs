@@ -199,24 +199,21 @@ impl GatedRnn {
         let n = self.n_rec;
         if self.fused && w_h.dtype() == DType::F32 {
             let h0 = t_of(&self.init_hidden).broadcast_as((n_trials, n))?;
-            // All steps' input side as one product of [u, 1] with [W_x, b_x].
-            let ones = Tensor::ones((n_steps, n_trials, 1), inputs.dtype(), inputs.device())?;
-            let w_x_b = Tensor::cat(&[&w_x, &b_x.unsqueeze(1)?], 1)?;
-            // One [T·B, I + 1] × [I + 1, G·N] product (a broadcast product would run one per step).
-            let n_in = inputs.dim(2)?;
-            let gx = Tensor::cat(&[inputs, &ones], 2)?
-                .reshape((n_steps * n_trials, n_in + 1))?
-                .matmul(&w_x_b.t()?)?
-                .reshape((n_steps, n_trials, ()))?;
-            let (w, init) = match self.cell {
+            let w = match self.cell {
+                Cell::Lstm => w_h.clone(),
+                Cell::Gru => Tensor::cat(&[&w_h, &b_h.unsqueeze(1)?], 1)?,
+            };
+            let init = match self.cell {
                 Cell::Lstm => {
                     let c0 = t_of(&self.init_cell).broadcast_as((n_trials, n))?;
-                    (w_h.clone(), Tensor::cat(&[&h0, &c0], 1)?)
+                    Tensor::cat(&[&h0, &c0], 1)?
                 }
-                Cell::Gru => (Tensor::cat(&[&w_h, &b_h.unsqueeze(1)?], 1)?, h0),
+                Cell::Gru => h0,
             };
-            let states = gx.contiguous()?.apply_op3(
-                &w.contiguous()?,
+            // [W_x | b_x | W_h (| b_h)]: the op forms the input side step by step.
+            let p = Tensor::cat(&[&w_x, &b_x.unsqueeze(1)?, &w], 1)?;
+            let states = inputs.contiguous()?.apply_op3(
+                &p.contiguous()?,
                 &init.contiguous()?,
                 crate::kernel::GatedRecurrence::new(self.cell),
             )?;
