@@ -3,9 +3,8 @@
 //! The count goes to candle and the fused kernel through `RAYON_NUM_THREADS` and sizes rayon's
 //! global pool; trial generation has threads of its own. The rate kernel splits the batch
 //! between the threads (trials are independent). Measured with `psychrnn bench --model` on a
-//! 2-vCPU machine, a second thread pays at every size (N_rec = 16: 0.8 → 0.7 ms per
-//! iteration; 50: 3.4 → 2.5; 100: 9.8 → 6.2; 256: 47 → 29), so the automatic choice is every
-//! core. Results with different thread counts agree to about 1e-4 (the parts' ∂W are summed
+//! 2-vCPU machine, a second thread pays at every size (N_rec = 50: 2.1–2.2 → 1.3 ms per
+//! iteration; 256: 27 → 14; 512: 100–105 → 53–55), so the automatic choice is every core. Results with different thread counts agree to about 1e-4 (the parts' ∂W are summed
 //! in another order); the count is written to the run's summary.yaml.
 
 use std::sync::OnceLock;
