@@ -232,6 +232,9 @@ fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
 }
 
 fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
+    // Heap counting from here on: what was allocated before and freed later makes the counts
+    // smaller by at most those few blocks (the arguments).
+    memory::start_counting();
     let original = std::env::var("RAYON_NUM_THREADS").ok();
     let most = args.threads.iter().copied().max().unwrap_or(1);
     // The global pool is built once per process; an error means it already exists.
