@@ -211,6 +211,45 @@ fn endless_loops_in_trial_closures_are_stopped() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A per-step closure's bad return value is reported with the trial, the step and its time,
+/// and what was wrong.
+#[test]
+fn per_step_errors_name_the_step_and_what_is_wrong() {
+    let dir = temp_dir("step_errors");
+    for (name, step, expected) in [
+        (
+            "shape.rhai",
+            "|t, p| if t < 20.0 { [0.0, 0.0, 1.0] } else { 3.0 }",
+            "step 2 (t = 20 ms): task.step must return [input, target, mask], got f64",
+        ),
+        (
+            "channels.rhai",
+            "|t, p| [[1.0, 2.0], 0.0, 1.0]",
+            "step 0 (t = 0 ms): input: 2 values given but the task has 1 channels (a)",
+        ),
+        (
+            "finite.rhai",
+            "|t, p| if t > 30.0 { [0.0, 1.0 / 0.0, 1.0] } else { [0.0, 0.0, 1.0] }",
+            "step 4 (t = 40 ms): target of channel 0 (b) is inf; values must be finite numbers",
+        ),
+    ] {
+        let p = write(
+            &dir,
+            name,
+            &format!(
+                "experiment(#{{ task: #{{ inputs: [\"a\"], outputs: [\"b\"], dt: 10.0, duration: 100.0, params: |rng| #{{}}, step: {step} }} }});\n"
+            ),
+        );
+        let loaded = load_experiment(&p, &LoadOptions::default()).unwrap();
+        let err = generate_batch(loaded.task.as_ref(), 0, stream::TRAIN, 0, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("task `task`, trial 0: "), "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Loads a script and draws one batch.
 fn batch_of(path: &Path, seed: u64, n: usize) -> psychrnn::task::Batch {
     let loaded = load_experiment(path, &LoadOptions::default())

@@ -300,13 +300,16 @@ impl ScriptTask {
         for i in 0..n_steps {
             let t = i as f64 * self.shape.dt;
             let value = self.call(f, (t, p.clone()), "in task.step")?;
-            let at = format!("step {i} (t = {t} ms)");
+            let at = || format!("step {i} (t = {t} ms)");
             let type_name = value.type_name();
             let parts = value
                 .try_cast::<Array>()
                 .filter(|a| a.len() == 3)
                 .ok_or_else(|| {
-                    format!("{at}: task.step must return [input, target, mask], got {type_name}")
+                    format!(
+                        "{}: task.step must return [input, target, mask], got {type_name}",
+                        at()
+                    )
                 })?;
             for (k, (what, names, out)) in [
                 ("input", &self.shape.inputs, &mut inputs),
@@ -316,12 +319,14 @@ impl ScriptTask {
             .into_iter()
             .enumerate()
             {
-                let values =
-                    channel_values(&parts[k], names).map_err(|e| format!("{at}: {what}: {e}"))?;
+                let values = channel_values(&parts[k], names)
+                    .map_err(|e| format!("{}: {what}: {e}", at()))?;
                 if let Some(c) = values.iter().position(|v| !v.is_finite()) {
                     return Err(format!(
-                        "{at}: {what} of channel {c} ({}) is {}; values must be finite numbers",
-                        names[c], values[c]
+                        "{}: {what} of channel {c} ({}) is {}; values must be finite numbers",
+                        at(),
+                        names[c],
+                        values[c]
                     ));
                 }
                 out.extend(values);
