@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// How to resolve the script.
     #[command(flatten)]
     pub options: ScriptOptions,
-    /// Run directory [default: runs/<experiment name>, or runs/<name>-2, … if taken].
+    /// Run directory [default: runs/NAME with the experiment's NAME, or runs/NAME-2, … if taken].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the interrupted run in this directory from its last checkpoint.

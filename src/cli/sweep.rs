@@ -38,7 +38,7 @@ pub struct SweepArgs {
     /// A setting shared by every run, e.g. --set train.iterations=500 (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
     pub overrides: Vec<Override>,
-    /// Sweep folder [default: sweeps/<script name>].
+    /// Sweep folder [default: sweeps/NAME with the script's NAME].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Runs at a time on this machine [default: one per core].
