@@ -396,6 +396,69 @@ fn flip_flop_targets_hold_the_last_pulse() {
     }
 }
 
+/// Pulses are drawn as geometric gaps; they must have the distribution of an independent
+/// Bernoulli(p) draw at every step and channel with a random sign: the expected count, at step
+/// 0 as at any other, in both halves of the trial, on two channels at once as often as chance
+/// says, and as many +1 as −1 (each checked within 5 standard deviations).
+#[test]
+fn flip_flop_pulses_are_independent_per_step_and_channel() {
+    let loaded = load_task("tasks::flip_flop(#{ input_noise: 0.0, pulse_probability: 0.05 })");
+    let b = batch_of(&loaded, 512);
+    let (p, bits, steps) = (0.05, 3usize, b.n_steps);
+    let (mut total, mut first_step, mut early, mut late, mut both, mut positive) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for v in trials(&b) {
+        for t in 0..steps {
+            let on: Vec<f32> = (0..bits).map(|c| v.x(t, c)).filter(|x| *x != 0.0).collect();
+            let n = on.len() as f64;
+            total += n;
+            if t == 0 {
+                first_step += n;
+            }
+            if t < steps / 2 {
+                early += n;
+            } else {
+                late += n;
+            }
+            both += (n * (n - 1.0)) / 2.0;
+            positive += on.iter().filter(|x| **x > 0.0).count() as f64;
+        }
+    }
+    let cells = (b.n_trials * steps * bits) as f64;
+    let within = |seen: f64, mean: f64, var: f64, what: &str| {
+        assert!(
+            (seen - mean).abs() < 5.0 * var.sqrt(),
+            "{what}: {seen}, expected {mean} ± {}",
+            var.sqrt()
+        );
+    };
+    within(total, cells * p, cells * p * (1.0 - p), "pulses");
+    let at_zero = (b.n_trials * bits) as f64;
+    within(
+        first_step,
+        at_zero * p,
+        at_zero * p * (1.0 - p),
+        "pulses at step 0",
+    );
+    within(early - late, 0.0, cells * p, "first half minus second half");
+    let pairs = (b.n_trials * steps * 3) as f64;
+    within(
+        both,
+        pairs * p * p,
+        pairs * p * p,
+        "two channels at one step",
+    );
+    within(2.0 * positive - total, 0.0, total, "+1 minus −1");
+    let bad = load_task("tasks::flip_flop(#{ pulse_probability: 1.5 })");
+    let err = generate_batch(bad.task.as_ref(), 0, stream::TRAIN, 0, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pulse_probability must be between 0 and 1, got 1.5"),
+        "{err}"
+    );
+}
+
 #[test]
 fn continuous_report_targets_are_the_angle() {
     let loaded = load_task(TASKS[10]);
