@@ -25,7 +25,8 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::fast_math::{sigmoid, tanh};
 use super::rate_recurrence::{
-    drive_rows, gemm_f32, grad_like, input_grad_rows, slice, transpose, with_host, RecurrenceDims,
+    gemm_f32, grad_like, input_drive, input_drive_grads, slice, transpose, with_host,
+    RecurrenceDims,
 };
 use super::wide_vectors::with_wide_vectors;
 use crate::model::Cell;
@@ -147,7 +148,7 @@ impl GatedRecurrence {
                 (g * n) as isize,
                 1,
             );
-            input_side(
+            input_drive(
                 &mut gx_t,
                 &u[step * b * i..(step + 1) * b * i],
                 &b_x,
@@ -391,7 +392,7 @@ impl GatedRecurrence {
                     add(step, block_end, &hs[(step - 1) * bn..(block_end - 1) * bn]);
                 }
                 // ∂W_x and ∂b_x from the block's input-side ∂ of the pre-activations.
-                input_side_grads(
+                input_drive_grads(
                     &d_gx[step * b * gn..block_end * b * gn],
                     &u[step * b * i..block_end * b * i],
                     &mut d_b_x,
@@ -434,67 +435,6 @@ impl GatedRecurrence {
             out[i + 1..].copy_from_slice(&d_w[j * row..(j + 1) * row]);
         }
         (d_p, d_init)
-    }
-}
-
-/// The input side of one step's gate pre-activations into `out` [rows × G·N]:
-/// b_x + u W_xᵀ for `i` inputs per row (`w_x_t` = W_xᵀ [I × G·N]); up to eight inputs summed
-/// row by row, more as a matrix product.
-#[inline(always)]
-fn input_side(out: &mut [f32], u: &[f32], b_x: &[f32], w_x_t: &[f32], i: usize) {
-    let gn = b_x.len();
-    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
-        with_small_count!(i, drive_rows(out, u, b_x, w_x_t));
-        return;
-    }
-    for row in out.chunks_exact_mut(gn) {
-        row.copy_from_slice(b_x);
-    }
-    if i > 0 {
-        let rows = out.len() / gn;
-        gemm_f32(
-            rows,
-            gn,
-            i,
-            out,
-            true,
-            u,
-            i as isize,
-            1,
-            w_x_t,
-            gn as isize,
-            1,
-        );
-    }
-}
-
-/// Adds a block's share of ∂b_x (Σ_rows d) and ∂W_xᵀ (Σ_rows uᵀ d, [I × G·N]) from the
-/// input-side gradients `d` [rows × G·N] and the inputs `u` [rows × I].
-#[inline(always)]
-fn input_side_grads(d: &[f32], u: &[f32], d_b: &mut [f32], d_w_t: &mut [f32], i: usize) {
-    let gn = d_b.len();
-    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
-        with_small_count!(i, input_grad_rows(d, u, d_b, d_w_t));
-        return;
-    }
-    for row in d.chunks_exact(gn) {
-        d_b.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-    }
-    if i > 0 {
-        let rows = d.len() / gn;
-        gemm_f32(
-            i,
-            gn,
-            rows,
-            d_w_t,
-            true,
-            u,
-            1,
-            i as isize,
-            d,
-            gn as isize,
-            1,
-        );
     }
 }
 

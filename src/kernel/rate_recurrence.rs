@@ -306,7 +306,7 @@ fn add_weighted_rows(out: &mut [f32], u: &[f32], w_rows: &[f32]) {
 /// Each row of `cur` ([rows × N]) = b + Σ_j u[row][j] · w_t[j] for K inputs (w_t: K rows of N),
 /// in one pass over the units.
 #[inline(always)]
-pub(super) fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]) {
+fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]) {
     let n = b.len();
     let w: [&[f32]; K] = std::array::from_fn(|j| &w_t[j * n..(j + 1) * n]);
     for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u.chunks_exact(K)) {
@@ -325,12 +325,7 @@ pub(super) fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], 
 /// Adds Σ_rows s[row] to `b` and Σ_rows u[row][j] · s[row] to row j of `w_t` (K rows of N),
 /// for K inputs, in one pass over the units per row.
 #[inline(always)]
-pub(super) fn input_grad_rows<const K: usize>(
-    s: &[f32],
-    u: &[f32],
-    b: &mut [f32],
-    w_t: &mut [f32],
-) {
+fn input_grad_rows<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w_t: &mut [f32]) {
     let n = b.len();
     let mut rows_w = w_t.chunks_exact_mut(n);
     let w: [&mut [f32]; K] = std::array::from_fn(|_| rows_w.next().expect("K rows of N"));
@@ -342,6 +337,88 @@ pub(super) fn input_grad_rows<const K: usize>(
             b[k] += sv;
             for j in 0..K {
                 w[j][k] += u_row[j] * sv;
+            }
+        }
+    }
+}
+
+/// One step's input drive into `out` [rows × W]: b + u Wᵀ for `i` inputs per row of `u`
+/// (`w_t` = Wᵀ [I × W], rows contiguous). Up to 8 inputs in one unrolled pass per row, up to
+/// [`ROW_PRODUCT_MAX_DEPTH`] a pass per input (skipping zero inputs), more as a matrix product.
+/// The rate kernel's D_t (W = N) and the gated kernels' input side (W = G·N).
+#[inline(always)]
+pub(super) fn input_drive(out: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32], i: usize) {
+    let width = b.len();
+    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
+        with_small_count!(i, drive_rows(out, u, b, w_t));
+        return;
+    }
+    for row in out.chunks_exact_mut(width) {
+        row.copy_from_slice(b);
+    }
+    if i > ROW_PRODUCT_MAX_DEPTH {
+        let rows = out.len() / width;
+        gemm_f32(
+            rows,
+            width,
+            i,
+            out,
+            true,
+            u,
+            i as isize,
+            1,
+            w_t,
+            width as isize,
+            1,
+        );
+    } else if i > 0 {
+        for (row, u_row) in out.chunks_exact_mut(width).zip(u.chunks_exact(i)) {
+            add_weighted_rows(row, u_row, w_t);
+        }
+    }
+}
+
+/// Adds rows' share of the input drive's gradients, given ∂ of the drive `d` [rows × W] and
+/// the inputs `u` [rows × I]: ∂b += Σ_rows d and ∂Wᵀ += Σ_rows uᵀ d ([I × W]), in the same
+/// three ways as [`input_drive`].
+#[inline(always)]
+pub(super) fn input_drive_grads(
+    d: &[f32],
+    u: &[f32],
+    d_b: &mut [f32],
+    d_w_t: &mut [f32],
+    i: usize,
+) {
+    let width = d_b.len();
+    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
+        with_small_count!(i, input_grad_rows(d, u, d_b, d_w_t));
+        return;
+    }
+    for row in d.chunks_exact(width) {
+        d_b.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+    }
+    if i > ROW_PRODUCT_MAX_DEPTH {
+        let rows = d.len() / width;
+        gemm_f32(
+            i,
+            width,
+            rows,
+            d_w_t,
+            true,
+            u,
+            1,
+            i as isize,
+            d,
+            width as isize,
+            1,
+        );
+    } else if i > 0 {
+        for (d_row, u_row) in d.chunks_exact(width).zip(u.chunks_exact(i)) {
+            for (k, &uk) in u_row.iter().enumerate() {
+                if uk != 0.0 {
+                    let acc = &mut d_w_t[k * width..(k + 1) * width];
+                    acc.iter_mut().zip(d_row).for_each(|(a, &v)| *a += uk * v);
+                }
             }
         }
     }
@@ -513,7 +590,7 @@ impl RateRecurrence {
         let column = |c: usize| (0..n).map(|j| p[j * width + c]).collect::<Vec<f32>>();
         let bias = column(n + i);
         let u_part = gather_rows(u, &rows, t, b, i);
-        // W_inᵀ (I × N), rows contiguous, for the row-by-row drive.
+        // W_inᵀ (I × N), rows contiguous, for the drive.
         let w_in_t = transpose(&p[n..], n, i, width);
         // α repeated for every trial row, so the step loops run flat over [rows × N].
         let alpha = tiled(&self.alphas(n), bk);
@@ -531,33 +608,7 @@ impl RateRecurrence {
         for step in 0..t {
             // cur = D_t + f(x_{t−1}) W_recᵀ, with D_t = b_rec + u_t W_inᵀ formed here, in cache.
             let u_t = &u_part[step * bk * i..(step + 1) * bk * i];
-            if (1..=super::SMALL_COUNT_MAX).contains(&i) {
-                with_small_count!(i, drive_rows(&mut cur, u_t, &bias, &w_in_t));
-            } else {
-                for c_row in cur.chunks_exact_mut(n) {
-                    c_row.copy_from_slice(&bias);
-                }
-                if i > ROW_PRODUCT_MAX_DEPTH {
-                    // W_inᵀ (I × N) has element (k, j) = P[j][N + k].
-                    gemm_f32(
-                        bk,
-                        n,
-                        i,
-                        &mut cur,
-                        true,
-                        u_t,
-                        i as isize,
-                        1,
-                        &p[n..],
-                        1,
-                        width as isize,
-                    );
-                } else if i > 0 {
-                    for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u_t.chunks_exact(i)) {
-                        add_weighted_rows(c_row, u_row, &w_in_t);
-                    }
-                }
-            }
+            input_drive(&mut cur, u_t, &bias, &w_in_t, i);
             gemm_f32(
                 bk,
                 n,
@@ -727,7 +778,7 @@ impl RateRecurrence {
         let u_part = gather_rows(u, &rows, t, b, i);
         let mut grads = PartGradients {
             w_rec: vec![0.0; n * n],
-            w_in: vec![0.0; n * i],
+            w_in: Vec::new(),
             b_rec: vec![0.0; n],
             x0: vec![0.0; n],
             readout: vec![0.0; readout.map_or(0, |r| r.n_out * (n + 1))],
@@ -735,7 +786,7 @@ impl RateRecurrence {
         // s_t = α ⊙ δ_t for a block of steps, for the weight-gradient products.
         let block = (ROWS_PER_GRADIENT_PRODUCT / bk.max(1)).clamp(1, t);
         let mut scaled = vec![0.0f32; block * kn];
-        // ∂W_inᵀ [I × N], summed row by row when there are few inputs.
+        // ∂W_inᵀ [I × N] (transposed into ∂W_in at the end).
         let mut w_in_t = vec![0.0f32; i * n];
         let alpha = tiled(&self.alphas(n), bk);
         let mut slope = vec![0.0f32; kn];
@@ -810,43 +861,10 @@ impl RateRecurrence {
                 1,
             );
             let u_used = &u_part[start * bk * i..end * bk * i];
-            if i > ROW_PRODUCT_MAX_DEPTH {
-                gemm_f32(
-                    n,
-                    i,
-                    m,
-                    &mut grads.w_in,
-                    true,
-                    used,
-                    1,
-                    n as isize,
-                    u_used,
-                    i as isize,
-                    1,
-                );
-            } else if i > super::SMALL_COUNT_MAX {
-                for (s_row, u_row) in used.chunks_exact(n).zip(u_used.chunks_exact(i)) {
-                    for (k, &uk) in u_row.iter().enumerate() {
-                        if uk != 0.0 {
-                            let acc = &mut w_in_t[k * n..(k + 1) * n];
-                            acc.iter_mut().zip(s_row).for_each(|(a, &v)| *a += uk * v);
-                        }
-                    }
-                }
-            }
-            if (1..=super::SMALL_COUNT_MAX).contains(&i) {
-                let (b_rec, w_in_t) = (&mut grads.b_rec, &mut w_in_t);
-                with_small_count!(i, input_grad_rows(used, u_used, b_rec, w_in_t));
-            } else {
-                for row in used.chunks_exact(n) {
-                    grads.b_rec.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-                }
-            }
+            input_drive_grads(used, u_used, &mut grads.b_rec, &mut w_in_t, i);
             end = start;
         }
-        if i <= ROW_PRODUCT_MAX_DEPTH {
-            grads.w_in = transpose(&w_in_t, i, n, n);
-        }
+        grads.w_in = transpose(&w_in_t, i, n, n);
         // δ now holds ∂L/∂x_0 for each trial; they all share x_0.
         for row in delta.chunks_exact(n) {
             grads.x0.iter_mut().zip(row).for_each(|(a, v)| *a += v);

@@ -458,6 +458,12 @@ impl RateRnn {
         Ok(total)
     }
 
+    /// Whether runs take the fused kernel: `fused` is set and the weights are f32 (the kernel is
+    /// f32-only; f64, used by gradient checks, takes the reference path).
+    fn uses_fused_kernel(&self) -> bool {
+        self.options.fused && self.w_rec.dtype() == DType::F32
+    }
+
     /// The weights' share of the regularisation term (L1 and L2 on W_in, W_rec, W_out), if any.
     fn weight_penalty(&self, e: &EffectiveWeights) -> Result<Option<Tensor>> {
         let r = &self.options.regularization;
@@ -524,8 +530,7 @@ impl Network for RateRnn {
         } else {
             self.effective()?.detach()
         };
-        // The fused kernel is f32-only; f64 (used by gradient checks) takes the reference path.
-        let sim = if self.w_rec.dtype() == DType::F32 && self.options.fused {
+        let sim = if self.uses_fused_kernel() {
             // The firing-rate penalty is a loss on the states: they must stay in the graph.
             let states_in_graph = track && self.options.regularization.l2_firing_rate != 0.0;
             simulate_fused(
@@ -559,8 +564,7 @@ impl Network for RateRnn {
         inputs: &Tensor,
         noise_rng: &mut Rng,
     ) -> Result<(Tensor, Option<Tensor>)> {
-        let fused = self.w_rec.dtype() == DType::F32 && self.options.fused;
-        if !fused || self.options.regularization.l2_firing_rate != 0.0 {
+        if !self.uses_fused_kernel() || self.options.regularization.l2_firing_rate != 0.0 {
             let (sim, penalty) = self.run(inputs, noise_rng, true)?;
             return Ok((sim.outputs, penalty));
         }
@@ -662,6 +666,7 @@ struct FusedCall {
 }
 
 impl FusedCall {
+    /// The op's arguments from the effective weights, α, f, the inputs and the noise.
     fn new(
         w: &EffectiveWeights,
         alpha: &Alpha,
