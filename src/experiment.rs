@@ -242,21 +242,4 @@ mod tests {
     }
 }
 
-/// What `config.yaml` holds: the resolved experiment plus where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// Version of psychrnn that made the run.
-    pub psychrnn_version: String,
-    /// The script, as given on the command line.
-    pub script: String,
-    /// SHA-256 of the script file.
-    pub script_sha256: String,
-    /// Every module the script imported, with the SHA-256 of its source.
-    #[serde(default)]
-    pub imports: Vec<crate::script::ImportedModule>,
-    /// The `--set` overrides given, in order.
-    pub overrides: Vec<String>,
-    /// The resolved experiment.
-    #[serde(flatten)]
-    pub experiment: ExperimentConfig,
-}
+pub use crate::run_dir::RunRecord;

@@ -168,12 +168,10 @@ pub enum RunState {
 
 /// The state of the run in `dir`, from its files.
 pub fn run_state(dir: &Path) -> RunState {
-    let summary = dir.join("summary.yaml");
-    match std::fs::read_to_string(&summary) {
-        Ok(text) if !text.contains("stop_reason: interrupted") => RunState::Done,
-        _ if dir.join("checkpoint").exists() || dir.join("config.yaml").exists() => {
-            RunState::Unfinished
-        }
+    let run = crate::run_dir::RunDir::new(dir);
+    match run.read_summary() {
+        Ok(Some(s)) if s.stop_reason != crate::train::StopReason::Interrupted => RunState::Done,
+        _ if run.checkpoint().exists() || run.config().exists() => RunState::Unfinished,
         _ => RunState::Pending,
     }
 }

@@ -164,10 +164,12 @@ fn run_writes_config_weights_history_and_summary() {
     assert_eq!(
         names,
         [
+            ".lock",
             "checkpoint",
             "config.yaml",
             "history.csv",
             "report",
+            "script",
             "summary.yaml",
             "trials.npz",
             "weights.npz"
@@ -396,7 +398,12 @@ fn summary_reports_accuracy_by_the_report_condition() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.join("r/summary.yaml")).unwrap();
     let summary: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-    let groups = summary["accuracy_by_coherence"].as_sequence().expect(&text);
+    assert_eq!(
+        summary["accuracy_by"]["condition"].as_str(),
+        Some("coherence"),
+        "{text}"
+    );
+    let groups = summary["accuracy_by"]["groups"].as_sequence().expect(&text);
     // PsychRNN's coherences, in order, each with its trials; together the whole test batch,
     // and their weighted accuracy is the overall one.
     let values: Vec<f64> = groups

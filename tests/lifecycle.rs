@@ -404,6 +404,7 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
                 on_checkpoint: &mut |s, o| {
                     write_checkpoint(&dir.join("checkpoint"), model.as_ref(), s, o)
                 },
+                checkpoint_interval: None,
                 stop: &stop,
             },
         )

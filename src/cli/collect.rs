@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::CliError;
+use crate::report::html::escape;
 use crate::report::{save, ComparisonFigure, SettingResult};
-use crate::run_dir::write_atomic;
+use crate::run_dir::{write_atomic, RunDir};
 use crate::sweep::{run_state, RunState, SweepPlan};
 
 /// Arguments of `psychrnn collect`.
@@ -21,63 +22,66 @@ pub struct CollectArgs {
     pub criterion: f64,
 }
 
-fn summary_value(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(&format!("{key}: "))
-            .map(|v| v.trim().to_string())
-    })
-}
-
-/// The first evaluation iteration with accuracy ≥ `criterion` in a history.csv.
-fn iterations_to(history: &str, criterion: f64) -> Option<f64> {
-    history.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split(',').collect();
-        let acc: f64 = f.get(4)?.parse().ok()?;
-        (acc >= criterion).then(|| f[0].parse().ok()).flatten()
-    })
+/// The first evaluation iteration with accuracy ≥ `criterion`.
+fn iterations_to(history: &[crate::train::HistoryRow], criterion: f64) -> Option<f64> {
+    history
+        .iter()
+        .find(|r| r.accuracy >= criterion)
+        .map(|r| r.iteration as f64)
 }
 
 /// Runs `psychrnn collect`.
 pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
     let plan = super::sweep::read_plan(&args.dir)?;
-    let mut csv = String::from("run,");
-    for g in &plan.grid {
-        let _ = write!(csv, "{g},");
-    }
-    csv.push_str(
-        "seed,state,final_accuracy,final_loss,iterations,wall_seconds,iterations_to_criterion\n",
+    let csv_path = args.dir.join("sweep.csv");
+    let mut table = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["run".to_string()];
+    header.extend(plan.grid.iter().map(|g| g.to_string()));
+    header.extend(
+        [
+            "seed",
+            "state",
+            "final_accuracy",
+            "final_loss",
+            "iterations",
+            "wall_seconds",
+            "iterations_to_criterion",
+        ]
+        .map(String::from),
     );
+    let csv_error =
+        |e: csv::Error| CliError::failed(anyhow::anyhow!("{}: {e}", csv_path.display()));
+    table.write_record(&header).map_err(csv_error)?;
     let mut settings: Vec<SettingResult> = Vec::new();
     let mut done = 0;
     for run in &plan.runs {
         let dir = SweepPlan::run_dir(&args.dir, run);
         let state = run_state(&dir);
-        let summary = std::fs::read_to_string(dir.join("summary.yaml")).unwrap_or_default();
-        let history = std::fs::read_to_string(dir.join("history.csv")).unwrap_or_default();
-        let get = |k: &str| summary_value(&summary, k).unwrap_or_default();
+        let run_dir = RunDir::new(&dir);
+        let summary = run_dir.read_summary().map_err(CliError::run_dir)?;
+        let history = run_dir.read_history().map_err(CliError::run_dir)?;
         let to_criterion = iterations_to(&history, args.criterion);
-        let _ = write!(csv, "{},", run.name);
-        for s in &run.settings {
-            let _ = write!(csv, "{},", s.split_once('=').map_or("", |(_, v)| v));
-        }
         let state_text = match state {
             RunState::Done => "done",
             RunState::Unfinished => "unfinished",
             RunState::Pending => "pending",
         };
-        let _ = writeln!(
-            csv,
-            "{},{state_text},{},{},{},{},{}",
-            run.seed,
-            get("final_accuracy"),
-            get("final_loss"),
-            get("iterations"),
-            get("wall_seconds"),
-            to_criterion.map_or(String::new(), |v| v.to_string())
-        );
-        if state != RunState::Done {
-            continue;
+        let mut row = vec![run.name.clone()];
+        for s in &run.settings {
+            row.push(s.split_once('=').map_or("", |(_, v)| v).to_string());
         }
+        let num = |v: Option<String>| v.unwrap_or_default();
+        row.push(run.seed.to_string());
+        row.push(state_text.into());
+        row.push(num(summary.as_ref().map(|s| s.final_accuracy.to_string())));
+        row.push(num(summary.as_ref().map(|s| s.final_loss.to_string())));
+        row.push(num(summary.as_ref().map(|s| s.iterations.to_string())));
+        row.push(num(summary.as_ref().map(|s| s.wall_seconds.to_string())));
+        row.push(num(to_criterion.map(|v| v.to_string())));
+        table.write_record(&row).map_err(csv_error)?;
+        let Some(summary) = summary.filter(|_| state == RunState::Done) else {
+            continue;
+        };
         done += 1;
         let label = crate::sweep::setting_label(&run.settings);
         let label = if label.is_empty() {
@@ -96,13 +100,13 @@ pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
                 settings.len() - 1
             }
         };
-        settings[i]
-            .accuracy
-            .push(get("final_accuracy").parse().unwrap_or(f64::NAN));
+        settings[i].accuracy.push(summary.final_accuracy);
         settings[i].iterations_to_criterion.push(to_criterion);
     }
-    let csv_path = args.dir.join("sweep.csv");
-    write_atomic(&csv_path, csv.as_bytes())
+    let bytes = table
+        .into_inner()
+        .map_err(|e| CliError::failed(anyhow::anyhow!("{}: {e}", csv_path.display())))?;
+    write_atomic(&csv_path, &bytes)
         .with_context(|| format!("cannot write {}", csv_path.display()))
         .map_err(CliError::failed)?;
     let report = args.dir.join("report");
@@ -119,7 +123,7 @@ pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
     .map_err(CliError::failed)?;
     let mut html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>sweep — psychrnn</title></head><body style=\"font-family:sans-serif;max-width:1150px;margin:2em auto\">\n<h1>Sweep of {}</h1>\n<p>{done} of {} runs done. Table: <a href=\"../sweep.csv\">sweep.csv</a>.</p>\n<figure><a href=\"comparison.svg\"><img src=\"comparison.png\" style=\"max-width:100%\"></a><figcaption>Test accuracy and iterations until an evaluation reached accuracy {} for each setting; dots are seeds, bars means.</figcaption></figure>\n<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr><th>setting</th><th>seeds</th><th>accuracy (mean ± sd)</th><th>reached criterion</th></tr>\n",
-        plan.script,
+        escape(&plan.script),
         plan.runs.len(),
         args.criterion
     );
@@ -139,7 +143,7 @@ pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{mean:.3} ± {sd:.3}</td><td>{reached} of {}</td></tr>",
-            s.label,
+            escape(&s.label),
             s.accuracy.len(),
             s.accuracy.len()
         );

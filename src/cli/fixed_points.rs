@@ -10,9 +10,9 @@ use clap::Args;
 
 use super::CliError;
 use crate::analysis::fixed_points::{find_fixed_points, FixedPointOptions, RateDynamics};
-use crate::model::{read_weights_npz, ModelKind, Tau};
+use crate::model::Tau;
 use crate::random::Rng;
-use crate::run_dir::{write_atomic_with, RunDir};
+use crate::run_dir::write_atomic_with;
 use crate::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn fixedpoints`.
@@ -41,18 +41,10 @@ pub struct FixedPointsArgs {
 
 /// Runs `psychrnn fixedpoints`.
 pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
-    let run = RunDir::new(&args.run);
-    let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
+    let trained = super::trained_run::open(&args.run, None)?;
+    let w = trained.rate_weights("fixedpoints")?;
+    let (run, record) = (&trained.run, &trained.record);
     let config = &record.experiment;
-    if config.model.kind != ModelKind::RateRnn {
-        return Err(CliError::input(anyhow!(
-            "fixed points are found for rate RNNs; this run trained a {:?}",
-            config.model.kind
-        )));
-    }
-    let w = read_weights_npz(&run.weights())
-        .map_err(CliError::input)?
-        .weights;
     let n = w.n_rec;
     let input = if args.input.is_empty() {
         vec![0.0; w.n_in]
@@ -168,7 +160,8 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         );
     }
     if k > 0 && trials.n_rec == n {
-        let index = super::report::write_report(&run, config, &trials).map_err(CliError::failed)?;
+        let index = super::report::write_report(run, config, &trials, Some(&w))
+            .map_err(CliError::failed)?;
         outln!("drawn on the population figure in {}", index.display());
     }
     Ok(())

@@ -1,5 +1,5 @@
-//! The command line, one module per subcommand. Exit codes: 0 success, 1 the run failed,
-//! 2 bad input (command line, script or settings).
+//! The command line, one module per subcommand. Exit codes come from [`ExitStatus`]: 0 success,
+//! 1 the run failed, 2 bad input (command line, script, settings or files), 130 interrupted.
 
 /// `println!` that ignores a closed stdout (e.g. `psychrnn doc | head`) instead of panicking.
 macro_rules! outln {
@@ -63,11 +63,42 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// An error with the exit code it maps to.
+/// How a command ended: the process exit status, from this one place (README, "Command line").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done.
+    Success,
+    /// 1: the run failed while working (a file could not be written, a computation failed).
+    Failed,
+    /// 2: bad input: the command line, a script, a setting or a file given; nothing was written.
+    BadInput,
+    /// 130: interrupted (Ctrl-C, SIGTERM); a checkpoint was written and the run can be resumed.
+    Interrupted,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failed => 1,
+            ExitStatus::BadInput => 2,
+            ExitStatus::Interrupted => 130,
+        }
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status.code() as u8)
+    }
+}
+
+/// An error with the exit status it maps to.
 #[derive(Debug)]
 pub struct CliError {
-    /// 1: the run failed; 2: bad input.
-    pub code: i32,
+    /// How the command ended.
+    pub status: ExitStatus,
     /// What happened.
     pub error: anyhow::Error,
 }
@@ -76,15 +107,30 @@ impl CliError {
     /// Bad input (script, settings, command line): exit code 2.
     pub fn input(error: impl Into<anyhow::Error>) -> Self {
         CliError {
-            code: 2,
+            status: ExitStatus::BadInput,
             error: error.into(),
         }
     }
     /// A failure while running: exit code 1.
     pub fn failed(error: impl Into<anyhow::Error>) -> Self {
         CliError {
-            code: 1,
+            status: ExitStatus::Failed,
             error: error.into(),
+        }
+    }
+    /// Interrupted by a signal, resumable: exit code 130.
+    pub fn interrupted(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            status: ExitStatus::Interrupted,
+            error: error.into(),
+        }
+    }
+    /// A run-directory error: bad input when the user can fix it, else a failure.
+    pub fn run_dir(error: crate::run_dir::RunDirError) -> Self {
+        if error.is_bad_input() {
+            CliError::input(error)
+        } else {
+            CliError::failed(error)
         }
     }
 }
@@ -110,10 +156,10 @@ pub fn main() -> i32 {
         Command::Fixedpoints(args) => fixed_points::execute(&args),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => ExitStatus::Success.code(),
         Err(e) => {
             eprintln!("error: {:#}", e.error);
-            e.code
+            e.status.code()
         }
     }
 }

@@ -13,7 +13,8 @@ use crate::analysis::conditions::{levels, mean_by_level, modulation, top_k};
 use crate::analysis::pca::pca;
 use crate::analysis::psychometric::{choice_curve, fit_logistic};
 use crate::experiment::ExperimentConfig;
-use crate::model::{read_npz, read_weights_npz, ModelKind, NpyArray};
+use crate::model::{read_npz, NpyArray, RateRnnWeights};
+use crate::report::html::escape;
 use crate::report::{
     draw_trials, save, ChronometricFigure, PcaFigure, PsychometricFigure, SpectrumFigure,
     TrainingFigure, Trajectory, TrialPanel, UnitPanel, UnitsFigure, WeightsFigure,
@@ -34,20 +35,34 @@ pub struct ReportArgs {
 
 /// Runs `psychrnn report`.
 pub fn execute(args: &ReportArgs) -> Result<(), CliError> {
-    let run = RunDir::new(&args.run);
-    let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
-    let trials_path = run.root().join("trials.npz");
+    let trials_path = RunDir::new(&args.run).trials();
     if !trials_path.exists() {
         super::test::execute(&super::test::TestArgs {
             run: args.run.clone(),
-            trials: record.experiment.train.test_trials,
+            trials: RunDir::new(&args.run)
+                .read_record()
+                .map_err(CliError::run_dir)?
+                .experiment
+                .train
+                .test_trials,
             script: args.script.clone(),
             seed: None,
             out: None,
         })?;
     }
+    let trained = super::trained_run::open(&args.run, args.script.as_deref())?;
     let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
-    let index = write_report(&run, &record.experiment, &trials).map_err(CliError::failed)?;
+    let weights = match trained.network.rate_weights() {
+        Some(w) => Some(w.map_err(CliError::failed)?),
+        None => None,
+    };
+    let index = write_report(
+        &trained.run,
+        &trained.record.experiment,
+        &trials,
+        weights.as_ref(),
+    )
+    .map_err(CliError::failed)?;
     outln!("report written to {}", index.display());
     Ok(())
 }
@@ -143,10 +158,9 @@ fn level_label(name: &str, value: f64, trials: &TrialRecord) -> String {
     }
 }
 
-/// (iterations, loss, eval loss, accuracy, stage starts) from history.csv.
-fn read_history(path: &Path) -> anyhow::Result<TrainingFigure> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+/// (iterations, loss, eval loss, accuracy, stage starts) from the run's history.csv.
+fn read_history(run: &RunDir) -> anyhow::Result<TrainingFigure> {
+    let rows = run.read_history()?;
     let mut fig = TrainingFigure {
         iterations: vec![],
         loss: vec![],
@@ -154,24 +168,18 @@ fn read_history(path: &Path) -> anyhow::Result<TrainingFigure> {
         accuracy: vec![],
         stages: vec![],
     };
-    let mut last_stage: Option<String> = None;
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let num = |i: usize| f[i].parse::<f64>().unwrap_or(f64::NAN);
-        fig.iterations.push(num(0));
-        fig.loss.push(num(2));
-        fig.eval_loss.push(num(3));
-        fig.accuracy.push(num(4));
-        let stage = f[5].to_string();
-        if last_stage.as_ref().is_some_and(|s| *s != stage) {
+    let mut last_stage: Option<&str> = None;
+    for row in &rows {
+        fig.iterations.push(row.iteration as f64);
+        fig.loss.push(row.loss);
+        fig.eval_loss.push(row.eval_loss);
+        fig.accuracy.push(row.accuracy);
+        if last_stage.is_some_and(|s| s != row.stage) {
             // The stage began after the previous evaluation.
             let prev = fig.iterations[fig.iterations.len() - 2];
-            fig.stages.push((stage.clone(), prev));
+            fig.stages.push((row.stage.clone(), prev));
         }
-        last_stage = Some(stage);
+        last_stage = Some(&row.stage);
     }
     Ok(fig)
 }
@@ -216,13 +224,14 @@ pub fn write_report(
     run: &RunDir,
     config: &ExperimentConfig,
     trials: &TrialRecord,
+    weights: Option<&RateRnnWeights>,
 ) -> anyhow::Result<PathBuf> {
     let dir = run.root().join("report");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut entries = Vec::new();
     let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
 
-    let history = read_history(&run.history())?;
+    let history = read_history(run)?;
     let final_acc = history.accuracy.last().cloned().unwrap_or(f64::NAN);
     save(&history, &dir.join("training"))?;
     entries.push(Entry {
@@ -358,8 +367,7 @@ pub fn write_report(
         });
     }
 
-    if config.model.kind == ModelKind::RateRnn && run.weights().exists() {
-        let w = read_weights_npz(&run.weights())?.weights;
+    if let Some(w) = weights {
         let n_exc = w.constraints().n_excitatory();
         save(
             &WeightsFigure {
@@ -500,13 +508,13 @@ pub fn write_report(
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0} — psychrnn report</title>\n<style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} figure{{margin:2em 0}} img{{max-width:100%;border:1px solid #eee}} figcaption{{color:#444}}</style></head>\n<body>\n<h1>{0}</h1>\n<p>{1} units, {2} test trials, accuracy {3:.3}. Each figure is also an SVG (click the image).</p>\n",
-        config.name, config.model.n_rec, b, trials.accuracy()
+        escape(&config.name), config.model.n_rec, b, trials.accuracy()
     );
     for e in &entries {
         let _ = writeln!(
             html,
             "<figure><h2>{}</h2><a href=\"{1}.svg\"><img src=\"{1}.png\" alt=\"{0}\"></a><figcaption>{2}</figcaption></figure>",
-            e.title, e.stem, e.caption
+            escape(&e.title), e.stem, escape(&e.caption)
         );
     }
     html.push_str("</body></html>\n");

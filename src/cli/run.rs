@@ -1,7 +1,6 @@
 //! `psychrnn run`: train the experiment a script declares (or reproduce one from a run's
 //! `config.yaml`, or resume an interrupted run) and write its run directory.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +12,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::script_args::ScriptOptions;
 use super::CliError;
 use crate::analysis::conditions::accuracy_by;
-use crate::experiment::{ExperimentConfig, RunRecord};
+use crate::experiment::ExperimentConfig;
 use crate::model::{build_network, Network};
 use crate::random::{stream, Rng};
-use crate::run_dir::{write_atomic, RunDir};
+use crate::run_dir::{
+    absolute, AccuracyByCondition, ConditionAccuracy, ConditionLabel, RunDir, RunDirError, RunLock,
+    RunRecord, RunSummary, StageStart,
+};
 use crate::script::{load_experiment, LoadOptions, Override};
-use crate::task::{generate_batch, ConditionValue, Task};
+use crate::task::{generate_batch, Task};
 use crate::train::checkpoint::{read_checkpoint, write_checkpoint};
 use crate::train::{
     evaluate, new_optimizer, train_session, HistoryRow, Hooks, StopReason, TrainError,
@@ -51,6 +53,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }
+
+/// A checkpoint is written at least this often (besides every `train.checkpoint_every`
+/// iterations), so a killed run loses at most about a minute of training. Where checkpoints
+/// fall does not change the result: a resumed run ends bit-identical to an uninterrupted one.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Raised by Ctrl-C / SIGTERM: training stops at the end of the current iteration.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -101,27 +108,16 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
             return Err(CliError::input(anyhow!("--resume continues a run with its own settings; --set and --seed cannot change them")));
         }
         let run = RunDir::new(dir);
-        let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
-        if !run.checkpoint().join("state.yaml").exists()
-            && !run.root().join(".checkpoint-old/state.yaml").exists()
-        {
-            return Err(CliError::input(anyhow!(
-                "{} has no checkpoint to resume from",
-                dir.display()
-            )));
-        }
+        let record = run.read_record().map_err(CliError::run_dir)?;
         let overrides = parse_overrides(&record.overrides)?;
-        let script = args
-            .script
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&record.script));
+        let source = run.script_source(&record, &args.options.lib_dirs());
         return Ok(Plan {
             options: LoadOptions {
                 overrides: overrides.clone(),
                 seed: Some(record.experiment.seed),
-                lib_dirs: args.options.lib_dirs(),
+                lib_dirs: source.lib_dirs,
             },
-            script,
+            script: args.script.clone().unwrap_or(source.script),
             overrides,
             resume: Some(run),
             expected_sha: Some(record.script_sha256),
@@ -134,20 +130,23 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
         )));
     };
     if is_yaml(script) {
+        // RUN/config.yaml: reproduce that run from its own copy of the script.
+        let run = RunDir::new(script.parent().unwrap_or(Path::new(".")));
         let text = std::fs::read_to_string(script)
             .with_context(|| format!("cannot read {}", script.display()))
             .map_err(CliError::input)?;
-        let record: RunRecord = serde_norway::from_str(&text)
-            .map_err(|e| CliError::input(anyhow!("{}: {e}", script.display())))?;
+        let record = crate::run_dir::RunRecord::from_yaml(&text)
+            .map_err(|m| CliError::input(anyhow!("{}: {m}", script.display())))?;
         let mut overrides = parse_overrides(&record.overrides)?;
         overrides.extend(args.options.overrides.iter().cloned());
+        let source = run.script_source(&record, &args.options.lib_dirs());
         return Ok(Plan {
             options: LoadOptions {
                 overrides: overrides.clone(),
                 seed: Some(args.options.seed.unwrap_or(record.experiment.seed)),
-                lib_dirs: args.options.lib_dirs(),
+                lib_dirs: source.lib_dirs,
             },
-            script: PathBuf::from(&record.script),
+            script: source.script,
             overrides,
             resume: None,
             expected_sha: Some(record.script_sha256),
@@ -164,10 +163,9 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
     })
 }
 
-/// Runs `psychrnn run`.
-pub fn execute(args: &RunArgs) -> Result<(), CliError> {
-    let plan = plan(args)?;
-    let loaded = load_experiment(&plan.script, &plan.options).map_err(CliError::input)?;
+/// Compares the loaded script and modules with what the run recorded: a resume refuses a
+/// change, a reproduction notes it.
+fn check_unchanged(plan: &Plan, loaded: &crate::script::LoadedExperiment) -> Result<(), CliError> {
     if let Some(sha) = &plan.expected_sha {
         if sha != &loaded.script_sha256 {
             let message = format!(
@@ -199,6 +197,93 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Takes the run directory for this run (locked for this process) and, for a new run, writes
+/// its script copy and config.yaml. Returns the directory, its lock and the training state.
+fn take_run_dir(
+    args: &RunArgs,
+    plan: &Plan,
+    loaded: &crate::script::LoadedExperiment,
+    curriculum: &dyn crate::train::Curriculum,
+    model: &dyn Network,
+    optimizer: &mut crate::train::Optimizer,
+) -> Result<(RunDir, RunLock, TrainState), CliError> {
+    if let Some(run) = &plan.resume {
+        let lock = run.lock().map_err(CliError::run_dir)?;
+        run.remove_leftovers().map_err(CliError::run_dir)?;
+        let state = if has_checkpoint(run) {
+            read_checkpoint(&run.checkpoint(), model, optimizer)
+                .map_err(|m| CliError::input(anyhow!(m)))?
+        } else {
+            // Killed before its first checkpoint: start again from the beginning, which ends
+            // where an uninterrupted run would (the initial weights come from the seed).
+            eprintln!(
+                "note: {} has no checkpoint yet; training starts again from iteration 0",
+                run.root().display()
+            );
+            TrainState::new(curriculum)
+        };
+        return Ok((run.clone(), lock, state));
+    }
+    let config = &loaded.config;
+    let (run, lock) = match &args.out {
+        Some(dir) => {
+            let run = RunDir::new(dir);
+            run.create()
+                .map_err(|e| CliError::input(anyhow!("--out {}: {e}", dir.display())))?;
+            let lock = run.lock().map_err(CliError::run_dir)?;
+            if run.holds_run() {
+                if !args.overwrite {
+                    return Err(CliError::run_dir(RunDirError::Taken { dir: dir.clone() }));
+                }
+                run.clear().map_err(CliError::run_dir)?;
+            }
+            run.remove_leftovers().map_err(CliError::run_dir)?;
+            (run, lock)
+        }
+        None => {
+            let run =
+                RunDir::claim_new(Path::new("runs"), &config.name).map_err(CliError::run_dir)?;
+            let lock = run.lock().map_err(CliError::run_dir)?;
+            (run, lock)
+        }
+    };
+    let script_copy = run
+        .write_script_copy(&plan.script, &loaded.script_text)
+        .map_err(CliError::run_dir)?;
+    let record = RunRecord {
+        format_version: crate::run_dir::FORMAT_VERSION,
+        psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
+        cpu_paths: crate::kernel::cpu_paths(),
+        script: absolute(&plan.script).display().to_string(),
+        script_sha256: loaded.script_sha256.clone(),
+        script_copy: Some(script_copy),
+        lib_dirs: plan
+            .options
+            .lib_dirs
+            .iter()
+            .map(|d| absolute(d).display().to_string())
+            .collect(),
+        imports: loaded.imports.clone(),
+        overrides: plan.overrides.iter().map(override_text).collect(),
+        experiment: config.clone(),
+    };
+    run.write_record(&record).map_err(CliError::run_dir)?;
+    Ok((run, lock, TrainState::new(curriculum)))
+}
+
+fn has_checkpoint(run: &RunDir) -> bool {
+    run.checkpoint().join("state.yaml").exists()
+        || run.root().join(".checkpoint-old/state.yaml").exists()
+}
+
+/// Runs `psychrnn run`.
+pub fn execute(args: &RunArgs) -> Result<(), CliError> {
+    let plan = plan(args)?;
+    let loaded = load_experiment(&plan.script, &plan.options).map_err(CliError::input)?;
+    check_unchanged(&plan, &loaded)?;
     let config = loaded.config.clone();
     let curriculum = loaded.curriculum().map_err(CliError::input)?;
     // Draw a first batch of every stage before anything is written: a script that fails on
@@ -220,51 +305,14 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         .map_err(CliError::input)?;
     let model = built.network.as_ref();
     let mut optimizer = new_optimizer(model, &config.train).map_err(CliError::failed)?;
-
-    let (run, mut state) = match &plan.resume {
-        Some(run) => {
-            let state = read_checkpoint(&run.checkpoint(), model, &mut optimizer)
-                .map_err(|m| CliError::input(anyhow!(m)))?;
-            (run.clone(), state)
-        }
-        None => {
-            let run = match &args.out {
-                Some(dir) => {
-                    let run = RunDir::new(dir);
-                    if run.holds_run() {
-                        if !args.overwrite {
-                            return Err(CliError::input(anyhow!(
-                                "{} already holds a run; choose another --out, pass --overwrite to replace it, or --resume {} to continue it",
-                                dir.display(),
-                                dir.display()
-                            )));
-                        }
-                        run.clear()
-                            .with_context(|| format!("cannot clear {}", dir.display()))
-                            .map_err(CliError::failed)?;
-                    }
-                    run
-                }
-                None => RunDir::next_free(Path::new("runs"), &config.name),
-            };
-            run.create()
-                .with_context(|| format!("cannot create run directory {}", run.root().display()))
-                .map_err(CliError::failed)?;
-            let record = RunRecord {
-                psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
-                script: plan.script.display().to_string(),
-                script_sha256: loaded.script_sha256.clone(),
-                imports: loaded.imports.clone(),
-                overrides: plan.overrides.iter().map(override_text).collect(),
-                experiment: config.clone(),
-            };
-            let yaml = serde_norway::to_string(&record).expect("config serialises");
-            write_atomic(&run.config(), yaml.as_bytes())
-                .with_context(|| format!("cannot write {}", run.config().display()))
-                .map_err(CliError::failed)?;
-            (run, TrainState::new(curriculum.as_ref()))
-        }
-    };
+    let (run, _lock, mut state) = take_run_dir(
+        args,
+        &plan,
+        &loaded,
+        curriculum.as_ref(),
+        model,
+        &mut optimizer,
+    )?;
     if let Some(reason) = state.finished {
         if run.summary().exists() && run.weights().exists() {
             outln!(
@@ -332,7 +380,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     let outcome = match result {
         Ok(o) => o,
         Err(e @ TrainError::NonFinite { .. }) => {
-            let kept = match read_record_iteration(&run) {
+            let kept = match read_checkpoint_iteration(&run) {
                 Some(k) => format!(
                     "the last good checkpoint (iteration {k}) is kept in {}",
                     run.checkpoint().display()
@@ -341,39 +389,29 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             };
             return Err(CliError::failed(anyhow!("{e}; {kept}")));
         }
+        Err(e @ (TrainError::Script(_) | TrainError::Task(_) | TrainError::Scoring(_))) => {
+            return Err(CliError::input(anyhow!(
+                "{e}\n(the run stopped at iteration {}; fix the script, then psychrnn run --resume {} continues from the last checkpoint)",
+                state.iteration,
+                run.root().display()
+            )))
+        }
         Err(e) => return Err(CliError::failed(e)),
     };
     finish(&config, model, loaded.task.as_ref(), &run, &outcome, quiet)
         .map_err(CliError::failed)?;
     if outcome.stop_reason == StopReason::Interrupted {
-        return Err(CliError {
-            code: 130,
-            error: anyhow!(
-                "interrupted at iteration {}; checkpoint written. Resume with: psychrnn run --resume {}",
-                outcome.iterations,
-                run.root().display()
-            ),
-        });
+        return Err(CliError::interrupted(anyhow!(
+            "interrupted at iteration {}; checkpoint written. Resume with: psychrnn run --resume {}",
+            outcome.iterations,
+            absolute(run.root()).display()
+        )));
     }
     Ok(())
 }
 
-fn read_record_iteration(run: &RunDir) -> Option<usize> {
-    let text = std::fs::read_to_string(run.checkpoint().join("state.yaml")).ok()?;
-    let v: serde_norway::Value = serde_norway::from_str(&text).ok()?;
-    v["state"]["iteration"].as_u64().map(|k| k as usize)
-}
-
-fn history_csv(rows: &[HistoryRow]) -> String {
-    let mut csv = String::from("iteration,trials_seen,loss,eval_loss,accuracy,stage,seconds\n");
-    for r in rows {
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{:.3}",
-            r.iteration, r.trials_seen, r.loss, r.eval_loss, r.accuracy, r.stage, r.seconds
-        );
-    }
-    csv
+fn read_checkpoint_iteration(run: &RunDir) -> Option<usize> {
+    crate::train::checkpoint::read_checkpoint_iteration(&run.checkpoint())
 }
 
 /// Runs the training session with a progress bar (terminal), lines (otherwise) or nothing
@@ -397,14 +435,13 @@ fn train_with_progress(
         bar.set_position(state.iteration as u64);
         bar
     });
-    let history_path = run.history();
     let mut rows = state.history.clone();
     let staged = curriculum.stages() > 1;
     let last_eval = std::cell::RefCell::new(String::new());
     let mut write_error = None;
     let mut on_row = |row: &HistoryRow| {
         rows.push(row.clone());
-        if let Err(e) = write_atomic(&history_path, history_csv(&rows).as_bytes()) {
+        if let Err(e) = run.write_history(&rows) {
             write_error.get_or_insert(e);
         }
         let stage = if staged {
@@ -453,6 +490,7 @@ fn train_with_progress(
             on_row: &mut on_row,
             on_iteration: &mut on_iteration,
             on_checkpoint: &mut on_checkpoint,
+            checkpoint_interval: Some(CHECKPOINT_INTERVAL),
             stop: &STOP,
         },
     );
@@ -460,10 +498,7 @@ fn train_with_progress(
         b.finish_and_clear();
     }
     if let Some(e) = write_error {
-        return Err(TrainError::Run(format!(
-            "cannot write {}: {e}",
-            history_path.display()
-        )));
+        return Err(TrainError::Run(format!("cannot write history: {e}")));
     }
     outcome
 }
@@ -507,57 +542,57 @@ fn finish(
     record
         .write(&trials_path)
         .with_context(|| format!("cannot write {}", trials_path.display()))?;
-    let mut summary = format!(
-        "final_accuracy: {}\nfinal_loss: {}\ntest_trials: {}\niterations: {}\ntrials_seen: {}\nwall_seconds: {:.3}\nbatch_wait_seconds: {:.3}\nmodel_threads: {}\nstop_reason: {reason}\n",
-        result.accuracy,
-        result.loss,
-        config.train.test_trials,
-        outcome.iterations,
-        outcome.trials_seen,
-        outcome.wall_seconds,
-        outcome.batch_wait_seconds,
-        candle_core::utils::get_num_threads(),
-    );
-    for (name, value) in &result.metrics {
-        // YAML spells "not a number" .nan (no go or no no-go trial in the test batch).
-        let value = if value.is_nan() {
-            ".nan".to_string()
-        } else {
-            value.to_string()
-        };
-        let _ = writeln!(summary, "final_{name}: {value}");
-    }
-    let by_condition = match &config.report.condition {
-        Some(name) => accuracy_by(&test.conditions, &result.correct, name)
+    let by_condition = config.report.condition.as_ref().and_then(|name| {
+        let groups: Vec<ConditionAccuracy> = accuracy_by(&test.conditions, &result.correct, name)
             .into_iter()
-            .map(|(v, n, a)| (condition_text(&v), n, a))
+            .map(|(v, trials, accuracy)| ConditionAccuracy {
+                value: ConditionLabel::from(&v),
+                trials,
+                accuracy,
+            })
+            .collect();
+        (!groups.is_empty()).then(|| AccuracyByCondition {
+            condition: name.clone(),
+            groups,
+        })
+    });
+    let summary = RunSummary {
+        format_version: crate::run_dir::FORMAT_VERSION,
+        final_accuracy: result.accuracy,
+        final_loss: result.loss,
+        test_trials: config.train.test_trials,
+        iterations: outcome.iterations,
+        trials_seen: outcome.trials_seen,
+        wall_seconds: (outcome.wall_seconds * 1000.0).round() / 1000.0,
+        batch_wait_seconds: (outcome.batch_wait_seconds * 1000.0).round() / 1000.0,
+        model_threads: candle_core::utils::get_num_threads(),
+        stop_reason: outcome.stop_reason,
+        metrics: result
+            .metrics
+            .iter()
+            .map(|(name, value)| (format!("final_{name}"), *value))
             .collect(),
-        None => Vec::new(),
+        accuracy_by: by_condition.clone(),
+        stages: outcome
+            .stage_starts
+            .iter()
+            .map(|(name, began)| StageStart {
+                name: name.clone(),
+                began_at_iteration: *began,
+            })
+            .collect(),
     };
-    if let (Some(name), false) = (&config.report.condition, by_condition.is_empty()) {
-        let _ = writeln!(summary, "accuracy_by_{name}:");
-        for (value, trials, accuracy) in &by_condition {
-            let _ = writeln!(
-                summary,
-                "- value: {value}\n  trials: {trials}\n  accuracy: {accuracy}"
-            );
-        }
-    }
-    summary.push_str("stages:\n");
-    for (name, began) in &outcome.stage_starts {
-        let _ = writeln!(summary, "- name: {name}\n  began_at_iteration: {began}");
-    }
     if config.report.enabled {
         if !quiet {
             outln!("drawing the report…");
         }
-        if let Err(e) = super::report::write_report(run, config, &record) {
+        let weights = model.rate_weights().transpose()?;
+        if let Err(e) = super::report::write_report(run, config, &record, weights.as_ref()) {
             eprintln!("warning: the report could not be drawn: {e:#} (the run's other files are written; try psychrnn report {})", run.root().display());
         }
     }
     // summary.yaml last: its presence marks the run finished (`sweep status` counts on it).
-    write_atomic(&run.summary(), summary.as_bytes())
-        .with_context(|| format!("cannot write {}", run.summary().display()))?;
+    run.write_summary(&summary)?;
     if quiet {
         outln!("{}", run.root().display());
     } else {
@@ -569,25 +604,14 @@ fn finish(
             outcome.wall_seconds,
             run.root().display()
         );
-        if let Some(name) = &config.report.condition {
-            if !by_condition.is_empty() {
-                let parts: Vec<String> = by_condition
-                    .iter()
-                    .map(|(v, n, a)| format!("{} {a:.3} ({n})", v.trim_matches('"')))
-                    .collect();
-                outln!("accuracy by {name}: {}", parts.join(", "));
-            }
+        if let Some(by) = &by_condition {
+            let parts: Vec<String> = by
+                .groups
+                .iter()
+                .map(|g| format!("{} {:.3} ({})", g.value, g.accuracy, g.trials))
+                .collect();
+            outln!("accuracy by {}: {}", by.condition, parts.join(", "));
         }
     }
     Ok(())
-}
-
-/// A condition value as YAML: a number, or a quoted label.
-fn condition_text(v: &ConditionValue) -> String {
-    match v {
-        ConditionValue::Number(x) => x.to_string(),
-        ConditionValue::Text(t) => serde_norway::to_string(t)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| format!("{t:?}")),
-    }
 }

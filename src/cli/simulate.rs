@@ -9,10 +9,8 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 
 use super::CliError;
-use crate::model::{read_npz, read_weights_npz, ModelKind, NpyArray, RateRnn, RateRnnOptions};
+use crate::model::{read_npz, NpyArray, RateRnn, RateRnnOptions};
 use crate::random::{stream, Rng};
-use crate::run_dir::RunDir;
-use crate::script::{load_experiment, LoadOptions, Override};
 use crate::task::{generate_batch, Task};
 use crate::train::batch_tensors;
 use crate::trials_file::TrialRecord;
@@ -90,36 +88,11 @@ fn step_masks(path: &Path, n_steps: usize, n: usize) -> anyhow::Result<Tensor> {
 
 /// Runs `psychrnn simulate`.
 pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
-    let run = RunDir::new(&args.run);
-    let record = run.read_record().map_err(|m| CliError::input(anyhow!(m)))?;
+    let trained = super::trained_run::open(&args.run, args.script.as_deref())?;
+    let mut w = trained.rate_weights("simulate")?;
+    let (run, record, loaded) = (&trained.run, &trained.record, &trained.loaded);
     let config = &record.experiment;
-    if config.model.kind != ModelKind::RateRnn {
-        return Err(CliError::input(anyhow!(
-            "simulate perturbs rate RNNs; this run trained a {:?}",
-            config.model.kind
-        )));
-    }
-    let script = args
-        .script
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&record.script));
-    let overrides = record
-        .overrides
-        .iter()
-        .map(|o| o.parse::<Override>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|m| CliError::input(anyhow!("config.yaml overrides: {m}")))?;
-    let options = LoadOptions {
-        overrides,
-        seed: Some(config.seed),
-        lib_dirs: Vec::new(),
-    };
-    let loaded = load_experiment(&script, &options)
-        .map_err(|e| CliError::input(anyhow!("{e} (give the task script with --script)")))?;
     let task = loaded.task.as_ref();
-    let mut w = read_weights_npz(&run.weights())
-        .map_err(CliError::input)?
-        .weights;
     let n = w.n_rec;
     if (w.n_in, w.n_out) != (task.shape().n_in(), task.shape().n_out()) {
         return Err(CliError::input(anyhow!(

@@ -240,14 +240,11 @@ fn run_locally(plan: &SweepPlan, root: &Path, jobs: usize) -> Result<(), CliErro
                 let result = match status {
                     Ok(s) if s.success() => {
                         d.0 += 1;
-                        let summary =
-                            fs::read_to_string(SweepPlan::run_dir(root, run).join("summary.yaml"))
-                                .unwrap_or_default();
-                        let acc = summary
-                            .lines()
-                            .find_map(|l| l.strip_prefix("final_accuracy: "))
-                            .unwrap_or("?")
-                            .to_string();
+                        let acc = crate::run_dir::RunDir::new(SweepPlan::run_dir(root, run))
+                            .read_summary()
+                            .ok()
+                            .flatten()
+                            .map_or("?".to_string(), |s| s.final_accuracy.to_string());
                         format!("done, test accuracy {acc}")
                     }
                     Ok(s) => {

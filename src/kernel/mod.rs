@@ -30,3 +30,28 @@ mod wide_vectors;
 pub use gated_recurrence::GatedRecurrence;
 pub use rate_recurrence::{gemm_gflops, RateRecurrence, RecurrenceDims};
 pub use readout::Readout;
+
+/// The CPU code paths this machine takes, e.g. `x86_64 gemm:avx512f elementwise:avx2+fma`:
+/// the matrix products (`gemm` picks AVX-512, AVX2/FMA or baseline kernels at run time) and the
+/// kernels' elementwise loops ([`wide_vectors`]) add in different orders on different paths, so
+/// runs agree bit for bit only between machines with the same paths (and thread count).
+pub fn cpu_paths() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx512 = std::is_x86_feature_detected!("avx512f");
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let products = if avx512 {
+            "avx512f"
+        } else if avx2 {
+            "avx2+fma"
+        } else {
+            "baseline"
+        };
+        let elementwise = if avx2 { "avx2+fma" } else { "baseline" };
+        format!("x86_64 gemm:{products} elementwise:{elementwise}")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        format!("{} baseline", std::env::consts::ARCH)
+    }
+}

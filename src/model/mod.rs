@@ -79,4 +79,9 @@ pub trait Network {
     fn device(&self) -> Device;
     /// Writes the weights file (atomically).
     fn write_npz(&self, path: &std::path::Path) -> Result<()>;
+    /// A rate RNN's effective weights as weights.npz holds them (what `simulate`,
+    /// `fixedpoints` and the report analyse); `None` for other networks.
+    fn rate_weights(&self) -> Option<Result<RateRnnWeights>> {
+        None
+    }
 }

@@ -497,6 +497,9 @@ impl RateRnn {
 }
 
 impl Network for RateRnn {
+    fn rate_weights(&self) -> Option<Result<RateRnnWeights>> {
+        Some(self.effective_weights())
+    }
     fn trainable(&self) -> Vec<TrainableVar<'_>> {
         let t = self.options.trainable;
         let flags = [t.init_state, t.w_in, t.w_rec, t.w_out, t.b_rec, t.b_out];

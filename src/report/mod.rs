@@ -3,6 +3,7 @@
 mod comparison;
 mod config;
 pub mod figure;
+pub mod html;
 mod population;
 mod psychometric;
 mod training;

@@ -152,6 +152,8 @@ pub struct LoadedExperiment {
     pub script_path: PathBuf,
     /// SHA-256 of the script file, hex.
     pub script_sha256: String,
+    /// The script's text (a run keeps a copy of it).
+    pub script_text: String,
 }
 
 impl LoadedExperiment {
@@ -360,5 +362,6 @@ pub fn load_experiment_source(
         task: Arc::new(task),
         script_path: PathBuf::from(name),
         script_sha256,
+        script_text: text,
     })
 }

@@ -18,8 +18,20 @@ use crate::run_dir::write_atomic;
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
+    /// The run directory's format version (0: before versions were written).
+    #[serde(default)]
+    format_version: u32,
+    /// SHA-256 of tensors.npz: state.yaml is written last, so a checkpoint whose tensors do
+    /// not match it (cut short by a crash or a full disk) is never read.
+    #[serde(default)]
+    tensors_sha256: Option<String>,
     optimizer_step: u64,
     state: TrainState,
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    Ok(format!("{:x}", sha2::Sha256::digest(fs::read(path)?)))
 }
 
 fn old_dir(dir: &Path) -> PathBuf {
@@ -39,7 +51,32 @@ pub fn write_checkpoint(
     };
     let tmp = dir.with_file_name(format!(".checkpoint-tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp).map_err(|e| fail("folder", &e))?;
+    // Whatever fails (a full disk, most likely), the temporary folder goes and the previous
+    // checkpoint stays as it was.
+    let written = write_folder(&tmp, model, state, optimizer);
+    if let Err((what, e)) = written {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(fail(what, &e));
+    }
+    let old = old_dir(dir);
+    let _ = fs::remove_dir_all(&old);
+    if dir.exists() {
+        fs::rename(dir, &old).map_err(|e| fail("replacing the previous checkpoint", &e))?;
+    }
+    fs::rename(&tmp, dir).map_err(|e| fail("moving into place", &e))?;
+    let _ = fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Writes a complete checkpoint into the folder `tmp`: tensors.npz, then state.yaml with the
+/// tensors' hash.
+fn write_folder(
+    tmp: &Path,
+    model: &dyn Network,
+    state: &TrainState,
+    optimizer: &Optimizer,
+) -> Result<(), (&'static str, String)> {
+    fs::create_dir_all(tmp).map_err(|e| ("folder", e.to_string()))?;
     let (step, tensors) = optimizer.state();
     let mut entries: Vec<(String, Tensor)> = model
         .trainable()
@@ -52,22 +89,34 @@ pub fn write_checkpoint(
             .enumerate()
             .map(|(k, t)| (format!("optimizer/{k}"), t)),
     );
-    crate::npz_file::write_npz(&entries, &tmp.join("tensors.npz"))
-        .map_err(|e| fail("tensors.npz", &e))?;
+    let tensors_path = tmp.join("tensors.npz");
+    crate::npz_file::write_npz(&entries, &tensors_path)
+        .map_err(|e| ("tensors.npz", e.to_string()))?;
+    let tensors_sha256 = sha256_of(&tensors_path).map_err(|e| ("tensors.npz", e.to_string()))?;
     let yaml = serde_norway::to_string(&Saved {
+        format_version: crate::run_dir::FORMAT_VERSION,
+        tensors_sha256: Some(tensors_sha256),
         optimizer_step: step,
         state: state.clone(),
     })
-    .map_err(|e| fail("state.yaml", &e))?;
-    write_atomic(&tmp.join("state.yaml"), yaml.as_bytes()).map_err(|e| fail("state.yaml", &e))?;
-    let old = old_dir(dir);
-    let _ = fs::remove_dir_all(&old);
-    if dir.exists() {
-        fs::rename(dir, &old).map_err(|e| fail("replacing the previous checkpoint", &e))?;
+    .map_err(|e| ("state.yaml", e.to_string()))?;
+    write_atomic(&tmp.join("state.yaml"), yaml.as_bytes())
+        .map_err(|e| ("state.yaml", e.to_string()))
+}
+
+/// True when the checkpoint folder `dir` is complete: state.yaml parses and tensors.npz has
+/// the hash it records.
+fn is_complete(dir: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(dir.join("state.yaml")) else {
+        return false;
+    };
+    let Ok(saved) = serde_norway::from_str::<Saved>(&text) else {
+        return false;
+    };
+    match saved.tensors_sha256 {
+        Some(want) => sha256_of(&dir.join("tensors.npz")).is_ok_and(|got| got == want),
+        None => dir.join("tensors.npz").is_file(),
     }
-    fs::rename(&tmp, dir).map_err(|e| fail("moving into place", &e))?;
-    let _ = fs::remove_dir_all(&old);
-    Ok(())
 }
 
 /// Restores `model`'s trainable parameters and `optimizer` from the checkpoint in `dir` (or the
@@ -77,10 +126,15 @@ pub fn read_checkpoint(
     model: &dyn Network,
     optimizer: &mut Optimizer,
 ) -> Result<TrainState, String> {
-    let dir = if dir.join("state.yaml").exists() {
+    let dir = if is_complete(dir) {
         dir.to_path_buf()
-    } else {
+    } else if is_complete(&old_dir(dir)) {
         old_dir(dir)
+    } else {
+        return Err(format!(
+            "cannot read checkpoint {}: it is incomplete or damaged (and no complete previous checkpoint is beside it)",
+            dir.display()
+        ));
     };
     let fail = |e: &dyn std::fmt::Display| format!("cannot read checkpoint {}: {e}", dir.display());
     let text = fs::read_to_string(dir.join("state.yaml")).map_err(|e| fail(&e))?;
@@ -120,4 +174,13 @@ pub fn read_checkpoint(
         .restore(saved.optimizer_step, slots)
         .map_err(|e| fail(&e))?;
     Ok(saved.state)
+}
+
+/// The iteration of the checkpoint in `dir` (or of the previous one), if one can be read.
+pub fn read_checkpoint_iteration(dir: &Path) -> Option<usize> {
+    [dir.to_path_buf(), old_dir(dir)].iter().find_map(|d| {
+        let text = fs::read_to_string(d.join("state.yaml")).ok()?;
+        let saved: Saved = serde_norway::from_str(&text).ok()?;
+        Some(saved.state.iteration)
+    })
 }

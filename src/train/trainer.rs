@@ -40,9 +40,12 @@ pub enum TrainError {
         /// The loss value.
         loss: f64,
     },
-    /// The curriculum failed, or a checkpoint or history file could not be written.
+    /// A checkpoint or history file could not be written.
     #[error("{0}")]
     Run(String),
+    /// The script failed during training: a curriculum rule or a stage's task (bad input).
+    #[error("{0}")]
+    Script(String),
     /// The task's scorer could not score a trial (a missing condition or epoch).
     #[error("scoring: {0}")]
     Scoring(String),
@@ -233,6 +236,9 @@ pub struct Hooks<'a> {
     pub on_iteration: &'a mut dyn FnMut(usize, f64),
     /// Every `checkpoint_every` iterations and when training ends: save a checkpoint.
     pub on_checkpoint: &'a mut dyn FnMut(&TrainState, &Optimizer) -> Result<(), String>,
+    /// Also save a checkpoint when this much time has passed since the last one (`None`: by
+    /// iterations only). Where checkpoints fall never changes the result.
+    pub checkpoint_interval: Option<std::time::Duration>,
     /// When raised, training stops at the end of the current iteration.
     pub stop: &'a AtomicBool,
 }
@@ -311,7 +317,7 @@ pub fn train_session(
     let trainable = model.trainable();
     let mut task = curriculum
         .task(&state.curriculum)
-        .map_err(TrainError::Run)?;
+        .map_err(TrainError::Script)?;
     let mut batches = BatchPrefetcher::start(
         task.clone(),
         seed,
@@ -321,6 +327,7 @@ pub fn train_session(
         2,
     );
     let mut waited = 0.0;
+    let mut last_checkpoint = Instant::now();
     let mut stop_reason = state.finished;
     while stop_reason.is_none() {
         if state.iteration >= config.iterations {
@@ -377,7 +384,7 @@ pub fn train_session(
             let mut changed = false;
             match curriculum
                 .decide(&mut state.curriculum, &state.history)
-                .map_err(TrainError::Run)?
+                .map_err(TrainError::Script)?
             {
                 Decision::Stay => {}
                 Decision::Stop => stop_reason = Some(StopReason::Curriculum),
@@ -402,7 +409,7 @@ pub fn train_session(
             if changed {
                 task = curriculum
                     .task(&state.curriculum)
-                    .map_err(TrainError::Run)?;
+                    .map_err(TrainError::Script)?;
                 batches = BatchPrefetcher::start(
                     task.clone(),
                     seed,
@@ -420,11 +427,15 @@ pub fn train_session(
         if stop_reason.is_some() {
             break;
         }
-        if iteration.is_multiple_of(config.checkpoint_every) {
+        let checkpoint_due = hooks
+            .checkpoint_interval
+            .is_some_and(|every| last_checkpoint.elapsed() >= every);
+        if iteration.is_multiple_of(config.checkpoint_every) || checkpoint_due {
             state.seconds_before = elapsed(state);
             let saved = (hooks.on_checkpoint)(state, optimizer);
             state.seconds_before -= start.elapsed().as_secs_f64();
             saved.map_err(TrainError::Run)?;
+            last_checkpoint = Instant::now();
         }
     }
     let stop_reason = stop_reason.unwrap_or(StopReason::Iterations);
@@ -470,6 +481,7 @@ pub fn train(
             on_row: &mut on_row,
             on_iteration: &mut |_, _| {},
             on_checkpoint: &mut |_, _| Ok(()),
+            checkpoint_interval: None,
             stop: &stop,
         },
     )

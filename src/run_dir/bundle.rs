@@ -1,0 +1,72 @@
+//! The run's own copy of its script (`script/`), so a run reopens after the original script
+//! was edited, moved or deleted, and on another machine.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{write_atomic, BundledFile, RunDir, RunDirError, RunRecord};
+
+/// Where to load a run's script from, and the module folders to search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptSource {
+    /// The script file: the run's copy when it has one, else the recorded path.
+    pub script: PathBuf,
+    /// Module folders, in search order: the folders the run was made with (recorded), then the
+    /// original script's folder (for relative imports of a copied script), then `extra`.
+    pub lib_dirs: Vec<PathBuf>,
+}
+
+impl RunDir {
+    /// Copies the script's text into `script/NAME` and returns its record entry.
+    pub fn write_script_copy(&self, script: &Path, text: &str) -> Result<BundledFile, RunDirError> {
+        let dir = self.script_dir();
+        fs::create_dir_all(&dir).map_err(|source| RunDirError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let name = script
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "script.rhai".into());
+        let path = dir.join(&name);
+        write_atomic(&path, text.as_bytes()).map_err(|source| RunDirError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(BundledFile {
+            path: format!("script/{name}"),
+        })
+    }
+
+    /// Where `record`'s script is loaded from when the run is reopened (`--resume`, `test`,
+    /// `simulate`, `fixedpoints`, `run RUN/config.yaml`), from any working directory.
+    pub fn script_source(&self, record: &RunRecord, extra: &[PathBuf]) -> ScriptSource {
+        let original = PathBuf::from(&record.script);
+        let copy = record
+            .script_copy
+            .as_ref()
+            .map(|c| self.root.join(&c.path))
+            .filter(|p| p.is_file());
+        let mut lib_dirs: Vec<PathBuf> = record.lib_dirs.iter().map(PathBuf::from).collect();
+        if copy.is_some() {
+            if let Some(parent) = original.parent().filter(|p| !p.as_os_str().is_empty()) {
+                lib_dirs.push(parent.to_path_buf());
+            }
+        }
+        for d in extra {
+            if !lib_dirs.contains(d) {
+                lib_dirs.push(d.clone());
+            }
+        }
+        ScriptSource {
+            script: copy.unwrap_or(original),
+            lib_dirs,
+        }
+    }
+}
+
+/// `path` made absolute against the working directory (without resolving links), so a
+/// recorded path means the same file from any directory.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,68 @@
+//! `config.yaml`: the fully resolved experiment and where it came from.
+
+use serde::{Deserialize, Serialize};
+
+use super::FORMAT_VERSION;
+use crate::experiment::ExperimentConfig;
+use crate::script::ImportedModule;
+
+/// What `config.yaml` holds: the resolved experiment plus where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run directory's format (0: written before formats were numbered).
+    #[serde(default)]
+    pub format_version: u32,
+    /// Version of psychrnn that made the run (the embedded standard library is this version's).
+    pub psychrnn_version: String,
+    /// The CPU code paths the products and kernels took ([`crate::kernel::cpu_paths`]): runs
+    /// agree bit for bit only on the same paths.
+    #[serde(default)]
+    pub cpu_paths: String,
+    /// The script's path when the run was made (absolute where it could be resolved).
+    pub script: String,
+    /// SHA-256 of the script file.
+    pub script_sha256: String,
+    /// The copy of the script inside the run directory, relative to it (`script/NAME.rhai`);
+    /// commands that reopen the run load this copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_copy: Option<BundledFile>,
+    /// The module folders (`--lib`, `PSYCHRNN_PATH`) the run was made with, absolute.
+    #[serde(default)]
+    pub lib_dirs: Vec<String>,
+    /// Every module the script imported, with the SHA-256 of its source.
+    #[serde(default)]
+    pub imports: Vec<ImportedModule>,
+    /// The `--set` overrides given, in order.
+    pub overrides: Vec<String>,
+    /// The resolved experiment.
+    #[serde(flatten)]
+    pub experiment: ExperimentConfig,
+}
+
+/// A file copied into the run directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundledFile {
+    /// Its path inside the run directory, `/`-separated.
+    pub path: String,
+}
+
+impl RunRecord {
+    /// Parses config.yaml's text; refuses a format newer than this psychrnn reads.
+    pub fn from_yaml(text: &str) -> Result<RunRecord, String> {
+        let record: RunRecord = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+        if record.format_version > FORMAT_VERSION {
+            return Err(format!(
+                "written in run format {} by psychrnn {}; this psychrnn {} reads formats up to {FORMAT_VERSION}: update psychrnn",
+                record.format_version,
+                record.psychrnn_version,
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        Ok(record)
+    }
+
+    /// config.yaml's text.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("a run record serialises")
+    }
+}
