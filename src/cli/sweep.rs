@@ -5,13 +5,14 @@ use std::collections::VecDeque;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
-use super::CliError;
+use super::{CliError, ExitStatus};
 use crate::run_dir::write_atomic;
 use crate::script::{load_experiment, LoadOptions, Override};
 use crate::sweep::{expand, run_state, value_text, GridAxis, RunState, SweepPlan, SweepRun};
@@ -199,9 +200,46 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
     )
 }
 
+/// Raised by Ctrl-C / SIGTERM to the sweep: no new run starts.
+static SWEEP_STOP: AtomicBool = AtomicBool::new(false);
+/// The process ids of the runs in progress, so a signal to the sweep reaches them.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// On Ctrl-C or SIGTERM, stop starting runs and pass SIGTERM on to the runs in progress: each
+/// writes its checkpoint and exits 130, so the same sweep command later resumes them.
+fn forward_signals_to_runs() {
+    // A second installation in the same process (tests) fails harmlessly.
+    let _ = ctrlc::set_handler(|| {
+        SWEEP_STOP.store(true, Ordering::SeqCst);
+        for &pid in CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            // SAFETY: kill(2) with a pid this process started and has not yet reaped.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        eprintln!("\nsweep: stopping; the runs in progress write their checkpoints");
+    });
+}
+
+/// Runs one `psychrnn run` child to its end, registered for signal forwarding.
+fn run_child(mut command: Command) -> std::io::Result<std::process::ExitStatus> {
+    let mut children = CHILDREN.lock().unwrap_or_else(|p| p.into_inner());
+    let mut child = command.spawn()?;
+    let pid = child.id();
+    children.push(pid);
+    drop(children);
+    let status = child.wait();
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|&p| p != pid);
+    status
+}
+
 fn run_locally(plan: &SweepPlan, root: &Path, jobs: usize) -> Result<(), CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::failed(anyhow!("cannot find the psychrnn binary: {e}")))?;
+    forward_signals_to_runs();
     let todo: VecDeque<&SweepRun> = plan
         .runs
         .iter()
@@ -215,12 +253,16 @@ fn run_locally(plan: &SweepPlan, root: &Path, jobs: usize) -> Result<(), CliErro
         todo.len()
     );
     let queue = Arc::new(Mutex::new(todo));
-    let done = Arc::new(Mutex::new((already, 0usize)));
+    // (done, failed, interrupted)
+    let done = Arc::new(Mutex::new((already, 0usize, 0usize)));
     let start = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let (queue, done, exe) = (queue.clone(), done.clone(), exe.clone());
             scope.spawn(move || loop {
+                if SWEEP_STOP.load(Ordering::SeqCst) {
+                    return;
+                }
                 let Some(run) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
                     return;
                 };
@@ -228,13 +270,14 @@ fn run_locally(plan: &SweepPlan, root: &Path, jobs: usize) -> Result<(), CliErro
                 let log = fs::File::create(&log_path);
                 let status = log.and_then(|log| {
                     let err = log.try_clone()?;
-                    Command::new(&exe)
+                    let mut command = Command::new(&exe);
+                    command
                         .args(run_arguments(plan, root, run))
                         .env("RAYON_NUM_THREADS", "1")
                         .stdin(Stdio::null())
                         .stdout(log)
-                        .stderr(err)
-                        .status()
+                        .stderr(err);
+                    run_child(command)
                 });
                 let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
                 let result = match status {
@@ -246,6 +289,10 @@ fn run_locally(plan: &SweepPlan, root: &Path, jobs: usize) -> Result<(), CliErro
                             .flatten()
                             .map_or("?".to_string(), |s| s.final_accuracy.to_string());
                         format!("done, test accuracy {acc}")
+                    }
+                    Ok(s) if s.code() == Some(ExitStatus::Interrupted.code()) => {
+                        d.2 += 1;
+                        "interrupted; it resumes when the sweep is run again".to_string()
                     }
                     Ok(s) => {
                         d.1 += 1;
@@ -262,14 +309,19 @@ fn run_locally(plan: &SweepPlan, root: &Path, jobs: usize) -> Result<(), CliErro
                 };
                 outln!(
                     "[{}/{total}] {} {result} ({:.0} s)",
-                    d.0 + d.1,
+                    d.0 + d.1 + d.2,
                     run.name,
                     start.elapsed().as_secs_f64()
                 );
             });
         }
     });
-    let (ok, failed) = *done.lock().unwrap_or_else(|p| p.into_inner());
+    let (ok, failed, interrupted) = *done.lock().unwrap_or_else(|p| p.into_inner());
+    if SWEEP_STOP.load(Ordering::SeqCst) {
+        return Err(CliError::interrupted(anyhow!(
+            "sweep interrupted: {ok} of {total} runs done, {interrupted} interrupted with their checkpoints, {failed} failed; run the same command again to continue"
+        )));
+    }
     if failed > 0 {
         return Err(CliError::failed(anyhow!(
             "{failed} of {total} runs failed ({ok} done); fix the cause and run the same command again: finished runs are kept, unfinished ones resume"
