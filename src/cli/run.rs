@@ -199,7 +199,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             }
         }
     }
-    let config = loaded.config.clone();
+    let mut config = loaded.config.clone();
     let curriculum = loaded.curriculum().map_err(CliError::input)?;
     // Draw a first batch of every stage before anything is written: a script that fails on
     // its trials leaves no run directory behind.
@@ -218,6 +218,8 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     let threads = super::threads::use_threads(args.threads.map(usize::from));
     let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)
         .map_err(CliError::input)?;
+    // Record the network as built (a loaded file's Dale ratio and transfer function).
+    config.model = built.model.clone();
     let model = built.network.as_ref();
     let mut optimizer = new_optimizer(model, &config.train).map_err(CliError::failed)?;
 
