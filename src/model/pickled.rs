@@ -334,7 +334,7 @@ pub fn pickled_none_npy() -> Vec<u8> {
 /// An `.npy` file (format 1.0) of a 0-d object array with pickle payload `pickle`.
 fn npy_object(pickle: &[u8]) -> Vec<u8> {
     let mut header = "{'descr': '|O', 'fortran_order': False, 'shape': (), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
