@@ -13,6 +13,16 @@ const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 /// Writes `entries` (name, array) to `path` as an uncompressed `.npz`, each array in `.npy`
 /// format 1.0 with the header candle writes (`np.load` reads it).
 pub fn write_npz<S: AsRef<str>, T: AsRef<Tensor>>(entries: &[(S, T)], path: &Path) -> Result<()> {
+    write_npz_with_npy(entries, &[], path)
+}
+
+/// [`write_npz`] plus entries given as ready `.npy` bytes (e.g. pickled object arrays), written
+/// after the tensors.
+pub fn write_npz_with_npy<S: AsRef<str>, T: AsRef<Tensor>>(
+    entries: &[(S, T)],
+    npy_entries: &[(&str, Vec<u8>)],
+    path: &Path,
+) -> Result<()> {
     let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(path)?));
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -22,6 +32,11 @@ pub fn write_npz<S: AsRef<str>, T: AsRef<Tensor>>(entries: &[(S, T)], path: &Pat
         let mut out = BufWriter::with_capacity(1 << 16, &mut zip);
         write_npy(tensor.as_ref(), &mut out)?;
         out.flush()?;
+    }
+    for (name, bytes) in npy_entries {
+        zip.start_file(format!("{name}.npy"), options)
+            .map_err(Error::wrap)?;
+        zip.write_all(bytes)?;
     }
     zip.finish().map_err(Error::wrap)?.flush()?;
     Ok(())

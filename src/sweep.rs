@@ -44,6 +44,57 @@ impl std::str::FromStr for GridAxis {
     }
 }
 
+/// Most runs one sweep may hold (grid points × seeds).
+pub const MAX_RUNS: u64 = 100_000;
+
+/// Checks a grid before it is expanded: each setting path on one axis only, not also among
+/// `shared` (the `--set` paths every run gets), no value twice on an axis (two runs would
+/// share a directory), and at most [`MAX_RUNS`] runs with seeds `first_seed..first_seed+seeds`.
+pub fn check_grid(
+    axes: &[GridAxis],
+    shared: &[String],
+    seeds: u64,
+    first_seed: u64,
+) -> Result<(), String> {
+    for (i, axis) in axes.iter().enumerate() {
+        if axes[..i].iter().any(|a| a.path == axis.path) {
+            return Err(format!(
+                "--grid {} is given twice; give all its values on one axis, e.g. --grid {}=v1,v2,v3",
+                axis.path, axis.path
+            ));
+        }
+        if shared.contains(&axis.path) {
+            return Err(format!(
+                "{} is both a --grid axis and a --set setting; keep one",
+                axis.path
+            ));
+        }
+        let texts: Vec<String> = axis.values.iter().map(value_text).collect();
+        if let Some(j) = (0..texts.len()).find(|&j| texts[..j].contains(&texts[j])) {
+            return Err(format!(
+                "--grid {} lists {} twice; each value once",
+                axis.path, texts[j]
+            ));
+        }
+    }
+    if first_seed.checked_add(seeds).is_none() {
+        return Err(format!(
+            "--first-seed {first_seed} with --seeds {seeds} runs past the largest seed {}",
+            u64::MAX
+        ));
+    }
+    let runs = axes
+        .iter()
+        .try_fold(seeds, |n, a| n.checked_mul(a.values.len() as u64));
+    match runs {
+        Some(n) if n <= MAX_RUNS => Ok(()),
+        _ => Err(format!(
+            "the grid and --seeds make {} runs; a sweep holds at most {MAX_RUNS}",
+            runs.map_or("more than 2^64".to_string(), |n| n.to_string())
+        )),
+    }
+}
+
 /// A YAML scalar as it appears on a command line (`50`, `0.8`, `null`, `tanh`).
 pub fn value_text(v: &Value) -> String {
     serde_norway::to_string(v)

@@ -58,10 +58,19 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The numeric entries, sorted by name (weights.npz also holds pickled `dale_ratio` and
+/// `transfer_function` entries, which candle cannot read).
 fn read_npz(path: &Path) -> Vec<(String, Tensor)> {
-    let mut entries = Tensor::read_npz(path).unwrap();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    entries
+    let mut names: Vec<String> = psychrnn::model::read_npz(path)
+        .unwrap()
+        .into_iter()
+        .filter(|(_, a)| matches!(a, psychrnn::model::NpyArray::Numeric(..)))
+        .map(|(k, _)| k)
+        .collect();
+    names.sort();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tensors = Tensor::read_npz_by_name(path, &refs).unwrap();
+    names.into_iter().zip(tensors).collect()
 }
 
 #[test]

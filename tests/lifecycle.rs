@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::Tensor;
 use psychrnn::model::build_network;
 use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::Task;
@@ -23,8 +22,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn weight_bits(run: &Path) -> Vec<(String, Vec<u32>)> {
-    let mut v: Vec<(String, Vec<u32>)> = Tensor::read_npz(run.join("weights.npz"))
-        .unwrap()
+    let mut v: Vec<(String, Vec<u32>)> = common::numeric_npz(&run.join("weights.npz"))
         .into_iter()
         .map(|(k, t)| {
             (

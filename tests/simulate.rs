@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 
 fn npz(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
-    Tensor::read_npz(path)
-        .unwrap()
+    common::numeric_npz(path)
         .into_iter()
         .map(|(k, t)| {
             let dims = t.dims().to_vec();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use psychrnn::model::{
     initial_weights, read_weights_npz, write_weights_npz, Constraints, ModelConfig, RateRnn,
-    RateRnnOptions, Transfer,
+    RateRnnOptions, RecordedTransfer, Transfer,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -34,25 +34,25 @@ fn psychrnn_files_load_with_pickled_entries_reported() {
         w.rec_connectivity,
         [0., 1., 1., 1., 1., 0., 1., 1., 1., 1., 0., 1., 1., 1., 1., 0.]
     );
-    assert_eq!(w.dale_ratio, None);
+    assert_eq!(
+        w.dale_ratio, None,
+        "the pickled None of dale_ratio: no Dale"
+    );
+    assert_eq!(
+        plain.transfer,
+        RecordedTransfer::Known(Transfer::Relu),
+        "the pickled tensorflow...gen_nn_ops.relu"
+    );
     let ignored = plain.ignored.join("\n");
     assert!(
-        ignored.contains("dale_ratio (a pickled Python object; set model.dale_ratio"),
-        "{ignored}"
-    );
-    assert!(
-        ignored
-            .contains("transfer_function (a pickled Python function; set model.transfer_function)"),
+        !ignored.contains("dale_ratio") && !ignored.contains("transfer_function"),
         "{ignored}"
     );
     assert!(
         ignored.contains("W_rec/Adam_1 (optimizer state)"),
         "{ignored}"
     );
-    assert!(
-        ignored.contains("Dale_rec (derived from dale_ratio)"),
-        "{ignored}"
-    );
+    assert!(!ignored.contains("Dale_rec"), "checked, so used: {ignored}");
 }
 
 #[test]
@@ -76,19 +76,14 @@ fn psychrnn_files_round_trip_exactly_with_dale() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("w.npz");
     let saved = model.effective_weights().unwrap();
-    write_weights_npz(&path, &saved).unwrap();
+    write_weights_npz(&path, &saved, Transfer::Relu).unwrap();
     let loaded = read_weights_npz(&path).unwrap();
     assert_eq!(
         loaded.weights, saved,
         "every array and the Dale ratio come back"
     );
-    assert_eq!(
-        loaded.ignored,
-        [
-            "Dale_out (derived from dale_ratio)",
-            "Dale_rec (derived from dale_ratio)"
-        ]
-    );
+    assert!(loaded.ignored.is_empty(), "{:?}", loaded.ignored);
+    assert_eq!(loaded.transfer, RecordedTransfer::Known(Transfer::Relu));
     // Loading the effective weights as raw weights gives the same effective weights.
     let again = RateRnn::new(
         &loaded.weights,
@@ -133,7 +128,7 @@ fn a_run_can_start_from_a_psychrnn_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
-        err.contains("note: ") && err.contains("not used: ") && err.contains("transfer_function"),
+        err.contains("note: ") && err.contains("not used: ") && err.contains("(optimizer state)"),
         "{err}"
     );
     let w = read_weights_npz(&Path::new(out).join("weights.npz"))

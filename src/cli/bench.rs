@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::CliError;
+use super::{flag_values, CliError};
 use crate::memory;
 use crate::model::{build_network, ModelConfig, ModelKind};
 use crate::random::{stream, Rng};
@@ -27,18 +27,20 @@ pub struct BenchArgs {
     /// Measure the model only: ms per training iteration, fused kernel vs reference path.
     #[arg(long)]
     pub model: bool,
-    /// Recurrent sizes for --model.
-    #[arg(long, value_delimiter = ',', default_values_t = [50usize, 256, 512])]
+    /// Recurrent sizes for --model (each 1 to 4096).
+    #[arg(long, value_delimiter = ',', default_values_t = [50usize, 256, 512],
+          value_parser = flag_values::count(flag_values::MAX_BENCH_SIZE))]
     pub sizes: Vec<usize>,
     /// Model thread counts for --model (each measured in turn; the first is used for the
-    /// gated networks and the memory checks).
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    /// gated networks and the memory checks; each 1 to 1024).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2],
+          value_parser = flag_values::count(flag_values::MAX_THREADS))]
     pub threads: Vec<usize>,
-    /// Batches generated per measurement.
-    #[arg(long, default_value_t = 20)]
+    /// Batches generated per measurement (1 to 100000).
+    #[arg(long, default_value_t = 20, value_parser = flag_values::count(flag_values::MAX_BENCH_REPEATS))]
     pub batches: usize,
-    /// Training iterations per training measurement.
-    #[arg(long, default_value_t = 60)]
+    /// Training iterations per training measurement (1 to 100000).
+    #[arg(long, default_value_t = 60, value_parser = flag_values::count(flag_values::MAX_BENCH_REPEATS))]
     pub iterations: usize,
 }
 
@@ -428,7 +430,7 @@ pub fn execute(args: &BenchArgs) -> Result<(), CliError> {
     if args.model {
         return bench_model(args);
     }
-    let batches = args.batches.max(1);
+    let batches = args.batches;
     let all = generation_threads();
     let epochs = load("perceptual_discrimination.rhai", EPOCHS)?;
     let steps = load("perceptual_discrimination_steps.rhai", STEPS)?;

@@ -220,7 +220,7 @@ fn summary(
         out,
         "model: {} units, {:?}; train: {} iterations of {} trials, learning rate {}",
         config.model.n_rec,
-        config.model.transfer_function,
+        config.model.transfer(),
         config.train.iterations,
         config.train.batch_size,
         config.train.learning_rate

@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use candle_core::{Device, Tensor};
 use clap::Args;
 
-use super::CliError;
+use super::{flag_values, CliError};
 use crate::analysis::fixed_points::{find_fixed_points, FixedPointOptions, RateDynamics};
 use crate::model::Tau;
 use crate::random::Rng;
@@ -25,17 +25,19 @@ pub struct FixedPointsArgs {
         long,
         value_name = "VALUES",
         value_delimiter = ',',
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = flag_values::finite
     )]
     pub input: Vec<f64>,
-    /// Number of starting states, sampled from the states in trials.npz.
-    #[arg(long, default_value_t = 64)]
+    /// Number of starting states, sampled from the states in trials.npz (1 to 10000).
+    #[arg(long, default_value_t = 64, value_parser = flag_values::count(flag_values::MAX_STARTS))]
     pub starts: usize,
     /// Seed for choosing the starting states.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Keep points whose speed q = ½|F(x) − x|² is below this (slow points included).
-    #[arg(long, default_value_t = 1e-6)]
+    /// Keep points whose speed q = ½|F(x) − x|² is below this (slow points included; a
+    /// finite number > 0).
+    #[arg(long, default_value_t = 1e-6, value_parser = flag_values::finite_positive)]
     pub keep_q_below: f64,
 }
 
@@ -45,6 +47,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     let w = trained.rate_weights("fixedpoints")?;
     let (run, record) = (&trained.run, &trained.record);
     let config = &record.experiment;
+    let transfer = config.model.transfer();
     let n = w.n_rec;
     let input = if args.input.is_empty() {
         vec![0.0; w.n_in]
@@ -83,7 +86,6 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         Some(Tau::All(t)) => vec![dt / t],
         Some(Tau::PerUnit(ts)) => ts.iter().map(|t| dt / t).collect(),
     };
-    let transfer = config.model.transfer_function;
     let dynamics = RateDynamics {
         w_rec: &w_rec,
         drive: &drive,
@@ -93,7 +95,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     };
     let mut rng = Rng::from_seed(args.seed);
     let points = trials.n_trials * trials.n_steps;
-    let starts: Vec<Vec<f64>> = (0..args.starts.max(1))
+    let starts: Vec<Vec<f64>> = (0..args.starts)
         .map(|_| {
             let p = rng.below(points as u64) as usize;
             trials.states[p * n..(p + 1) * n]

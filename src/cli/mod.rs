@@ -15,6 +15,7 @@ pub mod check;
 pub mod collect;
 pub mod doc;
 pub mod fixed_points;
+pub mod flag_values;
 pub mod report;
 pub mod run;
 pub mod script_args;

@@ -438,7 +438,7 @@ pub fn write_report(
                             // Fixed points are states; the PCA is over rates.
                             let r: Vec<f64> = x
                                 .iter()
-                                .map(|&v| config.model.transfer_function.apply_scalar(v))
+                                .map(|&v| config.model.transfer().apply_scalar(v))
                                 .collect();
                             let pc = p.project(&r);
                             (pc[0], pc[1], s)

@@ -205,6 +205,7 @@ fn check_unchanged(plan: &Plan, loaded: &crate::script::LoadedExperiment) -> Res
 fn take_run_dir(
     args: &RunArgs,
     plan: &Plan,
+    config: &ExperimentConfig,
     loaded: &crate::script::LoadedExperiment,
     curriculum: &dyn crate::train::Curriculum,
     model: &dyn Network,
@@ -227,7 +228,6 @@ fn take_run_dir(
         };
         return Ok((run.clone(), lock, state));
     }
-    let config = &loaded.config;
     let (run, lock) = match &args.out {
         Some(dir) => {
             let run = RunDir::new(dir);
@@ -284,7 +284,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     let plan = plan(args)?;
     let loaded = load_experiment(&plan.script, &plan.options).map_err(CliError::input)?;
     check_unchanged(&plan, &loaded)?;
-    let config = loaded.config.clone();
+    let mut config = loaded.config.clone();
     let curriculum = loaded.curriculum().map_err(CliError::input)?;
     // Draw a first batch of every stage before anything is written: a script that fails on
     // its trials leaves no run directory behind.
@@ -303,11 +303,14 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     let threads = super::threads::use_threads(args.threads.map(usize::from));
     let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)
         .map_err(CliError::input)?;
+    // Record the network as built (a loaded file's Dale ratio and transfer function).
+    config.model = built.model.clone();
     let model = built.network.as_ref();
     let mut optimizer = new_optimizer(model, &config.train).map_err(CliError::failed)?;
     let (run, _lock, mut state) = take_run_dir(
         args,
         &plan,
+        &config,
         &loaded,
         curriculum.as_ref(),
         model,

@@ -16,8 +16,9 @@ pub struct ScriptOptions {
     /// Override a setting, e.g. --set model.n_rec=100 --set train.iterations=500 (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
     pub overrides: Vec<Override>,
-    /// Extra folder to search for imported modules (repeatable; also PSYCHRNN_PATH).
-    #[arg(long = "lib", value_name = "DIR")]
+    /// Extra folder to search for imported modules (repeatable; also PSYCHRNN_PATH); it
+    /// must exist.
+    #[arg(long = "lib", value_name = "DIR", value_parser = super::flag_values::existing_dir)]
     pub lib_dirs: Vec<PathBuf>,
 }
 

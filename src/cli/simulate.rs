@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use candle_core::{DType, Device, Tensor};
 use clap::Args;
 
-use super::CliError;
+use super::{flag_values, CliError};
 use crate::model::{read_npz, NpyArray, RateRnn, RateRnnOptions};
 use crate::random::{stream, Rng};
 use crate::task::{generate_batch, Task};
@@ -23,8 +23,8 @@ pub struct SimulateArgs {
     /// The task script [default: the script recorded in the run's config.yaml].
     #[arg(long)]
     pub script: Option<PathBuf>,
-    /// Number of fresh trials.
-    #[arg(long, short = 'n', default_value_t = 64)]
+    /// Number of fresh trials (1 to 100000).
+    #[arg(long, short = 'n', default_value_t = 64, value_parser = flag_values::count(flag_values::MAX_TRIALS))]
     pub trials: usize,
     /// Seed of the fresh trials and noise [default: the run's seed].
     #[arg(long)]
@@ -33,13 +33,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "UNITS")]
     pub silence: Option<String>,
     /// Remove the connection from unit FROM onto unit TO (repeatable).
-    #[arg(long = "cut", value_name = "FROM:TO")]
-    pub cuts: Vec<String>,
+    #[arg(long = "cut", value_name = "FROM:TO", value_parser = flag_values::unit_pair)]
+    pub cuts: Vec<(usize, usize)>,
     /// An .npz whose `connectivity` entry [T, N_rec, N_rec] multiplies W_rec at each step.
     #[arg(long, value_name = "FILE")]
     pub connectivity: Option<PathBuf>,
-    /// Recurrent noise σ_rec instead of the run's.
-    #[arg(long)]
+    /// Recurrent noise σ_rec instead of the run's (a finite number ≥ 0).
+    #[arg(long, value_parser = flag_values::finite_non_negative)]
     pub noise: Option<f64>,
     /// Output file [default: RUN/simulation.npz].
     #[arg(long, short = 'o')]
@@ -93,6 +93,7 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
     let (run, record, loaded) = (&trained.run, &trained.record, &trained.loaded);
     let config = &record.experiment;
     let task = loaded.task.as_ref();
+    let transfer = config.model.transfer();
     let n = w.n_rec;
     if (w.n_in, w.n_out) != (task.shape().n_in(), task.shape().n_out()) {
         return Err(CliError::input(anyhow!(
@@ -109,28 +110,20 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
             (0..w.n_out).for_each(|o| w.w_out[o * n + j] = 0.0);
         }
     }
-    for cut in &args.cuts {
-        let parsed = cut.split_once(':').and_then(|(a, b)| {
-            Some((
-                a.trim().parse::<usize>().ok()?,
-                b.trim().parse::<usize>().ok()?,
-            ))
-        });
-        match parsed {
-            Some((from, to)) if from < n && to < n => w.w_rec[to * n + from] = 0.0,
-            _ => {
-                return Err(CliError::input(anyhow!(
-                    "--cut {cut}: expected FROM:TO with units 0..{}",
-                    n - 1
-                )))
-            }
+    for &(from, to) in &args.cuts {
+        if from >= n || to >= n {
+            return Err(CliError::input(anyhow!(
+                "--cut {from}:{to}: the network's units are 0..{}",
+                n - 1
+            )));
         }
+        w.w_rec[to * n + from] = 0.0;
     }
     let shape = task.shape();
     let mut rate_options = RateRnnOptions::new(
         shape.dt / shape.tau,
         args.noise.unwrap_or(config.model.rec_noise),
-        config.model.transfer_function,
+        transfer,
     );
     if let Some(crate::model::Tau::PerUnit(taus)) = &config.model.tau {
         rate_options.alpha = taus.iter().map(|t| shape.dt / t).collect();
@@ -140,8 +133,8 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
     let model =
         RateRnn::new(&w, &rate_options, DType::F32, &Device::Cpu).map_err(CliError::failed)?;
     let seed = args.seed.unwrap_or(config.seed);
-    let batch = generate_batch(task, seed, stream::SIMULATE, 0, args.trials.max(1))
-        .map_err(CliError::input)?;
+    let batch =
+        generate_batch(task, seed, stream::SIMULATE, 0, args.trials).map_err(CliError::input)?;
     let (inputs, _, _) =
         batch_tensors(&batch, DType::F32, &Device::Cpu).map_err(CliError::failed)?;
     let noise = model

@@ -12,10 +12,12 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
-use super::{CliError, ExitStatus};
+use super::{flag_values, CliError, ExitStatus};
 use crate::run_dir::write_atomic;
 use crate::script::{load_experiment, LoadOptions, Override};
-use crate::sweep::{expand, run_state, value_text, GridAxis, RunState, SweepPlan, SweepRun};
+use crate::sweep::{
+    check_grid, expand, run_state, value_text, GridAxis, RunState, SweepPlan, SweepRun,
+};
 
 /// Arguments of `psychrnn sweep`.
 #[derive(Debug, Args)]
@@ -30,8 +32,8 @@ pub struct SweepArgs {
     /// A grid axis, e.g. --grid model.n_rec=50,100,200 (repeatable; the sweep is their product).
     #[arg(long = "grid", value_name = "SECTION.KEY=V1,V2,…", value_parser = parse_axis)]
     pub grid: Vec<GridAxis>,
-    /// Seeds per grid point.
-    #[arg(long, default_value_t = 1)]
+    /// Seeds per grid point (1 to 10000).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=flag_values::MAX_SEEDS))]
     pub seeds: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
@@ -42,20 +44,20 @@ pub struct SweepArgs {
     /// Sweep folder [default: sweeps/NAME with the script's NAME].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Runs at a time on this machine [default: one per core].
-    #[arg(long)]
+    /// Runs at a time on this machine, 1 to 1024 [default: one per core].
+    #[arg(long, value_parser = flag_values::count(flag_values::MAX_JOBS))]
     pub jobs: Option<usize>,
     /// Submit a SLURM array job instead of running here.
     #[arg(long)]
     pub slurm: bool,
     /// SLURM partition.
-    #[arg(long, requires = "slurm")]
+    #[arg(long, requires = "slurm", value_parser = flag_values::slurm_partition)]
     pub partition: Option<String>,
-    /// SLURM time limit per run, HH:MM:SS.
-    #[arg(long, requires = "slurm")]
+    /// SLURM time limit per run, HH:MM:SS (or D-HH:MM:SS, MM, …).
+    #[arg(long, requires = "slurm", value_parser = flag_values::slurm_time)]
     pub time: Option<String>,
     /// SLURM memory per run, e.g. 2G.
-    #[arg(long, requires = "slurm")]
+    #[arg(long, requires = "slurm", value_parser = flag_values::slurm_memory)]
     pub mem: Option<String>,
     /// With --slurm: write the sbatch script but do not submit it.
     #[arg(long, requires = "slurm")]
@@ -142,6 +144,9 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
         .iter()
         .map(|o| format!("{}={}", o.path, value_text(&o.value)))
         .collect();
+    let shared: Vec<String> = args.overrides.iter().map(|o| o.path.clone()).collect();
+    check_grid(&args.grid, &shared, args.seeds, args.first_seed)
+        .map_err(|m| CliError::input(anyhow!(m)))?;
     let runs = expand(&args.grid, args.seeds, args.first_seed);
     // Check every grid point resolves before anything is written.
     for run in runs.iter().filter(|r| r.seed == args.first_seed) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::CliError;
+use super::{flag_values, CliError};
 use crate::random::{stream, Rng};
 use crate::task::{generate_batch, Task};
 use crate::train::evaluate;
@@ -16,8 +16,8 @@ use crate::trials_file::TrialRecord;
 pub struct TestArgs {
     /// A run directory written by `psychrnn run`.
     pub run: PathBuf,
-    /// Number of fresh trials.
-    #[arg(long, short = 'n', default_value_t = 512)]
+    /// Number of fresh trials (1 to 100000).
+    #[arg(long, short = 'n', default_value_t = 512, value_parser = flag_values::count(flag_values::MAX_TRIALS))]
     pub trials: usize,
     /// The task script [default: the script recorded in the run's config.yaml].
     #[arg(long)]
@@ -38,7 +38,7 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
     let task = trained.loaded.task.as_ref();
     // Batch 1 of the test stream: fresh, and different from the final test (batch 0).
     let batch =
-        generate_batch(task, seed, stream::TEST, 1, args.trials.max(1)).map_err(CliError::input)?;
+        generate_batch(task, seed, stream::TEST, 1, args.trials).map_err(CliError::input)?;
     let mut noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
     let eval = evaluate(
         trained.network.as_ref(),

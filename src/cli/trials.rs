@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::script_args::ScriptArgs;
-use super::CliError;
+use super::{flag_values, CliError};
 use crate::random::{stream, Rng};
 use crate::report::{draw_trials, ImageFormat, TrialPanel};
 use crate::task::{generate_batch, ConditionValue, Task};
@@ -16,8 +16,8 @@ pub struct TrialsArgs {
     /// The script and how to resolve it.
     #[command(flatten)]
     pub script: ScriptArgs,
-    /// Number of trials to draw.
-    #[arg(long, short = 'n', default_value_t = 6)]
+    /// Number of trials to draw (1 to 100, one panel each).
+    #[arg(long, short = 'n', default_value_t = 6, value_parser = flag_values::count(flag_values::MAX_DRAWN_TRIALS))]
     pub n: usize,
     /// Output image, .png or .svg.
     #[arg(long, short = 'o', default_value = "trials.png")]
@@ -43,7 +43,7 @@ pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
     let loaded = args.script.load()?;
     let task = loaded.task.as_ref();
     let seed = loaded.config.seed;
-    let n = args.n.max(1);
+    let n = args.n;
     let batch = generate_batch(task, seed, stream::TRAIN, 0, n).map_err(CliError::input)?;
     let shape = task.shape();
     let (t, ni, no) = (batch.n_steps, batch.n_in, batch.n_out);

@@ -7,8 +7,8 @@ use candle_core::{DType, Device};
 use super::config::{ModelConfig, ModelKind, Tau};
 use super::gated::{Cell, GatedRnn, GatedWeights};
 use super::{
-    initial_weights, read_weights_npz, Constraints, Network, RateRnn, RateRnnOptions,
-    Regularization, Trainable,
+    initial_weights, read_weights_npz, Constraints, LoadedWeights, Network, RateRnn,
+    RateRnnOptions, RecordedTransfer, Regularization, Trainable, Transfer,
 };
 use crate::experiment::ConfigError;
 use crate::task::TaskShape;
@@ -18,6 +18,9 @@ use crate::task::TaskShape;
 pub struct BuiltNetwork {
     /// The network.
     pub network: Box<dyn Network + Send + Sync>,
+    /// The model section as built: the transfer function always set, and with `load` the
+    /// Dale ratio and `autapses` the file's. Record this one (config.yaml), not the input.
+    pub model: ModelConfig,
     /// Things the user should know.
     pub notes: Vec<String>,
 }
@@ -78,8 +81,10 @@ fn alphas(c: &ModelConfig, shape: &TaskShape) -> Result<Vec<f64>, ConfigError> {
 
 /// Builds the network for `c` on a task of `shape`, initial weights drawn from `seed` (or
 /// read from `c.load`: a relative path is looked up in `base_dir`, the script's folder, then in
-/// the current directory). With `load`, weights, masks and the Dale ratio come from the file;
-/// `model.dale_ratio` and `autapses: false` still apply on top.
+/// the current directory). With `load`, weights, masks, the Dale ratio and the transfer
+/// function come from the file: a setting left unset is filled from it, and one that
+/// contradicts it (transfer function, Dale ratio, autapses, a connectivity mask, N_rec) is an
+/// error naming both values.
 pub fn build_network(
     c: &ModelConfig,
     shape: &TaskShape,
@@ -116,13 +121,18 @@ pub fn build_network(
         network.fused = c.fused;
         return Ok(BuiltNetwork {
             network: Box::new(network),
+            model: c.clone(),
             notes: Vec::new(),
         });
     }
-    let k = Constraints::from_config(c, n_in, n_out)?;
+    let mut model = c.clone();
     let mut notes = Vec::new();
     let weights = match &c.load {
-        None => initial_weights(c, &k, seed),
+        None => {
+            let k = Constraints::from_config(c, n_in, n_out)?;
+            model.transfer_function = Some(c.transfer());
+            initial_weights(c, &k, seed)
+        }
         Some(file) => {
             // Relative to the script's folder, else to the current directory.
             let path = match base_dir.join(file) {
@@ -131,24 +141,17 @@ pub fn build_network(
             };
             let loaded = read_weights_npz(&path)
                 .map_err(|e| ConfigError::new("model.load", e.to_string()))?;
-            let mut w = loaded.weights;
+            let w = &loaded.weights;
             if (w.n_in, w.n_rec, w.n_out) != (n_in, c.n_rec, n_out) {
                 return Err(ConfigError::new(
                     "model.load",
                     format!(
-                        "{} holds a network with N_in = {}, N_rec = {}, N_out = {}, but the experiment has N_in = {n_in}, N_rec = {}, N_out = {n_out}",
-                        path.display(), w.n_in, w.n_rec, w.n_out, c.n_rec
+                        "{} holds a network with N_in = {}, N_rec = {}, N_out = {}, but the experiment has N_in = {n_in}, N_rec = {}, N_out = {n_out} (model.n_rec and the task's input and output channels must match the file; set model.n_rec = {} for this file)",
+                        path.display(), w.n_in, w.n_rec, w.n_out, c.n_rec, w.n_rec
                     ),
                 ));
             }
-            if c.dale_ratio.is_some() {
-                w.dale_ratio = c.dale_ratio;
-            }
-            if !c.autapses {
-                for i in 0..w.n_rec {
-                    w.rec_connectivity[i * w.n_rec + i] = 0.0;
-                }
-            }
+            model = settings_from_file(c, &loaded, &path, &mut notes)?;
             if !loaded.ignored.is_empty() {
                 notes.push(format!(
                     "{}: not used: {}",
@@ -156,13 +159,16 @@ pub fn build_network(
                     loaded.ignored.join("; ")
                 ));
             }
-            w
+            loaded.weights
         }
     };
+    // Fixed-synapse masks (and, without load, everything else) from the resolved settings.
+    let k = Constraints::from_config(&model, n_in, n_out)?;
+    let c = &model;
     let options = RateRnnOptions {
         alpha: alphas(c, shape)?,
         rec_noise: c.rec_noise,
-        transfer: c.transfer_function,
+        transfer: c.transfer(),
         trainable: Trainable {
             init_state: c.init_state_train,
             w_in: c.w_in_train,
@@ -183,6 +189,148 @@ pub fn build_network(
         .map_err(|e| ConfigError::new("model", e.to_string()))?;
     Ok(BuiltNetwork {
         network: Box::new(network),
+        model,
         notes,
     })
+}
+
+fn value_text(v: Option<f64>) -> String {
+    v.map_or("null (no Dale's principle)".to_string(), |r| r.to_string())
+}
+
+/// The model settings with what `loaded` (read from `path`) fixes: unset ones filled from the
+/// file, contradicting ones refused.
+fn settings_from_file(
+    c: &ModelConfig,
+    loaded: &LoadedWeights,
+    path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<ModelConfig, ConfigError> {
+    let file = path.display();
+    let w = &loaded.weights;
+    let n = w.n_rec;
+    let mut model = c.clone();
+    notes.extend(loaded.notes.iter().cloned());
+    let names = "relu, tanh, sigmoid, softplus, linear";
+    model.transfer_function = Some(match (c.transfer_function, &loaded.transfer) {
+        (Some(set), RecordedTransfer::Known(saved)) if set != *saved => {
+            return Err(ConfigError::new(
+                "model.transfer_function",
+                format!(
+                    "is {} but {file} records transfer_function {}; remove the setting or make them agree",
+                    transfer_name(set),
+                    transfer_name(*saved)
+                ),
+            ))
+        }
+        (_, RecordedTransfer::Known(saved)) => *saved,
+        (Some(set), RecordedTransfer::Unknown(what)) => {
+            notes.push(format!(
+                "{file} records transfer_function {what}, which psychrnn does not know; using model.transfer_function = {} as set",
+                transfer_name(set)
+            ));
+            set
+        }
+        (None, RecordedTransfer::Unknown(what)) => {
+            return Err(ConfigError::new(
+                "model.transfer_function",
+                format!(
+                    "is not set and {file} records transfer_function {what}, which psychrnn does not know; set model.transfer_function to the one it computes ({names})"
+                ),
+            ))
+        }
+        (Some(set), RecordedTransfer::NotRecorded) => set,
+        (None, RecordedTransfer::NotRecorded) => {
+            return Err(ConfigError::new(
+                "model.transfer_function",
+                format!(
+                    "is not set and {file} does not record its transfer function (an older file); set model.transfer_function to the one it was trained with ({names})"
+                ),
+            ))
+        }
+    });
+    match (c.dale_ratio, w.dale_ratio) {
+        (Some(set), saved) if saved.is_none_or(|r| (r - set).abs() > 1e-12) => {
+            return Err(ConfigError::new(
+                "model.dale_ratio",
+                match saved {
+                    Some(r) => format!(
+                        "is {set} but {file} has Dale_rec for ratio {r}; remove the setting or make them agree"
+                    ),
+                    None => format!(
+                        "is {set} but {file} holds a network without Dale's principle (dale_ratio {}); remove the setting or load a file trained with Dale's principle",
+                        value_text(None)
+                    ),
+                },
+            ));
+        }
+        _ => model.dale_ratio = w.dale_ratio,
+    }
+    let self_connected: Vec<usize> = (0..n)
+        .filter(|&i| w.rec_connectivity[i * n + i] != 0.0)
+        .collect();
+    if !c.autapses && !self_connected.is_empty() {
+        return Err(ConfigError::new(
+            "model.autapses",
+            format!(
+                "is false but {file} has self-connections (rec_connectivity[{u}][{u}] = {} for unit {u}); remove the setting or load a file without autapses",
+                w.rec_connectivity[self_connected[0] * n + self_connected[0]],
+                u = self_connected[0]
+            ),
+        ));
+    }
+    model.autapses = !self_connected.is_empty();
+    for (key, set, saved, cols) in [
+        (
+            "input_connectivity",
+            &c.input_connectivity,
+            &w.input_connectivity,
+            w.n_in,
+        ),
+        (
+            "rec_connectivity",
+            &c.rec_connectivity,
+            &w.rec_connectivity,
+            n,
+        ),
+        (
+            "output_connectivity",
+            &c.output_connectivity,
+            &w.output_connectivity,
+            n,
+        ),
+    ] {
+        let Some(rows) = set else { continue };
+        let flat: Vec<f32> = rows.iter().flatten().map(|&v| v as f32).collect();
+        if flat.len() != saved.len() || rows.iter().any(|r| r.len() != cols) {
+            return Err(ConfigError::new(
+                format!("model.{key}"),
+                format!(
+                    "does not have the shape of {file}'s {key} ({} rows of {cols})",
+                    saved.len() / cols.max(1)
+                ),
+            ));
+        }
+        if let Some(k) = (0..flat.len()).find(|&k| flat[k] != saved[k]) {
+            return Err(ConfigError::new(
+                format!("model.{key}"),
+                format!(
+                    "differs from {file}'s {key} at [{}][{}] ({} here, {} in the file); remove the setting or make them agree",
+                    k / cols,
+                    k % cols,
+                    flat[k],
+                    saved[k]
+                ),
+            ));
+        }
+    }
+    Ok(model)
+}
+
+/// The name a script uses for `t` (`relu`, `tanh`, …).
+fn transfer_name(t: Transfer) -> String {
+    serde_norway::to_string(&t)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }

@@ -79,10 +79,11 @@ pub struct ModelConfig {
     pub tau: Option<Tau>,
     /// Recurrent noise σ_rec; the state gets sqrt(2 α σ_rec²) ξ each step.
     pub rec_noise: f64,
-    /// Transfer function f (rates = f(state)).
-    pub transfer_function: Transfer,
+    /// Transfer function f (rates = f(state)); `null`: relu (PsychRNN's default), or the one a
+    /// loaded weights file records. A built network's config always holds the one it uses.
+    pub transfer_function: Option<Transfer>,
     /// Dale's principle: the first round(ratio · N_rec) units are excitatory, the rest
-    /// inhibitory; `null` turns it off.
+    /// inhibitory; `null` turns it off (or, with `load`, takes the file's).
     pub dale_ratio: Option<f64>,
     /// `false` removes self-connections (zeroes the diagonal of `rec_connectivity`).
     pub autapses: bool,
@@ -149,7 +150,7 @@ impl Default for ModelConfig {
             n_rec: 50,
             tau: None,
             rec_noise: 0.0,
-            transfer_function: Transfer::Relu,
+            transfer_function: None,
             dale_ratio: None,
             autapses: true,
             input_connectivity: None,
@@ -179,5 +180,12 @@ impl Default for ModelConfig {
             load: None,
             fused: true,
         }
+    }
+}
+
+impl ModelConfig {
+    /// The transfer function: the one set, else relu (PsychRNN's default).
+    pub fn transfer(&self) -> Transfer {
+        self.transfer_function.unwrap_or(Transfer::Relu)
     }
 }

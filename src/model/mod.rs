@@ -6,6 +6,7 @@ mod config;
 pub mod constraints;
 pub mod gated;
 mod init;
+mod pickled;
 mod rate_rnn;
 mod transfer;
 mod weights_file;
@@ -15,13 +16,15 @@ pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, T
 pub use constraints::Constraints;
 pub use gated::{Cell, GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};
+pub use pickled::PickledObject;
 pub use rate_rnn::{
     outputs_fused, simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions,
     RateRnnWeights, Regularization, Trainable,
 };
 pub use transfer::Transfer;
 pub use weights_file::{
-    read_npz, read_weights_npz, write_weights_npz, LoadedWeights, NpyArray, WeightsError,
+    read_npz, read_weights_npz, tensorflow_function, transfer_of_python_function,
+    write_weights_npz, LoadedWeights, NpyArray, RecordedTransfer, WeightsError,
 };
 
 use candle_core::{DType, Device, Result, Tensor, Var};

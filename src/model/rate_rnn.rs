@@ -598,7 +598,7 @@ impl Network for RateRnn {
     }
 
     fn write_npz(&self, path: &std::path::Path) -> Result<()> {
-        super::write_weights_npz(path, &self.effective_weights()?)
+        super::write_weights_npz(path, &self.effective_weights()?, self.options.transfer)
     }
 }
 

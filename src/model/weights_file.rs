@@ -2,10 +2,15 @@
 //!
 //! Keys and shapes (float32): `init_state` [1, N_rec], `W_in` [N_rec, N_in], `W_rec`
 //! [N_rec, N_rec], `W_out` [N_out, N_rec], `b_rec` [N_rec], `b_out` [N_out], `Dale_rec` and
-//! `Dale_out` [N_rec, N_rec], `input_connectivity`, `rec_connectivity`, `output_connectivity`,
-//! and `dale_ratio` (a 0-d float64, only when Dale's principle is on). Like PsychRNN, `W_in`,
-//! `W_rec` and `W_out` hold the effective matrices; loading them back as raw weights is exact
-//! because applying masks, |·| and the Dale signs again changes nothing.
+//! `Dale_out` [N_rec, N_rec], `input_connectivity`, `rec_connectivity`, `output_connectivity`;
+//! `dale_ratio` (a 0-d float64 with Dale's principle, else a pickled `None` as PsychRNN writes
+//! it) and `transfer_function` (a pickled reference to TensorFlow's function, e.g.
+//! `tensorflow.nn.tanh`, which PsychRNN restores with `np.load(..., allow_pickle=True)`). Like
+//! PsychRNN, `W_in`, `W_rec` and `W_out` hold the effective matrices; loading them back as raw
+//! weights is exact because applying masks, |·| and the Dale signs again changes nothing.
+//!
+//! Reading refuses what would silently change the network: non-finite values, a `dale_ratio`
+//! whose `Dale_rec`/`Dale_out` say otherwise, an unreadable `dale_ratio`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -13,8 +18,33 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use super::RateRnnWeights;
+use super::pickled::{pickled_function_npy, pickled_none_npy, read_pickled_object, PickledObject};
+use super::{Constraints, RateRnnWeights, Transfer};
 use crate::run_dir::write_atomic_with;
+
+/// The TensorFlow function PsychRNN uses for `t`, as (module, dotted name).
+pub fn tensorflow_function(t: Transfer) -> (&'static str, &'static str) {
+    match t {
+        Transfer::Relu => ("tensorflow", "nn.relu"),
+        Transfer::Tanh => ("tensorflow", "nn.tanh"),
+        Transfer::Sigmoid => ("tensorflow", "nn.sigmoid"),
+        Transfer::Softplus => ("tensorflow", "nn.softplus"),
+        Transfer::Linear => ("tensorflow", "identity"),
+    }
+}
+
+/// The transfer function a pickled Python function stands for, from its name: `relu`, `tanh`,
+/// `sigmoid`, `softplus` (TensorFlow's, numpy's or PsychRNN's own), `identity` or `linear`.
+pub fn transfer_of_python_function(name: &str) -> Option<Transfer> {
+    match name.rsplit('.').next().unwrap_or(name) {
+        "relu" => Some(Transfer::Relu),
+        "tanh" => Some(Transfer::Tanh),
+        "sigmoid" => Some(Transfer::Sigmoid),
+        "softplus" => Some(Transfer::Softplus),
+        "identity" | "linear" => Some(Transfer::Linear),
+        _ => None,
+    }
+}
 
 fn diagonal(d: &[f32]) -> Vec<f32> {
     let n = d.len();
@@ -25,10 +55,14 @@ fn diagonal(d: &[f32]) -> Vec<f32> {
     m
 }
 
-/// Writes `w` to `path` (atomically: a temporary file, then a rename). `Dale_rec` and
-/// `Dale_out` are the diagonal matrices D_rec and D_out (identities without Dale's principle,
-/// as PsychRNN writes them).
-pub fn write_weights_npz(path: &Path, w: &RateRnnWeights) -> candle_core::Result<()> {
+/// Writes `w` of a network with transfer function `transfer` to `path` (atomically: a
+/// temporary file, then a rename). `Dale_rec` and `Dale_out` are the diagonal matrices D_rec
+/// and D_out (identities without Dale's principle, as PsychRNN writes them).
+pub fn write_weights_npz(
+    path: &Path,
+    w: &RateRnnWeights,
+    transfer: Transfer,
+) -> candle_core::Result<()> {
     let (i, n, o) = (w.n_in, w.n_rec, w.n_out);
     let cpu = Device::Cpu;
     let t = |d: &[f32], s: &[usize]| Tensor::from_slice(d, s, &cpu);
@@ -46,10 +80,16 @@ pub fn write_weights_npz(path: &Path, w: &RateRnnWeights) -> candle_core::Result
         ("rec_connectivity", t(&w.rec_connectivity, &[n, n])?),
         ("output_connectivity", t(&w.output_connectivity, &[o, n])?),
     ];
-    if let Some(r) = w.dale_ratio {
-        entries.push(("dale_ratio", Tensor::new(r, &cpu)?));
+    let mut pickled = Vec::new();
+    match w.dale_ratio {
+        Some(r) => entries.push(("dale_ratio", Tensor::new(r, &cpu)?)),
+        None => pickled.push(("dale_ratio", pickled_none_npy())),
     }
-    write_atomic_with(path, |tmp| crate::npz_file::write_npz(&entries, tmp))
+    let (module, name) = tensorflow_function(transfer);
+    pickled.push(("transfer_function", pickled_function_npy(module, name)));
+    write_atomic_with(path, |tmp| {
+        crate::npz_file::write_npz_with_npy(&entries, &pickled, tmp)
+    })
 }
 
 /// A weights file that could not be used.
@@ -70,8 +110,8 @@ pub type Shaped = (Vec<usize>, Vec<f64>);
 pub enum NpyArray {
     /// A numeric array (any float, integer or bool dtype, converted), with its shape.
     Numeric(Vec<usize>, Vec<f64>),
-    /// A pickled Python object (`dtype=object`), which psychrnn does not read.
-    Object,
+    /// A pickled Python object (`dtype=object`): what a 0-d one holds.
+    Object(PickledObject),
 }
 
 /// Parses one `.npy` file (format versions 1–3, little-endian numeric dtypes, C or Fortran order).
@@ -114,7 +154,14 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .next()
         .unwrap_or("");
     if descr.contains('O') {
-        return Ok(NpyArray::Object);
+        let zero_d = field("shape")?.starts_with("()");
+        let payload = &bytes[start + header_len..];
+        return Ok(NpyArray::Object(if zero_d {
+            read_pickled_object(payload)
+                .unwrap_or_else(|e| PickledObject::Other(format!("an unreadable pickle ({e})")))
+        } else {
+            PickledObject::Other("an object array of more than one element".into())
+        }));
     }
     let fortran = field("fortran_order")?.starts_with("True");
     let shape_text = field("shape")?;
@@ -203,18 +250,79 @@ pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, WeightsError>
     Ok(out)
 }
 
+/// What a weights file says about its transfer function.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordedTransfer {
+    /// The file records this one.
+    Known(Transfer),
+    /// The file has no (or a `None`) `transfer_function` entry: PsychRNN before 1.0 and
+    /// psychrnn before it wrote one.
+    NotRecorded,
+    /// The file records a function psychrnn does not know, described.
+    Unknown(String),
+}
+
 /// Weights read from a file, with what was not used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedWeights {
-    /// The weights (masks all ones where the file has none).
+    /// The weights (masks all ones where the file has none), with the file's Dale ratio.
     pub weights: RateRnnWeights,
+    /// The transfer function the file records.
+    pub transfer: RecordedTransfer,
     /// Entries not used, each with the reason.
     pub ignored: Vec<String>,
+    /// What was read in a way the user should know (e.g. a Dale ratio taken from `Dale_rec`).
+    pub notes: Vec<String>,
 }
 
-/// Reads a rate RNN weights file written by psychrnn or by PsychRNN (`model.save`). Pickled
-/// entries (`dale_ratio`, `transfer_function` in PsychRNN's files) are listed in `ignored`,
-/// as are optimizer slots and entries psychrnn derives itself (`Dale_rec`, `Dale_out`).
+impl LoadedWeights {
+    /// The transfer function to run these weights with, given the one a run's settings name:
+    /// the file's when it records one (an error when the two differ), else `configured`.
+    pub fn transfer_agreeing_with(&self, configured: Transfer) -> Result<Transfer, String> {
+        match &self.transfer {
+            RecordedTransfer::Known(t) if *t != configured => Err(format!(
+                "the weights file records transfer function {t:?} but the run's settings say {configured:?}; the run directory is inconsistent"
+            ).to_lowercase()),
+            RecordedTransfer::Known(t) => Ok(*t),
+            _ => Ok(configured),
+        }
+    }
+}
+
+/// `[3, 2]` for flat index 11 of shape [4, 3].
+fn index_text(flat: usize, shape: &[usize]) -> String {
+    let mut rest = flat;
+    let mut parts = vec![0; shape.len()];
+    for (d, &n) in shape.iter().enumerate().rev() {
+        if n > 0 {
+            parts[d] = rest % n;
+            rest /= n;
+        }
+    }
+    let parts: Vec<String> = parts.iter().map(usize::to_string).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// The diagonal of an [n, n] matrix entry, or why it is not a diagonal matrix.
+fn diagonal_of(key: &str, (shape, v): &Shaped, n: usize) -> Result<Vec<f64>, String> {
+    if shape.as_slice() != [n, n] {
+        return Err(format!("`{key}` has shape {shape:?}, expected [{n}, {n}]"));
+    }
+    if let Some(k) = (0..n * n).find(|&k| k / n != k % n && v[k] != 0.0) {
+        return Err(format!(
+            "`{key}` is not diagonal ({key}{} = {})",
+            index_text(k, shape),
+            v[k]
+        ));
+    }
+    Ok((0..n).map(|i| v[i * n + i]).collect())
+}
+
+/// Reads a rate RNN weights file written by psychrnn or by PsychRNN (`model.save`).
+/// `dale_ratio` and `transfer_function` are read whether plain or pickled; a file without
+/// `dale_ratio` (PsychRNN before 1.0) takes it from `Dale_rec`. Optimizer slots and other
+/// entries are listed in `ignored`. Non-finite values, a Dale ratio that `Dale_rec` or
+/// `Dale_out` contradict, and inconsistent shapes are errors.
 pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
     let entries = read_npz(path)?;
     let fail = |message: String| WeightsError {
@@ -224,10 +332,19 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
     let numeric = |key: &str| -> Result<Option<Shaped>, WeightsError> {
         match entries.get(key) {
             None => Ok(None),
-            Some(NpyArray::Object) => Err(fail(format!(
+            Some(NpyArray::Object(_)) => Err(fail(format!(
                 "`{key}` is a pickled object, expected numbers"
             ))),
-            Some(NpyArray::Numeric(s, v)) => Ok(Some((s.clone(), v.clone()))),
+            Some(NpyArray::Numeric(s, v)) => {
+                if let Some(k) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(fail(format!(
+                        "`{key}` holds {} at {key}{}; a network cannot start from non-finite values",
+                        v[k],
+                        index_text(k, s)
+                    )));
+                }
+                Ok(Some((s.clone(), v.clone())))
+            }
         }
     };
     let required = |key: &str| -> Result<Shaped, WeightsError> {
@@ -274,14 +391,87 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
             ))),
         }
     };
-    let mut ignored = Vec::new();
-    let dale_ratio = match entries.get("dale_ratio") {
-        Some(NpyArray::Numeric(_, v)) if v.len() == 1 && v[0].is_finite() => Some(v[0]),
-        Some(NpyArray::Object) => {
-            ignored.push("dale_ratio (a pickled Python object; set model.dale_ratio to apply Dale's principle)".to_string());
-            None
+    let mut notes = Vec::new();
+    // PsychRNN applies Dale's principle iff the ratio is truthy: 0 turns it off.
+    let ratio = |x: f64| -> Result<Option<f64>, WeightsError> {
+        if x == 0.0 {
+            Ok(None)
+        } else if x.is_finite() && x > 0.0 && x <= 1.0 {
+            Ok(Some(x))
+        } else {
+            Err(fail(format!(
+                "`dale_ratio` is {x}; expected the fraction of excitatory units in (0, 1], or None"
+            )))
         }
-        _ => None,
+    };
+    let dale_rec = numeric("Dale_rec")?;
+    let dale_ratio = match entries.get("dale_ratio") {
+        Some(NpyArray::Numeric(_, v)) if v.len() == 1 => ratio(v[0])?,
+        Some(NpyArray::Numeric(s, _)) => {
+            return Err(fail(format!(
+                "`dale_ratio` has shape {s:?}, expected one number"
+            )))
+        }
+        Some(NpyArray::Object(PickledObject::None)) => None,
+        Some(NpyArray::Object(PickledObject::Number(x))) => ratio(*x)?,
+        Some(NpyArray::Object(other)) => {
+            return Err(fail(format!(
+                "`dale_ratio` is {other:?}; expected a number or None"
+            )))
+        }
+        None => match &dale_rec {
+            None => None,
+            Some(d) => {
+                let signs = diagonal_of("Dale_rec", d, n).map_err(fail)?;
+                let e = signs.iter().take_while(|&&s| s == 1.0).count();
+                if e == n {
+                    None
+                } else if e == 0 || signs[e..].iter().any(|&s| s != -1.0) {
+                    return Err(fail(format!(
+                        "has no `dale_ratio` and its `Dale_rec` diagonal is not excitatory units (+1) followed by inhibitory ones (−1): {signs:?}"
+                    )));
+                } else {
+                    let r = e as f64 / n as f64;
+                    notes.push(format!(
+                        "{} has no dale_ratio (a PsychRNN file from before 1.0); its Dale_rec marks {e} of {n} units excitatory, so Dale's principle applies with dale_ratio {r}",
+                        path.display()
+                    ));
+                    Some(r)
+                }
+            }
+        },
+    };
+    let constraints = Constraints {
+        dale_ratio,
+        ..Constraints::unconstrained(n_in, n, n_out)
+    };
+    if let (Some(r), Some(e)) = (dale_ratio, constraints.n_excitatory()) {
+        for (key, want, inhibitory) in [
+            ("Dale_rec", constraints.dale_rec(), "−1"),
+            ("Dale_out", constraints.dale_out(), "0"),
+        ] {
+            let Some(m) = numeric(key)? else { continue };
+            let got = diagonal_of(key, &m, n).map_err(fail)?;
+            if let Some(u) = (0..n).find(|&u| got[u] != want[u] as f64) {
+                return Err(fail(format!(
+                    "`{key}` does not match dale_ratio {r}: psychrnn makes the first round({r} · {n}) = {e} units excitatory (1) and the rest inhibitory ({inhibitory}), but {key}[{u}, {u}] is {}; fix dale_ratio or {key} in the file",
+                    got[u]
+                )));
+            }
+        }
+    }
+    let transfer = match entries.get("transfer_function") {
+        None | Some(NpyArray::Object(PickledObject::None)) => RecordedTransfer::NotRecorded,
+        Some(NpyArray::Object(PickledObject::Function { module, name })) => {
+            match transfer_of_python_function(name) {
+                Some(t) => RecordedTransfer::Known(t),
+                None => RecordedTransfer::Unknown(format!("{module}.{name}")),
+            }
+        }
+        Some(NpyArray::Object(PickledObject::Other(what))) => {
+            RecordedTransfer::Unknown(what.clone())
+        }
+        Some(other) => RecordedTransfer::Unknown(format!("{other:?}")),
     };
     let used = [
         "W_in",
@@ -294,16 +484,18 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
         "rec_connectivity",
         "output_connectivity",
         "dale_ratio",
+        "transfer_function",
+        "Dale_rec",
+        "Dale_out",
     ];
+    let mut ignored = Vec::new();
     for (key, value) in &entries {
         if used.contains(&key.as_str()) {
             continue;
         }
         let why = match (key.as_str(), value) {
-            ("transfer_function", _) => "a pickled Python function; set model.transfer_function",
-            ("Dale_rec" | "Dale_out", _) => "derived from dale_ratio",
             (k, _) if k.contains("/Adam") => "optimizer state",
-            (_, NpyArray::Object) => "a pickled Python object",
+            (_, NpyArray::Object(_)) => "a pickled Python object",
             _ => "not a rate RNN parameter",
         };
         ignored.push(format!("{key} ({why})"));
@@ -324,7 +516,9 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
             output_connectivity: mask("output_connectivity", n_out * n)?,
             dale_ratio,
         },
+        transfer,
         ignored,
+        notes,
     })
 }
 
@@ -377,7 +571,7 @@ mod tests {
         );
         assert_eq!(
             parse_npy(&npy("|O", false, "()", b"\x80\x03N.")).unwrap(),
-            NpyArray::Object
+            NpyArray::Object(PickledObject::Other("not a numpy array".into()))
         );
         assert!(parse_npy(&npy("<c8", false, "(1,)", &[0; 8]))
             .unwrap_err()

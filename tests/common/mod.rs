@@ -37,10 +37,25 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Every array of an `.npz`, as (shape, values in f64).
-pub fn npz(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
-    Tensor::read_npz(path)
+/// Every numeric array of an `.npz` as a tensor, sorted by name; pickled object entries
+/// (`dale_ratio` without Dale, `transfer_function` in weights.npz), which candle cannot
+/// read, are left out.
+pub fn numeric_npz(path: &Path) -> Vec<(String, Tensor)> {
+    let mut names: Vec<String> = psychrnn::model::read_npz(path)
         .unwrap()
+        .into_iter()
+        .filter(|(_, a)| matches!(a, psychrnn::model::NpyArray::Numeric(..)))
+        .map(|(k, _)| k)
+        .collect();
+    names.sort();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tensors = Tensor::read_npz_by_name(path, &refs).unwrap();
+    names.into_iter().zip(tensors).collect()
+}
+
+/// Every numeric array of an `.npz`, as (shape, values in f64).
+pub fn npz(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f64>)> {
+    numeric_npz(path)
         .into_iter()
         .map(|(k, t)| {
             let dims = t.dims().to_vec();
