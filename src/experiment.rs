@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, MAX_UNITS};
 use crate::report::ReportConfig;
 use crate::task::TaskConfig;
 use crate::train::{StageConfig, TrainConfig};
@@ -164,8 +164,12 @@ impl ExperimentConfig {
             }
             other => ConfigError::new("task", other.to_string()),
         })?;
-        if self.model.n_rec == 0 {
-            return Err(ConfigError::new("model.n_rec", "must be at least 1"));
+        check_name(&self.name)?;
+        if !(1..=MAX_UNITS).contains(&self.model.n_rec) {
+            return Err(ConfigError::new(
+                "model.n_rec",
+                format!("must be between 1 and {MAX_UNITS}, got {}", self.model.n_rec),
+            ));
         }
         if !(self.model.rec_noise.is_finite() && self.model.rec_noise >= 0.0) {
             return Err(ConfigError::new("model.rec_noise", "must be ≥ 0"));
@@ -173,8 +177,28 @@ impl ExperimentConfig {
         if !(self.task.input_noise.is_finite() && self.task.input_noise >= 0.0) {
             return Err(ConfigError::new("task.input_noise", "must be ≥ 0"));
         }
-        self.train.validate()
+        self.train.validate()?;
+        self.report.validate(&self.task.outputs)
     }
+}
+
+/// The experiment name names its run directory: it must be a plain name.
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        "name",
+        format!(
+            "{name:?} is not a plain name: the run directory is runs/<name>, so use 1 to 200 letters, digits, `-`, `_` or `.`, not starting with `.` (no path separators, no spaces); set `name` in the experiment (it defaults to the script's file name)"
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -237,7 +261,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config field `train.batch_size`: must be at least 1"
+            "config field `train.batch_size`: must be between 1 and 65536, got 0"
         );
     }
 }

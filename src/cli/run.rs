@@ -199,6 +199,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             }
         }
     }
+    crate::validation::validate(&loaded).map_err(CliError::input)?;
     let config = loaded.config.clone();
     let curriculum = loaded.curriculum().map_err(CliError::input)?;
     // Draw a first batch of every stage before anything is written: a script that fails on

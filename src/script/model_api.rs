@@ -3,6 +3,7 @@
 use rhai::{Array, Dynamic, Engine, EvalAltResult, INT};
 
 use super::task_api::number;
+use crate::model::MAX_UNITS;
 use crate::random::Rng;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -21,6 +22,31 @@ fn density(v: &Dynamic, what: &str) -> Fallible<f64> {
         return Err(format!("{what} must be between 0 and 1, got {d}").into());
     }
     Ok(d)
+}
+
+/// The most entries a mask built by a script may have (16384 × 16384 would be 4 GiB of
+/// script values; masks for larger networks belong in a weights file).
+pub const MAX_MASK_ENTRIES: usize = 1 << 24;
+
+/// Checks a mask's shape before it is built: each side at most [`MAX_UNITS`], and at most
+/// [`MAX_MASK_ENTRIES`] entries.
+fn mask_shape(call: &str, rows: usize, cols: usize) -> Fallible<()> {
+    for (what, v) in [("rows", rows), ("cols", cols)] {
+        if v > MAX_UNITS {
+            return Err(format!(
+                "{call}: {what} must be at most {MAX_UNITS} (model.n_rec's limit), got {v}"
+            )
+            .into());
+        }
+    }
+    if rows * cols > MAX_MASK_ENTRIES {
+        return Err(format!(
+            "{call}: rows × cols must be at most {MAX_MASK_ENTRIES}, got {rows} × {cols} = {}",
+            rows * cols
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Rows of 0.0/1.0 with each entry 1 with probability `density` (exactly 1 for density 1).
@@ -51,6 +77,7 @@ pub fn register(engine: &mut Engine) {
                 size(&rows, "sparse_mask: rows")?,
                 size(&cols, "sparse_mask: cols")?,
             );
+            mask_shape("sparse_mask", rows, cols)?;
             let d = density(&d, "sparse_mask: density")?;
             Ok(draw(rows, cols, |_, _| d, &mut Rng::from_seed(seed as u64)))
         },
@@ -93,7 +120,9 @@ pub fn register(engine: &mut Engine) {
                     k < acc
                 })
             };
-            let (rows, cols) = (to.iter().sum(), from.iter().sum());
+            let sum = |sizes: &[usize]| sizes.iter().fold(0usize, |a, &s| a.saturating_add(s));
+            let (rows, cols) = (sum(&to), sum(&from));
+            mask_shape("block_mask", rows, cols)?;
             Ok(draw(
                 rows,
                 cols,

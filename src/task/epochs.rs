@@ -1,10 +1,11 @@
 //! Declarative epochs: a trial as a sequence of named spans with constant values.
 //!
-//! Epoch `k` covers the time interval [start_k, end_k) in ms, epochs following each other from
-//! t = 0. Step `i` (time t = i·dt, PsychRNN's convention) takes the values of the epoch whose
-//! interval contains t. An epoch without a duration lasts to the end of the trial; steps after
-//! the last epoch are padding (input 0, target 0, mask 0). The host fills the arrays: no script
-//! call per time step.
+//! Every epoch length, fixed or drawn, is rounded to the nearest whole number of steps
+//! (round(d / dt), half a step up); epochs follow each other from step 0, so epoch `k` covers
+//! steps [start_k, start_k + round(d_k / dt)), step `i` being time t = i·dt (PsychRNN's
+//! convention). An epoch without a duration lasts to the end of the trial; steps after the last
+//! epoch are padding (input 0, target 0, mask 0). An epoch ending after the trial is an error.
+//! The host fills the arrays: no script call per time step.
 
 use crate::random::Rng;
 
@@ -30,7 +31,7 @@ pub struct Epoch {
     /// Name, used in error messages and (later) in scoring.
     pub name: String,
     /// Length in ms, fixed or drawn by the host; `None` means "until the end of the trial"
-    /// (last epoch only). Drawn lengths are rounded to a whole number of steps.
+    /// (last epoch only). Lengths are rounded to the nearest whole number of steps.
     pub duration: Option<Distribution>,
     /// What holds during the epoch.
     pub values: EpochValues,
@@ -45,8 +46,8 @@ pub struct FilledTrial {
     pub targets: Vec<f32>,
     /// [n_steps × n_out].
     pub mask: Vec<f32>,
-    /// Length of each epoch in ms as used (drawn and rounded where drawn; an open-ended last
-    /// epoch gets what is left of the trial).
+    /// Length of each epoch in ms as used (drawn where drawn, rounded to whole steps; an
+    /// open-ended last epoch gets what is left of the trial).
     pub durations: Vec<f64>,
     /// Each epoch's steps, in epoch order.
     pub spans: Vec<EpochSpan>,
@@ -80,6 +81,11 @@ fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), String> {
 
 /// Fills one trial's inputs, targets and mask from its epochs. Drawn epoch lengths come from
 /// `rng` first (in epoch order), then input noise (step by step, channel by channel).
+///
+/// Every epoch length, fixed or drawn, is rounded to the nearest whole number of steps
+/// (half a step rounds up), so an epoch of length d has round(d / dt) steps wherever it
+/// starts. An epoch that would end after the trial's last step is an error (nothing is cut),
+/// and so is a trial without epochs.
 pub fn fill_epochs(
     shape: &TaskShape,
     epochs: &[Epoch],
@@ -87,9 +93,15 @@ pub fn fill_epochs(
     rng: &mut Rng,
 ) -> Result<FilledTrial, String> {
     let (n_steps, n_in, n_out) = (shape.n_steps(), shape.n_in(), shape.n_out());
-    let mut ends = Vec::with_capacity(epochs.len());
+    if epochs.is_empty() {
+        return Err(
+            "task.trial returned no epochs; a trial needs at least one epoch (e.g. [#{ name: \"response\", target: 1.0 }])"
+                .into(),
+        );
+    }
+    let mut spans = Vec::with_capacity(epochs.len());
     let mut durations = Vec::with_capacity(epochs.len());
-    let mut end = 0.0;
+    let mut start = 0usize;
     for (k, e) in epochs.iter().enumerate() {
         let check = |what: &str, len: usize, want: usize, names: &[String]| {
             if len != want {
@@ -106,33 +118,40 @@ pub fn fill_epochs(
         check("target", e.values.target.len(), n_out, &shape.outputs)?;
         check("mask", e.values.mask.len(), n_out, &shape.outputs)?;
         check_values(e, shape)?;
-        match &e.duration {
+        let steps = match &e.duration {
             Some(dist) => {
-                dist.validate().map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
+                dist.validate()
+                    .map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
                 let d = match dist {
                     Distribution::Constant(d) => *d,
-                    drawn => (drawn.sample(rng) / shape.dt).round() * shape.dt,
+                    drawn => drawn.sample(rng),
                 };
-                if d < 0.0 {
+                if !(d.is_finite() && d >= 0.0) {
                     return Err(format!(
                         "epoch '{}': duration must be a non-negative number of ms, got {d}",
                         e.name
                     ));
                 }
-                durations.push(d);
-                end += d;
+                let steps = (d / shape.dt).round();
+                if start as f64 + steps > n_steps as f64 {
+                    return Err(format!(
+                        "epoch '{}' ends at {} ms, after the end of the trial at {} ms (task.duration; {n_steps} steps of {} ms); shorten the epochs or lengthen the trial",
+                        e.name,
+                        (start as f64 + steps) * shape.dt,
+                        shape.duration,
+                        shape.dt
+                    ));
+                }
+                steps as usize
             }
-            None if k + 1 == epochs.len() => {
-                durations.push((shape.duration - end).max(0.0));
-                end = f64::INFINITY;
-            }
+            None if k + 1 == epochs.len() => n_steps - start,
             None => {
                 return Err(format!(
                     "epoch '{}' has no duration, but only the last epoch may run to the end of the trial",
                     e.name
                 ))
             }
-        }
+        };
         if let Some(s) = e.values.input_noise {
             if !(s.is_finite() && s >= 0.0) {
                 return Err(format!(
@@ -141,45 +160,31 @@ pub fn fill_epochs(
                 ));
             }
         }
-        ends.push(end);
+        durations.push(steps as f64 * shape.dt);
+        spans.push(EpochSpan {
+            name: e.name.clone(),
+            start,
+            end: start + steps,
+        });
+        start += steps;
     }
     let mut inputs = vec![0.0f32; n_steps * n_in];
     let mut targets = vec![0.0f32; n_steps * n_out];
     let mut mask = vec![0.0f32; n_steps * n_out];
-    // Step i belongs to the epoch whose [begin, end) in ms holds t = i·dt.
-    let first_step_at = |ms: f64| {
-        (0..n_steps)
-            .find(|&i| i as f64 * shape.dt >= ms)
-            .unwrap_or(n_steps)
-    };
-    let mut spans = Vec::with_capacity(epochs.len());
-    let mut begin = 0.0;
-    for (e, &end) in epochs.iter().zip(&ends) {
-        spans.push(EpochSpan {
-            name: e.name.clone(),
-            start: first_step_at(begin),
-            end: first_step_at(end),
-        });
-        begin = end;
-    }
-    let mut k = 0;
-    for i in 0..n_steps {
-        let t = i as f64 * shape.dt;
-        while k < epochs.len() && t >= ends[k] {
-            k += 1;
-        }
-        let Some(epoch) = epochs.get(k) else { break };
+    for (epoch, span) in epochs.iter().zip(&spans) {
         let v = &epoch.values;
         let noise = v.input_noise.unwrap_or(input_noise) as f32;
-        let row = &mut inputs[i * n_in..(i + 1) * n_in];
-        row.copy_from_slice(&v.input);
-        if noise > 0.0 {
-            for x in row.iter_mut() {
-                *x += rng.normal() as f32 * noise;
+        for i in span.start..span.end {
+            let row = &mut inputs[i * n_in..(i + 1) * n_in];
+            row.copy_from_slice(&v.input);
+            if noise > 0.0 {
+                for x in row.iter_mut() {
+                    *x += rng.normal() as f32 * noise;
+                }
             }
+            targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
+            mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
         }
-        targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
-        mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
     }
     Ok(FilledTrial {
         inputs,
@@ -227,7 +232,8 @@ mod tests {
         ];
         let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
         let (x, y, m) = (f.inputs, f.targets, f.mask);
-        assert_eq!(f.durations, [25.0, 30.0, 45.0]);
+        // 25 ms is 2.5 steps, rounded up to 3; the open-ended last epoch gets the rest.
+        assert_eq!(f.durations, [30.0, 30.0, 40.0]);
         let a: Vec<f32> = x.chunks(2).map(|r| r[0]).collect();
         assert_eq!(a, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0.]);
         assert_eq!(m, [0., 0., 0., 0., 0., 0., 1., 1., 1., 1.]);
@@ -334,6 +340,45 @@ mod tests {
         e.values.mask[0] = -1.0;
         let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0)).unwrap_err();
         assert!(err.contains("mask of channel 0 (y) is -1"), "{err}");
+    }
+
+    #[test]
+    fn fixed_and_drawn_lengths_round_to_the_nearest_step_wherever_they_start() {
+        // 14 ms → 1 step and 16 ms → 2 steps, whether the epoch starts at step 0 or later.
+        let e = [
+            epoch("a", Some(14.0), [0.0, 0.0], 0.0),
+            epoch("b", Some(16.0), [0.0, 0.0], 0.0),
+            epoch("c", Some(14.0), [0.0, 0.0], 0.0),
+        ];
+        let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let spans: Vec<(usize, usize)> = f.spans.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(spans, [(0, 1), (1, 3), (3, 4)]);
+        assert_eq!(f.durations, [10.0, 20.0, 10.0]);
+    }
+
+    #[test]
+    fn an_epoch_ending_after_the_trial_is_an_error_not_cut() {
+        let e = [
+            epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
+            epoch("decision", Some(50.0), [0.0, 0.0], 1.0),
+        ];
+        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(
+            err.starts_with("epoch 'decision' ends at 110 ms, after the end of the trial at 100 ms"),
+            "{err}"
+        );
+        // Ending exactly at the end of the trial is fine.
+        let e = [
+            epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
+            epoch("decision", Some(40.0), [0.0, 0.0], 1.0),
+        ];
+        assert!(fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).is_ok());
+    }
+
+    #[test]
+    fn a_trial_without_epochs_is_an_error() {
+        let err = fill_epochs(&shape(), &[], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(err.starts_with("task.trial returned no epochs"), "{err}");
     }
 
     #[test]
