@@ -66,13 +66,39 @@ impl ConfigError {
     }
 }
 
+/// Reads section `name` (`model`, `train`, `report`: typed fields only, no free-form maps).
+/// Whole numbers written as floats (`1e8`) count as integers here, so that a count given as
+/// `1e8` is checked against its range instead of failing as a float.
 fn section<T: DeserializeOwned + Default>(
     root: &serde_norway::Mapping,
     name: &str,
 ) -> Result<T, ConfigError> {
     match root.get(name) {
         None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => typed(v.clone(), name),
+        Some(v) => typed(whole_numbers_as_integers(v.clone()), name),
+    }
+}
+
+/// `v` with every float that is a whole number below 2^63 replaced by that integer.
+fn whole_numbers_as_integers(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                Value::Number((f as i64).into())
+            } else {
+                Value::Number(n)
+            }
+        }
+        Value::Sequence(items) => {
+            Value::Sequence(items.into_iter().map(whole_numbers_as_integers).collect())
+        }
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -24,12 +24,12 @@ fn density(v: &Dynamic, what: &str) -> Fallible<f64> {
     Ok(d)
 }
 
-/// The most entries a mask built by a script may have (16384 × 16384 would be 4 GiB of
-/// script values; masks for larger networks belong in a weights file).
-pub const MAX_MASK_ENTRIES: usize = 1 << 24;
+/// The most values a mask built by a script may hold, rows included: the sandbox's largest
+/// array (`set_max_array_size` in `engine.rs`), which counts each row and each entry.
+pub const MAX_MASK_VALUES: usize = 1 << 20;
 
-/// Checks a mask's shape before it is built: each side at most [`MAX_UNITS`], and at most
-/// [`MAX_MASK_ENTRIES`] entries.
+/// Checks a mask's shape before it is built: each side at most [`MAX_UNITS`], and no more than
+/// the sandbox's largest array ([`MAX_MASK_VALUES`]).
 fn mask_shape(call: &str, rows: usize, cols: usize) -> Fallible<()> {
     for (what, v) in [("rows", rows), ("cols", cols)] {
         if v > MAX_UNITS {
@@ -39,10 +39,9 @@ fn mask_shape(call: &str, rows: usize, cols: usize) -> Fallible<()> {
             .into());
         }
     }
-    if rows * cols > MAX_MASK_ENTRIES {
+    if rows * (cols + 1) > MAX_MASK_VALUES {
         return Err(format!(
-            "{call}: rows × cols must be at most {MAX_MASK_ENTRIES}, got {rows} × {cols} = {}",
-            rows * cols
+            "{call}: a {rows} × {cols} mask is larger than a script may build (rows × (cols + 1) must be at most {MAX_MASK_VALUES}, e.g. 1023 × 1024); give a larger network's masks in a weights file (model.load)"
         )
         .into());
     }
