@@ -245,9 +245,9 @@ fn a_trial_with_no_epochs_is_an_error() {
 }
 
 #[test]
-fn fixed_durations_round_to_the_nearest_step_so_a_sliver_is_not_scored() {
-    // 96 ms of fixation rounds to 10 steps (the whole trial); the 4 ms decision rounds to 0
-    // steps, and the scorer reads it.
+fn a_sliver_of_an_epoch_without_a_step_is_not_scored() {
+    // Fixation [0, 96) holds steps 0..9 (t = 0..90 ms); the decision [96, 100) holds no step
+    // time, so it has no steps, and the scorer reads it.
     let text = variant(&[
         (
             r#"#{ name: "fix", duration: 50.0, mask: 0.0 },

@@ -1,10 +1,11 @@
 //! Declarative epochs: a trial as a sequence of named spans with constant values.
 //!
-//! Every epoch length, fixed or drawn, is rounded to the nearest whole number of steps
-//! (round(d / dt), half a step up); epochs follow each other from step 0, so epoch `k` covers
-//! steps [start_k, start_k + round(d_k / dt)), step `i` being time t = i·dt (PsychRNN's
-//! convention). An epoch without a duration lasts to the end of the trial; steps after the last
-//! epoch are padding (input 0, target 0, mask 0). An epoch ending after the trial is an error.
+//! Epoch `k` covers the time interval [start_k, end_k) in ms, epochs following each other from
+//! t = 0, with lengths (fixed or drawn) used as given. Step `i` (time t = i·dt, PsychRNN's
+//! convention) takes the values of the epoch whose interval contains t: every boundary falls on
+//! the first step at or after it, the one rounding rule for fixed and drawn lengths. An epoch
+//! without a duration lasts to the end of the trial; steps after the last epoch are padding
+//! (input 0, target 0, mask 0). An epoch reaching past the trial's last step is an error.
 //! The host fills the arrays: no script call per time step.
 
 use crate::random::Rng;
@@ -31,7 +32,7 @@ pub struct Epoch {
     /// Name, used in error messages and (later) in scoring.
     pub name: String,
     /// Length in ms, fixed or drawn by the host; `None` means "until the end of the trial"
-    /// (last epoch only). Lengths are rounded to the nearest whole number of steps.
+    /// (last epoch only). Its boundaries fall on the first step at or after them.
     pub duration: Option<Distribution>,
     /// What holds during the epoch.
     pub values: EpochValues,
@@ -46,8 +47,8 @@ pub struct FilledTrial {
     pub targets: Vec<f32>,
     /// [n_steps × n_out].
     pub mask: Vec<f32>,
-    /// Length of each epoch in ms as used (drawn where drawn, rounded to whole steps; an
-    /// open-ended last epoch gets what is left of the trial).
+    /// Length of each epoch in ms as used: its number of steps × dt (an open-ended last epoch
+    /// gets what is left of the trial).
     pub durations: Vec<f64>,
     /// Each epoch's steps, in epoch order.
     pub spans: Vec<EpochSpan>,
@@ -82,10 +83,10 @@ fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), String> {
 /// Fills one trial's inputs, targets and mask from its epochs. Drawn epoch lengths come from
 /// `rng` first (in epoch order), then input noise (step by step, channel by channel).
 ///
-/// Every epoch length, fixed or drawn, is rounded to the nearest whole number of steps
-/// (half a step rounds up), so an epoch of length d has round(d / dt) steps wherever it
-/// starts. An epoch that would end after the trial's last step is an error (nothing is cut),
-/// and so is a trial without epochs.
+/// Lengths, fixed or drawn, are used as given in ms; an epoch boundary falls on the first step
+/// at or after it (step i, at t = i·dt, belongs to the epoch whose [start, end) holds t:
+/// PsychRNN's rule). An epoch that would reach past the trial's last step is an error
+/// (nothing is cut), and so is a trial without epochs.
 pub fn fill_epochs(
     shape: &TaskShape,
     epochs: &[Epoch],
@@ -99,8 +100,11 @@ pub fn fill_epochs(
                 .into(),
         );
     }
+    // The first step at or after `ms` (a small tolerance absorbs sums like 0.1 + 0.2).
+    let first_step_at = |ms: f64| (ms / shape.dt - 1e-9).ceil().max(0.0);
     let mut spans = Vec::with_capacity(epochs.len());
     let mut durations = Vec::with_capacity(epochs.len());
+    let mut end_ms = 0.0;
     let mut start = 0usize;
     for (k, e) in epochs.iter().enumerate() {
         let check = |what: &str, len: usize, want: usize, names: &[String]| {
@@ -118,7 +122,7 @@ pub fn fill_epochs(
         check("target", e.values.target.len(), n_out, &shape.outputs)?;
         check("mask", e.values.mask.len(), n_out, &shape.outputs)?;
         check_values(e, shape)?;
-        let steps = match &e.duration {
+        let end = match &e.duration {
             Some(dist) => {
                 dist.validate()
                     .map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
@@ -132,19 +136,17 @@ pub fn fill_epochs(
                         e.name
                     ));
                 }
-                let steps = (d / shape.dt).round();
-                if start as f64 + steps > n_steps as f64 {
+                end_ms += d;
+                let end = first_step_at(end_ms);
+                if end > n_steps as f64 {
                     return Err(format!(
-                        "epoch '{}' ends at {} ms, after the end of the trial at {} ms (task.duration; {n_steps} steps of {} ms); shorten the epochs or lengthen the trial",
-                        e.name,
-                        (start as f64 + steps) * shape.dt,
-                        shape.duration,
-                        shape.dt
+                        "epoch '{}' ends at {end_ms} ms, after the end of the trial at {} ms (task.duration, {n_steps} steps of {} ms); shorten the epochs or lengthen the trial",
+                        e.name, shape.duration, shape.dt
                     ));
                 }
-                steps as usize
+                end as usize
             }
-            None if k + 1 == epochs.len() => n_steps - start,
+            None if k + 1 == epochs.len() => n_steps,
             None => {
                 return Err(format!(
                     "epoch '{}' has no duration, but only the last epoch may run to the end of the trial",
@@ -160,13 +162,13 @@ pub fn fill_epochs(
                 ));
             }
         }
-        durations.push(steps as f64 * shape.dt);
+        durations.push((end - start) as f64 * shape.dt);
         spans.push(EpochSpan {
             name: e.name.clone(),
             start,
-            end: start + steps,
+            end,
         });
-        start += steps;
+        start = end;
     }
     let mut inputs = vec![0.0f32; n_steps * n_in];
     let mut targets = vec![0.0f32; n_steps * n_out];
@@ -232,7 +234,7 @@ mod tests {
         ];
         let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
         let (x, y, m) = (f.inputs, f.targets, f.mask);
-        // 25 ms is 2.5 steps, rounded up to 3; the open-ended last epoch gets the rest.
+        // Lengths as used: whole steps (the boundary at 25 ms falls on step 3, at 30 ms).
         assert_eq!(f.durations, [30.0, 30.0, 40.0]);
         let a: Vec<f32> = x.chunks(2).map(|r| r[0]).collect();
         assert_eq!(a, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0.]);
@@ -303,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn drawn_durations_are_whole_steps_and_come_from_the_trial_stream() {
+    fn drawn_durations_follow_the_boundary_rule_and_come_from_the_trial_stream() {
         let mut e = [
             epoch("delay", None, [0.0, 0.0], 0.0),
             epoch("resp", None, [1.0, 1.0], 1.0),
@@ -319,13 +321,13 @@ mod tests {
             let first_resp = f.mask.iter().position(|&m| m == 1.0).unwrap();
             assert_eq!(first_resp, (d / 10.0) as usize);
             let mut again = Rng::from_seed(seed);
-            let expected = (Distribution::Uniform { lo: 20.0, hi: 70.0 }.sample(&mut again) / 10.0)
-                .round()
-                * 10.0;
-            assert_eq!(d, expected);
+            // Drawn, not rounded: the boundary falls on the first step at or after it, as a
+            // fixed length's does.
+            let drawn = Distribution::Uniform { lo: 20.0, hi: 70.0 }.sample(&mut again);
+            assert_eq!(d, (drawn / 10.0).ceil() * 10.0, "drawn {drawn}");
             seen.insert(d as i64);
         }
-        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert_eq!(seen, [30, 40, 50, 60, 70].into_iter().collect(), "{seen:?}");
     }
 
     #[test]
@@ -343,8 +345,8 @@ mod tests {
     }
 
     #[test]
-    fn fixed_and_drawn_lengths_round_to_the_nearest_step_wherever_they_start() {
-        // 14 ms → 1 step and 16 ms → 2 steps, whether the epoch starts at step 0 or later.
+    fn boundaries_fall_on_the_first_step_at_or_after_them() {
+        // Boundaries at 14, 30 and 44 ms fall on steps 2, 3 and 5.
         let e = [
             epoch("a", Some(14.0), [0.0, 0.0], 0.0),
             epoch("b", Some(16.0), [0.0, 0.0], 0.0),
@@ -352,8 +354,8 @@ mod tests {
         ];
         let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
         let spans: Vec<(usize, usize)> = f.spans.iter().map(|s| (s.start, s.end)).collect();
-        assert_eq!(spans, [(0, 1), (1, 3), (3, 4)]);
-        assert_eq!(f.durations, [10.0, 20.0, 10.0]);
+        assert_eq!(spans, [(0, 2), (2, 3), (3, 5)]);
+        assert_eq!(f.durations, [20.0, 10.0, 20.0]);
     }
 
     #[test]
@@ -367,7 +369,13 @@ mod tests {
             err.starts_with("epoch 'decision' ends at 110 ms, after the end of the trial at 100 ms"),
             "{err}"
         );
-        // Ending exactly at the end of the trial is fine.
+        // Reaching past the last step's time (90 ms) but not past its end is fine, and so is
+        // ending exactly at the end of the trial.
+        let e = [
+            epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
+            epoch("decision", Some(35.0), [0.0, 0.0], 1.0),
+        ];
+        assert!(fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).is_ok());
         let e = [
             epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
             epoch("decision", Some(40.0), [0.0, 0.0], 1.0),
