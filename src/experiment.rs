@@ -194,7 +194,10 @@ impl ExperimentConfig {
         if !(1..=MAX_UNITS).contains(&self.model.n_rec) {
             return Err(ConfigError::new(
                 "model.n_rec",
-                format!("must be between 1 and {MAX_UNITS}, got {}", self.model.n_rec),
+                format!(
+                    "must be between 1 and {MAX_UNITS}, got {}",
+                    self.model.n_rec
+                ),
             ));
         }
         if !(self.model.rec_noise.is_finite() && self.model.rec_noise >= 0.0) {

@@ -241,7 +241,11 @@ mod tests {
             "the experiment needs 5.0 GiB, this machine has 8.0 GiB and psychrnn plans for at most 50% of it (4.0 GiB); the largest part is the test set = 4.0 GiB: lower train.test_trials"
         );
         let e = check_budget_of(&items, None).unwrap_err();
-        assert!(e.to_string().contains("8.0 GiB (assumed: its size could not be read)"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("8.0 GiB (assumed: its size could not be read)"),
+            "{e}"
+        );
         assert_eq!(bytes_of(&[usize::MAX, 4], 4), u64::MAX);
     }
 

@@ -30,7 +30,9 @@ pub enum ValidationError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// Some sampled trials cannot be built.
-    #[error("{task}: {failed} of {sampled} sampled trials fail; the first is trial {trial}: {message}")]
+    #[error(
+        "{task}: {failed} of {sampled} sampled trials fail; the first is trial {trial}: {message}"
+    )]
     Trials {
         /// The task (and curriculum stage) drawn.
         task: String,
@@ -172,7 +174,11 @@ fn check_report_conditions(
         ("report.condition", &r.condition, &names),
         ("report.psychometric", &r.psychometric, &numeric),
         ("report.psychometric_sign", &r.psychometric_sign, &numeric),
-        ("report.reaction_time_onset", &r.reaction_time_onset, &numeric),
+        (
+            "report.reaction_time_onset",
+            &r.reaction_time_onset,
+            &numeric,
+        ),
     ];
     for (field, value, valid) in settings {
         let Some(name) = value else { continue };

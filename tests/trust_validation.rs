@@ -72,8 +72,14 @@ fn refused(name: &str, text: &str, expected: &str) -> String {
     let (o, dir) = check(name, text, &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{name}: {err}");
-    assert!(err.contains(expected), "{name}: expected `{expected}` in:\n{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        err.contains(expected),
+        "{name}: expected `{expected}` in:\n{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     only_script(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
     err
@@ -95,7 +101,10 @@ fn run_refused(name: &str, text: &str, expected: &str) {
     ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{name}: {err}");
-    assert!(err.contains(expected), "{name}: expected `{expected}` in:\n{err}");
+    assert!(
+        err.contains(expected),
+        "{name}: expected `{expected}` in:\n{err}"
+    );
     assert!(!out.exists(), "{name}: a run directory was created");
     only_script(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -121,12 +130,7 @@ fn every_bundled_script_passes_check() {
     for entry in std::fs::read_dir(common::repo().join("scripts")).unwrap() {
         let path = entry.unwrap().path();
         let o = psychrnn(&["check", path.to_str().unwrap(), "-n", "2"]);
-        assert!(
-            o.status.success(),
-            "{}: {}",
-            path.display(),
-            stderr(&o)
-        );
+        assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
         checked += 1;
     }
     assert!(checked >= 10, "{checked} scripts");
@@ -310,7 +314,11 @@ fn a_per_step_task_whose_mask_weights_nothing_is_an_error() {
         ],"#,
         "step: |t, p| [[0.0, 0.0], [1.0], [0.0]],",
     )]);
-    refused("no-mask-steps", &text, "the mask weights none of the targets");
+    refused(
+        "no-mask-steps",
+        &text,
+        "the mask weights none of the targets",
+    );
 }
 
 // ---------- channel names ----------
@@ -431,10 +439,14 @@ fn a_run_too_large_for_memory_is_refused_before_allocating() {
     ]);
     let err = refused("memory", &text, "the experiment needs ");
     assert!(err.contains("GiB, this machine has "), "{err}");
-    assert!(err.contains("psychrnn plans for at most 50% of it"), "{err}");
     assert!(
-        err.contains("the largest part is the test set (trials.npz): 1000000 trials × 100000 steps")
-            && err.ends_with("lower train.test_trials\n"),
+        err.contains("psychrnn plans for at most 50% of it"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "the largest part is the test set (trials.npz): 1000000 trials × 100000 steps"
+        ) && err.ends_with("lower train.test_trials\n"),
         "{err}"
     );
 }
@@ -520,7 +532,10 @@ fn a_choice_channel_beyond_the_outputs_is_refused() {
 
 #[test]
 fn a_report_condition_typo_is_refused_with_a_suggestion() {
-    let text = variant(&[("model: #{", r#"report: #{ condition: "coherense" }, model: #{"#)]);
+    let text = variant(&[(
+        "model: #{",
+        r#"report: #{ condition: "coherense" }, model: #{"#,
+    )]);
     refused(
         "report-condition",
         &text,
@@ -545,7 +560,10 @@ fn a_report_typo_stops_run_before_training() {
 fn a_text_condition_on_the_psychometric_axis_is_refused() {
     let text = variant(&[
         ("params: |rng| #{", r#"params: |rng| #{ side: "left","#),
-        ("model: #{", r#"report: #{ psychometric: "side", choice_channel: 0 }, model: #{"#),
+        (
+            "model: #{",
+            r#"report: #{ psychometric: "side", choice_channel: 0 }, model: #{"#,
+        ),
     ]);
     refused(
         "text-condition",

@@ -86,7 +86,10 @@ pub fn register(engine: &mut Engine) {
 fn channel_count(call: &str, n: INT, min: usize) -> Fallible<usize> {
     match usize::try_from(n) {
         Ok(k) if (min..=MAX_CHANNELS).contains(&k) => Ok(k),
-        _ => Err(format!("{call} needs n between {min} and {MAX_CHANNELS} (a task's most channels), got {n}").into()),
+        _ => Err(format!(
+            "{call} needs n between {min} and {MAX_CHANNELS} (a task's most channels), got {n}"
+        )
+        .into()),
     }
 }
 
@@ -141,7 +144,10 @@ mod tests {
             .eval::<Array>("channels(\"d\", 100000000)")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("channels(prefix, n) needs n between 0 and 4096"), "{e}");
+        assert!(
+            e.contains("channels(prefix, n) needs n between 0 and 4096"),
+            "{e}"
+        );
         let e = engine
             .eval::<Distribution>("dist::uniform(5, 1)")
             .unwrap_err()

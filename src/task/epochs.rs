@@ -366,7 +366,9 @@ mod tests {
         ];
         let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap_err();
         assert!(
-            err.starts_with("epoch 'decision' ends at 110 ms, after the end of the trial at 100 ms"),
+            err.starts_with(
+                "epoch 'decision' ends at 110 ms, after the end of the trial at 100 ms"
+            ),
             "{err}"
         );
         // Reaching past the last step's time (90 ms) but not past its end is fine, and so is

@@ -982,6 +982,56 @@ mod tests {
     }
 
     #[test]
+    fn an_epoch_without_steps_is_an_error_for_every_scorer_that_reads_it() {
+        // Trial 0's `response` is empty (steps 10..10): no scorer may count it right or wrong.
+        let sh = shape(&["fix", "y"], 10);
+        let (mut b, o) = blank(&sh, 1);
+        b.epochs[0] = vec![span("fixation", 0, 10), span("response", 10, 10)];
+        b.conditions[0] = conds(&[("go", 1.0), ("angle", 0.0)]);
+        let scorers = [
+            Scorer::Argmax {
+                channels: None,
+                epoch: Some("response".into()),
+            },
+            Scorer::GoNogo {
+                channel: "y".into(),
+                epoch: "response".into(),
+                go: "go".into(),
+                threshold: 0.5,
+            },
+            Scorer::Fixation {
+                channel: "fix".into(),
+                epochs: names(&["response"]),
+                threshold: 0.5,
+            },
+        ];
+        for s in scorers {
+            let err = s.score(&o, &b, &sh).unwrap_err();
+            assert!(
+                err.contains("trial 0: epoch `response` has no steps"),
+                "{}: {err}",
+                s.kind()
+            );
+        }
+        let ring = ring_names();
+        let sh = shape_of([vec!["fix".to_string()], ring.clone()].concat(), 10);
+        let (mut b, o) = blank(&sh, 1);
+        b.epochs[0] = vec![span("fixation", 0, 10), span("response", 10, 10)];
+        b.conditions[0] = conds(&[("angle", 0.0)]);
+        let s = angle(
+            ring,
+            AngleDecode::Ring,
+            "angle",
+            "response",
+            0.6,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(err.contains("epoch `response` has no steps"), "{err}");
+    }
+
+    #[test]
     fn decode_angle_by_hand() {
         let d = decode_angle(AngleDecode::Ring, &bump(1.0));
         assert!((d - 1.0).abs() < 1e-12);
