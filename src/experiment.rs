@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, MAX_UNITS};
 use crate::report::ReportConfig;
 use crate::task::TaskConfig;
 use crate::train::{StageConfig, TrainConfig};
@@ -66,13 +66,39 @@ impl ConfigError {
     }
 }
 
+/// Reads section `name` (`model`, `train`, `report`: typed fields only, no free-form maps).
+/// Whole numbers written as floats (`1e8`) count as integers here, so that a count given as
+/// `1e8` is checked against its range instead of failing as a float.
 fn section<T: DeserializeOwned + Default>(
     root: &serde_norway::Mapping,
     name: &str,
 ) -> Result<T, ConfigError> {
     match root.get(name) {
         None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => typed(v.clone(), name),
+        Some(v) => typed(whole_numbers_as_integers(v.clone()), name),
+    }
+}
+
+/// `v` with every float that is a whole number below 2^63 replaced by that integer.
+fn whole_numbers_as_integers(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                Value::Number((f as i64).into())
+            } else {
+                Value::Number(n)
+            }
+        }
+        Value::Sequence(items) => {
+            Value::Sequence(items.into_iter().map(whole_numbers_as_integers).collect())
+        }
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .map(|(k, v)| (k, whole_numbers_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -164,8 +190,15 @@ impl ExperimentConfig {
             }
             other => ConfigError::new("task", other.to_string()),
         })?;
-        if self.model.n_rec == 0 {
-            return Err(ConfigError::new("model.n_rec", "must be at least 1"));
+        check_name(&self.name)?;
+        if !(1..=MAX_UNITS).contains(&self.model.n_rec) {
+            return Err(ConfigError::new(
+                "model.n_rec",
+                format!(
+                    "must be between 1 and {MAX_UNITS}, got {}",
+                    self.model.n_rec
+                ),
+            ));
         }
         if !(self.model.rec_noise.is_finite() && self.model.rec_noise >= 0.0) {
             return Err(ConfigError::new("model.rec_noise", "must be ≥ 0"));
@@ -173,8 +206,22 @@ impl ExperimentConfig {
         if !(self.task.input_noise.is_finite() && self.task.input_noise >= 0.0) {
             return Err(ConfigError::new("task.input_noise", "must be ≥ 0"));
         }
-        self.train.validate()
+        self.train.validate()?;
+        self.report.validate(&self.task.outputs)
     }
+}
+
+/// The experiment name names its run directory: it must be a plain name.
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    if crate::run_dir::is_plain_name(name) {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        "name",
+        format!(
+            "{name:?} is not a plain name: the run directory is runs/<name>, so use 1 to 200 letters, digits, `-`, `_` or `.`, not starting with `.` (no path separators, no spaces); set `name` in the experiment (it defaults to the script's file name)"
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -237,7 +284,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "config field `train.batch_size`: must be at least 1"
+            "config field `train.batch_size`: must be between 1 and 65536, got 0"
         );
     }
 }

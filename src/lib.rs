@@ -23,3 +23,4 @@ pub mod sweep;
 pub mod task;
 pub mod train;
 pub mod trials_file;
+pub mod validation;

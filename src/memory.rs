@@ -1,5 +1,6 @@
 //! Heap accounting: a counting global allocator (installed by the `psychrnn` binary and by
-//! tests that watch memory) and the process's resident memory.
+//! tests that watch memory), the process's resident memory, and the memory budget that
+//! experiments are checked against before anything large is allocated ([`check_budget`]).
 //!
 //! The counters are exact and deterministic, unlike resident memory, which also holds freed
 //! blocks the allocator keeps (see `cli::allocator`). They count only after
@@ -111,9 +112,142 @@ pub fn resident_bytes() -> Option<usize> {
     }
 }
 
+/// Total memory assumed when `/proc/meminfo` cannot be read (not Linux, or hidden).
+pub const FALLBACK_MACHINE_BYTES: u64 = 8 << 30;
+
+/// The share of the machine's memory an experiment may plan to use.
+pub const BUDGET_FRACTION: f64 = 0.5;
+
+/// The machine's memory: `MemTotal` from `/proc/meminfo` (its size does not change with what
+/// else runs, so the same experiment passes or fails the same way), `None` if unreadable.
+pub fn machine_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    meminfo_total(&text)
+}
+
+/// `MemTotal` in bytes from the text of `/proc/meminfo`.
+fn meminfo_total(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// One large thing an experiment will hold in memory, with its size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryItem {
+    /// What it is, with the numbers its size comes from (`"the test set: 512 trials × …"`).
+    pub what: String,
+    /// Its size in bytes (saturating: a size that overflows counts as `u64::MAX`).
+    pub bytes: u64,
+    /// The setting that makes it smaller (`"train.test_trials"`).
+    pub setting: String,
+}
+
+/// An experiment planned to use more memory than its budget.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the experiment needs {needs} GiB, this machine has {has} GiB{assumed} and psychrnn plans for at most {share}% of it ({budget} GiB); the largest part is {what} = {part} GiB: lower {setting}", needs = gib(*.needs), has = gib(*.machine), budget = gib(*.budget), share = (BUDGET_FRACTION * 100.0) as u32, what = .largest.what, part = gib(.largest.bytes), setting = .largest.setting, assumed = if *.machine_assumed { " (assumed: its size could not be read)" } else { "" })]
+pub struct MemoryError {
+    /// Bytes the experiment needs in all.
+    pub needs: u64,
+    /// Bytes the machine has.
+    pub machine: u64,
+    /// Whether `machine` is [`FALLBACK_MACHINE_BYTES`] because the real size was unreadable.
+    pub machine_assumed: bool,
+    /// Bytes the experiment may use.
+    pub budget: u64,
+    /// The largest item.
+    pub largest: MemoryItem,
+}
+
+/// Bytes as GiB with one decimal (at least 0.1 when not zero).
+fn gib(bytes: u64) -> String {
+    let g = bytes as f64 / (1u64 << 30) as f64;
+    if bytes > 0 && g < 0.1 {
+        "0.1".into()
+    } else {
+        format!("{g:.1}")
+    }
+}
+
+/// Checks that `items` together fit in [`BUDGET_FRACTION`] of `machine` bytes (`None`: the
+/// size is unknown and [`FALLBACK_MACHINE_BYTES`] is assumed).
+pub fn check_budget_of(items: &[MemoryItem], machine: Option<u64>) -> Result<(), MemoryError> {
+    let needs = items
+        .iter()
+        .fold(0u64, |sum, item| sum.saturating_add(item.bytes));
+    let (machine, machine_assumed) = match machine {
+        Some(m) => (m, false),
+        None => (FALLBACK_MACHINE_BYTES, true),
+    };
+    let budget = (machine as f64 * BUDGET_FRACTION) as u64;
+    if needs <= budget {
+        return Ok(());
+    }
+    let largest = items
+        .iter()
+        .max_by_key(|item| item.bytes)
+        .cloned()
+        .expect("needs > 0 means there is an item");
+    Err(MemoryError {
+        needs,
+        machine,
+        machine_assumed,
+        budget,
+        largest,
+    })
+}
+
+/// [`check_budget_of`] this machine ([`machine_bytes`]).
+pub fn check_budget(items: &[MemoryItem]) -> Result<(), MemoryError> {
+    check_budget_of(items, machine_bytes())
+}
+
+/// `n` values of `bytes_each` bytes, multiplied without overflow (saturating at `u64::MAX`).
+pub fn bytes_of(counts: &[usize], bytes_each: u64) -> u64 {
+    counts
+        .iter()
+        .fold(bytes_each, |acc, &n| acc.saturating_mul(n as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_memory_comes_from_memtotal() {
+        let text = "MemTotal:       16318412 kB\nMemFree:  1000 kB\nMemAvailable: 2000 kB\n";
+        assert_eq!(meminfo_total(text), Some(16318412 * 1024));
+        assert_eq!(meminfo_total("nothing"), None);
+        if cfg!(target_os = "linux") {
+            assert!(machine_bytes().expect("meminfo") > 1 << 28);
+        }
+    }
+
+    #[test]
+    fn budget_is_half_the_machine_and_names_the_largest_part() {
+        let item = |what: &str, gib: u64, setting: &str| MemoryItem {
+            what: what.into(),
+            bytes: gib << 30,
+            setting: setting.into(),
+        };
+        let items = [
+            item("the network", 1, "model.n_rec"),
+            item("the test set", 4, "train.test_trials"),
+        ];
+        assert!(check_budget_of(&items, Some(16 << 30)).is_ok());
+        let e = check_budget_of(&items, Some(8 << 30)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the experiment needs 5.0 GiB, this machine has 8.0 GiB and psychrnn plans for at most 50% of it (4.0 GiB); the largest part is the test set = 4.0 GiB: lower train.test_trials"
+        );
+        let e = check_budget_of(&items, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("8.0 GiB (assumed: its size could not be read)"),
+            "{e}"
+        );
+        assert_eq!(bytes_of(&[usize::MAX, 4], 4), u64::MAX);
+    }
 
     #[test]
     fn resident_memory_is_read_on_linux() {

@@ -220,13 +220,14 @@ fn a_reaction_time_onset_adds_a_chronometric_curve() {
 
 #[test]
 fn report_settings_are_checked() {
-    let run = small_run("settings");
+    let dir = std::env::temp_dir().join(format!("psychrnn-report-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let o = psychrnn(&[
         "run",
         "scripts/perceptual_discrimination.rhai",
         "--quiet",
         "--out",
-        run.join("bad").to_str().unwrap(),
+        dir.join("bad").to_str().unwrap(),
         "--set",
         "report.psychometric=coherense",
         "--set",
@@ -234,9 +235,9 @@ fn report_settings_are_checked() {
         "--set",
         "train.test_trials=8",
     ]);
-    // The run succeeds; the report explains what is wrong.
-    assert!(o.status.success());
+    // A report setting naming no condition stops the run before it trains or writes anything.
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("report.psychometric: no condition `coherense`; the trials have: coherence, direction, onset, stimulus"), "{err}");
-    std::fs::remove_dir_all(&run).unwrap();
+    assert!(err.contains("config field `report.psychometric`: no condition `coherense`; the trials' conditions are: coherence, direction, onset, stimulus; did you mean `coherence`?"), "{err}");
+    assert!(!dir.exists());
 }

@@ -1,4 +1,5 @@
-//! `psychrnn check SCRIPT`: run the script, draw one batch, and describe what it produces.
+//! `psychrnn check SCRIPT`: run the script, validate the experiment (the checks `run` makes
+//! before it writes anything), draw one batch, and describe what it produces.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +12,8 @@ use super::CliError;
 use crate::random::{stream, Rng};
 use crate::script::{LoadedExperiment, TrialForm};
 use crate::task::{generate_batch, Batch, ConditionValue, Distribution, Task};
+use crate::train::MAX_BATCH_SIZE;
+use crate::validation::validate;
 
 /// Arguments of `psychrnn check`.
 #[derive(Debug, Args)]
@@ -23,10 +26,19 @@ pub struct CheckArgs {
     pub trials: Option<usize>,
 }
 
-/// Runs `psychrnn check`: prints the summary on stdout.
+/// Runs `psychrnn check`: validates the experiment ([`validate`]) and prints the summary on
+/// stdout.
 pub fn execute(args: &CheckArgs) -> Result<(), CliError> {
+    if let Some(n) = args.trials {
+        if !(1..=MAX_BATCH_SIZE).contains(&n) {
+            return Err(CliError::input(anyhow::anyhow!(
+                "--trials must be between 1 and {MAX_BATCH_SIZE}, got {n}"
+            )));
+        }
+    }
     let loaded = args.script.load()?;
-    let n = args.trials.unwrap_or(loaded.config.train.batch_size).max(1);
+    let validated = validate(&loaded).map_err(CliError::input)?;
+    let n = args.trials.unwrap_or(loaded.config.train.batch_size);
     let seed = loaded.config.seed;
     let start = Instant::now();
     let batch =
@@ -34,6 +46,12 @@ pub fn execute(args: &CheckArgs) -> Result<(), CliError> {
     let seconds = start.elapsed().as_secs_f64();
     let epochs = epoch_summary(&loaded, n).map_err(CliError::input)?;
     outln!("{}", summary(&loaded, &batch, &epochs, seconds));
+    outln!(
+        "validated: {} sampled trials of each of {} stage(s); the run needs about {:.2} GiB",
+        validated.trials_per_stage,
+        validated.stages,
+        validated.memory_bytes as f64 / (1u64 << 30) as f64
+    );
     Ok(())
 }
 

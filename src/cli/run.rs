@@ -284,6 +284,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     let plan = plan(args)?;
     let loaded = load_experiment(&plan.script, &plan.options).map_err(CliError::input)?;
     check_unchanged(&plan, &loaded)?;
+    crate::validation::validate(&loaded).map_err(CliError::input)?;
     let mut config = loaded.config.clone();
     let curriculum = loaded.curriculum().map_err(CliError::input)?;
     // Draw a first batch of every stage before anything is written: a script that fails on

@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Transfer;
 
+/// The most recurrent units a network may have (`model.n_rec`).
+pub const MAX_UNITS: usize = 16_384;
+
 /// Which network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

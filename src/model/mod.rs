@@ -12,7 +12,7 @@ mod transfer;
 mod weights_file;
 
 pub use build::{build_network, BuiltNetwork};
-pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, Tau};
+pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, Tau, MAX_UNITS};
 pub use constraints::Constraints;
 pub use gated::{Cell, GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};

@@ -2,6 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::ConfigError;
+
+/// The most example trials or single units a report draws.
+pub const MAX_FIGURE_ITEMS: usize = 64;
+
 /// Report settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,5 +50,79 @@ impl Default for ReportConfig {
             example_trials: 4,
             units: 6,
         }
+    }
+}
+
+impl ReportConfig {
+    /// Checks the counts and the output channels against the task's `outputs` (condition names
+    /// are checked against drawn trials by [`crate::validation::validate`]).
+    pub fn validate(&self, outputs: &[String]) -> Result<(), ConfigError> {
+        for (field, v) in [
+            ("example_trials", self.example_trials),
+            ("units", self.units),
+        ] {
+            if !(1..=MAX_FIGURE_ITEMS).contains(&v) {
+                return Err(ConfigError::new(
+                    format!("report.{field}"),
+                    format!("must be between 1 and {MAX_FIGURE_ITEMS}, got {v}"),
+                ));
+            }
+        }
+        if !self.reaction_time_threshold.is_finite() {
+            return Err(ConfigError::new(
+                "report.reaction_time_threshold",
+                format!("must be a number, got {}", self.reaction_time_threshold),
+            ));
+        }
+        let channel = |field: &str, k: usize| -> Result<(), ConfigError> {
+            if k < outputs.len() {
+                return Ok(());
+            }
+            let listed: Vec<String> = outputs
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{i} = {n}"))
+                .collect();
+            Err(ConfigError::new(
+                field,
+                format!(
+                    "must be an output channel between 0 and {} ({}), got {k}",
+                    outputs.len() - 1,
+                    listed.join(", ")
+                ),
+            ))
+        };
+        // The choice channel is read only for the psychometric curve (its default, 1, does
+        // not exist in one-output tasks that draw none).
+        if self.psychometric.is_some() {
+            channel("report.choice_channel", self.choice_channel)?;
+        }
+        if let Some(among) = &self.choice_channels {
+            if among.is_empty() {
+                return Err(ConfigError::new(
+                    "report.choice_channels",
+                    "is empty; list the output channels a choice is made among, or null for all",
+                ));
+            }
+            for (i, &k) in among.iter().enumerate() {
+                channel(&format!("report.choice_channels[{i}]"), k)?;
+                if among[..i].contains(&k) {
+                    return Err(ConfigError::new(
+                        "report.choice_channels",
+                        format!("lists channel {k} twice"),
+                    ));
+                }
+            }
+            if self.psychometric.is_some() && !among.contains(&self.choice_channel) {
+                return Err(ConfigError::new(
+                    "report.choice_channel",
+                    format!(
+                        "is {}, which is not among report.choice_channels ({among:?}): the curve would count a choice that is never made",
+                        self.choice_channel
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -96,10 +96,11 @@ impl RunDirError {
     }
 }
 
-/// True if `name` can be a run directory's name: non-empty, only letters, digits, `-`, `_`,
-/// `.`, and not starting with `.` (so never a path, `..`, or a hidden file).
+/// True if `name` can be a run directory's name: 1 to 200 bytes, only letters, digits, `-`,
+/// `_`, `.`, and not starting with `.` (so never a path, `..`, or a hidden file).
 pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= 200
         && !name.starts_with('.')
         && name
             .chars()

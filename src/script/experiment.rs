@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use rhai::{Array, Dynamic, FnPtr, Map, Module, Scope, AST};
+use rhai::{
+    Array, Dynamic, EvalAltResult, FnPtr, Map, Module, NativeCallContext, Position, Scope, AST,
+};
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
@@ -246,11 +248,26 @@ pub fn load_experiment_source(
     let loaded = LoadedModules::default();
     let mut engine =
         build_engine_logging(dir, &options.lib_dirs, import_log.clone(), loaded.clone());
-    let declared: Arc<Mutex<Option<Map>>> = Arc::new(Mutex::new(None));
+    let declared: Arc<Mutex<Option<(Map, Position)>>> = Arc::new(Mutex::new(None));
     let slot = declared.clone();
-    engine.register_fn("experiment", move |m: Map| {
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
-    });
+    engine.register_fn(
+        "experiment",
+        move |ctx: NativeCallContext, m: Map| -> Result<(), Box<EvalAltResult>> {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, first)) = slot.as_ref() {
+                return Err(format!(
+                    "experiment() is called a second time (the first call is at {}); a script declares one experiment",
+                    match (first.line(), first.position()) {
+                        (Some(l), Some(c)) => format!("line {l}, column {c}"),
+                        _ => "an earlier line".into(),
+                    }
+                )
+                .into());
+            }
+            *slot = Some((m, ctx.call_position()));
+            Ok(())
+        },
+    );
     let mut ast = engine
         .compile(&text)
         .map_err(|e| ScriptError::from_parse(&file, &e))?;
@@ -270,7 +287,7 @@ pub fn load_experiment_source(
     let mut functions = AST::new_from_module(everything);
     functions.set_source(file.as_str());
     let declared = declared.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let Some(mut map) = declared else {
+    let Some((mut map, _)) = declared else {
         return Err(ScriptError::Script {
             file: file.clone(),
             message: "the script declares no experiment: call experiment(#{ task: …, model: …, train: … })".into(),

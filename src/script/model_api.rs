@@ -3,6 +3,7 @@
 use rhai::{Array, Dynamic, Engine, EvalAltResult, INT};
 
 use super::task_api::number;
+use crate::model::MAX_UNITS;
 use crate::random::Rng;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -21,6 +22,30 @@ fn density(v: &Dynamic, what: &str) -> Fallible<f64> {
         return Err(format!("{what} must be between 0 and 1, got {d}").into());
     }
     Ok(d)
+}
+
+/// The most values a mask built by a script may hold, rows included: the sandbox's largest
+/// array (`set_max_array_size` in `engine.rs`), which counts each row and each entry.
+pub const MAX_MASK_VALUES: usize = 1 << 20;
+
+/// Checks a mask's shape before it is built: each side at most [`MAX_UNITS`], and no more than
+/// the sandbox's largest array ([`MAX_MASK_VALUES`]).
+fn mask_shape(call: &str, rows: usize, cols: usize) -> Fallible<()> {
+    for (what, v) in [("rows", rows), ("cols", cols)] {
+        if v > MAX_UNITS {
+            return Err(format!(
+                "{call}: {what} must be at most {MAX_UNITS} (model.n_rec's limit), got {v}"
+            )
+            .into());
+        }
+    }
+    if rows * (cols + 1) > MAX_MASK_VALUES {
+        return Err(format!(
+            "{call}: a {rows} × {cols} mask is larger than a script may build (rows × (cols + 1) must be at most {MAX_MASK_VALUES}, e.g. 1023 × 1024); give a larger network's masks in a weights file (model.load)"
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Rows of 0.0/1.0 with each entry 1 with probability `density` (exactly 1 for density 1).
@@ -51,6 +76,7 @@ pub fn register(engine: &mut Engine) {
                 size(&rows, "sparse_mask: rows")?,
                 size(&cols, "sparse_mask: cols")?,
             );
+            mask_shape("sparse_mask", rows, cols)?;
             let d = density(&d, "sparse_mask: density")?;
             Ok(draw(rows, cols, |_, _| d, &mut Rng::from_seed(seed as u64)))
         },
@@ -93,7 +119,9 @@ pub fn register(engine: &mut Engine) {
                     k < acc
                 })
             };
-            let (rows, cols) = (to.iter().sum(), from.iter().sum());
+            let sum = |sizes: &[usize]| sizes.iter().fold(0usize, |a, &s| a.saturating_add(s));
+            let (rows, cols) = (sum(&to), sum(&from));
+            mask_shape("block_mask", rows, cols)?;
             Ok(draw(
                 rows,
                 cols,

@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, INT};
 
-use crate::task::Distribution;
+use crate::task::{Distribution, MAX_CHANNELS};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
@@ -68,10 +68,11 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_static_module("dist", dist.into());
 
-    engine.register_fn("channels", |prefix: &str, n: INT| -> Array {
-        (0..n.max(0))
+    engine.register_fn("channels", |prefix: &str, n: INT| -> Fallible<Array> {
+        let n = channel_count("channels(prefix, n)", n, 0)?;
+        Ok((0..n)
             .map(|k| Dynamic::from(format!("{prefix}_{k}")))
-            .collect()
+            .collect())
     });
     engine.register_fn("ring_bump", |angle: Dynamic, n: INT| {
         ring_bump(&angle, n, &Dynamic::from(0.5))
@@ -81,14 +82,23 @@ pub fn register(engine: &mut Engine) {
     });
 }
 
+/// `n` as a channel count between `min` and [`MAX_CHANNELS`], or an error naming `call`.
+fn channel_count(call: &str, n: INT, min: usize) -> Fallible<usize> {
+    match usize::try_from(n) {
+        Ok(k) if (min..=MAX_CHANNELS).contains(&k) => Ok(k),
+        _ => Err(format!(
+            "{call} needs n between {min} and {MAX_CHANNELS} (a task's most channels), got {n}"
+        )
+        .into()),
+    }
+}
+
 /// A Gaussian bump over `n` channels whose preferred angles are 2πk/n: channel k gets
 /// exp(−d²/(2·width²)), d the angle difference wrapped to [−π, π] (radians).
 fn ring_bump(angle: &Dynamic, n: INT, width: &Dynamic) -> Fallible<Array> {
     let angle = number(angle, "ring_bump(angle, n, width): angle")?;
     let width = number(width, "ring_bump(angle, n, width): width")?;
-    if n < 1 {
-        return Err(format!("ring_bump(angle, n, width) needs n ≥ 1, got {n}").into());
-    }
+    let n = channel_count("ring_bump(angle, n, width)", n, 1)?;
     if !(width > 0.0 && width.is_finite()) {
         return Err(format!("ring_bump(angle, n, width) needs width > 0, got {width}").into());
     }
@@ -124,7 +134,20 @@ mod tests {
             .eval::<Array>("ring_bump(0.0, 0)")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("needs n ≥ 1"), "{e}");
+        assert!(e.contains("needs n between 1 and 4096"), "{e}");
+        let e = engine
+            .eval::<Array>("ring_bump(1.0, 100000000)")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("got 100000000"), "{e}");
+        let e = engine
+            .eval::<Array>("channels(\"d\", 100000000)")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("channels(prefix, n) needs n between 0 and 4096"),
+            "{e}"
+        );
         let e = engine
             .eval::<Distribution>("dist::uniform(5, 1)")
             .unwrap_err()

@@ -1,10 +1,12 @@
 //! Declarative epochs: a trial as a sequence of named spans with constant values.
 //!
 //! Epoch `k` covers the time interval [start_k, end_k) in ms, epochs following each other from
-//! t = 0. Step `i` (time t = i·dt, PsychRNN's convention) takes the values of the epoch whose
-//! interval contains t. An epoch without a duration lasts to the end of the trial; steps after
-//! the last epoch are padding (input 0, target 0, mask 0). The host fills the arrays: no script
-//! call per time step.
+//! t = 0, with lengths (fixed or drawn) used as given. Step `i` (time t = i·dt, PsychRNN's
+//! convention) takes the values of the epoch whose interval contains t: every boundary falls on
+//! the first step at or after it, the one rounding rule for fixed and drawn lengths. An epoch
+//! without a duration lasts to the end of the trial; steps after the last epoch are padding
+//! (input 0, target 0, mask 0). An epoch reaching past the trial's last step is an error.
+//! The host fills the arrays: no script call per time step.
 
 use crate::random::Rng;
 
@@ -30,7 +32,7 @@ pub struct Epoch {
     /// Name, used in error messages and (later) in scoring.
     pub name: String,
     /// Length in ms, fixed or drawn by the host; `None` means "until the end of the trial"
-    /// (last epoch only). Drawn lengths are rounded to a whole number of steps.
+    /// (last epoch only). Its boundaries fall on the first step at or after them.
     pub duration: Option<Distribution>,
     /// What holds during the epoch.
     pub values: EpochValues,
@@ -45,8 +47,8 @@ pub struct FilledTrial {
     pub targets: Vec<f32>,
     /// [n_steps × n_out].
     pub mask: Vec<f32>,
-    /// Length of each epoch in ms as used (drawn and rounded where drawn; an open-ended last
-    /// epoch gets what is left of the trial).
+    /// Length of each epoch in ms as used: its number of steps × dt (an open-ended last epoch
+    /// gets what is left of the trial).
     pub durations: Vec<f64>,
     /// Each epoch's steps, in epoch order.
     pub spans: Vec<EpochSpan>,
@@ -80,6 +82,11 @@ fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), String> {
 
 /// Fills one trial's inputs, targets and mask from its epochs. Drawn epoch lengths come from
 /// `rng` first (in epoch order), then input noise (step by step, channel by channel).
+///
+/// Lengths, fixed or drawn, are used as given in ms; an epoch boundary falls on the first step
+/// at or after it (step i, at t = i·dt, belongs to the epoch whose [start, end) holds t:
+/// PsychRNN's rule). An epoch that would reach past the trial's last step is an error
+/// (nothing is cut), and so is a trial without epochs.
 pub fn fill_epochs(
     shape: &TaskShape,
     epochs: &[Epoch],
@@ -87,9 +94,18 @@ pub fn fill_epochs(
     rng: &mut Rng,
 ) -> Result<FilledTrial, String> {
     let (n_steps, n_in, n_out) = (shape.n_steps(), shape.n_in(), shape.n_out());
-    let mut ends = Vec::with_capacity(epochs.len());
+    if epochs.is_empty() {
+        return Err(
+            "task.trial returned no epochs; a trial needs at least one epoch (e.g. [#{ name: \"response\", target: 1.0 }])"
+                .into(),
+        );
+    }
+    // The first step at or after `ms` (a small tolerance absorbs sums like 0.1 + 0.2).
+    let first_step_at = |ms: f64| (ms / shape.dt - 1e-9).ceil().max(0.0);
+    let mut spans = Vec::with_capacity(epochs.len());
     let mut durations = Vec::with_capacity(epochs.len());
-    let mut end = 0.0;
+    let mut end_ms = 0.0;
+    let mut start = 0usize;
     for (k, e) in epochs.iter().enumerate() {
         let check = |what: &str, len: usize, want: usize, names: &[String]| {
             if len != want {
@@ -106,33 +122,38 @@ pub fn fill_epochs(
         check("target", e.values.target.len(), n_out, &shape.outputs)?;
         check("mask", e.values.mask.len(), n_out, &shape.outputs)?;
         check_values(e, shape)?;
-        match &e.duration {
+        let end = match &e.duration {
             Some(dist) => {
-                dist.validate().map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
+                dist.validate()
+                    .map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
                 let d = match dist {
                     Distribution::Constant(d) => *d,
-                    drawn => (drawn.sample(rng) / shape.dt).round() * shape.dt,
+                    drawn => drawn.sample(rng),
                 };
-                if d < 0.0 {
+                if !(d.is_finite() && d >= 0.0) {
                     return Err(format!(
                         "epoch '{}': duration must be a non-negative number of ms, got {d}",
                         e.name
                     ));
                 }
-                durations.push(d);
-                end += d;
+                end_ms += d;
+                let end = first_step_at(end_ms);
+                if end > n_steps as f64 {
+                    return Err(format!(
+                        "epoch '{}' ends at {end_ms} ms, after the end of the trial at {} ms (task.duration, {n_steps} steps of {} ms); shorten the epochs or lengthen the trial",
+                        e.name, shape.duration, shape.dt
+                    ));
+                }
+                end as usize
             }
-            None if k + 1 == epochs.len() => {
-                durations.push((shape.duration - end).max(0.0));
-                end = f64::INFINITY;
-            }
+            None if k + 1 == epochs.len() => n_steps,
             None => {
                 return Err(format!(
                     "epoch '{}' has no duration, but only the last epoch may run to the end of the trial",
                     e.name
                 ))
             }
-        }
+        };
         if let Some(s) = e.values.input_noise {
             if !(s.is_finite() && s >= 0.0) {
                 return Err(format!(
@@ -141,45 +162,31 @@ pub fn fill_epochs(
                 ));
             }
         }
-        ends.push(end);
+        durations.push((end - start) as f64 * shape.dt);
+        spans.push(EpochSpan {
+            name: e.name.clone(),
+            start,
+            end,
+        });
+        start = end;
     }
     let mut inputs = vec![0.0f32; n_steps * n_in];
     let mut targets = vec![0.0f32; n_steps * n_out];
     let mut mask = vec![0.0f32; n_steps * n_out];
-    // Step i belongs to the epoch whose [begin, end) in ms holds t = i·dt.
-    let first_step_at = |ms: f64| {
-        (0..n_steps)
-            .find(|&i| i as f64 * shape.dt >= ms)
-            .unwrap_or(n_steps)
-    };
-    let mut spans = Vec::with_capacity(epochs.len());
-    let mut begin = 0.0;
-    for (e, &end) in epochs.iter().zip(&ends) {
-        spans.push(EpochSpan {
-            name: e.name.clone(),
-            start: first_step_at(begin),
-            end: first_step_at(end),
-        });
-        begin = end;
-    }
-    let mut k = 0;
-    for i in 0..n_steps {
-        let t = i as f64 * shape.dt;
-        while k < epochs.len() && t >= ends[k] {
-            k += 1;
-        }
-        let Some(epoch) = epochs.get(k) else { break };
+    for (epoch, span) in epochs.iter().zip(&spans) {
         let v = &epoch.values;
         let noise = v.input_noise.unwrap_or(input_noise) as f32;
-        let row = &mut inputs[i * n_in..(i + 1) * n_in];
-        row.copy_from_slice(&v.input);
-        if noise > 0.0 {
-            for x in row.iter_mut() {
-                *x += rng.normal() as f32 * noise;
+        for i in span.start..span.end {
+            let row = &mut inputs[i * n_in..(i + 1) * n_in];
+            row.copy_from_slice(&v.input);
+            if noise > 0.0 {
+                for x in row.iter_mut() {
+                    *x += rng.normal() as f32 * noise;
+                }
             }
+            targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
+            mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
         }
-        targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
-        mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
     }
     Ok(FilledTrial {
         inputs,
@@ -227,7 +234,8 @@ mod tests {
         ];
         let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
         let (x, y, m) = (f.inputs, f.targets, f.mask);
-        assert_eq!(f.durations, [25.0, 30.0, 45.0]);
+        // Lengths as used: whole steps (the boundary at 25 ms falls on step 3, at 30 ms).
+        assert_eq!(f.durations, [30.0, 30.0, 40.0]);
         let a: Vec<f32> = x.chunks(2).map(|r| r[0]).collect();
         assert_eq!(a, [0., 0., 0., 1., 1., 1., 0., 0., 0., 0.]);
         assert_eq!(m, [0., 0., 0., 0., 0., 0., 1., 1., 1., 1.]);
@@ -297,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn drawn_durations_are_whole_steps_and_come_from_the_trial_stream() {
+    fn drawn_durations_follow_the_boundary_rule_and_come_from_the_trial_stream() {
         let mut e = [
             epoch("delay", None, [0.0, 0.0], 0.0),
             epoch("resp", None, [1.0, 1.0], 1.0),
@@ -313,13 +321,13 @@ mod tests {
             let first_resp = f.mask.iter().position(|&m| m == 1.0).unwrap();
             assert_eq!(first_resp, (d / 10.0) as usize);
             let mut again = Rng::from_seed(seed);
-            let expected = (Distribution::Uniform { lo: 20.0, hi: 70.0 }.sample(&mut again) / 10.0)
-                .round()
-                * 10.0;
-            assert_eq!(d, expected);
+            // Drawn, not rounded: the boundary falls on the first step at or after it, as a
+            // fixed length's does.
+            let drawn = Distribution::Uniform { lo: 20.0, hi: 70.0 }.sample(&mut again);
+            assert_eq!(d, (drawn / 10.0).ceil() * 10.0, "drawn {drawn}");
             seen.insert(d as i64);
         }
-        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert_eq!(seen, [30, 40, 50, 60, 70].into_iter().collect(), "{seen:?}");
     }
 
     #[test]
@@ -334,6 +342,53 @@ mod tests {
         e.values.mask[0] = -1.0;
         let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0)).unwrap_err();
         assert!(err.contains("mask of channel 0 (y) is -1"), "{err}");
+    }
+
+    #[test]
+    fn boundaries_fall_on_the_first_step_at_or_after_them() {
+        // Boundaries at 14, 30 and 44 ms fall on steps 2, 3 and 5.
+        let e = [
+            epoch("a", Some(14.0), [0.0, 0.0], 0.0),
+            epoch("b", Some(16.0), [0.0, 0.0], 0.0),
+            epoch("c", Some(14.0), [0.0, 0.0], 0.0),
+        ];
+        let f = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap();
+        let spans: Vec<(usize, usize)> = f.spans.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(spans, [(0, 2), (2, 3), (3, 5)]);
+        assert_eq!(f.durations, [20.0, 10.0, 20.0]);
+    }
+
+    #[test]
+    fn an_epoch_ending_after_the_trial_is_an_error_not_cut() {
+        let e = [
+            epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
+            epoch("decision", Some(50.0), [0.0, 0.0], 1.0),
+        ];
+        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(
+            err.starts_with(
+                "epoch 'decision' ends at 110 ms, after the end of the trial at 100 ms"
+            ),
+            "{err}"
+        );
+        // Reaching past the last step's time (90 ms) but not past its end is fine, and so is
+        // ending exactly at the end of the trial.
+        let e = [
+            epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
+            epoch("decision", Some(35.0), [0.0, 0.0], 1.0),
+        ];
+        assert!(fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).is_ok());
+        let e = [
+            epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
+            epoch("decision", Some(40.0), [0.0, 0.0], 1.0),
+        ];
+        assert!(fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).is_ok());
+    }
+
+    #[test]
+    fn a_trial_without_epochs_is_an_error() {
+        let err = fill_epochs(&shape(), &[], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(err.starts_with("task.trial returned no epochs"), "{err}");
     }
 
     #[test]

@@ -48,7 +48,8 @@ impl TaskShape {
     pub fn n_out(&self) -> usize {
         self.outputs.len()
     }
-    /// Checks the values make a usable time grid.
+    /// Checks the values make a usable time grid and the channel names are usable: unique,
+    /// non-empty, at most [`MAX_CHANNELS`] of each, and between 1 and [`MAX_STEPS`] steps.
     pub fn validate(&self) -> Result<(), TaskError> {
         let bad = |field: &str, why: String| TaskError::Shape {
             field: field.to_string(),
@@ -66,6 +67,9 @@ impl TaskShape {
                 "a task needs at least one output channel".into(),
             ));
         }
+        for (field, names) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
+            channel_names_ok(names).map_err(|m| bad(field, m))?;
+        }
         for (field, v) in [
             ("dt", self.dt),
             ("tau", self.tau),
@@ -78,6 +82,16 @@ impl TaskShape {
                 ));
             }
         }
+        let steps = self.duration / self.dt;
+        if steps > MAX_STEPS as f64 {
+            return Err(bad(
+                "duration",
+                format!(
+                    "a trial must have between 1 and {MAX_STEPS} steps, but duration {} ms / dt {} ms gives {steps:.0}",
+                    self.duration, self.dt
+                ),
+            ));
+        }
         if self.dt > self.tau {
             return Err(bad(
                 "dt",
@@ -89,6 +103,36 @@ impl TaskShape {
         }
         Ok(())
     }
+}
+
+/// The most input (or output) channels a task may have.
+pub const MAX_CHANNELS: usize = 4096;
+
+/// The most time steps a trial may have.
+pub const MAX_STEPS: usize = 100_000;
+
+/// Checks a list of channel names: at most [`MAX_CHANNELS`], each non-empty and used once.
+fn channel_names_ok(names: &[String]) -> Result<(), String> {
+    if names.len() > MAX_CHANNELS {
+        return Err(format!(
+            "a task may have between 1 and {MAX_CHANNELS} channels, got {}",
+            names.len()
+        ));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (k, name) in names.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(format!(
+                "channel {k} has an empty name; every channel needs a name"
+            ));
+        }
+        if let Some(first) = seen.insert(name.as_str(), k) {
+            return Err(format!(
+                "channel name `{name}` is used twice (channels {first} and {k}); channel names must be unique"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The `task` section of an experiment: everything about the task that is data (the

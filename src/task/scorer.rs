@@ -228,6 +228,27 @@ impl TrialView<'_> {
         Ok(found)
     }
 
+    /// The epochs named `name` that have steps; an error when the trial has none (a scorer
+    /// over an epoch without steps would count the trial right or wrong by default).
+    fn spans_with_steps(&self, name: &str) -> Result<Vec<&EpochSpan>, String> {
+        let found: Vec<&EpochSpan> = self
+            .spans(name)?
+            .into_iter()
+            .filter(|s| s.end > s.start)
+            .collect();
+        if found.is_empty() {
+            return Err(self.no_steps(name));
+        }
+        Ok(found)
+    }
+
+    fn no_steps(&self, name: &str) -> String {
+        format!(
+            "trial {}: epoch `{name}` has no steps (it lasts less than half a step), so the scorer cannot judge the trial; make it longer",
+            self.index
+        )
+    }
+
     /// Mean output of each of `channels` over `span` (None when the span is empty).
     fn mean_over(&self, span: &EpochSpan, channels: &[usize]) -> Option<Vec<f64>> {
         if span.end <= span.start {
@@ -503,6 +524,9 @@ impl Scorer {
                     .map(|i| {
                         let v = view(i);
                         let span = *v.spans(epoch)?.last().expect("spans is non-empty");
+                        if span.end <= span.start {
+                            return Err(v.no_steps(epoch));
+                        }
                         let must_respond = match respond {
                             Some(r) => v.condition(r)? != 0.0,
                             None => true,
@@ -547,6 +571,9 @@ impl Scorer {
                             // Name the first missing epoch, with the trial's epochs.
                             v.spans(&epochs[0])?;
                         }
+                        if spans.iter().all(|s| s.end <= s.start) {
+                            return Err(v.no_steps(&spans[0].name));
+                        }
                         Ok(spans
                             .iter()
                             .all(|s| (s.start..s.end).all(|t| v.output(t, c) > *threshold)))
@@ -568,6 +595,9 @@ impl Scorer {
                     .map(|i| {
                         let v = view(i);
                         let start = v.spans(from)?[0].start;
+                        if start >= batch.n_steps {
+                            return Err(v.no_steps(from));
+                        }
                         let want = v.condition(target)?;
                         Ok(
                             match (start..batch.n_steps).find(|&t| v.output(t, c) > *threshold) {
@@ -596,7 +626,7 @@ impl Scorer {
                         let v = view(i);
                         let is_go = v.condition(go)? != 0.0;
                         let responded = v
-                            .spans(epoch)?
+                            .spans_with_steps(epoch)?
                             .iter()
                             .any(|s| (s.start..s.end).any(|t| v.output(t, c) > *threshold));
                         if is_go {
@@ -701,7 +731,7 @@ fn argmax_trial(v: &TrialView, channels: &[usize], epoch: Option<&str>) -> Resul
         None => {
             Ok(pick(v.outputs, 0, steps, Some(v.mask)) == pick(v.targets, 0, steps, Some(v.mask)))
         }
-        Some(name) => Ok(v.spans(name)?.iter().filter(|s| s.end > s.start).all(|s| {
+        Some(name) => Ok(v.spans_with_steps(name)?.iter().all(|s| {
             pick(v.outputs, s.start, s.end, None) == pick(v.targets, s.start, s.end, None)
         })),
     }
@@ -949,6 +979,56 @@ mod tests {
                 buf[at(b, trial, t, 1 + k)] = *x as f32;
             }
         }
+    }
+
+    #[test]
+    fn an_epoch_without_steps_is_an_error_for_every_scorer_that_reads_it() {
+        // Trial 0's `response` is empty (steps 10..10): no scorer may count it right or wrong.
+        let sh = shape(&["fix", "y"], 10);
+        let (mut b, o) = blank(&sh, 1);
+        b.epochs[0] = vec![span("fixation", 0, 10), span("response", 10, 10)];
+        b.conditions[0] = conds(&[("go", 1.0), ("angle", 0.0)]);
+        let scorers = [
+            Scorer::Argmax {
+                channels: None,
+                epoch: Some("response".into()),
+            },
+            Scorer::GoNogo {
+                channel: "y".into(),
+                epoch: "response".into(),
+                go: "go".into(),
+                threshold: 0.5,
+            },
+            Scorer::Fixation {
+                channel: "fix".into(),
+                epochs: names(&["response"]),
+                threshold: 0.5,
+            },
+        ];
+        for s in scorers {
+            let err = s.score(&o, &b, &sh).unwrap_err();
+            assert!(
+                err.contains("trial 0: epoch `response` has no steps"),
+                "{}: {err}",
+                s.kind()
+            );
+        }
+        let ring = ring_names();
+        let sh = shape_of([vec!["fix".to_string()], ring.clone()].concat(), 10);
+        let (mut b, o) = blank(&sh, 1);
+        b.epochs[0] = vec![span("fixation", 0, 10), span("response", 10, 10)];
+        b.conditions[0] = conds(&[("angle", 0.0)]);
+        let s = angle(
+            ring,
+            AngleDecode::Ring,
+            "angle",
+            "response",
+            0.6,
+            None,
+            None,
+        );
+        let err = s.score(&o, &b, &sh).unwrap_err();
+        assert!(err.contains("epoch `response` has no steps"), "{err}");
     }
 
     #[test]

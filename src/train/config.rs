@@ -4,6 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiment::ConfigError;
 
+/// The most iterations (and the largest `eval_every`, `lr_step_every`, `checkpoint_every`).
+pub const MAX_ITERATIONS: usize = 100_000_000;
+
+/// The most trials in one batch (`batch_size`, `eval_trials`).
+pub const MAX_BATCH_SIZE: usize = 65_536;
+
+/// The most trials in the final test (`test_trials`).
+pub const MAX_TEST_TRIALS: usize = 1_000_000;
+
 /// Which optimizer updates the weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,19 +130,20 @@ impl TrainConfig {
 
     /// Checks values that would make training meaningless; names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
-            ("batch_size", self.batch_size),
-            ("eval_every", self.eval_every),
-            ("eval_trials", self.eval_trials),
-            ("test_trials", self.test_trials),
-            ("lr_step_every", self.lr_step_every),
-            ("checkpoint_every", self.checkpoint_every),
+        let counts = [
+            ("iterations", self.iterations, MAX_ITERATIONS),
+            ("batch_size", self.batch_size, MAX_BATCH_SIZE),
+            ("eval_every", self.eval_every, MAX_ITERATIONS),
+            ("eval_trials", self.eval_trials, MAX_BATCH_SIZE),
+            ("test_trials", self.test_trials, MAX_TEST_TRIALS),
+            ("lr_step_every", self.lr_step_every, MAX_ITERATIONS),
+            ("checkpoint_every", self.checkpoint_every, MAX_ITERATIONS),
         ];
-        for (field, v) in positive {
-            if v == 0 {
+        for (field, v, max) in counts {
+            if !(1..=max).contains(&v) {
                 return Err(ConfigError::new(
                     format!("train.{field}"),
-                    "must be at least 1",
+                    format!("must be between 1 and {max}, got {v}"),
                 ));
             }
         }

@@ -7,7 +7,9 @@ mod loss;
 mod optimizer;
 mod trainer;
 
-pub use config::{Clipping, OptimizerKind, Schedule, TrainConfig};
+pub use config::{
+    Clipping, OptimizerKind, Schedule, TrainConfig, MAX_BATCH_SIZE, MAX_ITERATIONS, MAX_TEST_TRIALS,
+};
 pub use curriculum::{
     threshold_rule, Advance, Curriculum, CurriculumState, Decision, SingleTask, StageConfig,
 };
