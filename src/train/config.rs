@@ -130,8 +130,17 @@ impl TrainConfig {
 
     /// Checks values that would make training meaningless; names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        // 0 iterations is allowed: the run tests and reports the untrained network.
+        if self.iterations > MAX_ITERATIONS {
+            return Err(ConfigError::new(
+                "train.iterations",
+                format!(
+                    "must be between 0 and {MAX_ITERATIONS}, got {}",
+                    self.iterations
+                ),
+            ));
+        }
         let counts = [
-            ("iterations", self.iterations, MAX_ITERATIONS),
             ("batch_size", self.batch_size, MAX_BATCH_SIZE),
             ("eval_every", self.eval_every, MAX_ITERATIONS),
             ("eval_trials", self.eval_trials, MAX_BATCH_SIZE),
