@@ -36,13 +36,22 @@ fn parse_override(s: &str) -> Result<Override, String> {
     s.parse()
 }
 
+/// Module folders from `PSYCHRNN_PATH` (colon-separated), empty entries skipped.
+pub fn env_lib_dirs() -> Vec<PathBuf> {
+    std::env::var_os("PSYCHRNN_PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl ScriptOptions {
     /// Module folders from `--lib`, then `PSYCHRNN_PATH` (colon-separated).
     pub fn lib_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = self.lib_dirs.clone();
-        if let Some(path) = std::env::var_os("PSYCHRNN_PATH") {
-            dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
-        }
+        dirs.extend(env_lib_dirs());
         dirs
     }
 

@@ -155,15 +155,17 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
             .chain(&run.settings)
             .map(|s| s.parse().expect("valid override"))
             .collect();
-        load_experiment(
+        let loaded = load_experiment(
             &script,
             &LoadOptions {
                 overrides: all,
                 seed: Some(run.seed),
-                lib_dirs: Vec::new(),
+                lib_dirs: super::script_args::env_lib_dirs(),
             },
         )
         .map_err(|e| CliError::input(anyhow!("{}: {e}", run.name)))?;
+        crate::validation::validate(&loaded)
+            .map_err(|e| CliError::input(anyhow!("{}: {e}", run.name)))?;
     }
     let stem = script
         .file_stem()
@@ -177,14 +179,17 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
         .with_context(|| format!("cannot create {}", root.display()))
         .map_err(CliError::failed)?;
     let mut plan = SweepPlan {
-        script: script.display().to_string(),
+        // Absolute, so the sweep (and its runs) can be continued from any directory.
+        script: crate::run_dir::absolute(&script).display().to_string(),
         overrides,
         grid: args.grid.iter().map(|a| a.path.clone()).collect(),
         runs,
         slurm_job: None,
     };
     if let Ok(old) = read_plan(&root) {
-        if old.runs != plan.runs || old.script != plan.script || old.overrides != plan.overrides {
+        let same_script =
+            crate::run_dir::absolute(Path::new(&old.script)) == Path::new(&plan.script);
+        if old.runs != plan.runs || !same_script || old.overrides != plan.overrides {
             return Err(CliError::input(anyhow!(
                 "{} holds a different sweep; choose another --out (restarting a sweep needs the same script, grid, seeds and --set)",
                 root.display()

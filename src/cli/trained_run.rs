@@ -45,17 +45,6 @@ impl TrainedRun {
     }
 }
 
-/// Module folders from `PSYCHRNN_PATH` (colon-separated), as `run` reads them.
-fn env_lib_dirs() -> Vec<PathBuf> {
-    std::env::var_os("PSYCHRNN_PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Opens `dir`: takes its lock, reads config.yaml, loads the run's script (or `script`) with
 /// the run's overrides and seed, rebuilds the network and restores its trained parameters.
 pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
@@ -68,7 +57,7 @@ pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
         .map(|o| o.parse::<Override>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|m| CliError::input(anyhow!("config.yaml overrides: {m}")))?;
-    let source = run.script_source(&record, &env_lib_dirs());
+    let source = run.script_source(&record, &super::script_args::env_lib_dirs());
     let script: PathBuf = script.map(Path::to_path_buf).unwrap_or(source.script);
     let options = LoadOptions {
         overrides,
@@ -77,6 +66,7 @@ pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
     };
     let loaded = load_experiment(&script, &options)
         .map_err(|e| CliError::input(anyhow!("{e} (give the task script with --script)")))?;
+    crate::validation::validate(&loaded).map_err(CliError::input)?;
     let config = &record.experiment;
     let base = script.parent().unwrap_or(Path::new("."));
     let network = build_network(&config.model, loaded.task.shape(), config.seed, base)

@@ -41,6 +41,7 @@ pub fn conditions_title(i: usize, c: &crate::task::Conditions) -> String {
 pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
     ImageFormat::of(&args.out).map_err(CliError::input)?;
     let loaded = args.script.load()?;
+    crate::validation::validate(&loaded).map_err(CliError::input)?;
     let task = loaded.task.as_ref();
     let seed = loaded.config.seed;
     let n = args.n;
