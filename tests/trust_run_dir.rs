@@ -536,3 +536,118 @@ fn a_signal_to_a_sweep_reaches_its_runs_which_then_resume() {
         assert_eq!(summary.iterations, 20000);
     }
 }
+
+/// A small filesystem of its own (tmpfs, needs root as CI has); `None` where it cannot be made.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(path.to_path_buf()))
+    }
+    fn grow(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_that_loses_nothing_saved() {
+    let s = Scratch::new("full-disk");
+    let script = copy_script(s.path(), "pd.rhai");
+    let Some(disk) = SmallDisk::mount(&s.join("disk"), "1m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    // trials.npz of 2048 test trials is about 40 MB: the disk fills while the run finishes.
+    let o = psychrnn(
+        s.path(),
+        &[
+            "run",
+            script.to_str().unwrap(),
+            "--out",
+            "disk/r",
+            "--set",
+            "model.n_rec=8",
+            "--set",
+            "train.batch_size=8",
+            "--set",
+            "train.iterations=20",
+            "--set",
+            "train.test_trials=2048",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("No space left on device"),
+        "{}",
+        stderr(&o)
+    );
+    let run = RunDir::new(s.join("disk/r"));
+    // Nothing half-written: no temporary file, and what was saved reads back.
+    let names: Vec<String> = std::fs::read_dir(run.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains(".tmp-") || n.starts_with(".checkpoint-tmp")),
+        "{names:?}"
+    );
+    assert!(!run.summary().exists());
+    assert_eq!(run.read_record().unwrap().experiment.train.iterations, 20);
+    assert_eq!(run.read_history().unwrap().last().unwrap().iteration, 20);
+    // With space again, the same run finishes from its checkpoint.
+    disk.grow("256m");
+    let o = psychrnn(s.path(), &["run", "--resume", "disk/r", "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(run.read_summary().unwrap().unwrap().iterations, 20);
+    drop(disk);
+}
+
+#[test]
+fn a_curriculum_rule_that_never_returns_is_bad_input_and_the_run_stays_resumable() {
+    let s = Scratch::new("endless-rule");
+    let text = std::fs::read_to_string(repo().join("scripts/perceptual_discrimination.rhai"))
+        .unwrap()
+        .replace(
+            "experiment(#{",
+            "experiment(#{ curriculum: [#{ name: \"a\", advance: |s| { let n = 0; loop { n += 1; } } }, #{ name: \"b\" }],",
+        );
+    std::fs::write(s.join("rule.rhai"), text).unwrap();
+    let o = psychrnn(
+        s.path(),
+        &run_args(
+            "rule.rhai",
+            "r",
+            &[
+                "--set",
+                "train.iterations=20",
+                "--set",
+                "train.eval_every=10",
+            ],
+        ),
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("in the rule of curriculum stage 'a'"), "{err}");
+    assert!(err.contains("--out r --overwrite"), "{err}");
+    assert!(RunDir::new(s.join("r")).config().exists());
+}

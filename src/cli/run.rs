@@ -270,6 +270,16 @@ fn take_run_dir(
         overrides: plan.overrides.iter().map(override_text).collect(),
         experiment: config.clone(),
     };
+    if let Some(file) = &config.model.load {
+        let script_dir = plan.script.parent().unwrap_or(Path::new("."));
+        if script_dir.join(file).is_file()
+            && !run
+                .write_beside_script_copy(script_dir, file)
+                .map_err(CliError::run_dir)?
+        {
+            eprintln!("note: model.load {file} is outside the script's folder and is not copied into the run; the run reopens only where that file is");
+        }
+    }
     run.write_record(&record).map_err(CliError::run_dir)?;
     Ok((run, lock, TrainState::new(curriculum)))
 }
@@ -395,8 +405,9 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         }
         Err(e @ (TrainError::Script(_) | TrainError::Task(_) | TrainError::Scoring(_))) => {
             return Err(CliError::input(anyhow!(
-                "{e}\n(the run stopped at iteration {}; fix the script, then psychrnn run --resume {} continues from the last checkpoint)",
+                "{e}\n(the run stopped at iteration {}; fix the script and train again: psychrnn run {} --out {} --overwrite)",
                 state.iteration,
+                plan.script.display(),
                 run.root().display()
             )))
         }

@@ -38,6 +38,37 @@ impl RunDir {
         })
     }
 
+    /// Copies a file the script names relative to its folder (`model.load`) to the same place
+    /// beside the script copy, so the run reopens without the original. A path that is
+    /// absolute or leaves the folder (`..`) is not copied; returns whether it was.
+    pub fn write_beside_script_copy(
+        &self,
+        script_dir: &Path,
+        relative: &str,
+    ) -> Result<bool, RunDirError> {
+        let rel = Path::new(relative);
+        let plain = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Ok(false);
+        }
+        let from = script_dir.join(rel);
+        let to = self.script_dir().join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|source| RunDirError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let bytes = fs::read(&from).map_err(|source| RunDirError::Io {
+            path: from.clone(),
+            source,
+        })?;
+        write_atomic(&to, &bytes).map_err(|source| RunDirError::Io { path: to, source })?;
+        Ok(true)
+    }
+
     /// Where `record`'s script is loaded from when the run is reopened (`--resume`, `test`,
     /// `simulate`, `fixedpoints`, `run RUN/config.yaml`), from any working directory.
     pub fn script_source(&self, record: &RunRecord, extra: &[PathBuf]) -> ScriptSource {
