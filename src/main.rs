@@ -1,8 +1,7 @@
 //! The `psychrnn` command line: parse, run, map errors to exit codes.
 
-/// Counts heap bytes, so `psychrnn bench` can report the peak memory of a training iteration.
-#[global_allocator]
-static ALLOCATOR: psychrnn::memory::CountingAllocator = psychrnn::memory::CountingAllocator;
+// The global allocator (`psychrnn::memory::CountingAllocator`, which counts heap bytes for
+// `psychrnn bench` and the script sandbox) is declared by the library.
 
 fn main() {
     std::process::exit(psychrnn::cli::main());

@@ -6,8 +6,7 @@
 //! blocks the allocator keeps (see `cli::allocator`). They count only after
 //! [`start_counting`]: every allocation updating shared counters had cost a quarter of the time
 //! of per-step trial generation on two threads (the counters' cache line moving between cores).
-//! Where `CountingAllocator` is not the global allocator, or before counting starts,
-//! [`heap_bytes`] and [`peak_heap_bytes`] stay 0.
+//! Before counting starts, [`heap_bytes`] and [`peak_heap_bytes`] stay 0.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
@@ -19,8 +18,15 @@ static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 
-/// The system allocator, counting live and peak heap bytes once [`start_counting`] was called.
+/// The system allocator, counting live and peak heap bytes once [`start_counting`] was called,
+/// and each thread's allocations always (the script sandbox bounds a script call's memory
+/// with them, see `script::alloc_meter`).
 pub struct CountingAllocator;
+
+/// The library's allocator: the script sandbox needs its per-thread counts wherever the
+/// library runs (the binary, tests, programs embedding it).
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Starts counting allocations (for the rest of the process).
 pub fn start_counting() {
@@ -48,22 +54,29 @@ fn shrank(size: usize) {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
-        if !p.is_null() && counting() {
-            grew(layout.size());
+        if !p.is_null() {
+            crate::script::note_allocation(layout.size());
+            if counting() {
+                grew(layout.size());
+            }
         }
         p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() && counting() {
-            grew(layout.size());
+        if !p.is_null() {
+            crate::script::note_allocation(layout.size());
+            if counting() {
+                grew(layout.size());
+            }
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
+        crate::script::note_free(layout.size());
         if counting() {
             shrank(layout.size());
         }
@@ -71,9 +84,13 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() && counting() {
-            shrank(layout.size());
-            grew(new_size);
+        if !p.is_null() {
+            crate::script::note_free(layout.size());
+            crate::script::note_allocation(new_size);
+            if counting() {
+                shrank(layout.size());
+                grew(new_size);
+            }
         }
         p
     }

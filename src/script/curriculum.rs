@@ -36,6 +36,13 @@ impl ScriptCurriculum {
         stages: Vec<StageConfig>,
         rules: Vec<Option<FnPtr>>,
     ) -> Self {
+        // Rules get private copies of what they capture, like the task's closures (see
+        // `private_closure`): a rule's captured variables do not carry state between calls,
+        // which a resumed run could not restore.
+        let rules = rules
+            .iter()
+            .map(|r| r.as_ref().map(super::task::private_closure))
+            .collect();
         ScriptCurriculum {
             base,
             stage_tasks,

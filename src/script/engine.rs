@@ -11,10 +11,6 @@ type SharedModule = Shared<Module>;
 
 use super::stdlib;
 
-/// Operations one script evaluation or one callback may run before it is stopped
-/// (a few tenths of a second of script work).
-pub const MAX_OPERATIONS: u64 = 5_000_000;
-
 /// Builds the sandboxed engine. Scripts get no file or network access; imports resolve the
 /// embedded standard library (`psychrnn/…`), then files next to the importing script (or
 /// `script_dir`), then each of `lib_dirs` in order.
@@ -53,13 +49,7 @@ pub fn build_engine_logging(
     loaded: LoadedModules,
 ) -> Engine {
     let mut engine = Engine::new();
-    engine.set_max_operations(MAX_OPERATIONS);
-    engine.set_max_call_levels(64);
-    engine.set_max_expr_depths(128, 64);
-    engine.set_max_string_size(1 << 20);
-    engine.set_max_array_size(1 << 20);
-    engine.set_max_map_size(1 << 16);
-    engine.set_max_modules(256);
+    super::sandbox::apply(&mut engine);
     engine.on_print(|s| eprintln!("[script] {s}"));
     engine.on_debug(|s, src, pos| eprintln!("[script debug] {}:{pos}: {s}", src.unwrap_or("")));
     engine.set_module_resolver(ModuleSearch {
@@ -73,6 +63,12 @@ pub fn build_engine_logging(
     super::task_api::register(&mut engine);
     super::model_api::register(&mut engine);
     engine
+}
+
+thread_local! {
+    /// The modules this thread is loading, outermost first: (cache key, name for messages).
+    static IMPORTING: std::cell::RefCell<Vec<(String, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Resolves `import` paths: embedded stdlib first, then the file system search path.
@@ -146,8 +142,28 @@ impl ModuleSearch {
             .compile(source)
             .map_err(|e| EvalAltResult::ErrorInModule(name.into(), Box::new(e.into()), pos))?;
         ast.set_source(name);
-        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
-            .map_err(|e| EvalAltResult::ErrorInModule(name.into(), e, pos))?;
+        // A module being loaded on this thread that is imported again is a cycle: loading it
+        // would recurse until the stack overflows.
+        let cycle = IMPORTING.with_borrow_mut(|stack| {
+            if let Some(at) = stack.iter().position(|(k, _)| k == key) {
+                let mut names: Vec<&str> = stack[at..].iter().map(|(_, n)| n.as_str()).collect();
+                names.push(name);
+                return Some(names.join(" → "));
+            }
+            stack.push((key.to_string(), name.to_string()));
+            None
+        });
+        if let Some(cycle) = cycle {
+            return Err(EvalAltResult::ErrorRuntime(
+                format!("import cycle: {cycle}; modules cannot import each other (move what both need into a third module)").into(),
+                pos,
+            )
+            .into());
+        }
+        let evaluated = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        IMPORTING.with_borrow_mut(|stack| stack.retain(|(k, _)| k != key));
+        let mut module =
+            evaluated.map_err(|e| EvalAltResult::ErrorInModule(name.into(), e, pos))?;
         module.set_id(name);
         let shared: SharedModule = module.into();
         self.loaded
@@ -196,7 +212,11 @@ impl ModuleResolver for ModuleSearch {
                     )
                 })?;
                 let name = file.display().to_string();
-                return self.load(engine, &name, &name, &text, pos);
+                // The same file reached by two spellings (`a`, `./a.rhai`) is one module.
+                let key = std::fs::canonicalize(file)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| name.clone());
+                return self.load(engine, &key, &name, &text, pos);
             }
         }
         let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();

@@ -81,19 +81,35 @@ impl ScriptError {
         let pos = e.position();
         let mut message = match e {
             EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
+            // The sandbox's memory limits stop a script with their message as the token.
+            EvalAltResult::ErrorTerminated(token, _) if token.is_string() => token.to_string(),
             _ => e.to_string(),
         };
         if let Some(stripped) = message.strip_suffix(&format!(" ({pos})")) {
             message = stripped.to_string();
         }
-        if matches!(e, EvalAltResult::ErrorTooManyOperations(_)) {
-            message = format!(
-                "{message}: a script call may run at most {} operations (is there an endless loop?)",
-                super::MAX_OPERATIONS
-            );
-        }
+        let limit = match e {
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                message = format!(
+                    "operation limit: a script call may run at most {} operations (is there an endless loop?)",
+                    super::MAX_OPERATIONS
+                );
+                true
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
+                message = format!(
+                    "call depth limit: functions may nest at most {} calls deep (is there an endless recursion?)",
+                    super::MAX_CALL_LEVELS
+                );
+                true
+            }
+            EvalAltResult::ErrorTerminated(..) => true,
+            _ => false,
+        };
         if !context.is_empty() {
             message = format!("{message} ({context})");
+        } else if limit {
+            message = format!("{message} (at the script's top level)");
         }
         if !calls.is_empty() {
             message = format!("{message} [{}]", calls.join(", "));

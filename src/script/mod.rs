@@ -5,6 +5,7 @@
 //! and turns what it declares into typed settings plus a [`ScriptTask`] that calls the
 //! script's closures to draw trials.
 
+mod alloc_meter;
 mod curriculum;
 pub mod docs;
 mod engine;
@@ -12,18 +13,21 @@ mod error;
 mod experiment;
 mod model_api;
 mod rng;
+mod sandbox;
 pub mod stdlib;
 mod task;
 mod task_api;
 mod value;
 
+pub(crate) use alloc_meter::{note_allocation, note_free};
 pub use curriculum::ScriptCurriculum;
-pub use engine::{
-    build_engine, build_engine_logging, ImportLog, ImportedModule, LoadedModules, MAX_OPERATIONS,
-};
+pub use engine::{build_engine, build_engine_logging, ImportLog, ImportedModule, LoadedModules};
 pub use error::ScriptError;
 pub use experiment::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
 };
 pub use rng::ScriptRng;
+pub use sandbox::{
+    MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES, MAX_OPERATIONS,
+};
 pub use task::{ScriptTask, TrialForm, EPOCH_KEYS};

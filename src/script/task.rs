@@ -49,6 +49,48 @@ pub struct ScriptTask {
     params_takes_settings: bool,
 }
 
+/// `f` with its own copy of every value it captured, holding no shared cells.
+///
+/// Why: rhai, built with feature `sync`, turns each variable a closure captures into a shared
+/// cell (`Arc<RwLock<Dynamic>>`) kept in the closure's curried arguments, and every copy of
+/// the closure holds the same cell. Trials are drawn on several threads that call the same
+/// closure, so they all use that one cell: a method call on a captured value (the stdlib
+/// `yang_multitask`'s `params` calls `all.index_of(task)` on its captured task list)
+/// write-locks it, and another thread that finds it locked retries 5 times 10 ms and then
+/// fails with "Data race detected" — which happens when the lock holder is descheduled on a
+/// busy machine. With private copies nothing is shared between threads, for the stdlib's
+/// closures and for any script's. It also makes every call start from the captured values as
+/// they were when the task was declared, whatever ran before on whichever thread, so a batch
+/// is the same for any thread count (a closure that changes a captured variable changes
+/// only its own call's copy).
+pub(crate) fn private_closure(f: &FnPtr) -> FnPtr {
+    let mut f = f.clone();
+    let curry: Vec<Dynamic> = f.curry().iter().map(private_value).collect();
+    f.set_curry(curry);
+    f
+}
+
+/// A deep copy of `v` with no shared cells: arrays, maps and closures inside are copied too.
+fn private_value(v: &Dynamic) -> Dynamic {
+    let v = v.flatten_clone();
+    if v.is_array() {
+        let items: Array = v.cast::<Array>().iter().map(private_value).collect();
+        return Dynamic::from_array(items);
+    }
+    if v.is_map() {
+        let entries: Map = v
+            .cast::<Map>()
+            .iter()
+            .map(|(k, x)| (k.clone(), private_value(x)))
+            .collect();
+        return Dynamic::from_map(entries);
+    }
+    if v.is_fnptr() {
+        return Dynamic::from(private_closure(&v.cast::<FnPtr>()));
+    }
+    v
+}
+
 /// Where `key: |…|` first appears in `source` (1-based line and column), to locate errors
 /// that Rhai reports without a position.
 fn closure_position(source: &str, key: &str) -> Position {
@@ -95,6 +137,11 @@ impl ScriptTask {
             .map(|m| m.params.len().saturating_sub(params.curry().len()));
         let params_takes_settings = declared == Some(2);
         let settings = super::value::from_yaml(&config.settings);
+        let params = private_closure(&params);
+        let form = match form {
+            TrialForm::Epochs(f) => TrialForm::Epochs(private_closure(&f)),
+            TrialForm::Steps(f) => TrialForm::Steps(private_closure(&f)),
+        };
         Ok(ScriptTask {
             settings,
             params_takes_settings,
@@ -170,13 +217,27 @@ impl ScriptTask {
 
     /// Calls a curriculum rule closure (defined in the same script) with `arg`.
     pub fn call_rule(&self, f: &FnPtr, arg: Dynamic, context: &str) -> Result<Dynamic, String> {
-        self.call(f, (arg,), context)
+        self.call_keyed(f, (arg,), context, "advance")
     }
 
+    /// Calls `f`, a `task.KEY` closure named by `context` ("in task.params").
     fn call(&self, f: &FnPtr, args: impl rhai::FuncArgs, context: &str) -> Result<Dynamic, String> {
+        let key = context.rsplit('.').next().unwrap_or("");
+        self.call_keyed(f, args, context, key)
+    }
+
+    /// Calls `f` in a fresh sandbox budget; errors without a position are located where
+    /// `key: |…|` is written.
+    fn call_keyed(
+        &self,
+        f: &FnPtr,
+        args: impl rhai::FuncArgs,
+        context: &str,
+        key: &str,
+    ) -> Result<Dynamic, String> {
+        super::sandbox::start_call();
         f.call::<Dynamic>(&self.engine, &self.ast, args)
             .map_err(|e: Box<EvalAltResult>| {
-                let key = context.rsplit('.').next().unwrap_or("");
                 let fallback = closure_position(&self.source, key);
                 ScriptError::from_eval_at(&self.file, &e, context, fallback).to_string()
             })

@@ -277,12 +277,26 @@ pub fn generate_batch_with_threads(
         let mut rng = Rng::derive(seed, &[stream, batch, i as u64]);
         task.trial(&mut rng)
     };
+    // Trials `range` in order, up to the first that fails: after a failure (a script stopped
+    // by the sandbox takes up to a second) the rest would only be thrown away.
+    let draw_until_failure = |range: std::ops::Range<usize>| {
+        let mut out = Vec::with_capacity(range.len());
+        for i in range {
+            let trial = draw(i);
+            let failed = trial.is_err();
+            out.push(trial);
+            if failed {
+                break;
+            }
+        }
+        out
+    };
     let mut trials: Vec<Result<Trial, String>> = Vec::with_capacity(n_trials);
     let mut first = 0;
     let threads = if threads == 0 && n_trials > 1 {
         let start = std::time::Instant::now();
         trials.push(draw(0));
-        first = 1;
+        first = if trials[0].is_err() { n_trials } else { 1 };
         let estimate = start.elapsed().as_secs_f64() * n_trials as f64;
         if estimate > PARALLEL_ABOVE_SECONDS {
             generation_threads()
@@ -295,7 +309,7 @@ pub fn generate_batch_with_threads(
     let rest = n_trials - first;
     let threads = threads.clamp(1, rest.max(1));
     if threads == 1 {
-        trials.extend((first..n_trials).map(draw));
+        trials.extend(draw_until_failure(first..n_trials));
     } else {
         let chunk = rest.div_ceil(threads);
         std::thread::scope(|scope| {
@@ -303,7 +317,7 @@ pub fn generate_batch_with_threads(
                 .map(|k| {
                     let range =
                         (first + k * chunk).min(n_trials)..(first + (k + 1) * chunk).min(n_trials);
-                    scope.spawn(move || range.map(draw).collect::<Vec<_>>())
+                    scope.spawn(move || draw_until_failure(range))
                 })
                 .collect();
             for h in handles {
@@ -312,6 +326,8 @@ pub fn generate_batch_with_threads(
         });
     }
     let mut out = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
+    // Each chunk ends at its first failure and the chunks before it are complete, so the
+    // first failure met here is the lowest failing trial, at its own index.
     for (i, trial) in trials.into_iter().enumerate() {
         let fail = |message: String| TaskError::Trial {
             task: task.name().to_string(),
