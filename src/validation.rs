@@ -118,12 +118,19 @@ fn sample(task: &Arc<dyn Task>, seed: u64, label: &str) -> Result<Batch, Validat
     let mut batch = Batch::empty(SAMPLE_TRIALS, shape.n_steps(), shape.n_in(), shape.n_out());
     let mut first: Option<(usize, String)> = None;
     let mut failed = 0;
+    let mut drawn = 0;
     for i in 0..SAMPLE_TRIALS {
+        drawn += 1;
         let mut rng = Rng::derive(seed, &[stream::TRAIN, 0, i as u64]);
         let result = task.trial(&mut rng).and_then(|t| batch.set_trial(i, t));
         if let Err(message) = result {
             failed += 1;
+            // A runaway stops at its limit on every trial (up to a second each): one is enough.
+            let runaway = crate::script::is_limit_message(&message);
             first.get_or_insert((i, message));
+            if runaway {
+                break;
+            }
         }
     }
     match first {
@@ -131,7 +138,7 @@ fn sample(task: &Arc<dyn Task>, seed: u64, label: &str) -> Result<Batch, Validat
         Some((trial, message)) => Err(ValidationError::Trials {
             task: label.to_string(),
             failed,
-            sampled: SAMPLE_TRIALS,
+            sampled: drawn,
             trial,
             message,
         }),

@@ -28,6 +28,7 @@ pub use experiment::{
 };
 pub use rng::ScriptRng;
 pub use sandbox::{
-    MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES, MAX_OPERATIONS,
+    is_limit_message, MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES,
+    MAX_OPERATIONS,
 };
 pub use task::{ScriptTask, TrialForm, EPOCH_KEYS};
