@@ -53,7 +53,7 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
         eval.outputs,
         eval.states,
         eval.rates,
-        task.shape().dt,
+        task.shape(),
     )
     .with_correct(eval.correct);
     let out = args
