@@ -114,7 +114,12 @@ pub fn npy_bytes(dims: &[usize], values: NpyValues) -> std::result::Result<Vec<u
             if let Some(text) = v.iter().find(|s| s.contains('\0')) {
                 return Err(NulInText { text: text.clone() });
             }
-            let width = v.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1);
+            let width = v
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
             write_header(&format!("<U{width}"), dims, &mut out).expect("writing to memory");
             for s in v {
                 let mut n = 0;
@@ -285,8 +290,11 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
     }
     let kind = descr.trim_start_matches(['<', '|', '=']);
     let fixed = |width: usize| -> std::result::Result<&[u8], String> {
-        data.get(..count * width)
-            .ok_or(format!("holds {} bytes, expected {}", data.len(), count * width))
+        data.get(..count * width).ok_or(format!(
+            "holds {} bytes, expected {}",
+            data.len(),
+            count * width
+        ))
     };
     let values = match kind {
         "f4" => ArrayValues::F32(
@@ -402,5 +410,40 @@ mod tests {
             let b = back.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
             assert_eq!(a.to_vec1::<f64>().unwrap(), b.to_vec1::<f64>().unwrap());
         }
+    }
+
+    #[test]
+    fn text_and_bool_arrays_read_back_and_nul_is_refused() {
+        let path =
+            std::env::temp_dir().join(format!("psychrnn-npz-text-{}.npz", std::process::id()));
+        let words: Vec<String> = ["", "a,b", "ü<\"'>", "#x:y"].map(String::from).to_vec();
+        let npy = vec![
+            (
+                "words",
+                npy_bytes(&[2, 2], NpyValues::Text(&words)).unwrap(),
+            ),
+            ("empty", npy_bytes(&[0], NpyValues::Text(&[])).unwrap()),
+            (
+                "ok",
+                npy_bytes(&[3], NpyValues::Bool(&[true, false, true])).unwrap(),
+            ),
+        ];
+        write_npz_with_npy(&arrays(), &npy, &path).unwrap();
+        let read = read_npz(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read["words"].shape, [2, 2]);
+        assert_eq!(read["words"].text().unwrap(), words);
+        assert_eq!(read["empty"].text().unwrap(), Vec::<String>::new());
+        assert_eq!(
+            read["ok"].values,
+            ArrayValues::Bool(vec![true, false, true])
+        );
+        assert_eq!(read["dt"].to_f64().unwrap(), [10.0]);
+        assert_eq!(read["states"].shape, [2, 3, 5]);
+        let nul = vec!["a\0b".to_string()];
+        assert!(npy_bytes(&[1], NpyValues::Text(&nul))
+            .unwrap_err()
+            .to_string()
+            .contains("NUL"));
     }
 }

@@ -502,7 +502,12 @@ impl TrialRecord {
         let input_names = text_of(take(&mut entries, "input_names"), "input_names")?;
         let output_names = text_of(take(&mut entries, "output_names"), "output_names")?;
         let correct = match take(&mut entries, "correct") {
-            Some(a) => Some(f64_of(&a, "correct")?.into_iter().map(|v| v > 0.5).collect()),
+            Some(a) => Some(
+                f64_of(&a, "correct")?
+                    .into_iter()
+                    .map(|v| v > 0.5)
+                    .collect(),
+            ),
             None => None,
         };
         let epochs = match take(&mut entries, "epoch_names") {
@@ -512,11 +517,14 @@ impl TrialRecord {
                 let mut ints = |key: &str, len: usize| -> Result<Vec<i64>, String> {
                     let a = take(&mut entries, key)
                         .ok_or_else(|| fail(format!("`epoch_names` without `{key}`")))?;
-                    let v = a
-                        .to_i64()
-                        .ok_or_else(|| fail(format!("`{key}` is {}, expected integers", a.kind())))?;
+                    let v = a.to_i64().ok_or_else(|| {
+                        fail(format!("`{key}` is {}, expected integers", a.kind()))
+                    })?;
                     if v.len() != len {
-                        return Err(fail(format!("`{key}` has {} values, expected {len}", v.len())));
+                        return Err(fail(format!(
+                            "`{key}` has {} values, expected {len}",
+                            v.len()
+                        )));
                     }
                     Ok(v)
                 };
@@ -601,8 +609,9 @@ fn labels_from_trials(
 fn read_labels_sidecar(path: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
     let labels_path = path.with_file_name("trials_labels.yaml");
     match std::fs::read_to_string(&labels_path) {
-        Ok(text) => serde_norway::from_str(&text)
-            .map_err(|e| format!("{}: {e}", labels_path.display())),
+        Ok(text) => {
+            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", labels_path.display()))
+        }
         Err(_) => Ok(BTreeMap::new()),
     }
 }
@@ -636,7 +645,13 @@ mod tests {
         outputs[1] = 1.0;
         outputs[2] = 0.0;
         outputs[3] = 1.0;
-        TrialRecord::new(&batch, outputs, vec![0.0; b * 2], vec![0.0; b * 2], &shape())
+        TrialRecord::new(
+            &batch,
+            outputs,
+            vec![0.0; b * 2],
+            vec![0.0; b * 2],
+            &shape(),
+        )
     }
 
     #[test]
@@ -657,5 +672,61 @@ mod tests {
         assert_eq!(back.correct, Some(vec![false, false, true]));
         assert_eq!(back, scored);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn span(name: &str, start: usize, end: usize) -> EpochSpan {
+        EpochSpan {
+            name: name.into(),
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn epoch_table_has_a_column_per_name_and_occurrence_and_gives_the_spans_back() {
+        let trials = vec![
+            vec![span("fix", 0, 3), span("stim", 3, 5), span("go", 5, 9)],
+            vec![
+                span("fix", 0, 2),
+                span("stim", 2, 4),
+                span("stim", 4, 6),
+                span("go", 6, 9),
+            ],
+            vec![],
+        ];
+        let table = EpochTable::of(&trials);
+        assert_eq!(table.names, ["fix", "stim", "go", "stim"]);
+        assert_eq!(table.occurrence, [1, 1, 1, 2]);
+        assert_eq!(table.start, [0, 3, 5, -1, 0, 2, 6, 4, -1, -1, -1, -1]);
+        assert_eq!(table.end, [3, 5, 9, -1, 2, 4, 9, 6, -1, -1, -1, -1]);
+        assert_eq!(table.column("stim"), Some(1));
+        assert_eq!(table.column("nope"), None);
+        assert_eq!(table.spans(), trials);
+    }
+
+    #[test]
+    fn text_conditions_are_codes_and_labels_and_mixed_ones_become_text() {
+        let text = |s: &str| ConditionValue::Text(s.into());
+        let trials: Vec<Conditions> = vec![
+            [("ctx".into(), text("motion")), ("mix".into(), text("a"))].into(),
+            [
+                ("ctx".into(), text("color")),
+                ("mix".into(), ConditionValue::Number(2.5)),
+            ]
+            .into(),
+            [("coh".into(), ConditionValue::Number(0.5))].into(),
+        ];
+        let (conditions, labels) = condition_columns(&trials);
+        assert_eq!(labels["ctx"], ["color", "motion"]);
+        assert_eq!(conditions["ctx"][..2], [1.0, 0.0]);
+        assert!(conditions["ctx"][2].is_nan());
+        assert_eq!(labels["mix"], ["2.5", "a"]);
+        assert_eq!(conditions["mix"][..2], [1.0, 0.0]);
+        assert!(!labels.contains_key("coh"));
+        assert!(conditions["coh"][0].is_nan() && conditions["coh"][2] == 0.5);
+        assert_eq!(
+            labels_per_trial(&conditions["ctx"], &labels["ctx"]),
+            ["motion", "color", ""]
+        );
     }
 }

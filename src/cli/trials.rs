@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::script_args::ScriptArgs;
 use super::{flag_values, CliError};
+use crate::memory::{bytes_of, check_budget, MemoryItem};
 use crate::random::{stream, Rng};
 use crate::report::{draw_trials, ImageFormat, TrialPanel};
-use crate::memory::{bytes_of, check_budget, MemoryItem};
 use crate::task::{generate_batch, ConditionValue, Task};
 use crate::trials_file::write_task_batch;
 
