@@ -1,9 +1,14 @@
-//! Writing `.npz` archives (numpy's zip of `.npy` arrays) through buffers. candle's
-//! `Tensor::write_npz` issues one 4-byte write system call per value: a run's 44 MB
-//! `trials.npz` (512 test trials × 200 steps × 50 units) took 6.6 s to write that way.
+//! `.npz` archives (numpy's zip of `.npy` arrays): writing through buffers, and reading the
+//! arrays psychrnn writes back with their types. candle's `Tensor::write_npz` issues one
+//! 4-byte write system call per value: a run's 44 MB `trials.npz` (512 test trials × 200
+//! steps × 50 units) took 6.6 s to write that way.
+//!
+//! Besides numbers, arrays may hold booleans (`|b1`) and fixed-width unicode text (`<U…`), so
+//! that `np.load` reads every entry without `allow_pickle`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use candle_core::{DType, Error, Result, Tensor};
@@ -13,14 +18,14 @@ const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 /// Writes `entries` (name, array) to `path` as an uncompressed `.npz`, each array in `.npy`
 /// format 1.0 with the header candle writes (`np.load` reads it).
 pub fn write_npz<S: AsRef<str>, T: AsRef<Tensor>>(entries: &[(S, T)], path: &Path) -> Result<()> {
-    write_npz_with_npy(entries, &[], path)
+    write_npz_with_npy(entries, &[] as &[(&str, Vec<u8>)], path)
 }
 
-/// [`write_npz`] plus entries given as ready `.npy` bytes (e.g. pickled object arrays), written
-/// after the tensors.
-pub fn write_npz_with_npy<S: AsRef<str>, T: AsRef<Tensor>>(
+/// [`write_npz`] plus entries given as ready `.npy` bytes (e.g. pickled object arrays, or
+/// [`npy_bytes`]), written after the tensors.
+pub fn write_npz_with_npy<S: AsRef<str>, T: AsRef<Tensor>, N: AsRef<str>>(
     entries: &[(S, T)],
-    npy_entries: &[(&str, Vec<u8>)],
+    npy_entries: &[(N, Vec<u8>)],
     path: &Path,
 ) -> Result<()> {
     let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(path)?));
@@ -34,7 +39,7 @@ pub fn write_npz_with_npy<S: AsRef<str>, T: AsRef<Tensor>>(
         out.flush()?;
     }
     for (name, bytes) in npy_entries {
-        zip.start_file(format!("{name}.npy"), options)
+        zip.start_file(format!("{}.npy", name.as_ref()), options)
             .map_err(Error::wrap)?;
         zip.write_all(bytes)?;
     }
@@ -42,21 +47,10 @@ pub fn write_npz_with_npy<S: AsRef<str>, T: AsRef<Tensor>>(
     Ok(())
 }
 
-/// One array in `.npy` format 1.0: magic, version, header length, the header dict padded with
-/// spaces to a multiple of 16 bytes, then the values in C order, little-endian.
-pub fn write_npy(tensor: &Tensor, out: &mut impl Write) -> Result<()> {
-    let descr = match tensor.dtype() {
-        DType::F32 => "f4",
-        DType::F64 => "f8",
-        DType::U8 => "u1",
-        DType::U32 => "u4",
-        DType::I64 => "i8",
-        other => candle_core::bail!(
-            "npy: cannot write {other:?} arrays (f32, f64, u8, u32 and i64 are written)"
-        ),
-    };
-    let mut shape = tensor
-        .dims()
+/// The `.npy` header: magic, version 1.0, header length, the header dict padded with spaces
+/// to a multiple of 16 bytes.
+fn write_header(descr: &str, dims: &[usize], out: &mut impl Write) -> std::io::Result<()> {
+    let mut shape = dims
         .iter()
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
@@ -65,15 +59,307 @@ pub fn write_npy(tensor: &Tensor, out: &mut impl Write) -> Result<()> {
         shape.push(',');
     }
     let mut header =
-        format!("{{'descr': '<{descr}', 'fortran_order': False, 'shape': ({shape}), }}");
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({shape}), }}");
     let pad = 16 - (NPY_MAGIC.len() + 5 + header.len()) % 16;
     header.extend(std::iter::repeat_n(' ', pad % 16));
     header.push('\n');
     out.write_all(NPY_MAGIC)?;
     out.write_all(&[1, 0])?;
     out.write_all(&(header.len() as u16).to_le_bytes())?;
-    out.write_all(header.as_bytes())?;
+    out.write_all(header.as_bytes())
+}
+
+/// One array in `.npy` format 1.0: the header, then the values in C order, little-endian.
+pub fn write_npy(tensor: &Tensor, out: &mut impl Write) -> Result<()> {
+    let descr = match tensor.dtype() {
+        DType::F32 => "<f4",
+        DType::F64 => "<f8",
+        DType::U8 => "<u1",
+        DType::U32 => "<u4",
+        DType::I64 => "<i8",
+        other => candle_core::bail!(
+            "npy: cannot write {other:?} arrays (f32, f64, u8, u32 and i64 are written)"
+        ),
+    };
+    write_header(descr, tensor.dims(), out)?;
     tensor.write_bytes(out)
+}
+
+/// Values for [`npy_bytes`] that candle tensors do not hold.
+#[derive(Debug, Clone, Copy)]
+pub enum NpyValues<'a> {
+    /// Booleans, written as numpy's `|b1` (usable as an index mask).
+    Bool(&'a [bool]),
+    /// Text, written as fixed-width unicode `<U{longest}` (at least `<U1`).
+    Text(&'a [String]),
+}
+
+/// A value that a `.npy` array cannot hold faithfully.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("text {text:?} holds a NUL character, which numpy's fixed-width text arrays drop")]
+pub struct NulInText {
+    /// The text.
+    pub text: String,
+}
+
+/// One array of `values` with shape `dims` as `.npy` bytes (for [`write_npz_with_npy`]).
+pub fn npy_bytes(dims: &[usize], values: NpyValues) -> std::result::Result<Vec<u8>, NulInText> {
+    let mut out = Vec::new();
+    match values {
+        NpyValues::Bool(v) => {
+            write_header("|b1", dims, &mut out).expect("writing to memory");
+            out.extend(v.iter().map(|&b| b as u8));
+        }
+        NpyValues::Text(v) => {
+            if let Some(text) = v.iter().find(|s| s.contains('\0')) {
+                return Err(NulInText { text: text.clone() });
+            }
+            let width = v
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            write_header(&format!("<U{width}"), dims, &mut out).expect("writing to memory");
+            for s in v {
+                let mut n = 0;
+                for c in s.chars() {
+                    out.extend((c as u32).to_le_bytes());
+                    n += 1;
+                }
+                out.extend(std::iter::repeat_n(0u8, 4 * (width - n)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The values of one array read by [`read_npz`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayValues {
+    /// `<f4`.
+    F32(Vec<f32>),
+    /// `<f8`.
+    F64(Vec<f64>),
+    /// Integers (`<i8`, `<i4`, `|u1`, `<u4`), widened.
+    Int(Vec<i64>),
+    /// `|b1`.
+    Bool(Vec<bool>),
+    /// `<U…`, trailing NULs removed as numpy does.
+    Text(Vec<String>),
+}
+
+/// One array read by [`read_npz`]: its shape and values in C order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    /// The shape (empty for a 0-d array).
+    pub shape: Vec<usize>,
+    /// The values.
+    pub values: ArrayValues,
+}
+
+impl Array {
+    /// The values as f32 (numbers only; booleans as 0 and 1).
+    pub fn to_f32(&self) -> Option<Vec<f32>> {
+        Some(match &self.values {
+            ArrayValues::F32(v) => v.clone(),
+            ArrayValues::F64(v) => v.iter().map(|&x| x as f32).collect(),
+            ArrayValues::Int(v) => v.iter().map(|&x| x as f32).collect(),
+            ArrayValues::Bool(v) => v.iter().map(|&x| x as u8 as f32).collect(),
+            ArrayValues::Text(_) => return None,
+        })
+    }
+
+    /// The values as f64 (numbers only; booleans as 0 and 1).
+    pub fn to_f64(&self) -> Option<Vec<f64>> {
+        Some(match &self.values {
+            ArrayValues::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            ArrayValues::F64(v) => v.clone(),
+            ArrayValues::Int(v) => v.iter().map(|&x| x as f64).collect(),
+            ArrayValues::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+            ArrayValues::Text(_) => return None,
+        })
+    }
+
+    /// The values as integers (integer arrays only).
+    pub fn to_i64(&self) -> Option<Vec<i64>> {
+        match &self.values {
+            ArrayValues::Int(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// The values as text (text arrays only).
+    pub fn text(&self) -> Option<&[String]> {
+        match &self.values {
+            ArrayValues::Text(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The dtype in words, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match &self.values {
+            ArrayValues::F32(_) | ArrayValues::F64(_) => "float",
+            ArrayValues::Int(_) => "integer",
+            ArrayValues::Bool(_) => "bool",
+            ArrayValues::Text(_) => "text",
+        }
+    }
+}
+
+/// Decodes `count` fixed-width unicode strings of `width` characters (UTF-32LE), dropping
+/// trailing NULs as numpy does.
+pub fn decode_text(
+    data: &[u8],
+    width: usize,
+    count: usize,
+) -> std::result::Result<Vec<String>, String> {
+    let need = count
+        .checked_mul(width)
+        .and_then(|n| n.checked_mul(4))
+        .ok_or("text array too large")?;
+    if data.len() < need {
+        return Err(format!("holds {} bytes, expected {need}", data.len()));
+    }
+    if width == 0 {
+        return Ok(vec![String::new(); count]);
+    }
+    data[..need]
+        .chunks_exact(4 * width)
+        .map(|item| {
+            let mut s: String = item
+                .chunks_exact(4)
+                .map(|c| {
+                    let code = u32::from_le_bytes(c.try_into().expect("4 bytes"));
+                    char::from_u32(code).ok_or(format!("invalid character code {code:#x}"))
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            s.truncate(s.trim_end_matches('\0').len());
+            Ok(s)
+        })
+        .collect()
+}
+
+/// Parses one `.npy` array written by this module (or by numpy, C order, little-endian).
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
+    if bytes.len() < 10 || &bytes[..6] != NPY_MAGIC {
+        return Err("not an .npy array".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or("truncated or unreadable header")?;
+    let field = |name: &str| -> std::result::Result<&str, String> {
+        let at = header
+            .find(&format!("'{name}'"))
+            .ok_or(format!("header has no '{name}'"))?;
+        Ok(header[at + name.len() + 2..]
+            .trim_start()
+            .trim_start_matches(':')
+            .trim_start())
+    };
+    let descr = field("descr")?
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or("");
+    if field("fortran_order")?.starts_with("True") {
+        return Err("Fortran-ordered arrays are not read; save with C order".into());
+    }
+    let shape_text = field("shape")?;
+    let shape_text = &shape_text[1..shape_text.find(')').ok_or("bad shape")?];
+    let shape: Vec<usize> = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| format!("bad shape `{shape_text}`")))
+        .collect::<std::result::Result<_, _>>()?;
+    let count: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    if descr.starts_with('>') && !descr.ends_with("1") {
+        return Err(format!("big-endian arrays (`{descr}`) are not read"));
+    }
+    let kind = descr.trim_start_matches(['<', '|', '=']);
+    let fixed = |width: usize| -> std::result::Result<&[u8], String> {
+        data.get(..count * width).ok_or(format!(
+            "holds {} bytes, expected {}",
+            data.len(),
+            count * width
+        ))
+    };
+    let values = match kind {
+        "f4" => ArrayValues::F32(
+            fixed(4)?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect(),
+        ),
+        "f8" => ArrayValues::F64(
+            fixed(8)?
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        ),
+        "i8" => ArrayValues::Int(
+            fixed(8)?
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        ),
+        "i4" => ArrayValues::Int(
+            fixed(4)?
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                .collect(),
+        ),
+        "u4" => ArrayValues::Int(
+            fixed(4)?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                .collect(),
+        ),
+        "u1" => ArrayValues::Int(fixed(1)?.iter().map(|&b| b as i64).collect()),
+        "b1" => ArrayValues::Bool(fixed(1)?.iter().map(|&b| b != 0).collect()),
+        text if text.starts_with('U') => {
+            let width: usize = text[1..]
+                .parse()
+                .map_err(|_| format!("bad text dtype `{descr}`"))?;
+            ArrayValues::Text(decode_text(data, width, count)?)
+        }
+        _ => return Err(format!("unsupported dtype `{descr}`")),
+    };
+    Ok(Array { shape, values })
+}
+
+/// Every array of an `.npz` written by [`write_npz_with_npy`] (stored or deflate-compressed),
+/// by entry name without `.npy`. An error names the file and entry.
+pub fn read_npz(path: &Path) -> std::result::Result<BTreeMap<String, Array>, String> {
+    let fail = |m: String| format!("{}: {m}", path.display());
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| fail(format!("not an .npz (zip) file: {e}")))?;
+    let mut out = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| fail(e.to_string()))?;
+        let full = entry.name().map_err(|e| fail(e.to_string()))?.to_string();
+        let name = full.strip_suffix(".npy").unwrap_or(&full).to_string();
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(format!("entry `{name}`: {e}")))?;
+        let array = parse_npy(&bytes).map_err(|m| fail(format!("entry `{name}`: {m}")))?;
+        out.insert(name, array);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -124,5 +410,40 @@ mod tests {
             let b = back.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
             assert_eq!(a.to_vec1::<f64>().unwrap(), b.to_vec1::<f64>().unwrap());
         }
+    }
+
+    #[test]
+    fn text_and_bool_arrays_read_back_and_nul_is_refused() {
+        let path =
+            std::env::temp_dir().join(format!("psychrnn-npz-text-{}.npz", std::process::id()));
+        let words: Vec<String> = ["", "a,b", "ü<\"'>", "#x:y"].map(String::from).to_vec();
+        let npy = vec![
+            (
+                "words",
+                npy_bytes(&[2, 2], NpyValues::Text(&words)).unwrap(),
+            ),
+            ("empty", npy_bytes(&[0], NpyValues::Text(&[])).unwrap()),
+            (
+                "ok",
+                npy_bytes(&[3], NpyValues::Bool(&[true, false, true])).unwrap(),
+            ),
+        ];
+        write_npz_with_npy(&arrays(), &npy, &path).unwrap();
+        let read = read_npz(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read["words"].shape, [2, 2]);
+        assert_eq!(read["words"].text().unwrap(), words);
+        assert_eq!(read["empty"].text().unwrap(), Vec::<String>::new());
+        assert_eq!(
+            read["ok"].values,
+            ArrayValues::Bool(vec![true, false, true])
+        );
+        assert_eq!(read["dt"].to_f64().unwrap(), [10.0]);
+        assert_eq!(read["states"].shape, [2, 3, 5]);
+        let nul = vec!["a\0b".to_string()];
+        assert!(npy_bytes(&[1], NpyValues::Text(&nul))
+            .unwrap_err()
+            .to_string()
+            .contains("NUL"));
     }
 }

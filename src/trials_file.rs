@@ -1,18 +1,311 @@
-//! `trials.npz`: trials with the network's responses, trial-aligned, readable by numpy.
+//! `trials.npz`: trials with the network's responses, trial-aligned, complete for analysis
+//! with numpy alone (`np.load(path)`, no `allow_pickle`: only numeric, bool and fixed-width
+//! text arrays), and task batch files (`psychrnn trials -o batch.npz`), which hold the task's
+//! part of the same keys.
 //!
-//! Keys: `inputs` [B, T, N_in], `targets` and `mask` [B, T, N_out], `outputs` [B, T, N_out],
-//! `states` and `rates` [B, T, N_rec] (float32), `dt` (0-d), and one `condition_<name>` \[B\]
-//! (float64) per condition. A condition given as text is stored as codes 0, 1, … into its
-//! sorted labels, which `labels` keeps (and `trials_labels.yaml` beside the file records).
-//! `correct` \[B\] (float64, 1 or 0) holds the task scorer's verdict on each trial.
+//! Keys (B trials, T steps, E epoch columns):
+//! - `inputs` [B, T, N_in], `targets` and `mask` [B, T, N_out] (float32);
+//! - `input_names` [N_in], `output_names` [N_out] (text): the channels;
+//! - `dt`, `tau` (0-d float64, ms): the task's time step and time constant;
+//! - `format_version` (0-d int64): [`crate::run_dir::FORMAT_VERSION`];
+//! - `epoch_names`, `epoch_occurrence` [E], `epoch_start`, `epoch_end` [B, E] (int64 steps,
+//!   `start..end`, -1 where a trial lacks that epoch): column e is the `epoch_occurrence[e]`-th
+//!   epoch named `epoch_names[e]` in a trial (1 for the first; a name repeats in `epoch_names`
+//!   only when a trial repeats it); E = 0 for tasks written per step;
+//! - `condition_<name>` \[B\] (float64) per condition, NaN where a trial lacks it; a text
+//!   condition holds codes 0, 1, … into its sorted labels, and `label_<name>` \[B\] (text) holds
+//!   each trial's label ("" where it lacks one). A condition that is text on some trials and a
+//!   number on others is stored as text (numbers written out);
+//! - `trials.npz` only: `outputs` [B, T, N_out], `states` and `rates` [B, T, N_rec]
+//!   (float32), and `correct` \[B\] (bool): the task scorer's verdict on each trial.
+//!
+//! Files written before the channel names, epochs, labels and `format_version` were added
+//! (their text labels sit in `trials_labels.yaml` beside them) are still read.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::run_dir::{write_atomic, write_atomic_with};
-use crate::task::{argmax_accuracy, Batch, ConditionValue};
+use crate::npz_file::{npy_bytes, read_npz, Array, NpyValues};
+use crate::run_dir::{write_atomic_with, FORMAT_VERSION};
+use crate::task::{argmax_accuracy, Batch, ConditionValue, Conditions, EpochSpan, TaskShape};
+
+/// Where each trial's epochs lie, one column per (epoch name, occurrence in a trial).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EpochTable {
+    /// Trials B (rows).
+    pub n_trials: usize,
+    /// The epoch name of each column \[E\], in order of first appearance.
+    pub names: Vec<String>,
+    /// Which epoch of that name in a trial each column is \[E\]: 1 for the first, 2 for the
+    /// second, …
+    pub occurrence: Vec<i64>,
+    /// First step of each trial's epoch [B, E], -1 where the trial lacks it.
+    pub start: Vec<i64>,
+    /// One past the last step [B, E], -1 where the trial lacks it.
+    pub end: Vec<i64>,
+}
+
+impl EpochTable {
+    /// The table of each trial's epochs (empty lists for tasks written per step).
+    pub fn of(epochs: &[Vec<EpochSpan>]) -> Self {
+        let mut columns: Vec<(String, i64)> = Vec::new();
+        let mut placed: Vec<Vec<(usize, &EpochSpan)>> = Vec::with_capacity(epochs.len());
+        for trial in epochs {
+            let mut seen: BTreeMap<&str, i64> = BTreeMap::new();
+            let mut row = Vec::with_capacity(trial.len());
+            for span in trial {
+                let k = seen.entry(span.name.as_str()).or_insert(0);
+                *k += 1;
+                let key = (span.name.clone(), *k);
+                let column = match columns.iter().position(|c| *c == key) {
+                    Some(c) => c,
+                    None => {
+                        columns.push(key);
+                        columns.len() - 1
+                    }
+                };
+                row.push((column, span));
+            }
+            placed.push(row);
+        }
+        let e = columns.len();
+        let mut start = vec![-1; epochs.len() * e];
+        let mut end = vec![-1; epochs.len() * e];
+        for (i, row) in placed.iter().enumerate() {
+            for (c, span) in row {
+                start[i * e + c] = span.start as i64;
+                end[i * e + c] = span.end as i64;
+            }
+        }
+        let (names, occurrence) = columns.into_iter().unzip();
+        EpochTable {
+            n_trials: epochs.len(),
+            names,
+            occurrence,
+            start,
+            end,
+        }
+    }
+
+    /// Columns E.
+    pub fn n_columns(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The column of the first epoch named `name`, if any trial has one.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        (0..self.n_columns()).find(|&c| self.names[c] == name && self.occurrence[c] == 1)
+    }
+
+    /// Each trial's epochs in time order (ties, zero-length epochs, in column order).
+    pub fn spans(&self) -> Vec<Vec<EpochSpan>> {
+        let e = self.n_columns();
+        (0..self.n_trials)
+            .map(|i| {
+                let mut row: Vec<(i64, i64, usize)> = (0..e)
+                    .filter(|&c| self.start[i * e + c] >= 0)
+                    .map(|c| (self.start[i * e + c], self.end[i * e + c], c))
+                    .collect();
+                row.sort();
+                row.into_iter()
+                    .map(|(s, t, c)| EpochSpan {
+                        name: self.names[c].clone(),
+                        start: s as usize,
+                        end: t as usize,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Each condition's value per trial (NaN where a trial lacks it; text as codes into its
+/// sorted labels) and the sorted labels of text conditions. A condition that is text on some
+/// trials is text on all (numbers written out), so that a code is never taken for a number.
+pub fn condition_columns(
+    trials: &[Conditions],
+) -> (BTreeMap<String, Vec<f64>>, BTreeMap<String, Vec<String>>) {
+    let mut names: Vec<&String> = trials.iter().flat_map(|c| c.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut conditions = BTreeMap::new();
+    let mut labels = BTreeMap::new();
+    for name in names {
+        let is_text = trials
+            .iter()
+            .any(|c| matches!(c.get(name), Some(ConditionValue::Text(_))));
+        if !is_text {
+            let values = trials
+                .iter()
+                .map(|c| match c.get(name) {
+                    Some(ConditionValue::Number(x)) => *x,
+                    _ => f64::NAN,
+                })
+                .collect();
+            conditions.insert(name.clone(), values);
+            continue;
+        }
+        let text_of = |c: &Conditions| -> Option<String> {
+            match c.get(name)? {
+                ConditionValue::Text(s) => Some(s.clone()),
+                ConditionValue::Number(x) => Some(x.to_string()),
+            }
+        };
+        let mut texts: Vec<String> = trials.iter().filter_map(text_of).collect();
+        texts.sort();
+        texts.dedup();
+        let values = trials
+            .iter()
+            .map(|c| match text_of(c) {
+                Some(s) => texts.binary_search(&s).expect("a label of this condition") as f64,
+                None => f64::NAN,
+            })
+            .collect();
+        conditions.insert(name.clone(), values);
+        labels.insert(name.clone(), texts);
+    }
+    (conditions, labels)
+}
+
+/// Each trial's label of a text condition from its codes ("" where a trial lacks it).
+fn labels_per_trial(codes: &[f64], labels: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .map(|&c| {
+            if c.is_nan() {
+                String::new()
+            } else {
+                labels.get(c as usize).cloned().unwrap_or_default()
+            }
+        })
+        .collect()
+}
+
+/// The arrays of one `.npz` file before it is written.
+#[derive(Default)]
+struct Entries {
+    tensors: Vec<(String, Tensor)>,
+    npy: Vec<(String, Vec<u8>)>,
+}
+
+impl Entries {
+    fn f32(&mut self, key: &str, values: &[f32], dims: &[usize]) -> candle_core::Result<()> {
+        let t = Tensor::from_slice(values, dims, &Device::Cpu)?;
+        self.tensors.push((key.into(), t));
+        Ok(())
+    }
+
+    fn f64(&mut self, key: &str, values: &[f64], dims: &[usize]) -> candle_core::Result<()> {
+        let t = Tensor::from_slice(values, dims, &Device::Cpu)?;
+        self.tensors.push((key.into(), t));
+        Ok(())
+    }
+
+    fn i64(&mut self, key: &str, values: &[i64], dims: &[usize]) -> candle_core::Result<()> {
+        let t = Tensor::from_slice(values, dims, &Device::Cpu)?;
+        self.tensors.push((key.into(), t));
+        Ok(())
+    }
+
+    fn scalar(&mut self, key: &str, value: f64) -> candle_core::Result<()> {
+        self.tensors
+            .push((key.into(), Tensor::new(value, &Device::Cpu)?));
+        Ok(())
+    }
+
+    fn text(&mut self, key: &str, values: &[String]) -> candle_core::Result<()> {
+        let bytes = npy_bytes(&[values.len()], NpyValues::Text(values))
+            .map_err(|e| candle_core::Error::msg(format!("`{key}`: {e}")))?;
+        self.npy.push((key.into(), bytes));
+        Ok(())
+    }
+
+    fn bool(&mut self, key: &str, values: &[bool]) -> candle_core::Result<()> {
+        let bytes = npy_bytes(&[values.len()], NpyValues::Bool(values))
+            .map_err(|e| candle_core::Error::msg(format!("`{key}`: {e}")))?;
+        self.npy.push((key.into(), bytes));
+        Ok(())
+    }
+
+    /// Writes `path` atomically: a failed write leaves no file (and an older one unchanged).
+    fn write(&self, path: &Path) -> candle_core::Result<()> {
+        write_atomic_with(path, |tmp| {
+            crate::npz_file::write_npz_with_npy(&self.tensors, &self.npy, tmp)
+        })
+    }
+}
+
+/// What a trials file records about the task besides the per-step arrays.
+struct TaskMetadata<'a> {
+    n_trials: usize,
+    input_names: &'a [String],
+    output_names: &'a [String],
+    dt: f64,
+    tau: Option<f64>,
+    conditions: &'a BTreeMap<String, Vec<f64>>,
+    labels: &'a BTreeMap<String, Vec<String>>,
+    epochs: Option<&'a EpochTable>,
+}
+
+impl TaskMetadata<'_> {
+    /// Adds the channel names, `dt`, `tau`, `format_version`, epochs and conditions (what is
+    /// known: a record read from an older file may lack names, `tau` and epochs).
+    fn add_to(&self, entries: &mut Entries) -> candle_core::Result<()> {
+        let b = self.n_trials;
+        if !self.input_names.is_empty() {
+            entries.text("input_names", self.input_names)?;
+        }
+        if !self.output_names.is_empty() {
+            entries.text("output_names", self.output_names)?;
+        }
+        entries.scalar("dt", self.dt)?;
+        if let Some(tau) = self.tau {
+            entries.scalar("tau", tau)?;
+        }
+        entries.i64("format_version", &[FORMAT_VERSION as i64], &[])?;
+        if let Some(epochs) = self.epochs {
+            let e = epochs.n_columns();
+            entries.text("epoch_names", &epochs.names)?;
+            entries.i64("epoch_occurrence", &epochs.occurrence, &[e])?;
+            entries.i64("epoch_start", &epochs.start, &[b, e])?;
+            entries.i64("epoch_end", &epochs.end, &[b, e])?;
+        }
+        for (name, values) in self.conditions {
+            entries.f64(&format!("condition_{name}"), values, &[b])?;
+            if let Some(l) = self.labels.get(name) {
+                entries.text(&format!("label_{name}"), &labels_per_trial(values, l))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `batch` of the task with `shape` to `path` (atomically) as task batches for a
+/// model trained elsewhere: the keys of `trials.npz` without the network's (`outputs`,
+/// `states`, `rates`, `correct`).
+pub fn write_task_batch(batch: &Batch, shape: &TaskShape, path: &Path) -> candle_core::Result<()> {
+    let (b, t) = (batch.n_trials, batch.n_steps);
+    let (conditions, labels) = condition_columns(&batch.conditions);
+    let epochs = EpochTable::of(&batch.epochs);
+    let mut entries = Entries::default();
+    entries.f32("inputs", &batch.inputs, &[b, t, batch.n_in])?;
+    entries.f32("targets", &batch.targets, &[b, t, batch.n_out])?;
+    entries.f32("mask", &batch.mask, &[b, t, batch.n_out])?;
+    TaskMetadata {
+        n_trials: b,
+        input_names: &shape.inputs,
+        output_names: &shape.outputs,
+        dt: shape.dt,
+        tau: Some(shape.tau),
+        conditions: &conditions,
+        labels: &labels,
+        epochs: Some(&epochs),
+    }
+    .add_to(&mut entries)?;
+    entries.write(path)
+}
 
 /// Trials and the network's responses to them.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +322,12 @@ pub struct TrialRecord {
     pub n_rec: usize,
     /// Time step in ms.
     pub dt: f64,
+    /// The task's time constant in ms (`None` in files written before it was recorded).
+    pub tau: Option<f64>,
+    /// Input channel names (empty in files written before they were recorded).
+    pub input_names: Vec<String>,
+    /// Output channel names (empty in files written before they were recorded).
+    pub output_names: Vec<String>,
     /// [B, T, N_in].
     pub inputs: Vec<f32>,
     /// [B, T, N_out].
@@ -41,64 +340,45 @@ pub struct TrialRecord {
     pub states: Vec<f32>,
     /// [B, T, N_rec].
     pub rates: Vec<f32>,
-    /// One value per trial for each condition (text as codes into `labels`).
+    /// One value per trial for each condition (text as codes into `labels`; NaN where a
+    /// trial lacks the condition).
     pub conditions: BTreeMap<String, Vec<f64>>,
     /// Sorted labels of text conditions.
     pub labels: BTreeMap<String, Vec<String>>,
+    /// Where each trial's epochs lie (`None` in files written before they were recorded).
+    pub epochs: Option<EpochTable>,
     /// The task scorer's verdict on each trial, when known (files written before it, or
     /// records built without a scorer, have none).
     pub correct: Option<Vec<bool>>,
 }
 
+/// Takes entry `key` out of `entries`, if there.
+fn take(entries: &mut BTreeMap<String, Array>, key: &str) -> Option<Array> {
+    entries.remove(key)
+}
+
 impl TrialRecord {
-    /// A record of `batch` with the network's `outputs`, `states` and `rates` (batch-major).
+    /// A record of `batch` of the task with `shape`, with the network's `outputs`, `states`
+    /// and `rates` (batch-major).
     pub fn new(
         batch: &Batch,
         outputs: Vec<f32>,
         states: Vec<f32>,
         rates: Vec<f32>,
-        dt: f64,
+        shape: &TaskShape,
     ) -> Self {
         let n_rec = states.len() / (batch.n_trials * batch.n_steps).max(1);
-        let mut names: Vec<&String> = batch.conditions.iter().flat_map(|c| c.keys()).collect();
-        names.sort();
-        names.dedup();
-        let mut conditions = BTreeMap::new();
-        let mut labels = BTreeMap::new();
-        for name in names {
-            let mut texts: Vec<String> = batch
-                .conditions
-                .iter()
-                .filter_map(|c| match c.get(name) {
-                    Some(ConditionValue::Text(s)) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect();
-            texts.sort();
-            texts.dedup();
-            let values = batch
-                .conditions
-                .iter()
-                .map(|c| match c.get(name) {
-                    Some(ConditionValue::Number(x)) => *x,
-                    Some(ConditionValue::Text(s)) => {
-                        texts.iter().position(|t| t == s).unwrap_or(0) as f64
-                    }
-                    None => f64::NAN,
-                })
-                .collect();
-            if !texts.is_empty() {
-                labels.insert(name.clone(), texts);
-            }
-            conditions.insert(name.clone(), values);
-        }
+        let (conditions, labels) = condition_columns(&batch.conditions);
         TrialRecord {
             n_trials: batch.n_trials,
             n_steps: batch.n_steps,
             n_in: batch.n_in,
             n_out: batch.n_out,
             n_rec,
-            dt,
+            dt: shape.dt,
+            tau: Some(shape.tau),
+            input_names: shape.inputs.clone(),
+            output_names: shape.outputs.clone(),
             inputs: batch.inputs.clone(),
             targets: batch.targets.clone(),
             mask: batch.mask.clone(),
@@ -107,6 +387,7 @@ impl TrialRecord {
             rates,
             conditions,
             labels,
+            epochs: Some(EpochTable::of(&batch.epochs)),
             correct: None,
         }
     }
@@ -133,118 +414,154 @@ impl TrialRecord {
         )
     }
 
-    /// Writes `path` (atomically), and `trials_labels.yaml` beside it when a condition is text.
+    /// Writes `path` atomically (nothing is left at `path` if writing fails).
     pub fn write(&self, path: &Path) -> candle_core::Result<()> {
-        let cpu = Device::Cpu;
         let (b, t) = (self.n_trials, self.n_steps);
-        let mut entries: Vec<(String, Tensor)> = vec![
-            (
-                "inputs".into(),
-                Tensor::from_slice(&self.inputs, (b, t, self.n_in), &cpu)?,
-            ),
-            (
-                "targets".into(),
-                Tensor::from_slice(&self.targets, (b, t, self.n_out), &cpu)?,
-            ),
-            (
-                "mask".into(),
-                Tensor::from_slice(&self.mask, (b, t, self.n_out), &cpu)?,
-            ),
-            (
-                "outputs".into(),
-                Tensor::from_slice(&self.outputs, (b, t, self.n_out), &cpu)?,
-            ),
-            (
-                "states".into(),
-                Tensor::from_slice(&self.states, (b, t, self.n_rec), &cpu)?,
-            ),
-            (
-                "rates".into(),
-                Tensor::from_slice(&self.rates, (b, t, self.n_rec), &cpu)?,
-            ),
-            ("dt".into(), Tensor::new(self.dt, &cpu)?),
-        ];
-        for (name, values) in &self.conditions {
-            entries.push((
-                format!("condition_{name}"),
-                Tensor::from_slice(values, b, &cpu)?,
-            ));
+        let mut entries = Entries::default();
+        entries.f32("inputs", &self.inputs, &[b, t, self.n_in])?;
+        entries.f32("targets", &self.targets, &[b, t, self.n_out])?;
+        entries.f32("mask", &self.mask, &[b, t, self.n_out])?;
+        entries.f32("outputs", &self.outputs, &[b, t, self.n_out])?;
+        entries.f32("states", &self.states, &[b, t, self.n_rec])?;
+        entries.f32("rates", &self.rates, &[b, t, self.n_rec])?;
+        TaskMetadata {
+            n_trials: b,
+            input_names: &self.input_names,
+            output_names: &self.output_names,
+            dt: self.dt,
+            tau: self.tau,
+            conditions: &self.conditions,
+            labels: &self.labels,
+            epochs: self.epochs.as_ref(),
         }
+        .add_to(&mut entries)?;
         if let Some(correct) = &self.correct {
-            let v: Vec<f64> = correct
-                .iter()
-                .map(|&ok| if ok { 1.0 } else { 0.0 })
-                .collect();
-            entries.push(("correct".into(), Tensor::from_vec(v, b, &cpu)?));
+            entries.bool("correct", correct)?;
         }
-        write_atomic_with(path, |tmp| crate::npz_file::write_npz(&entries, tmp))?;
-        if !self.labels.is_empty() {
-            let yaml = serde_norway::to_string(&self.labels).map_err(candle_core::Error::wrap)?;
-            write_atomic(&path.with_file_name("trials_labels.yaml"), yaml.as_bytes())?;
-        }
-        Ok(())
+        entries.write(path)
     }
 
-    /// Reads a file written by [`Self::write`].
+    /// Reads a file written by [`Self::write`], including files of older psychrnn versions
+    /// (without names, `tau`, epochs or labels; text labels then come from
+    /// `trials_labels.yaml` beside the file).
     pub fn read(path: &Path) -> Result<Self, String> {
         let fail = |m: String| format!("{}: {m}", path.display());
-        let mut entries: BTreeMap<String, Tensor> = Tensor::read_npz(path)
-            .map_err(|e| fail(e.to_string()))?
-            .into_iter()
-            .collect();
-        let mut take = |key: &str| -> Result<(Vec<usize>, Vec<f32>), String> {
-            let t = entries.remove(key).ok_or_else(|| {
+        let mut entries = read_npz(path)?;
+        let version = take(&mut entries, "format_version");
+        // Files before `format_version` kept text labels in a sidecar file.
+        let older_format = version.is_none();
+        if let Some(v) = version {
+            let version = v.to_f64().and_then(|v| v.first().copied());
+            if version.is_none_or(|v| v > FORMAT_VERSION as f64) {
+                return Err(fail(format!(
+                    "written in format {version:?}; this psychrnn reads formats up to {FORMAT_VERSION}: update psychrnn"
+                )));
+            }
+        }
+        let mut numbers = |key: &str| -> Result<(Vec<usize>, Vec<f32>), String> {
+            let a = take(&mut entries, key).ok_or_else(|| {
                 fail(format!(
                     "no `{key}` entry (was it written by psychrnn test?)"
                 ))
             })?;
-            let dims = t.dims().to_vec();
-            let v = t
-                .to_dtype(candle_core::DType::F32)
-                .and_then(|t| t.flatten_all()?.to_vec1())
-                .map_err(|e| fail(e.to_string()))?;
-            Ok((dims, v))
+            let v = a
+                .to_f32()
+                .ok_or_else(|| fail(format!("`{key}` is {}, expected numbers", a.kind())))?;
+            Ok((a.shape, v))
         };
-        let (si, inputs) = take("inputs")?;
-        let (so, targets) = take("targets")?;
-        let (_, mask) = take("mask")?;
-        let (_, outputs) = take("outputs")?;
-        let (ss, states) = take("states")?;
-        let (_, rates) = take("rates")?;
-        let (_, dt) = take("dt")?;
-        let correct = match entries.remove("correct") {
-            Some(t) => Some(
-                t.to_dtype(candle_core::DType::F64)
-                    .and_then(|t| t.to_vec1::<f64>())
-                    .map_err(|e| fail(e.to_string()))?
+        let (si, inputs) = numbers("inputs")?;
+        let (so, targets) = numbers("targets")?;
+        let (_, mask) = numbers("mask")?;
+        let (_, outputs) = numbers("outputs")?;
+        let (ss, states) = numbers("states")?;
+        let (_, rates) = numbers("rates")?;
+        let (_, dt) = numbers("dt")?;
+        if si.len() != 3 || so.len() != 3 || ss.len() != 3 {
+            return Err(fail(format!(
+                "`inputs`, `targets` and `states` must be [trial, step, channel], got shapes {si:?}, {so:?}, {ss:?}"
+            )));
+        }
+        let n_trials = si[0];
+        let f64_of = |a: &Array, key: &str| {
+            a.to_f64()
+                .ok_or_else(|| fail(format!("`{key}` is {}, expected numbers", a.kind())))
+        };
+        let text_of = |a: Option<Array>, key: &str| -> Result<Vec<String>, String> {
+            match a {
+                None => Ok(Vec::new()),
+                Some(a) => a
+                    .text()
+                    .map(<[String]>::to_vec)
+                    .ok_or_else(|| fail(format!("`{key}` is {}, expected text", a.kind()))),
+            }
+        };
+        let tau = match take(&mut entries, "tau") {
+            Some(a) => f64_of(&a, "tau")?.first().copied(),
+            None => None,
+        };
+        let input_names = text_of(take(&mut entries, "input_names"), "input_names")?;
+        let output_names = text_of(take(&mut entries, "output_names"), "output_names")?;
+        let correct = match take(&mut entries, "correct") {
+            Some(a) => Some(
+                f64_of(&a, "correct")?
                     .into_iter()
                     .map(|v| v > 0.5)
                     .collect(),
             ),
             None => None,
         };
+        let epochs = match take(&mut entries, "epoch_names") {
+            None => None,
+            Some(names) => {
+                let names = text_of(Some(names), "epoch_names")?;
+                let mut ints = |key: &str, len: usize| -> Result<Vec<i64>, String> {
+                    let a = take(&mut entries, key)
+                        .ok_or_else(|| fail(format!("`epoch_names` without `{key}`")))?;
+                    let v = a.to_i64().ok_or_else(|| {
+                        fail(format!("`{key}` is {}, expected integers", a.kind()))
+                    })?;
+                    if v.len() != len {
+                        return Err(fail(format!(
+                            "`{key}` has {} values, expected {len}",
+                            v.len()
+                        )));
+                    }
+                    Ok(v)
+                };
+                let e = names.len();
+                Some(EpochTable {
+                    n_trials,
+                    occurrence: ints("epoch_occurrence", e)?,
+                    start: ints("epoch_start", n_trials * e)?,
+                    end: ints("epoch_end", n_trials * e)?,
+                    names,
+                })
+            }
+        };
         let mut conditions = BTreeMap::new();
-        for (k, t) in entries {
+        let mut per_trial_labels = BTreeMap::new();
+        for (k, a) in entries {
             if let Some(name) = k.strip_prefix("condition_") {
-                let v = t
-                    .to_dtype(candle_core::DType::F64)
-                    .and_then(|t| t.to_vec1::<f64>())
-                    .map_err(|e| fail(e.to_string()))?;
-                conditions.insert(name.to_string(), v);
+                conditions.insert(name.to_string(), f64_of(&a, &k)?);
+            } else if let Some(name) = k.strip_prefix("label_") {
+                per_trial_labels.insert(name.to_string(), text_of(Some(a), &k)?);
             }
         }
-        let labels_path = path.with_file_name("trials_labels.yaml");
-        let labels = match std::fs::read_to_string(&labels_path) {
-            Ok(text) => serde_norway::from_str(&text).map_err(|e| fail(e.to_string()))?,
-            Err(_) => BTreeMap::new(),
+        let labels = if older_format {
+            read_labels_sidecar(path)?
+        } else {
+            labels_from_trials(&conditions, per_trial_labels).map_err(fail)?
         };
         Ok(TrialRecord {
-            n_trials: si[0],
+            n_trials,
             n_steps: si[1],
             n_in: si[2],
             n_out: so[2],
             n_rec: ss[2],
             dt: dt.first().copied().unwrap_or(f32::NAN) as f64,
+            tau,
+            input_names,
+            output_names,
             inputs,
             targets,
             mask,
@@ -253,14 +570,65 @@ impl TrialRecord {
             rates,
             conditions,
             labels,
+            epochs,
             correct,
         })
+    }
+}
+
+/// The sorted labels of each text condition from its `label_<name>` entry, checked against
+/// the codes in `condition_<name>`.
+fn labels_from_trials(
+    conditions: &BTreeMap<String, Vec<f64>>,
+    per_trial: BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let mut labels = BTreeMap::new();
+    for (name, texts) in per_trial {
+        let codes = conditions
+            .get(&name)
+            .ok_or_else(|| format!("`label_{name}` without `condition_{name}`"))?;
+        let mut sorted: Vec<String> = texts
+            .iter()
+            .zip(codes)
+            .filter(|(_, c)| !c.is_nan())
+            .map(|(t, _)| t.clone())
+            .collect();
+        sorted.sort();
+        sorted.dedup();
+        if labels_per_trial(codes, &sorted) != texts {
+            return Err(format!(
+                "`condition_{name}` codes do not match the labels in `label_{name}`"
+            ));
+        }
+        labels.insert(name, sorted);
+    }
+    Ok(labels)
+}
+
+/// `trials_labels.yaml` beside `path` (files written before labels moved into the `.npz`).
+fn read_labels_sidecar(path: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let labels_path = path.with_file_name("trials_labels.yaml");
+    match std::fs::read_to_string(&labels_path) {
+        Ok(text) => {
+            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", labels_path.display()))
+        }
+        Err(_) => Ok(BTreeMap::new()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shape() -> TaskShape {
+        TaskShape {
+            inputs: vec!["in".into()],
+            outputs: vec!["left".into(), "right".into()],
+            dt: 10.0,
+            tau: 100.0,
+            duration: 20.0,
+        }
+    }
 
     fn record(b: usize) -> TrialRecord {
         let mut batch = Batch::empty(b, 2, 1, 2);
@@ -277,7 +645,13 @@ mod tests {
         outputs[1] = 1.0;
         outputs[2] = 0.0;
         outputs[3] = 1.0;
-        TrialRecord::new(&batch, outputs, vec![0.0; b * 2], vec![0.0; b * 2], 10.0)
+        TrialRecord::new(
+            &batch,
+            outputs,
+            vec![0.0; b * 2],
+            vec![0.0; b * 2],
+            &shape(),
+        )
     }
 
     #[test]
@@ -298,5 +672,61 @@ mod tests {
         assert_eq!(back.correct, Some(vec![false, false, true]));
         assert_eq!(back, scored);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn span(name: &str, start: usize, end: usize) -> EpochSpan {
+        EpochSpan {
+            name: name.into(),
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn epoch_table_has_a_column_per_name_and_occurrence_and_gives_the_spans_back() {
+        let trials = vec![
+            vec![span("fix", 0, 3), span("stim", 3, 5), span("go", 5, 9)],
+            vec![
+                span("fix", 0, 2),
+                span("stim", 2, 4),
+                span("stim", 4, 6),
+                span("go", 6, 9),
+            ],
+            vec![],
+        ];
+        let table = EpochTable::of(&trials);
+        assert_eq!(table.names, ["fix", "stim", "go", "stim"]);
+        assert_eq!(table.occurrence, [1, 1, 1, 2]);
+        assert_eq!(table.start, [0, 3, 5, -1, 0, 2, 6, 4, -1, -1, -1, -1]);
+        assert_eq!(table.end, [3, 5, 9, -1, 2, 4, 9, 6, -1, -1, -1, -1]);
+        assert_eq!(table.column("stim"), Some(1));
+        assert_eq!(table.column("nope"), None);
+        assert_eq!(table.spans(), trials);
+    }
+
+    #[test]
+    fn text_conditions_are_codes_and_labels_and_mixed_ones_become_text() {
+        let text = |s: &str| ConditionValue::Text(s.into());
+        let trials: Vec<Conditions> = vec![
+            [("ctx".into(), text("motion")), ("mix".into(), text("a"))].into(),
+            [
+                ("ctx".into(), text("color")),
+                ("mix".into(), ConditionValue::Number(2.5)),
+            ]
+            .into(),
+            [("coh".into(), ConditionValue::Number(0.5))].into(),
+        ];
+        let (conditions, labels) = condition_columns(&trials);
+        assert_eq!(labels["ctx"], ["color", "motion"]);
+        assert_eq!(conditions["ctx"][..2], [1.0, 0.0]);
+        assert!(conditions["ctx"][2].is_nan());
+        assert_eq!(labels["mix"], ["2.5", "a"]);
+        assert_eq!(conditions["mix"][..2], [1.0, 0.0]);
+        assert!(!labels.contains_key("coh"));
+        assert!(conditions["coh"][0].is_nan() && conditions["coh"][2] == 0.5);
+        assert_eq!(
+            labels_per_trial(&conditions["ctx"], &labels["ctx"]),
+            ["motion", "color", ""]
+        );
     }
 }

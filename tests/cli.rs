@@ -440,7 +440,12 @@ fn summary_reports_accuracy_by_the_report_condition() {
         .into_iter()
         .find(|(k, _)| k == "correct")
         .expect("a `correct` entry");
-    let correct: Vec<f64> = correct.to_vec1().unwrap();
+    assert_eq!(correct.dtype(), candle_core::DType::U8, "numpy bool");
+    let correct: Vec<f64> = correct
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     assert_eq!(correct.len(), 16);
     assert!(correct.iter().all(|&v| v == 0.0 || v == 1.0));
     assert!((correct.iter().sum::<f64>() / 16.0 - overall).abs() < 1e-12);

@@ -550,7 +550,7 @@ fn finish(
         result.outputs.clone(),
         result.states.clone(),
         result.rates.clone(),
-        task.shape().dt,
+        task.shape(),
     )
     .with_correct(result.correct.clone());
     let trials_path = run.root().join("trials.npz");

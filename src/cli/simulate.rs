@@ -186,7 +186,7 @@ fn write(
         outputs,
         batch_major(&sim.states)?,
         batch_major(&model.options().transfer.apply(&sim.states)?)?,
-        task.shape().dt,
+        task.shape(),
     )
     .with_correct(scores.correct);
     record

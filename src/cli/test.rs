@@ -48,14 +48,8 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
         config.model.loss,
     )
     .map_err(CliError::failed)?;
-    let record = TrialRecord::new(
-        &batch,
-        eval.outputs,
-        eval.states,
-        eval.rates,
-        task.shape().dt,
-    )
-    .with_correct(eval.correct);
+    let record = TrialRecord::new(&batch, eval.outputs, eval.states, eval.rates, task.shape())
+        .with_correct(eval.correct);
     let out = args
         .out
         .clone()

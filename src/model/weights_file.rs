@@ -112,6 +112,9 @@ pub enum NpyArray {
     Numeric(Vec<usize>, Vec<f64>),
     /// A pickled Python object (`dtype=object`): what a 0-d one holds.
     Object(PickledObject),
+    /// A fixed-width unicode array (`<U…`, as `trials.npz` holds names and labels), with its
+    /// shape.
+    Text(Vec<usize>, Vec<String>),
 }
 
 /// Parses one `.npy` file (format versions 1–3, little-endian numeric dtypes, C or Fortran order).
@@ -178,6 +181,13 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .collect::<Result<_, _>>()?;
     let count: usize = shape.iter().product();
     let data = &bytes[start + header_len..];
+    if let Some(width) = descr[1..].strip_prefix('U') {
+        let width: usize = width.parse().map_err(|_| format!("bad dtype `{descr}`"))?;
+        return Ok(NpyArray::Text(
+            shape,
+            crate::npz_file::decode_text(data, width, count)?,
+        ));
+    }
     let width = match &descr[1..] {
         "f4" | "i4" | "u4" => 4,
         "f8" | "i8" | "u8" => 8,
@@ -335,6 +345,7 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
             Some(NpyArray::Object(_)) => Err(fail(format!(
                 "`{key}` is a pickled object, expected numbers"
             ))),
+            Some(NpyArray::Text(..)) => Err(fail(format!("`{key}` is text, expected numbers"))),
             Some(NpyArray::Numeric(s, v)) => {
                 if let Some(k) = v.iter().position(|x| !x.is_finite()) {
                     return Err(fail(format!(
@@ -414,6 +425,11 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
         }
         Some(NpyArray::Object(PickledObject::None)) => None,
         Some(NpyArray::Object(PickledObject::Number(x))) => ratio(*x)?,
+        Some(NpyArray::Text(..)) => {
+            return Err(fail(
+                "`dale_ratio` is text; expected a number or None".into(),
+            ))
+        }
         Some(NpyArray::Object(other)) => {
             return Err(fail(format!(
                 "`dale_ratio` is {other:?}; expected a number or None"
