@@ -4,6 +4,8 @@
 //! `seed`); every field has a default except the task's channels and duration. The resolved
 //! experiment, every default made explicit, is what `config.yaml` holds.
 
+/// config.yaml's record; defined with the other run files in [`crate::run_dir`].
+pub use crate::run_dir::RunRecord;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
@@ -288,5 +290,3 @@ mod tests {
         );
     }
 }
-
-pub use crate::run_dir::RunRecord;
