@@ -651,3 +651,70 @@ fn a_curriculum_rule_that_never_returns_is_bad_input_and_the_run_stays_resumable
     assert!(err.contains("--out r --overwrite"), "{err}");
     assert!(RunDir::new(s.join("r")).config().exists());
 }
+
+#[test]
+fn a_run_keeps_copies_of_its_modules_and_reopens_without_them() {
+    let s = Scratch::new("modules");
+    let (made, lib) = (s.join("made"), s.join("lib"));
+    std::fs::create_dir_all(made.join("local")).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    // One module beside the script (in a subfolder), one on --lib that imports another.
+    std::fs::write(made.join("local/timing.rhai"), "fn stimulus() { 40.0 }\n").unwrap();
+    std::fs::write(lib.join("inner.rhai"), "fn level() { 1.5 }\n").unwrap();
+    std::fs::write(
+        lib.join("common.rhai"),
+        "import \"inner\" as inner;\nfn input(p) { [inner::level() * p.side] }\n",
+    )
+    .unwrap();
+    let script = r#"
+import "local/timing" as timing;
+import "common" as common;
+experiment(#{
+    name: "with_modules",
+    task: #{
+        inputs: ["x"], outputs: ["y"], dt: 10.0, tau: 100.0, duration: 200.0,
+        params: |rng| #{ side: rng.choice([-1.0, 1.0]) },
+        trial: |p| [
+            #{ name: "cue", duration: timing::stimulus(), input: common::input(p), mask: 0.0 },
+            #{ name: "go", target: [p.side] },
+        ],
+    },
+    model: #{ n_rec: 8 },
+    train: #{ iterations: 6, eval_every: 3, batch_size: 8, eval_trials: 16, test_trials: 16 },
+});
+"#;
+    std::fs::write(made.join("m.rhai"), script).unwrap();
+    let lib_text = lib.to_str().unwrap();
+    let o = psychrnn(
+        &made,
+        &["run", "m.rhai", "--lib", lib_text, "--out", "r", "--quiet"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let run = RunDir::new(made.join("r"));
+    let record = run.read_record().unwrap();
+    let copies: Vec<&str> = record
+        .imports
+        .iter()
+        .filter_map(|m| m.copy.as_deref())
+        .collect();
+    assert_eq!(copies.len(), 3, "{:?}", record.imports);
+
+    // The script, its modules and the --lib folder are gone; the run is opened elsewhere.
+    std::fs::remove_dir_all(&lib).unwrap();
+    std::fs::remove_file(made.join("m.rhai")).unwrap();
+    std::fs::remove_dir_all(made.join("local")).unwrap();
+    let other = s.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let dir = run.root().to_str().unwrap().to_string();
+    let o = psychrnn(&other, &["test", &dir, "-n", "8"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let config = format!("{dir}/config.yaml");
+    let o = psychrnn(&other, &["run", &config, "--out", "again", "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("changed"), "{}", stderr(&o));
+    assert_eq!(
+        weights_bits(&other.join("again/weights.npz")),
+        weights_bits(&run.weights()),
+        "the reproduction from the copies differs"
+    );
+}

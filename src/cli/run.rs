@@ -116,6 +116,7 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
                 overrides: overrides.clone(),
                 seed: Some(record.experiment.seed),
                 lib_dirs: source.lib_dirs,
+                bundled_modules: source.bundled_modules,
             },
             script: args.script.clone().unwrap_or(source.script),
             overrides,
@@ -145,6 +146,7 @@ fn plan(args: &RunArgs) -> Result<Plan, CliError> {
                 overrides: overrides.clone(),
                 seed: Some(args.options.seed.unwrap_or(record.experiment.seed)),
                 lib_dirs: source.lib_dirs,
+                bundled_modules: source.bundled_modules,
             },
             script: source.script,
             overrides,
@@ -253,6 +255,9 @@ fn take_run_dir(
     let script_copy = run
         .write_script_copy(&plan.script, &loaded.script_text)
         .map_err(CliError::run_dir)?;
+    let mut imports = loaded.imports.clone();
+    run.write_module_copies(&mut imports)
+        .map_err(CliError::run_dir)?;
     let record = RunRecord {
         format_version: crate::run_dir::FORMAT_VERSION,
         psychrnn_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -266,7 +271,7 @@ fn take_run_dir(
             .iter()
             .map(|d| absolute(d).display().to_string())
             .collect(),
-        imports: loaded.imports.clone(),
+        imports,
         overrides: plan.overrides.iter().map(override_text).collect(),
         experiment: config.clone(),
     };

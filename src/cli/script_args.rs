@@ -61,6 +61,7 @@ impl ScriptOptions {
             overrides: self.overrides.clone(),
             seed: self.seed,
             lib_dirs: self.lib_dirs(),
+            bundled_modules: Vec::new(),
         }
     }
 }

@@ -161,6 +161,7 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
                 overrides: all,
                 seed: Some(run.seed),
                 lib_dirs: super::script_args::env_lib_dirs(),
+                bundled_modules: Vec::new(),
             },
         )
         .map_err(|e| CliError::input(anyhow!("{}: {e}", run.name)))?;

@@ -63,6 +63,7 @@ pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
         overrides,
         seed: Some(record.experiment.seed),
         lib_dirs: source.lib_dirs,
+        bundled_modules: source.bundled_modules,
     };
     let loaded = load_experiment(&script, &options)
         .map_err(|e| CliError::input(anyhow!("{e} (give the task script with --script)")))?;

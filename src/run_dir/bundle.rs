@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{write_atomic, BundledFile, RunDir, RunDirError, RunRecord};
+use crate::script::{BundledModule, ImportedModule};
 
 /// Where to load a run's script from, and the module folders to search.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +15,8 @@ pub struct ScriptSource {
     /// Module folders, in search order: the folders the run was made with (recorded), then the
     /// original script's folder (for relative imports of a copied script), then `extra`.
     pub lib_dirs: Vec<PathBuf>,
+    /// The run's copies of its imported modules, by the path `import` names them with.
+    pub bundled_modules: Vec<BundledModule>,
 }
 
 impl RunDir {
@@ -36,6 +39,34 @@ impl RunDir {
         Ok(BundledFile {
             path: format!("script/{name}"),
         })
+    }
+
+    /// Copies every imported module file (not the embedded standard library) into
+    /// `script/modules/` and notes each copy's place in `imports`.
+    pub fn write_module_copies(&self, imports: &mut [ImportedModule]) -> Result<(), RunDirError> {
+        let dir = self.script_dir().join("modules");
+        for (k, m) in imports.iter_mut().enumerate() {
+            let Some(text) = &m.text else { continue };
+            if m.module.starts_with("psychrnn/") {
+                continue;
+            }
+            fs::create_dir_all(&dir).map_err(|source| RunDirError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let file_name = Path::new(&m.module)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "module.rhai".into());
+            let name = format!("{k}-{file_name}");
+            let path = dir.join(&name);
+            write_atomic(&path, text.as_bytes()).map_err(|source| RunDirError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            m.copy = Some(format!("script/modules/{name}"));
+        }
+        Ok(())
     }
 
     /// Copies a file the script names relative to its folder (`model.load`) to the same place
@@ -89,9 +120,38 @@ impl RunDir {
                 lib_dirs.push(d.clone());
             }
         }
+        // An import path that named two different modules (from different folders) cannot be
+        // redirected: it searches the folders as when the run was made.
+        let mut bundled_modules: Vec<BundledModule> = Vec::new();
+        let mut ambiguous: Vec<String> = Vec::new();
+        for m in &record.imports {
+            let Some(file) = m
+                .copy
+                .as_ref()
+                .map(|c| self.root.join(c))
+                .filter(|f| f.is_file())
+            else {
+                continue;
+            };
+            for p in &m.import_paths {
+                if bundled_modules
+                    .iter()
+                    .any(|b| &b.import_path == p && b.module != m.module)
+                {
+                    ambiguous.push(p.clone());
+                }
+                bundled_modules.push(BundledModule {
+                    import_path: p.clone(),
+                    file: file.clone(),
+                    module: m.module.clone(),
+                });
+            }
+        }
+        bundled_modules.retain(|b| !ambiguous.contains(&b.import_path));
         ScriptSource {
             script: copy.unwrap_or(original),
             lib_dirs,
+            bundled_modules,
         }
     }
 }

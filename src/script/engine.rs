@@ -31,6 +31,28 @@ pub struct ImportedModule {
     pub module: String,
     /// SHA-256 of the source, hex.
     pub sha256: String,
+    /// The paths `import` statements named it by (`"helpers"`, `"lib/common.rhai"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub import_paths: Vec<String>,
+    /// Its copy inside the run directory, relative to it (files only; the standard library is
+    /// embedded in psychrnn and its version is the run's `psychrnn_version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<String>,
+    /// The source text, as loaded (not written to config.yaml: the copy holds it).
+    #[serde(skip)]
+    pub text: Option<String>,
+}
+
+/// A module a run keeps a copy of: `import "import_path"` loads `file` (the copy) under the
+/// name `module` it had when the run was made, instead of searching the folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundledModule {
+    /// The path as `import` statements name it.
+    pub import_path: String,
+    /// The copy to load.
+    pub file: PathBuf,
+    /// The module's original name (its path when the run was made).
+    pub module: String,
 }
 
 /// Where [`build_engine_logging`] records every module loaded.
@@ -48,6 +70,18 @@ pub fn build_engine_logging(
     log: ImportLog,
     loaded: LoadedModules,
 ) -> Engine {
+    build_engine_bundled(script_dir, lib_dirs, log, loaded, &[])
+}
+
+/// [`build_engine_logging`] for a run's copy of its script: imports named in `bundled` load
+/// the run's copies of the modules; any other import searches the folders as usual.
+pub fn build_engine_bundled(
+    script_dir: &Path,
+    lib_dirs: &[PathBuf],
+    log: ImportLog,
+    loaded: LoadedModules,
+    bundled: &[BundledModule],
+) -> Engine {
     let mut engine = Engine::new();
     super::sandbox::apply(&mut engine);
     engine.on_print(|s| eprintln!("[script] {s}"));
@@ -58,6 +92,10 @@ pub fn build_engine_logging(
         cache: Mutex::new(HashMap::new()),
         log,
         loaded,
+        bundled: bundled
+            .iter()
+            .map(|b| (b.import_path.clone(), b.clone()))
+            .collect(),
     });
     super::rng::register(&mut engine);
     super::task_api::register(&mut engine);
@@ -78,6 +116,8 @@ struct ModuleSearch {
     cache: Mutex<HashMap<String, SharedModule>>,
     log: ImportLog,
     loaded: LoadedModules,
+    /// Import paths that load a run's copy of a module (see [`BundledModule`]).
+    bundled: HashMap<String, BundledModule>,
 }
 
 impl ModuleSearch {
@@ -111,14 +151,34 @@ impl ModuleSearch {
         dirs.into_iter().map(|d| d.join(&file)).collect()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn load(
         &self,
         engine: &Engine,
         key: &str,
         name: &str,
+        import_path: &str,
         source: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
+        {
+            use sha2::Digest;
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            match log.iter_mut().find(|m| m.module == name) {
+                Some(m) => {
+                    if !m.import_paths.iter().any(|p| p == import_path) {
+                        m.import_paths.push(import_path.to_string());
+                    }
+                }
+                None => log.push(ImportedModule {
+                    module: name.to_string(),
+                    sha256: format!("{:x}", sha2::Sha256::digest(source.as_bytes())),
+                    import_paths: vec![import_path.to_string()],
+                    copy: None,
+                    text: Some(source.to_string()),
+                }),
+            }
+        }
         if let Some(m) = self
             .cache
             .lock()
@@ -126,17 +186,6 @@ impl ModuleSearch {
             .get(key)
         {
             return Ok(m.clone());
-        }
-        {
-            use sha2::Digest;
-            let sha256 = format!("{:x}", sha2::Sha256::digest(source.as_bytes()));
-            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-            if !log.iter().any(|m| m.module == name) {
-                log.push(ImportedModule {
-                    module: name.to_string(),
-                    sha256,
-                });
-            }
         }
         let mut ast = engine
             .compile(source)
@@ -200,7 +249,19 @@ impl ModuleResolver for ModuleSearch {
                     pos,
                 ));
             };
-            return self.load(engine, path, path, src, pos);
+            return self.load(engine, path, path, path, src, pos);
+        }
+        if let Some(b) = self.bundled.get(path) {
+            let text = std::fs::read_to_string(&b.file).map_err(|e| {
+                EvalAltResult::ErrorSystem(
+                    format!("cannot read the run's copy of module {}", b.file.display()),
+                    e.into(),
+                )
+            })?;
+            let key = std::fs::canonicalize(&b.file)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| b.file.display().to_string());
+            return self.load(engine, &key, &b.module, path, &text, pos);
         }
         let candidates = self.candidates(source, path);
         for file in &candidates {
@@ -216,7 +277,7 @@ impl ModuleResolver for ModuleSearch {
                 let key = std::fs::canonicalize(file)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| name.clone());
-                return self.load(engine, &key, &name, &text, pos);
+                return self.load(engine, &key, &name, path, &text, pos);
             }
         }
         let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();

@@ -10,7 +10,9 @@ use rhai::{
 use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
-use super::engine::{build_engine_logging, ImportLog, ImportedModule, LoadedModules};
+use super::engine::{
+    build_engine_bundled, BundledModule, ImportLog, ImportedModule, LoadedModules,
+};
 use super::task::{ScriptTask, TrialForm};
 
 const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
@@ -64,6 +66,8 @@ pub struct LoadOptions {
     pub seed: Option<u64>,
     /// Extra module folders (`--lib`), searched after the importing script's folder.
     pub lib_dirs: Vec<PathBuf>,
+    /// A run's copies of its modules, loaded instead of searching (reopening a run).
+    pub bundled_modules: Vec<BundledModule>,
 }
 
 /// Takes the rule closures out of `curriculum` stages (`advance: |state| …`), leaving the text
@@ -246,8 +250,13 @@ pub fn load_experiment_source(
     let script_sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
     let import_log = ImportLog::default();
     let loaded = LoadedModules::default();
-    let mut engine =
-        build_engine_logging(dir, &options.lib_dirs, import_log.clone(), loaded.clone());
+    let mut engine = build_engine_bundled(
+        dir,
+        &options.lib_dirs,
+        import_log.clone(),
+        loaded.clone(),
+        &options.bundled_modules,
+    );
     let declared: Arc<Mutex<Option<(Map, Position)>>> = Arc::new(Mutex::new(None));
     let slot = declared.clone();
     engine.register_fn(

@@ -21,7 +21,10 @@ mod value;
 
 pub(crate) use alloc_meter::{note_allocation, note_free};
 pub use curriculum::ScriptCurriculum;
-pub use engine::{build_engine, build_engine_logging, ImportLog, ImportedModule, LoadedModules};
+pub use engine::{
+    build_engine, build_engine_bundled, build_engine_logging, BundledModule, ImportLog,
+    ImportedModule, LoadedModules,
+};
 pub use error::ScriptError;
 pub use experiment::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
