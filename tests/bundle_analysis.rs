@@ -49,8 +49,14 @@ fn standard_errors_match_the_inverse_of_a_finite_difference_hessian() {
     let det = f00 * f11 - f01 * f01;
     let (se0, se1) = ((f11 / det).sqrt(), (f00 / det).sqrt());
     let (got0, got1) = (fit.intercept_se.unwrap(), fit.slope_se.unwrap());
-    assert!((got0 / se0 - 1.0).abs() < 1e-3, "intercept s.e. {got0} vs {se0}");
-    assert!((got1 / se1 - 1.0).abs() < 1e-3, "slope s.e. {got1} vs {se1}");
+    assert!(
+        (got0 / se0 - 1.0).abs() < 1e-3,
+        "intercept s.e. {got0} vs {se0}"
+    );
+    assert!(
+        (got1 / se1 - 1.0).abs() < 1e-3,
+        "slope s.e. {got1} vs {se1}"
+    );
     // The estimate is the likelihood's maximum (the gradient vanishes there) ...
     let g1 = (f(0.0, h1) - f(0.0, -h1)) / (2.0 * h1);
     assert!(g1.abs() < 1e-2 * se1.recip(), "slope gradient {g1}");
@@ -157,7 +163,10 @@ fn a_network_with_three_fixed_points_gives_three_after_merging_many_hits() {
             x1 = 0.5 * p.x[0].tanh() + 0.3 * x1.tanh();
             x2 = -0.4 * p.x[0].tanh() + 0.2 * x2.tanh();
         }
-        assert!((p.x[1] - x1).abs() < 1e-9 && (p.x[2] - x2).abs() < 1e-9, "{p:?}");
+        assert!(
+            (p.x[1] - x1).abs() < 1e-9 && (p.x[2] - x2).abs() < 1e-9,
+            "{p:?}"
+        );
         // Stable at ±x*, a saddle at 0.
         assert_eq!(p.stable, p.x[0].abs() > 1.0, "{p:?}");
     }
@@ -266,18 +275,19 @@ fn a_run_writes_analysis_yaml_that_agrees_with_summary_and_its_arrays() {
         fp.points.iter().map(|p| p.hits.unwrap()).sum::<usize>(),
         fp.raw_hits.unwrap()
     );
-    assert!(out.contains(&format!(
-        "from {} hits of 12 starts",
-        fp.raw_hits.unwrap()
-    )));
-    assert!(fp.points.iter().all(|p| p.state.len() == 8 && p.pc.is_some()));
+    assert!(out.contains(&format!("from {} hits of 12 starts", fp.raw_hits.unwrap())));
+    assert!(fp
+        .points
+        .iter()
+        .all(|p| p.state.len() == 8 && p.pc.is_some()));
 
     // A merge tolerance that is not a positive number is refused and nothing changes.
     let before = std::fs::read(run.analysis()).unwrap();
     let o = psychrnn(&["fixedpoints", r, "--merge-tolerance", "0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("--merge-tolerance") && stderr(&o).contains("must be a finite number > 0"),
+        stderr(&o).contains("--merge-tolerance")
+            && stderr(&o).contains("must be a finite number > 0"),
         "{}",
         stderr(&o)
     );

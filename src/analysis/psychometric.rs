@@ -427,7 +427,10 @@ mod tests {
         // Shifting and scaling x: x' = 10 x + 5 gives β₁' = β₁/10, so SE(β₁') = SE(β₁)/10.
         let xs: Vec<f64> = x.iter().map(|v| 10.0 * v + 5.0).collect();
         let fit2 = fit_psychometric(&xs, &y).unwrap();
-        assert!((fit2.slope_se.unwrap() * 10.0 - se1).abs() < 1e-5, "{fit2:?}");
+        assert!(
+            (fit2.slope_se.unwrap() * 10.0 - se1).abs() < 1e-5,
+            "{fit2:?}"
+        );
     }
 
     #[test]

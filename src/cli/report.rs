@@ -287,7 +287,9 @@ const MAX_COMPONENTS: usize = 10;
 /// The value of a grouping level as analysis.yaml writes it: its label for text conditions.
 fn level_value(name: &str, value: f64, trials: &TrialRecord) -> ConditionLabel {
     match trials.labels.get(name) {
-        Some(labels) => ConditionLabel::Text(labels.get(value as usize).cloned().unwrap_or_default()),
+        Some(labels) => {
+            ConditionLabel::Text(labels.get(value as usize).cloned().unwrap_or_default())
+        }
         None => ConditionLabel::Number(value),
     }
 }
@@ -630,7 +632,8 @@ pub fn write_report(
         caption: format!("Inputs (left) and targets (dashed) with the network's outputs (solid, right) on {k} test trials; grey spans are not scored."),
     });
 
-    if let (Some(psy), Some((lo, hi))) = (&analysis.file.psychometric, analysis.psychometric_x_range)
+    if let (Some(psy), Some((lo, hi))) =
+        (&analysis.file.psychometric, analysis.psychometric_x_range)
     {
         let logistic = Logistic {
             intercept: psy.intercept,
