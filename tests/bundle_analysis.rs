@@ -294,3 +294,37 @@ fn a_run_writes_analysis_yaml_that_agrees_with_summary_and_its_arrays() {
     assert_eq!(std::fs::read(run.analysis()).unwrap(), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_text_condition_is_grouped_by_its_labels_as_in_summary_yaml() {
+    let dir = std::env::temp_dir().join(format!("psychrnn-analysis-text-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = psychrnn(&[
+        "run",
+        "scripts/yang_multitask.rhai",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+        "--set",
+        "model.n_rec=8",
+        "--set",
+        "train.iterations=2",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.test_trials=40",
+    ]);
+    stdout(&o);
+    let run = RunDir::new(&dir);
+    let analysis = run.read_analysis().unwrap().unwrap();
+    let summary = run.read_summary().unwrap().unwrap();
+    let by = analysis.accuracy_by.expect("accuracy_by");
+    assert_eq!(by.condition, "task");
+    // Task names (text), not their codes in trials.npz.
+    assert!(by
+        .groups
+        .iter()
+        .all(|g| matches!(g.value, psychrnn::run_dir::ConditionLabel::Text(_))));
+    assert_eq!(Some(&by), summary.accuracy_by.as_ref());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
