@@ -174,6 +174,8 @@ fn run_writes_config_weights_history_and_summary() {
         names,
         [
             ".lock",
+            "analysis.npz",
+            "analysis.yaml",
             "checkpoint",
             "config.yaml",
             "history.csv",

@@ -232,7 +232,7 @@ impl<'a> RateDynamics<'a> {
 /// A fixed (or slow) point found by [`find_fixed_points`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedPoint {
-    /// The state `x` (length `N`).
+    /// The state `x` (length `N`): of the merged hits, the one with the lowest `q`.
     pub x: Vec<f64>,
     /// Its speed `q(x) = ½‖F(x) − x‖²`.
     pub q: f64,
@@ -241,7 +241,13 @@ pub struct FixedPoint {
     pub eigenvalues: Vec<(f64, f64)>,
     /// `true` when every eigenvalue has modulus `< 1` (false if eigenvalues are missing).
     pub stable: bool,
+    /// How many minimisations ended here (hits merged into this point, itself included).
+    pub hits: usize,
 }
+
+/// Default of [`FixedPointOptions::merge_tolerance`]: hits closer than 5 % of the RMS norm of
+/// the starting states are one point.
+pub const DEFAULT_MERGE_TOLERANCE: f64 = 0.05;
 
 /// Settings of [`find_fixed_points`].
 #[derive(Debug, Clone, PartialEq)]
@@ -254,8 +260,10 @@ pub struct FixedPointOptions {
     pub q_tolerance: f64,
     /// Keep only points with `q` below this (default 1e-6); larger values admit slow points.
     pub keep_q_below: f64,
-    /// Points closer than this (Euclidean) are duplicates; the lower-`q` one is kept (default 1e-3).
-    pub dedup_distance: f64,
+    /// Hits closer than `merge_tolerance × scale` (Euclidean) are one point, the lower-`q` hit
+    /// kept; `scale` is the RMS norm `√(mean ‖s‖²)` of the starting states (of the hits when
+    /// every start is 0; 1 when those are 0 too). Default [`DEFAULT_MERGE_TOLERANCE`].
+    pub merge_tolerance: f64,
 }
 
 impl Default for FixedPointOptions {
@@ -265,9 +273,49 @@ impl Default for FixedPointOptions {
             learning_rate: 0.01,
             q_tolerance: 1e-12,
             keep_q_below: 1e-6,
-            dedup_distance: 1e-3,
+            merge_tolerance: DEFAULT_MERGE_TOLERANCE,
         }
     }
+}
+
+/// What [`find_fixed_points`] found: the distinct points and how they were merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixedPointSearch {
+    /// Distinct points, by increasing `q`.
+    pub points: Vec<FixedPoint>,
+    /// Minimisations that ended with `q < keep_q_below` (before merging).
+    pub raw_hits: usize,
+    /// The distance under which hits were merged: `merge_tolerance × scale`.
+    pub merge_distance: f64,
+}
+
+/// RMS norm `√(mean ‖v‖²)` of `vectors` (0 for none).
+fn rms_norm(vectors: &[&[f64]]) -> f64 {
+    if vectors.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = vectors
+        .iter()
+        .map(|v| v.iter().map(|x| x * x).sum::<f64>())
+        .sum();
+    (sum / vectors.len() as f64).sqrt()
+}
+
+/// Merges hits `(x, q)` sorted by increasing `q`: each joins the first kept point closer
+/// than `distance`, else becomes a new point. Returns (x, q, hits) per distinct point.
+pub fn merge_hits(hits: Vec<(Vec<f64>, f64)>, distance: f64) -> Vec<(Vec<f64>, f64, usize)> {
+    let mut kept: Vec<(Vec<f64>, f64, usize)> = Vec::new();
+    for (x, q) in hits {
+        let near = kept.iter_mut().find(|(y, _, _)| {
+            let d2: f64 = x.iter().zip(y.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
+            d2.sqrt() < distance
+        });
+        match near {
+            Some(k) => k.2 += 1,
+            None => kept.push((x, q, 1)),
+        }
+    }
+    kept
 }
 
 /// Finds fixed and slow points of `dynamics` by minimising `q` from each state in `starts`.
@@ -276,44 +324,51 @@ impl Default for FixedPointOptions {
 /// `q < q_tolerance` or `max_iterations`; every 100 iterations (and right after a successful
 /// one) a damped Newton step on `F(x) − x = 0` is tried and kept only if it lowers `q` by a
 /// sufficient amount (skipped when `J − I` is numerically singular); at the end, Newton steps
-/// polish the point to machine precision when they keep lowering `q`. Then points with
-/// `q < keep_q_below` are kept, duplicates closer than `dedup_distance` are dropped (keeping
-/// the lower `q`), and the result is sorted by increasing `q`, each with the eigenvalues of
-/// the discrete map's Jacobian and its stability (all `|λ| < 1`).
+/// polish the point to machine precision when they keep lowering `q`. Then hits with
+/// `q < keep_q_below` are merged when closer than `merge_tolerance` × the RMS norm of the
+/// starts (keeping the lower `q`; see [`FixedPointOptions::merge_tolerance`]), and the result
+/// is sorted by increasing `q`, each with the eigenvalues of the discrete map's Jacobian and
+/// its stability (all `|λ| < 1`).
 ///
-/// Never panics on bad input: returns an empty vector if the dynamics are inconsistent (check
-/// with [`RateDynamics::validate`]); starts of the wrong length or with NaN/infinite values
-/// are skipped.
+/// Never panics on bad input: finds nothing if the dynamics are inconsistent (check with
+/// [`RateDynamics::validate`]); starts of the wrong length or with NaN/infinite values are
+/// skipped.
 pub fn find_fixed_points(
     dynamics: &RateDynamics,
     starts: &[Vec<f64>],
     options: &FixedPointOptions,
-) -> Vec<FixedPoint> {
+) -> FixedPointSearch {
     if dynamics.validate().is_err() {
-        return Vec::new();
+        return FixedPointSearch {
+            points: Vec::new(),
+            raw_hits: 0,
+            merge_distance: 0.0,
+        };
     }
     let n = dynamics.n();
-    let mut candidates: Vec<(Vec<f64>, f64)> = starts
+    let usable: Vec<&Vec<f64>> = starts
         .iter()
         .filter(|s| s.len() == n && s.iter().all(|v| v.is_finite()))
+        .collect();
+    let mut candidates: Vec<(Vec<f64>, f64)> = usable
+        .iter()
         .map(|s| minimise(dynamics, s, options))
         .filter(|(x, q)| *q < options.keep_q_below && x.iter().all(|v| v.is_finite()))
         .collect();
     candidates.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let raw_hits = candidates.len();
 
-    let mut kept: Vec<(Vec<f64>, f64)> = Vec::new();
-    for (x, q) in candidates {
-        let duplicate = kept.iter().any(|(y, _)| {
-            let d2: f64 = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum();
-            d2.sqrt() < options.dedup_distance
-        });
-        if !duplicate {
-            kept.push((x, q));
-        }
-    }
+    let start_refs: Vec<&[f64]> = usable.iter().map(|s| s.as_slice()).collect();
+    let hit_refs: Vec<&[f64]> = candidates.iter().map(|(x, _)| x.as_slice()).collect();
+    let scale = [rms_norm(&start_refs), rms_norm(&hit_refs)]
+        .into_iter()
+        .find(|s| *s > 0.0 && s.is_finite())
+        .unwrap_or(1.0);
+    let merge_distance = options.merge_tolerance * scale;
 
-    kept.into_iter()
-        .map(|(x, q)| {
+    let points = merge_hits(candidates, merge_distance)
+        .into_iter()
+        .map(|(x, q, hits)| {
             let jac = dynamics.jacobian(&x);
             let (eigenvalues, stable) = match crate::linalg::eigenvalues(&jac, n) {
                 Ok(ev) => {
@@ -327,9 +382,15 @@ pub fn find_fixed_points(
                 q,
                 eigenvalues,
                 stable,
+                hits,
             }
         })
-        .collect()
+        .collect();
+    FixedPointSearch {
+        points,
+        raw_hits,
+        merge_distance,
+    }
 }
 
 /// Minimises `q` from `start`; returns the final state and its speed.
@@ -532,7 +593,7 @@ mod tests {
             (0.8 * (-0.5) - 0.3 * 1.0) / 0.66,
         ];
         let starts = vec![vec![5.0, 5.0], vec![-3.0, 1.0], vec![0.0, 0.0]];
-        let fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default());
+        let fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default()).points;
         assert_eq!(fps.len(), 1, "{fps:?}");
         let fp = &fps[0];
         assert!((fp.x[0] - x_star[0]).abs() < 1e-12 && (fp.x[1] - x_star[1]).abs() < 1e-12);
@@ -710,7 +771,7 @@ mod tests {
             }
             let mut rng = Rng::from_seed(5);
             let starts: Vec<Vec<f64>> = (0..8).map(|_| gauss_vec(&mut rng, n, 3.0)).collect();
-            let fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default());
+            let fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default()).points;
             assert_eq!(fps.len(), 1, "expected one deduplicated point, got {fps:?}");
             let fp = &fps[0];
             for (g, want) in fp.x.iter().zip(&x_star) {
@@ -757,7 +818,7 @@ mod tests {
         let x_star = bisect_two_tanh();
         assert!((x_star - 1.915_008).abs() < 1e-5);
         let starts: Vec<Vec<f64>> = (0..=40).map(|i| vec![-4.0 + 0.2 * i as f64]).collect();
-        let mut fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default());
+        let mut fps = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default()).points;
         assert_eq!(fps.len(), 3, "{fps:?}");
         for w in fps.windows(2) {
             assert!(w[0].q <= w[1].q, "not sorted by q");
@@ -795,7 +856,7 @@ mod tests {
         let q_slow = 0.5 * (0.1 * g_min) * (0.1 * g_min);
         let starts = vec![vec![-1.5], vec![-0.6], vec![3.0]];
 
-        let strict = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default());
+        let strict = find_fixed_points(&dynamics, &starts, &FixedPointOptions::default()).points;
         assert_eq!(strict.len(), 1, "{strict:?}");
         let root = strict[0].x[0];
         assert!((2.0 * root.tanh() - root + 0.6).abs() < 1e-13 && root > 2.0);
@@ -804,7 +865,7 @@ mod tests {
             keep_q_below: 1e-4,
             ..FixedPointOptions::default()
         };
-        let fps = find_fixed_points(&dynamics, &starts, &loose);
+        let fps = find_fixed_points(&dynamics, &starts, &loose).points;
         assert_eq!(fps.len(), 2, "{fps:?}");
         assert!((fps[0].x[0] - root).abs() < 1e-12 && fps[0].q < 1e-28);
         let slow = &fps[1];
@@ -832,7 +893,9 @@ mod tests {
             "recurrent weights have 3 entries, but drive has 2 units, so 2×2 were expected"
         );
         assert!(
-            find_fixed_points(&bad_w, &[vec![0.0, 0.0]], &FixedPointOptions::default()).is_empty()
+            find_fixed_points(&bad_w, &[vec![0.0, 0.0]], &FixedPointOptions::default())
+                .points
+                .is_empty()
         );
 
         let bad_alpha = RateDynamics {
@@ -856,12 +919,34 @@ mod tests {
         };
         assert_eq!(good.validate(), Ok(()));
         let starts = vec![vec![1.0], vec![f64::NAN, 0.0], vec![0.3, -0.2]];
-        let fps = find_fixed_points(&good, &starts, &FixedPointOptions::default());
+        let fps = find_fixed_points(&good, &starts, &FixedPointOptions::default()).points;
         assert_eq!(fps.len(), 1);
         assert!(fps[0].x.iter().all(|v| v.abs() < 1e-12) && fps[0].stable);
         // 0.9 + 0.1·0.5 = 0.95, twice.
         assert!(eig_match_error(&fps[0].eigenvalues, &[(0.95, 0.0), (0.95, 0.0)]) < 1e-12);
-        assert!(find_fixed_points(&good, &[], &FixedPointOptions::default()).is_empty());
+        assert!(find_fixed_points(&good, &[], &FixedPointOptions::default())
+            .points
+            .is_empty());
+    }
+
+    #[test]
+    fn hits_merge_relative_to_the_state_scale() {
+        // Three locations 10 apart in a state of norm ~10, each hit 0.01–0.1 off (far more
+        // than a fixed 1e-3, far less than 5 % of the scale): three points, hits counted.
+        let centres = [[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]];
+        let mut hits = Vec::new();
+        for k in 0..30 {
+            let c = centres[k % 3];
+            let off = 0.01 + 0.003 * k as f64;
+            hits.push((vec![c[0] + off, c[1] - off], 1e-6 * k as f64));
+        }
+        let merged = merge_hits(hits.clone(), 0.05 * 10.0);
+        assert_eq!(merged.len(), 3, "{merged:?}");
+        assert_eq!(merged.iter().map(|m| m.2).collect::<Vec<_>>(), [10, 10, 10]);
+        // The lowest-q hit of each location is the one kept.
+        assert_eq!(merged[0].1, 0.0);
+        assert_eq!(merge_hits(hits, 1e-3).len(), 30);
+        assert_eq!(rms_norm(&[&[3.0, 4.0], &[0.0, 0.0]]), 12.5f64.sqrt());
     }
 
     /// Random 50-unit tanh network (W ~ N(0, gain²/N), drive ~ N(0, 0.09), α = 0.1) searched
@@ -880,7 +965,9 @@ mod tests {
         };
         let starts: Vec<Vec<f64>> = (0..32).map(|_| gauss_vec(&mut rng, n, 1.0)).collect();
         let t0 = std::time::Instant::now();
-        let fps = find_fixed_points(&dynamics, &starts, options);
+        let search = find_fixed_points(&dynamics, &starts, options);
+        let fps = search.points.clone();
+        assert_eq!(fps.iter().map(|p| p.hits).sum::<usize>(), search.raw_hits);
         let elapsed = t0.elapsed();
         eprintln!(
             "fixed points: 50-unit tanh network (gain {gain}), 32 starts, max_iterations {}: \
@@ -910,7 +997,7 @@ mod tests {
         for (i, a) in fps.iter().enumerate() {
             for b in &fps[i + 1..] {
                 let d2: f64 = a.x.iter().zip(&b.x).map(|(p, q)| (p - q) * (p - q)).sum();
-                assert!(d2.sqrt() >= options.dedup_distance, "duplicates kept");
+                assert!(d2.sqrt() >= search.merge_distance, "duplicates kept");
             }
         }
         fps

@@ -10,6 +10,10 @@
 //!   `β₁ = b/s`, `β₀ = a − b x̄/s`. The ridge keeps the estimate finite for perfectly
 //!   separable data (a network at 100 % accuracy), which then gets a steep slope and a
 //!   threshold inside the gap between the two classes.
+//! - [`fit_psychometric`] adds standard errors from the Fisher information and says whether
+//!   the data are perfectly separable ([`Separation`]): then no maximum-likelihood estimate
+//!   exists, the slope is the ridge's bound (a lower bound on any slope the data allow) and no
+//!   standard error is given.
 //! - [`choice_curve`] groups trials by distinct `x`; per group with `n` trials,
 //!   `p = (number true)/n` and the binomial standard error `sem = √(p(1 − p)/n)`.
 
@@ -219,6 +223,113 @@ pub fn fit_logistic(x: &[f64], y: &[bool]) -> Result<Logistic, AnalysisError> {
     })
 }
 
+/// How the two choices are arranged along `x`, which decides whether the logistic fit's
+/// maximum-likelihood estimate exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separation {
+    /// The choices overlap in `x`: the estimate exists and its standard errors are meaningful.
+    Overlapping,
+    /// Perfectly separable: some threshold puts every `true` on one side and every `false` on
+    /// the other (ties at the threshold allowed). The likelihood keeps growing as the slope
+    /// grows, so the fitted slope is only where the ridge stops it: a lower bound.
+    Separable,
+    /// Every trial made the same choice: neither slope nor threshold is identified.
+    OneChoice,
+}
+
+impl Separation {
+    /// Classifies choices `y` against `x` (pairs beyond the shorter slice are ignored).
+    ///
+    /// In one dimension the estimate exists exactly when the classes overlap:
+    /// `max(x | false) > min(x | true)` and `max(x | true) > min(x | false)`.
+    pub fn of(x: &[f64], y: &[bool]) -> Separation {
+        let (mut t_lo, mut t_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        let (mut f_lo, mut f_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (&xi, &yi) in x.iter().zip(y) {
+            if yi {
+                t_lo = t_lo.min(xi);
+                t_hi = t_hi.max(xi);
+            } else {
+                f_lo = f_lo.min(xi);
+                f_hi = f_hi.max(xi);
+            }
+        }
+        if t_lo > t_hi || f_lo > f_hi {
+            Separation::OneChoice
+        } else if f_hi <= t_lo || t_hi <= f_lo {
+            Separation::Separable
+        } else {
+            Separation::Overlapping
+        }
+    }
+}
+
+/// A logistic fit with what a reader needs to trust it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PsychometricFit {
+    /// The fitted curve (maximum likelihood, or the ridge-bounded fit when not overlapping).
+    pub logistic: Logistic,
+    /// Standard error of the intercept: `√(I⁻¹)₀₀`, `I` the Fisher information (the Hessian
+    /// of the negative log-likelihood, `Σ p(1 − p) [1 x; x x²]`) at the estimate. `None`
+    /// unless the choices overlap (the estimate does not exist otherwise).
+    pub intercept_se: Option<f64>,
+    /// Standard error of the slope, `√(I⁻¹)₁₁`; `None` unless the choices overlap.
+    pub slope_se: Option<f64>,
+    /// Number of trials fitted.
+    pub trials: usize,
+    /// Whether the estimate exists (see [`Separation`]).
+    pub separation: Separation,
+}
+
+/// [`fit_logistic`] plus standard errors from the Fisher information and a check for
+/// separable data (see [`PsychometricFit`]). Same errors as [`fit_logistic`].
+pub fn fit_psychometric(x: &[f64], y: &[bool]) -> Result<PsychometricFit, AnalysisError> {
+    let logistic = fit_logistic(x, y)?;
+    let separation = Separation::of(x, y);
+    let (intercept_se, slope_se) = if separation == Separation::Overlapping {
+        standard_errors(x, &logistic)
+    } else {
+        (None, None)
+    };
+    Ok(PsychometricFit {
+        logistic,
+        intercept_se,
+        slope_se,
+        trials: x.len(),
+        separation,
+    })
+}
+
+/// `√diag(I⁻¹)` for the fit `l` on `x`, computed in the standardised `z = (x − x̄)/s` (so no
+/// `x²` overflows) and mapped back with `β₀ = a − b x̄/s`, `β₁ = b/s`:
+/// `Var β₀ = Var a − 2 (x̄/s) Cov(a, b) + (x̄/s)² Var b`, `Var β₁ = Var b / s²`.
+fn standard_errors(x: &[f64], l: &Logistic) -> (Option<f64>, Option<f64>) {
+    let n = x.len() as f64;
+    let scale = x.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let u: Vec<f64> = x.iter().map(|v| v / scale).collect();
+    let mean_u = u.iter().sum::<f64>() / n;
+    let sd_u = (u.iter().map(|v| (v - mean_u).powi(2)).sum::<f64>() / n).sqrt();
+    let (mut haa, mut hab, mut hbb) = (0.0, 0.0, 0.0);
+    for (&xi, &ui) in x.iter().zip(&u) {
+        let p = l.p(xi);
+        let w = p * (1.0 - p);
+        let zi = (ui - mean_u) / sd_u;
+        haa += w;
+        hab += w * zi;
+        hbb += w * zi * zi;
+    }
+    let det = haa * hbb - hab * hab;
+    if !(det > 0.0 && det.is_finite()) {
+        return (None, None);
+    }
+    let (var_a, cov_ab, var_b) = (hbb / det, -hab / det, haa / det);
+    let m = mean_u / sd_u;
+    let var_b0 = var_a - 2.0 * m * cov_ab + m * m * var_b;
+    let se_b1 = var_b.sqrt() / sd_u / scale;
+    let ok = |v: f64| (v.is_finite() && v >= 0.0).then_some(v);
+    (ok(var_b0.max(0.0).sqrt()), ok(se_b1))
+}
+
 /// One point of an empirical psychometric curve: all trials sharing one stimulus value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChoicePoint {
@@ -298,6 +409,55 @@ mod tests {
         assert!((fit.slope - 2.0 * ln3).abs() < 1e-5, "{fit:?}");
         assert!((fit.threshold() - 0.5).abs() < 1e-5);
         assert!((fit.p(0.0) - 0.25).abs() < 1e-6 && (fit.p(1.0) - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn standard_errors_of_two_level_design_match_closed_form() {
+        // With two levels the estimates reproduce the fractions, and logit(p̂₀) = β₀ and
+        // logit(p̂₁) = β₀ + β₁ are independent with variances 1/(n p (1 − p)) each:
+        // Var β₀ = 1/(4·¼·¾) = 4/3, Var β₁ = 4/3 + 4/3 = 8/3.
+        let x = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0];
+        let y = [true, false, false, false, true, true, false, true];
+        let fit = fit_psychometric(&x, &y).unwrap();
+        assert_eq!(fit.separation, Separation::Overlapping);
+        assert_eq!(fit.trials, 8);
+        let (se0, se1) = (fit.intercept_se.unwrap(), fit.slope_se.unwrap());
+        assert!((se0 - (4.0f64 / 3.0).sqrt()).abs() < 1e-5, "{fit:?}");
+        assert!((se1 - (8.0f64 / 3.0).sqrt()).abs() < 1e-5, "{fit:?}");
+        // Shifting and scaling x: x' = 10 x + 5 gives β₁' = β₁/10, so SE(β₁') = SE(β₁)/10.
+        let xs: Vec<f64> = x.iter().map(|v| 10.0 * v + 5.0).collect();
+        let fit2 = fit_psychometric(&xs, &y).unwrap();
+        assert!(
+            (fit2.slope_se.unwrap() * 10.0 - se1).abs() < 1e-5,
+            "{fit2:?}"
+        );
+    }
+
+    #[test]
+    fn separation_is_classified_exactly() {
+        let x = [-2.0, -1.0, 0.0, 1.0, 2.0];
+        // Complete, either direction.
+        assert_eq!(
+            Separation::of(&x, &[false, false, false, true, true]),
+            Separation::Separable
+        );
+        assert_eq!(
+            Separation::of(&x, &[true, true, false, false, false]),
+            Separation::Separable
+        );
+        // Quasi-complete: both choices only at the shared value x = 0.
+        let xq = [-1.0, 0.0, 0.0, 1.0];
+        assert_eq!(
+            Separation::of(&xq, &[false, false, true, true]),
+            Separation::Separable
+        );
+        assert_eq!(
+            Separation::of(&x, &[false, true, false, true, true]),
+            Separation::Overlapping
+        );
+        assert_eq!(Separation::of(&x, &[true; 5]), Separation::OneChoice);
+        let fit = fit_psychometric(&x, &[false, false, false, true, true]).unwrap();
+        assert_eq!((fit.intercept_se, fit.slope_se), (None, None));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use candle_core::{Device, Tensor};
 use clap::Args;
 
 use super::{flag_values, CliError};
-use crate::analysis::fixed_points::{find_fixed_points, FixedPointOptions, RateDynamics};
+use crate::analysis::fixed_points::{
+    find_fixed_points, FixedPointOptions, RateDynamics, DEFAULT_MERGE_TOLERANCE,
+};
 use crate::model::Tau;
 use crate::random::Rng;
 use crate::run_dir::write_atomic_with;
@@ -39,6 +41,10 @@ pub struct FixedPointsArgs {
     /// finite number > 0).
     #[arg(long, default_value_t = 1e-6, value_parser = flag_values::finite_positive)]
     pub keep_q_below: f64,
+    /// Hits closer than this fraction of the RMS norm of the starting states are one point
+    /// (a finite number > 0).
+    #[arg(long, default_value_t = DEFAULT_MERGE_TOLERANCE, value_parser = flag_values::finite_positive)]
+    pub merge_tolerance: f64,
 }
 
 /// Runs `psychrnn fixedpoints`.
@@ -106,9 +112,11 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         .collect();
     let options = FixedPointOptions {
         keep_q_below: args.keep_q_below,
+        merge_tolerance: args.merge_tolerance,
         ..FixedPointOptions::default()
     };
-    let found = find_fixed_points(&dynamics, &starts, &options);
+    let search = find_fixed_points(&dynamics, &starts, &options);
+    let found = &search.points;
     let k = found.len();
     let cpu = Device::Cpu;
     let flat = |f: &dyn Fn(&crate::analysis::fixed_points::FixedPoint) -> Vec<f64>| {
@@ -139,6 +147,18 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
                 )?,
             ),
             ("input", Tensor::from_vec(input.clone(), w.n_in, &cpu)?),
+            (
+                "hits",
+                Tensor::from_vec(flat(&|p| vec![p.hits as f64]), k, &cpu)?,
+            ),
+            (
+                "raw_hits",
+                Tensor::from_vec(vec![search.raw_hits as f64], 1, &cpu)?,
+            ),
+            (
+                "merge_distance",
+                Tensor::from_vec(vec![search.merge_distance], 1, &cpu)?,
+            ),
         ])
     })()
     .map_err(CliError::failed)?;
@@ -148,20 +168,25 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         .map_err(CliError::failed)?;
     let stable = found.iter().filter(|p| p.stable).count();
     outln!(
-        "{k} fixed or slow points ({stable} stable, {} unstable) from {} starts; written to {}",
+        "{k} distinct fixed or slow points ({stable} stable, {} unstable) from {} hits of {} starts (hits closer than {:.3e} = {} × the RMS state norm merged); written to {}",
         k - stable,
+        search.raw_hits,
         starts.len(),
+        search.merge_distance,
+        args.merge_tolerance,
         out.display()
     );
     for (i, p) in found.iter().enumerate() {
         let top = p.eigenvalues.first().map_or(0.0, |(a, b)| a.hypot(*b));
         outln!(
-            "  {i}: q = {:.2e}, largest |eigenvalue| {top:.4} ({})",
+            "  {i}: q = {:.2e}, largest |eigenvalue| {top:.4} ({}), {} hits",
             p.q,
-            if p.stable { "stable" } else { "unstable" }
+            if p.stable { "stable" } else { "unstable" },
+            p.hits
         );
     }
-    if k > 0 && trials.n_rec == n {
+    // Redrawn even when nothing was found, so the report never shows the previous points.
+    if trials.n_rec == n {
         let index = super::report::write_report(run, config, &trials, Some(&w))
             .map_err(CliError::failed)?;
         outln!("drawn on the population figure in {}", index.display());

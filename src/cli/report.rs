@@ -1,17 +1,20 @@
 //! `psychrnn report RUN_DIR`: the figures a scientist looks at after training, as PNG and
 //! SVG, with `report/index.html` tying them together. Also run at the end of `psychrnn run`.
+//! The numbers are computed once into `analysis.yaml` (and `analysis.npz`) and the figures
+//! drawn from them.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
+use candle_core::{Device, Tensor};
 use clap::Args;
 
 use super::CliError;
 use crate::analysis::chronometric::{chronometric_curve, reaction_times};
 use crate::analysis::conditions::{levels, mean_by_level, modulation, top_k};
 use crate::analysis::pca::pca;
-use crate::analysis::psychometric::{choice_curve, fit_logistic};
+use crate::analysis::psychometric::{choice_curve, fit_psychometric, Logistic, Separation};
 use crate::experiment::ExperimentConfig;
 use crate::model::{read_npz, NpyArray, RateRnnWeights};
 use crate::report::html::escape;
@@ -19,7 +22,11 @@ use crate::report::{
     draw_trials, save, ChronometricFigure, PcaFigure, PsychometricFigure, SpectrumFigure,
     TrainingFigure, Trajectory, TrialPanel, UnitPanel, UnitsFigure, WeightsFigure,
 };
-use crate::run_dir::{write_atomic, RunDir};
+use crate::run_dir::{
+    write_atomic, write_atomic_with, AccuracyByCondition, AnalysisFile, ChoiceFraction,
+    ChronometricAnalysis, ConditionAccuracy, ConditionLabel, FixedPointLocation,
+    FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint, RunDir,
+};
 use crate::task::argmax_choices;
 use crate::trials_file::TrialRecord;
 
@@ -188,28 +195,52 @@ fn read_history(run: &RunDir) -> anyhow::Result<TrainingFigure> {
 struct SavedFixedPoints {
     /// [K][N] states.
     x: Vec<Vec<f64>>,
+    /// [K] speeds.
+    q: Vec<f64>,
     /// [K].
     stable: Vec<bool>,
+    /// [K] hits merged into each point (absent in older files).
+    hits: Option<Vec<usize>>,
+    /// Hits before merging (absent in older files).
+    raw_hits: Option<usize>,
+    /// The merge distance (absent in older files).
+    merge_distance: Option<f64>,
     /// The constant input they were found for.
     input: Vec<f64>,
 }
 
 fn read_fixed_points(path: &Path) -> Option<SavedFixedPoints> {
     let entries = read_npz(path).ok()?;
-    let input = match entries.get("input") {
-        Some(NpyArray::Numeric(_, v)) => v.clone(),
-        _ => Vec::new(),
+    let numeric = |name: &str| match entries.get(name) {
+        Some(NpyArray::Numeric(_, v)) => Some(v.clone()),
+        _ => None,
     };
-    let (Some(NpyArray::Numeric(shape, x)), Some(NpyArray::Numeric(_, stable))) =
-        (entries.get("x"), entries.get("stable"))
-    else {
+    let Some(NpyArray::Numeric(shape, x)) = entries.get("x") else {
         return None;
     };
+    let stable = numeric("stable")?;
+    let k = *shape.first()?;
     let n = *shape.get(1)?;
+    let q = numeric("q").unwrap_or_else(|| vec![f64::NAN; k]);
+    if stable.len() != k || q.len() != k || x.len() != k * n {
+        return None;
+    }
+    let hits = numeric("hits")
+        .filter(|h| h.len() == k)
+        .map(|h| h.iter().map(|&v| v as usize).collect());
+    let scalar = |name: &str| numeric(name).and_then(|v| v.first().copied());
     Some(SavedFixedPoints {
-        x: x.chunks(n).map(|c| c.to_vec()).collect(),
+        x: if n == 0 {
+            vec![Vec::new(); k]
+        } else {
+            x.chunks(n).map(|c| c.to_vec()).collect()
+        },
+        q,
         stable: stable.iter().map(|s| *s != 0.0).collect(),
-        input,
+        hits,
+        raw_hits: scalar("raw_hits").map(|v| v as usize),
+        merge_distance: scalar("merge_distance"),
+        input: numeric("input").unwrap_or_default(),
     })
 }
 
@@ -219,14 +250,336 @@ struct Entry {
     caption: String,
 }
 
-/// Draws every figure the run supports into `RUN/report/` and writes `index.html`.
+/// Trials grouped by one condition's levels, with the rates averaged per level.
+struct Grouping {
+    /// The condition's name (e.g. `coherence`, `signed coherence`).
+    name: String,
+    /// Its distinct values, sorted.
+    levels: Vec<f64>,
+    /// Legend text of each level.
+    labels: Vec<String>,
+    /// Per level, the mean rates [T × N].
+    means: Vec<Vec<f64>>,
+}
+
+/// The PCA arrays that go to analysis.npz (the yaml holds the explained variance).
+struct PcaArrays {
+    /// The fitted components and mean.
+    pca: crate::analysis::pca::Pca,
+    /// [levels, T, k] condition-averaged rates projected, when trials are grouped.
+    projection: Option<Vec<f64>>,
+    /// The levels the projection's rows are.
+    levels: Vec<f64>,
+}
+
+/// Everything the report shows, computed once: written to analysis.yaml and analysis.npz,
+/// then drawn.
+struct ReportAnalysis {
+    file: AnalysisFile,
+    psychometric_x_range: Option<(f64, f64)>,
+    grouping: Option<Grouping>,
+    pca: Option<PcaArrays>,
+}
+
+/// Most principal components kept in analysis.npz.
+const MAX_COMPONENTS: usize = 10;
+
+/// The value of a grouping level as analysis.yaml writes it: its label for text conditions.
+fn level_value(name: &str, value: f64, trials: &TrialRecord) -> ConditionLabel {
+    match trials.labels.get(name) {
+        Some(labels) => {
+            ConditionLabel::Text(labels.get(value as usize).cloned().unwrap_or_default())
+        }
+        None => ConditionLabel::Number(value),
+    }
+}
+
+/// The sentence analysis.yaml and the caption give for a fit that is not a maximum-likelihood one.
+fn separation_note(separation: Separation) -> Option<String> {
+    match separation {
+        Separation::Overlapping => None,
+        Separation::Separable => Some(format!(
+            "the choices are perfectly separable along x, so no maximum-likelihood fit exists: the slope is where the fit's ridge ({RIDGE_TEXT}) stopped it, a lower bound on the slope the data allow, and the threshold is only known to lie between the two choices"
+        )),
+        Separation::OneChoice => Some(
+            "every trial made the same choice, so neither slope nor threshold is determined".into(),
+        ),
+    }
+}
+
+/// The ridge of [`crate::analysis::psychometric::fit_logistic`], as the note quotes it.
+const RIDGE_TEXT: &str = "1e-6 in standardised x";
+
+/// Computes the report's numbers from the trials (and fixed_points.npz when present).
+fn analyse(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    trials: &TrialRecord,
+) -> anyhow::Result<ReportAnalysis> {
+    let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
+    let shape = config.task.shape();
+    let mut file = AnalysisFile {
+        format_version: crate::run_dir::FORMAT_VERSION,
+        test_trials: b,
+        accuracy: trials.accuracy(),
+        psychometric: None,
+        accuracy_by: None,
+        chronometric: None,
+        pca: None,
+        fixed_points: None,
+    };
+    let mut psychometric_x_range = None;
+
+    if let Some((x_label, x)) = psychometric_x(config, trials)? {
+        let chosen = match &config.report.choice_channels {
+            None => argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out),
+            Some(among) => choices_among(trials, among)?,
+        };
+        let channel = config.report.choice_channel;
+        let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
+        let fit = fit_psychometric(&x, &y).map_err(|e| anyhow!("psychometric fit: {e}"))?;
+        psychometric_x_range = Some(
+            x.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(*v), b.max(*v))
+                }),
+        );
+        file.psychometric = Some(PsychometricAnalysis {
+            x: x_label,
+            choice_channel: channel,
+            choice_name: shape
+                .outputs
+                .get(channel)
+                .cloned()
+                .unwrap_or_else(|| format!("channel {channel}")),
+            trials: fit.trials,
+            intercept: fit.logistic.intercept,
+            slope: fit.logistic.slope,
+            intercept_se: fit.intercept_se,
+            slope_se: fit.slope_se,
+            threshold: fit.logistic.threshold(),
+            separable: fit.separation != Separation::Overlapping,
+            note: separation_note(fit.separation),
+            points: choice_curve(&x, &y)
+                .into_iter()
+                .map(|p| ChoiceFraction {
+                    x: p.x,
+                    trials: p.n,
+                    p_choice: p.p,
+                    sem: p.sem,
+                })
+                .collect(),
+        });
+    }
+
+    if let Some(onset_name) = &config.report.reaction_time_onset {
+        let onsets = trials.conditions.get(onset_name).ok_or_else(|| {
+            anyhow!(
+                "report.reaction_time_onset: no condition `{onset_name}`; the trials have: {}",
+                trials
+                    .conditions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let threshold = config.report.reaction_time_threshold;
+        let rt = reaction_times(
+            &trials.outputs,
+            b,
+            t,
+            trials.n_out,
+            onsets,
+            trials.dt,
+            threshold,
+        );
+        let (x_label, x) = match psychometric_x(config, trials)? {
+            Some(px) => px,
+            None => (onset_name.clone(), onsets.clone()),
+        };
+        file.chronometric = Some(ChronometricAnalysis {
+            onset: onset_name.clone(),
+            threshold,
+            x: x_label,
+            responded: rt.iter().filter(|r| r.is_some()).count(),
+            trials: b,
+            points: chronometric_curve(&x, &rt)
+                .into_iter()
+                .map(|(value, mean_rt, sem, n)| ReactionTimePoint {
+                    value,
+                    mean_rt,
+                    sem,
+                    n,
+                })
+                .collect(),
+        });
+    }
+
+    let grouping = match grouping(config, trials)? {
+        Some((name, values)) => {
+            let lv = levels(&values);
+            if let Some(correct) = &trials.correct {
+                let groups = lv
+                    .iter()
+                    .filter_map(|&level| {
+                        let (mut count, mut right) = (0usize, 0usize);
+                        for (v, ok) in values.iter().zip(correct) {
+                            if *v == level {
+                                count += 1;
+                                right += usize::from(*ok);
+                            }
+                        }
+                        (count > 0).then(|| ConditionAccuracy {
+                            value: level_value(&name, level, trials),
+                            trials: count,
+                            accuracy: right as f64 / count as f64,
+                        })
+                    })
+                    .collect();
+                file.accuracy_by = Some(AccuracyByCondition {
+                    condition: name.clone(),
+                    groups,
+                });
+            }
+            Some(Grouping {
+                labels: lv.iter().map(|&v| level_label(&name, v, trials)).collect(),
+                means: mean_by_level(&trials.rates, b, t, n, &values, &lv),
+                levels: lv,
+                name,
+            })
+        }
+        None => None,
+    };
+
+    let pca_arrays = if n >= 2 && b * t >= 2 {
+        let rows: Vec<f64> = trials.rates.iter().map(|&v| v as f64).collect();
+        let p = pca(&rows, b * t, n, MAX_COMPONENTS.min(n))?;
+        let k = p.components.len();
+        let projected = grouping.as_ref().filter(|g| g.levels.len() <= 12);
+        let projection = projected.map(|g| {
+            g.means
+                .iter()
+                .flat_map(|m| (0..t).flat_map(|s| p.project(&m[s * n..(s + 1) * n])))
+                .collect::<Vec<f64>>()
+        });
+        debug_assert!(projection
+            .as_ref()
+            .is_none_or(|v| v.len() == projected.map_or(0, |g| g.levels.len()) * t * k));
+        file.pca = Some(PcaAnalysis {
+            observations: b * t,
+            units: n,
+            explained_variance_ratio: p.explained_ratio.clone(),
+            arrays: "analysis.npz".into(),
+            projected_by: projected.map(|g| g.name.clone()),
+        });
+        Some(PcaArrays {
+            levels: projected.map(|g| g.levels.clone()).unwrap_or_default(),
+            projection,
+            pca: p,
+        })
+    } else {
+        None
+    };
+
+    if let Some(saved) = read_fixed_points(&run.fixed_points()) {
+        if saved.x.iter().all(|x| x.len() == n) {
+            let points: Vec<FixedPointLocation> = saved
+                .x
+                .iter()
+                .enumerate()
+                .map(|(i, x)| FixedPointLocation {
+                    q: saved.q[i],
+                    stable: saved.stable[i],
+                    hits: saved.hits.as_ref().map(|h| h[i]),
+                    pc: pca_arrays.as_ref().map(|a| {
+                        // Fixed points are states; the PCA is over rates.
+                        let r: Vec<f64> = x
+                            .iter()
+                            .map(|&v| config.model.transfer().apply_scalar(v))
+                            .collect();
+                        let pc = a.pca.project(&r);
+                        (pc[0], pc[1])
+                    }),
+                    state: x.clone(),
+                })
+                .collect();
+            file.fixed_points = Some(FixedPointsAnalysis {
+                count: points.len(),
+                stable: points.iter().filter(|p| p.stable).count(),
+                raw_hits: saved.raw_hits,
+                merge_distance: saved.merge_distance,
+                input: saved.input,
+                points,
+            });
+        }
+    }
+
+    Ok(ReportAnalysis {
+        file,
+        psychometric_x_range,
+        grouping,
+        pca: pca_arrays,
+    })
+}
+
+/// Writes analysis.yaml and analysis.npz (removing an analysis.npz left from before when
+/// there is no PCA).
+fn write_analysis(run: &RunDir, analysis: &ReportAnalysis) -> anyhow::Result<()> {
+    let arrays = run.analysis_arrays();
+    match &analysis.pca {
+        Some(a) => {
+            let cpu = Device::Cpu;
+            let (k, n) = (a.pca.components.len(), a.pca.mean.len());
+            let mut tensors = vec![
+                (
+                    "pca_components",
+                    Tensor::from_vec(a.pca.components.concat(), (k, n), &cpu)?,
+                ),
+                ("pca_mean", Tensor::from_vec(a.pca.mean.clone(), n, &cpu)?),
+                (
+                    "pca_explained_variance_ratio",
+                    Tensor::from_vec(a.pca.explained_ratio.clone(), k, &cpu)?,
+                ),
+            ];
+            if let Some(p) = &a.projection {
+                let levels = a.levels.len();
+                let steps = p.len() / (levels * k).max(1);
+                tensors.push((
+                    "pca_projection",
+                    Tensor::from_vec(p.clone(), (levels, steps, k), &cpu)?,
+                ));
+                tensors.push((
+                    "pca_levels",
+                    Tensor::from_vec(a.levels.clone(), levels, &cpu)?,
+                ));
+            }
+            write_atomic_with(&arrays, |tmp| crate::npz_file::write_npz(&tensors, tmp))
+                .with_context(|| format!("cannot write {}", arrays.display()))?;
+        }
+        None => {
+            if arrays.exists() {
+                std::fs::remove_file(&arrays)
+                    .with_context(|| format!("cannot remove {}", arrays.display()))?;
+            }
+        }
+    }
+    run.write_analysis(&analysis.file)?;
+    Ok(())
+}
+
+/// Computes the report's numbers once, writes them to `RUN/analysis.yaml` (and
+/// `analysis.npz`), then draws every figure the run supports from them into `RUN/report/`
+/// and writes `index.html`.
 pub fn write_report(
     run: &RunDir,
     config: &ExperimentConfig,
     trials: &TrialRecord,
     weights: Option<&RateRnnWeights>,
 ) -> anyhow::Result<PathBuf> {
-    let dir = run.root().join("report");
+    let analysis = analyse(run, config, trials)?;
+    write_analysis(run, &analysis)?;
+    let dir = run.report_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut entries = Vec::new();
     let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
@@ -279,90 +632,81 @@ pub fn write_report(
         caption: format!("Inputs (left) and targets (dashed) with the network's outputs (solid, right) on {k} test trials; grey spans are not scored."),
     });
 
-    if let Some((x_label, x)) = psychometric_x(config, trials)? {
-        let chosen = match &config.report.choice_channels {
-            None => argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out),
-            Some(among) => choices_among(trials, among)?,
+    if let (Some(psy), Some((lo, hi))) =
+        (&analysis.file.psychometric, analysis.psychometric_x_range)
+    {
+        let logistic = Logistic {
+            intercept: psy.intercept,
+            slope: psy.slope,
         };
-        let channel = config.report.choice_channel;
-        let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
-        let points = choice_curve(&x, &y);
-        let fit = fit_logistic(&x, &y).map_err(|e| anyhow!("psychometric fit: {e}"))?;
-        let (lo, hi) = x
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                (a.min(*v), b.max(*v))
-            });
         let curve = (0..=200)
             .map(|i| {
                 let v = lo + (hi - lo) * i as f64 / 200.0;
-                (v, fit.p(v))
+                (v, logistic.p(v))
             })
             .collect();
-        let out_name = shape
-            .outputs
-            .get(channel)
-            .cloned()
-            .unwrap_or_else(|| format!("channel {channel}"));
-        let fit_text = format!(
-            "logistic fit: threshold {:.3}, slope {:.2}",
-            fit.threshold(),
-            fit.slope
-        );
+        let fit_text = if psy.separable {
+            format!(
+                "logistic fit: threshold {:.3}, slope ≥ {:.2} (separable data: a lower bound)",
+                psy.threshold, psy.slope
+            )
+        } else {
+            match psy.slope_se {
+                Some(se) => format!(
+                    "logistic fit: threshold {:.3}, slope {:.2} ± {se:.2} (s.e.)",
+                    psy.threshold, psy.slope
+                ),
+                None => format!(
+                    "logistic fit: threshold {:.3}, slope {:.2}",
+                    psy.threshold, psy.slope
+                ),
+            }
+        };
+        let out_name = &psy.choice_name;
         save(
             &PsychometricFigure {
-                points: points.iter().map(|p| (p.x, p.p, p.sem, p.n)).collect(),
+                points: psy
+                    .points
+                    .iter()
+                    .map(|p| (p.x, p.p_choice, p.sem, p.trials))
+                    .collect(),
                 curve,
-                x_label,
+                x_label: psy.x.clone(),
                 y_label: format!("P(choose {out_name})"),
                 fit_text: fit_text.clone(),
             },
             &dir.join("psychometric"),
         )?;
+        let note = psy
+            .note
+            .as_ref()
+            .map(|n| format!(" Note: {n}."))
+            .unwrap_or_default();
         entries.push(Entry {
             stem: "psychometric",
             title: "Psychometric curve".into(),
-            caption: format!("Fraction of {b} test trials on which the network chose {out_name}, with s.e.m.; {fit_text} (P = 1/(1+e^−(a+bx)), a = {:.3}).", fit.intercept),
+            caption: format!("Fraction of {} test trials on which the network chose {out_name}, with s.e.m.; {fit_text} (P = 1/(1+e^−(a+bx)), a = {:.3}).{note}", psy.trials, psy.intercept),
         });
     }
 
-    if let Some(onset_name) = &config.report.reaction_time_onset {
-        let onsets = trials.conditions.get(onset_name).ok_or_else(|| {
-            anyhow!(
-                "report.reaction_time_onset: no condition `{onset_name}`; the trials have: {}",
-                trials
-                    .conditions
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
-        let threshold = config.report.reaction_time_threshold;
-        let rt = reaction_times(
-            &trials.outputs,
-            b,
-            t,
-            trials.n_out,
-            onsets,
-            trials.dt,
-            threshold,
-        );
-        let (x_label, x) = match psychometric_x(config, trials)? {
-            Some(px) => px,
-            None => (onset_name.clone(), onsets.clone()),
-        };
-        let points = chronometric_curve(&x, &rt);
-        let responded = rt.iter().filter(|r| r.is_some()).count();
+    if let Some(chrono) = &analysis.file.chronometric {
         save(
-            &ChronometricFigure { points, x_label },
+            &ChronometricFigure {
+                points: chrono
+                    .points
+                    .iter()
+                    .map(|p| (p.value, p.mean_rt, p.sem, p.n))
+                    .collect(),
+                x_label: chrono.x.clone(),
+            },
             &dir.join("chronometric"),
         )?;
         entries.push(Entry {
             stem: "chronometric",
             title: "Chronometric curve".into(),
             caption: format!(
-                "Mean time from {onset_name} until an output first reaches {threshold}, with s.e.m.; {responded} of {b} trials responded."
+                "Mean time from {} until an output first reaches {}, with s.e.m.; {} of {} trials responded.",
+                chrono.onset, chrono.threshold, chrono.responded, chrono.trials
             ),
         });
     }
@@ -404,86 +748,82 @@ pub fn write_report(
         });
     }
 
-    if let Some((name, values)) = grouping(config, trials)? {
-        let values = &values;
-        let lv = levels(values);
-        let means = mean_by_level(&trials.rates, b, t, n, values, &lv);
-        if n >= 2 && lv.len() <= 12 {
-            let rows: Vec<f64> = trials.rates.iter().map(|&v| v as f64).collect();
-            let p = pca(&rows, b * t, n, 2)?;
-            let trajectories = lv
+    if let Some(g) = &analysis.grouping {
+        let name = &g.name;
+        if let Some((arrays, projection)) = analysis
+            .pca
+            .as_ref()
+            .and_then(|a| a.projection.as_ref().map(|p| (a, p)))
+        {
+            let k = arrays.pca.components.len();
+            let trajectories = g
+                .labels
                 .iter()
                 .enumerate()
-                .map(|(k, &v)| Trajectory {
-                    label: level_label(&name, v, trials),
-                    colour: k,
+                .map(|(level, label)| Trajectory {
+                    label: label.clone(),
+                    colour: level,
                     points: (0..t)
                         .map(|s| {
-                            let pc = p.project(&means[k][s * n..(s + 1) * n]);
-                            (pc[0], pc[1])
+                            let at = (level * t + s) * k;
+                            (projection[at], projection[at + 1])
                         })
                         .collect(),
                 })
                 .collect();
-            let mut fp_input = Vec::new();
-            let fixed_points = match read_fixed_points(&run.root().join("fixed_points.npz")) {
+            let (fixed_points, fp) = match &analysis.file.fixed_points {
                 Some(saved) => {
-                    fp_input = saved.input;
-                    saved
-                        .x
+                    let drawn: Vec<(f64, f64, bool)> = saved
+                        .points
                         .iter()
-                        .zip(saved.stable)
-                        .filter(|(x, _)| x.len() == n)
-                        .map(|(x, s)| {
-                            // Fixed points are states; the PCA is over rates.
-                            let r: Vec<f64> = x
-                                .iter()
-                                .map(|&v| config.model.transfer().apply_scalar(v))
-                                .collect();
-                            let pc = p.project(&r);
-                            (pc[0], pc[1], s)
-                        })
-                        .collect()
+                        .filter_map(|p| p.pc.map(|(a, b)| (a, b, p.stable)))
+                        .collect();
+                    let input: Vec<String> = saved.input.iter().map(|v| format!("{v}")).collect();
+                    let hits = match saved.raw_hits {
+                        Some(h) => format!(", merged from {h} hits"),
+                        None => String::new(),
+                    };
+                    let text = if drawn.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Black: {} fixed points of the dynamics with constant input [{}] (× stable, ○ unstable{hits}), from psychrnn fixedpoints.", drawn.len(), input.join(", "))
+                    };
+                    (drawn, text)
                 }
-                None => Vec::new(),
+                None => (Vec::new(), String::new()),
             };
-            let n_fp = fixed_points.len();
+            let ratio = &arrays.pca.explained_ratio;
             save(
                 &PcaFigure {
                     trajectories,
-                    explained: (p.explained_ratio[0], p.explained_ratio[1]),
+                    explained: (ratio[0], ratio[1]),
                     fixed_points,
                 },
                 &dir.join("population"),
             )?;
-            let fp = if n_fp > 0 {
-                let input: Vec<String> = fp_input.iter().map(|v| format!("{v}")).collect();
-                format!(" Black: {n_fp} fixed points of the dynamics with constant input [{}] (× stable, ○ unstable), from psychrnn fixedpoints.", input.join(", "))
-            } else {
-                String::new()
-            };
             entries.push(Entry {
                 stem: "population",
                 title: "Population trajectories".into(),
                 caption: format!(
                     "Firing rates averaged over trials with the same {name}, projected on the first two principal components of all rates ({:.0}% and {:.0}% of variance); ● start, ▲ end.{fp}",
-                    100.0 * p.explained_ratio[0], 100.0 * p.explained_ratio[1]
+                    100.0 * ratio[0], 100.0 * ratio[1]
                 ),
             });
         }
-        let units = top_k(&modulation(&means, t, n), config.report.units.min(n));
+        let units = top_k(&modulation(&g.means, t, n), config.report.units.min(n));
         let panels = units
             .iter()
             .map(|&u| UnitPanel {
                 unit: u,
-                curves: lv
+                curves: g
+                    .labels
                     .iter()
                     .enumerate()
-                    .map(|(k, &v)| {
+                    .map(|(k, label)| {
                         (
-                            level_label(&name, v, trials),
+                            label.clone(),
                             k,
-                            (0..t).map(|s| means[k][s * n + u]).collect(),
+                            (0..t).map(|s| g.means[k][s * n + u]).collect(),
                         )
                     })
                     .collect(),

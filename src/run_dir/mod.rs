@@ -10,8 +10,10 @@
 //! | `checkpoint/` | [`crate::train::checkpoint`] | `run`, every `checkpoint_every` iterations or minute |
 //! | `weights.npz`, `trials.npz` | [`crate::model`], [`crate::trials_file`] | `run` at the end, `test` |
 //! | `summary.yaml` | [`RunSummary`], written last: it marks the run finished | `run` at the end |
+//! | `analysis.yaml`, `analysis.npz` | [`AnalysisFile`]: the report's numbers | the report |
 //! | `.lock` | [`RunLock`]: the process that owns the directory | every command that writes |
 
+mod analysis;
 mod atomic;
 mod bundle;
 pub mod history;
@@ -23,6 +25,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use analysis::{
+    AnalysisFile, ChoiceFraction, ChronometricAnalysis, FixedPointLocation, FixedPointsAnalysis,
+    PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
+};
 pub use atomic::{write_atomic, write_atomic_with};
 pub use bundle::{absolute, ScriptSource};
 pub use history::{read_history, write_history};
@@ -291,6 +297,8 @@ impl RunDir {
             self.history(),
             self.summary(),
             self.trials(),
+            self.analysis(),
+            self.analysis_arrays(),
         ] {
             if f.exists() {
                 fs::remove_file(&f).map_err(RunDirError::io(&f))?;

@@ -1,0 +1,206 @@
+//! `analysis.yaml`: the numbers behind the report's figures (psychometric fit, accuracy per
+//! condition, chronometric curve, PCA, fixed points), written by the report before it draws.
+//! Arrays too large for YAML (PCA components and projections) go to `analysis.npz`.
+
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+
+use super::{write_atomic, AccuracyByCondition, RunDir, RunDirError};
+
+/// What `analysis.yaml` holds. Each section is absent when the report had no data for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisFile {
+    /// The run directory's format ([`super::FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Number of test trials analysed (those in trials.npz).
+    pub test_trials: usize,
+    /// Fraction of them the task's scorer counted correct.
+    pub accuracy: f64,
+    /// The logistic fit of the choices (with `report.psychometric`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psychometric: Option<PsychometricAnalysis>,
+    /// Accuracy per value of the grouping condition (needs the scorer's verdicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_by: Option<AccuracyByCondition>,
+    /// Mean reaction time per condition value (with `report.reaction_time_onset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chronometric: Option<ChronometricAnalysis>,
+    /// Principal components of the firing rates (arrays in analysis.npz).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pca: Option<PcaAnalysis>,
+    /// What fixed_points.npz holds (after `psychrnn fixedpoints`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_points: Option<FixedPointsAnalysis>,
+}
+
+/// The psychometric fit `P(choice) = 1/(1 + e^−(intercept + slope·x))`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PsychometricAnalysis {
+    /// The x axis, e.g. `signed coherence (negative when direction = 0)`.
+    pub x: String,
+    /// The output channel whose choice is counted.
+    pub choice_channel: usize,
+    /// Its name.
+    pub choice_name: String,
+    /// Trials fitted.
+    pub trials: usize,
+    /// Fitted intercept (log-odds at x = 0).
+    pub intercept: f64,
+    /// Fitted slope (log-odds per unit of x); a lower bound when `separable`.
+    pub slope: f64,
+    /// Standard error of the intercept from the Fisher information; null when separable.
+    pub intercept_se: Option<f64>,
+    /// Standard error of the slope from the Fisher information; null when separable.
+    pub slope_se: Option<f64>,
+    /// x where P = 0.5 (−intercept/slope).
+    pub threshold: f64,
+    /// True when the choices are perfectly separable along x (or all the same): no
+    /// maximum-likelihood fit exists, and the slope is only where the fit's ridge stopped it.
+    pub separable: bool,
+    /// What `separable` means for these numbers, in words; absent when not separable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The empirical choice fractions per x value.
+    pub points: Vec<ChoiceFraction>,
+}
+
+/// The fraction of trials at one x value that chose the counted channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceFraction {
+    /// The x value.
+    pub x: f64,
+    /// Trials with this value.
+    pub trials: usize,
+    /// Fraction of them choosing the channel.
+    pub p_choice: f64,
+    /// Binomial standard error √(p(1 − p)/n).
+    pub sem: f64,
+}
+
+/// Reaction times by condition value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChronometricAnalysis {
+    /// The condition giving each trial's response onset (ms).
+    pub onset: String,
+    /// The output level that counts as responding.
+    pub threshold: f64,
+    /// The x axis the reaction times are grouped by.
+    pub x: String,
+    /// Trials whose output reached the threshold.
+    pub responded: usize,
+    /// Trials analysed.
+    pub trials: usize,
+    /// One entry per x value with at least one response.
+    pub points: Vec<ReactionTimePoint>,
+}
+
+/// Mean reaction time at one x value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReactionTimePoint {
+    /// The x value.
+    pub value: f64,
+    /// Mean reaction time (ms) of the trials that responded.
+    pub mean_rt: f64,
+    /// Its standard error (sample s.d./√n; 0 for one trial).
+    pub sem: f64,
+    /// Trials that responded.
+    pub n: usize,
+}
+
+/// Principal components of all firing rates (every trial and step is one observation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PcaAnalysis {
+    /// Observations (trials × steps).
+    pub observations: usize,
+    /// Units (variables).
+    pub units: usize,
+    /// Fraction of the total variance along each component, largest first.
+    pub explained_variance_ratio: Vec<f64>,
+    /// The file holding `pca_components` [k, N], `pca_mean` [N] and, when trials are grouped,
+    /// `pca_projection` [levels, steps, k] (condition-averaged rates projected) and
+    /// `pca_levels` [levels].
+    pub arrays: String,
+    /// The condition whose levels `pca_projection` averages over, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projected_by: Option<String>,
+}
+
+/// Fixed points found by `psychrnn fixedpoints`, after merging duplicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedPointsAnalysis {
+    /// Distinct points (merged locations).
+    pub count: usize,
+    /// How many of them are stable.
+    pub stable: usize,
+    /// Minimisations that ended below the speed threshold, before merging (null in files
+    /// written before this was recorded).
+    pub raw_hits: Option<usize>,
+    /// Hits closer than this (Euclidean, in state units) were merged (null when not recorded).
+    pub merge_distance: Option<f64>,
+    /// The constant input the points are for.
+    pub input: Vec<f64>,
+    /// One entry per distinct point, by increasing speed q.
+    pub points: Vec<FixedPointLocation>,
+}
+
+/// One distinct fixed or slow point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedPointLocation {
+    /// Its speed q = ½‖F(x) − x‖².
+    pub q: f64,
+    /// All Jacobian eigenvalues inside the unit circle.
+    pub stable: bool,
+    /// Hits merged into it (null when not recorded).
+    pub hits: Option<usize>,
+    /// Its coordinates on the first two principal components of the rates, if computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pc: Option<(f64, f64)>,
+    /// The state x (N values).
+    pub state: Vec<f64>,
+}
+
+impl RunDir {
+    /// `analysis.yaml`: the report's numbers ([`AnalysisFile`]).
+    pub fn analysis(&self) -> std::path::PathBuf {
+        self.root().join("analysis.yaml")
+    }
+
+    /// `analysis.npz`: the PCA arrays that [`PcaAnalysis`] describes.
+    pub fn analysis_arrays(&self) -> std::path::PathBuf {
+        self.root().join("analysis.npz")
+    }
+
+    /// Reads `analysis.yaml`; `None` when no report has been written.
+    pub fn read_analysis(&self) -> Result<Option<AnalysisFile>, RunDirError> {
+        let path = self.analysis();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path).map_err(RunDirError::io(&path))?;
+        serde_norway::from_str(&text)
+            .map(Some)
+            .map_err(|e| RunDirError::Malformed {
+                path,
+                message: e.to_string(),
+            })
+    }
+
+    /// Writes `analysis.yaml` atomically.
+    pub fn write_analysis(&self, analysis: &AnalysisFile) -> Result<(), RunDirError> {
+        let path = self.analysis();
+        let yaml = serde_norway::to_string(analysis).map_err(|e| RunDirError::Malformed {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&path, yaml.as_bytes()).map_err(RunDirError::io(&path))
+    }
+}
