@@ -2,11 +2,9 @@
 //! condition, chronometric curve, PCA, fixed points), written by the report before it draws.
 //! Arrays too large for YAML (PCA components and projections) go to `analysis.npz`.
 
-use std::fs;
-
 use serde::{Deserialize, Serialize};
 
-use super::{write_atomic, AccuracyByCondition, RunDir, RunDirError};
+use super::{AccuracyByCondition, RunDir, RunDirError};
 
 /// What `analysis.yaml` holds. Each section is absent when the report had no data for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,26 +179,11 @@ impl RunDir {
 
     /// Reads `analysis.yaml`; `None` when no report has been written.
     pub fn read_analysis(&self) -> Result<Option<AnalysisFile>, RunDirError> {
-        let path = self.analysis();
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = fs::read_to_string(&path).map_err(RunDirError::io(&path))?;
-        serde_norway::from_str(&text)
-            .map(Some)
-            .map_err(|e| RunDirError::Malformed {
-                path,
-                message: e.to_string(),
-            })
+        super::read_yaml(&self.analysis())
     }
 
     /// Writes `analysis.yaml` atomically.
     pub fn write_analysis(&self, analysis: &AnalysisFile) -> Result<(), RunDirError> {
-        let path = self.analysis();
-        let yaml = serde_norway::to_string(analysis).map_err(|e| RunDirError::Malformed {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        write_atomic(&path, yaml.as_bytes()).map_err(RunDirError::io(&path))
+        super::write_yaml(&self.analysis(), analysis)
     }
 }

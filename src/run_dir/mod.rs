@@ -113,6 +113,29 @@ pub fn is_plain_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Reads the YAML file `path` as a `T`; `None` when it does not exist.
+fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, RunDirError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(path).map_err(RunDirError::io(path))?;
+    serde_norway::from_str(&text)
+        .map(Some)
+        .map_err(|e| RunDirError::Malformed {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Writes `value` as the YAML file `path`, atomically.
+fn write_yaml<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunDirError> {
+    let yaml = serde_norway::to_string(value).map_err(|e| RunDirError::Malformed {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, yaml.as_bytes()).map_err(RunDirError::io(path))
+}
+
 /// A run's directory and the names of the files in it.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -229,27 +252,12 @@ impl RunDir {
 
     /// Reads `summary.yaml`; `None` while the run has not finished.
     pub fn read_summary(&self) -> Result<Option<RunSummary>, RunDirError> {
-        let path = self.summary();
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = fs::read_to_string(&path).map_err(RunDirError::io(&path))?;
-        serde_norway::from_str(&text)
-            .map(Some)
-            .map_err(|e| RunDirError::Malformed {
-                path,
-                message: e.to_string(),
-            })
+        read_yaml(&self.summary())
     }
 
     /// Writes `summary.yaml` (last of a run's files: it marks the run finished).
     pub fn write_summary(&self, summary: &RunSummary) -> Result<(), RunDirError> {
-        let path = self.summary();
-        let yaml = serde_norway::to_string(summary).map_err(|e| RunDirError::Malformed {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        write_atomic(&path, yaml.as_bytes()).map_err(RunDirError::io(&path))
+        write_yaml(&self.summary(), summary)
     }
 
     /// Reads history.csv (empty before the first evaluation).
