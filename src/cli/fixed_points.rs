@@ -68,7 +68,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
             config.task.inputs.join(", ")
         )));
     }
-    let trials_path = run.root().join("trials.npz");
+    let trials_path = run.trials();
     if !trials_path.exists() {
         return Err(CliError::input(anyhow!(
             "{} is missing: run psychrnn test {} first",
@@ -162,7 +162,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         ])
     })()
     .map_err(CliError::failed)?;
-    let out = run.root().join("fixed_points.npz");
+    let out = run.fixed_points();
     write_atomic_with(&out, |tmp| crate::npz_file::write_npz(&tensors, tmp))
         .with_context(|| format!("cannot write {}", out.display()))
         .map_err(CliError::failed)?;

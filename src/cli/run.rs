@@ -66,7 +66,7 @@ fn install_stop_handler() {
     // A second installation in the same process (tests) fails harmlessly.
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            std::process::exit(super::ExitStatus::Interrupted.code());
         }
         eprintln!("\nstopping after this iteration (press Ctrl-C again to quit at once)");
     });
@@ -289,9 +289,10 @@ fn take_run_dir(
     Ok((run, lock, TrainState::new(curriculum)))
 }
 
+/// True when a checkpoint was written (complete or not: a damaged one is an error, not a
+/// silent restart).
 fn has_checkpoint(run: &RunDir) -> bool {
-    run.checkpoint().join("state.yaml").exists()
-        || run.root().join(".checkpoint-old/state.yaml").exists()
+    crate::train::checkpoint::has_checkpoint(&run.checkpoint())
 }
 
 /// Runs `psychrnn run`.
@@ -558,7 +559,7 @@ fn finish(
         task.shape(),
     )
     .with_correct(result.correct.clone());
-    let trials_path = run.root().join("trials.npz");
+    let trials_path = run.trials();
     record
         .write(&trials_path)
         .with_context(|| format!("cannot write {}", trials_path.display()))?;

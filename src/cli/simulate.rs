@@ -152,10 +152,7 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         None => model.forward(&inputs, noise.as_ref()),
     }
     .map_err(CliError::failed)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| run.root().join("simulation.npz"));
+    let out = args.out.clone().unwrap_or_else(|| run.simulation());
     let accuracy = write(&out, task, &batch, &sim, &model).map_err(CliError::failed)?;
     outln!(
         "{} trials simulated, accuracy {accuracy:.3}; written to {}",

@@ -50,10 +50,7 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
     .map_err(CliError::failed)?;
     let record = TrialRecord::new(&batch, eval.outputs, eval.states, eval.rates, task.shape())
         .with_correct(eval.correct);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| trained.run.root().join("trials.npz"));
+    let out = args.out.clone().unwrap_or_else(|| trained.run.trials());
     record
         .write(&out)
         .with_context(|| format!("cannot write {}", out.display()))

@@ -176,6 +176,12 @@ pub fn read_checkpoint(
     Ok(saved.state)
 }
 
+/// True when `dir` (or the previous checkpoint beside it) holds a checkpoint's state file,
+/// complete or not.
+pub fn has_checkpoint(dir: &Path) -> bool {
+    dir.join("state.yaml").exists() || old_dir(dir).join("state.yaml").exists()
+}
+
 /// The iteration of the checkpoint in `dir` (or of the previous one), if one can be read.
 pub fn read_checkpoint_iteration(dir: &Path) -> Option<usize> {
     [dir.to_path_buf(), old_dir(dir)].iter().find_map(|d| {
