@@ -375,8 +375,11 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
         .unwrap()
         .network
     };
-    let run = |stop_at: Option<usize>, resume: bool| {
+    // `interval`: also checkpoint by time; Duration::ZERO checkpoints after every iteration,
+    // which must not change where training ends up.
+    let run = |stop_at: Option<usize>, resume: bool, interval: Option<std::time::Duration>| {
         let model = build();
+        let mut checkpoints = 0;
         let mut optimizer = new_optimizer(model.as_ref(), &config.train).unwrap();
         let mut state = if resume {
             read_checkpoint(&dir.join("checkpoint"), model.as_ref(), &mut optimizer).unwrap()
@@ -400,13 +403,17 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
                     }
                 },
                 on_checkpoint: &mut |s, o| {
+                    checkpoints += 1;
                     write_checkpoint(&dir.join("checkpoint"), model.as_ref(), s, o)
                 },
-                checkpoint_interval: None,
+                checkpoint_interval: interval,
                 stop: &stop,
             },
         )
         .unwrap();
+        if let (Some(std::time::Duration::ZERO), Some(k)) = (interval, stop_at) {
+            assert_eq!(checkpoints, k + 1, "one per iteration and one at the stop");
+        }
         let bits: Vec<Vec<u32>> = model
             .trainable()
             .iter()
@@ -423,11 +430,11 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
             .collect();
         (outcome, bits, state)
     };
-    let (whole, whole_bits, whole_state) = run(None, false);
-    let (first, _, _) = run(Some(23), false);
+    let (whole, whole_bits, whole_state) = run(None, false, None);
+    let (first, _, _) = run(Some(23), false, Some(std::time::Duration::ZERO));
     assert_eq!(first.stop_reason, StopReason::Interrupted);
     assert_eq!(first.iterations, 23);
-    let (rest, rest_bits, rest_state) = run(None, true);
+    let (rest, rest_bits, rest_state) = run(None, true, None);
     assert_eq!(rest.iterations, whole.iterations);
     assert_eq!(rest_bits, whole_bits, "weights after resume");
     assert_eq!(rest_state.curriculum, whole_state.curriculum);
