@@ -241,8 +241,22 @@ pub fn decode_text(
         .collect()
 }
 
-/// Parses one `.npy` array written by this module (or by numpy, C order, little-endian).
-pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
+/// The header of one `.npy` array: what every reader of the format needs first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyHeader {
+    /// The dtype, e.g. `<f4`, `|b1`, `<U12`, `|O`.
+    pub descr: String,
+    /// True for column-major data.
+    pub fortran_order: bool,
+    /// The shape (empty for a 0-d array).
+    pub shape: Vec<usize>,
+    /// Where the data begin in the file's bytes.
+    pub data_start: usize,
+}
+
+/// Parses the header of an `.npy` array (format versions 1–3). Shapes written by Python 2
+/// (`3L`) are read too.
+pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
     if bytes.len() < 10 || &bytes[..6] != NPY_MAGIC {
         return Err("not an .npy array".into());
     }
@@ -271,20 +285,43 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
         .trim_start_matches('\'')
         .split('\'')
         .next()
-        .unwrap_or("");
-    if field("fortran_order")?.starts_with("True") {
-        return Err("Fortran-ordered arrays are not read; save with C order".into());
-    }
+        .unwrap_or("")
+        .to_string();
+    let fortran_order = field("fortran_order")?.starts_with("True");
     let shape_text = field("shape")?;
     let shape_text = &shape_text[1..shape_text.find(')').ok_or("bad shape")?];
     let shape: Vec<usize> = shape_text
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| format!("bad shape `{shape_text}`")))
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse()
+                .map_err(|_| format!("bad shape `{shape_text}`"))
+        })
         .collect::<std::result::Result<_, _>>()?;
+    Ok(NpyHeader {
+        descr,
+        fortran_order,
+        shape,
+        data_start: start + header_len,
+    })
+}
+
+/// Parses one `.npy` array written by this module (or by numpy, C order, little-endian).
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
+    let NpyHeader {
+        descr,
+        fortran_order,
+        shape,
+        data_start,
+    } = npy_header(bytes)?;
+    let descr = descr.as_str();
+    if fortran_order {
+        return Err("Fortran-ordered arrays are not read; save with C order".into());
+    }
     let count: usize = shape.iter().product();
-    let data = &bytes[start + header_len..];
+    let data = &bytes[data_start..];
     if descr.starts_with('>') && !descr.ends_with("1") {
         return Err(format!("big-endian arrays (`{descr}`) are not read"));
     }

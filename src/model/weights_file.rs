@@ -119,68 +119,24 @@ pub enum NpyArray {
 
 /// Parses one `.npy` file (format versions 1–3, little-endian numeric dtypes, C or Fortran order).
 pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err("not an .npy array".into());
-    }
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 => {
-            if bytes.len() < 12 {
-                return Err("truncated header".into());
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
-        v => return Err(format!("unsupported .npy version {v}")),
-    };
-    let header = std::str::from_utf8(
-        bytes
-            .get(start..start + header_len)
-            .ok_or("truncated header")?,
-    )
-    .map_err(|_| "header is not text")?;
-    let field = |name: &str| -> Result<&str, String> {
-        let at = header
-            .find(&format!("'{name}'"))
-            .ok_or(format!("header has no '{name}'"))?;
-        Ok(header[at + name.len() + 2..]
-            .trim_start()
-            .trim_start_matches(':')
-            .trim_start())
-    };
-    let descr = field("descr")?;
-    let descr = descr
-        .trim_start_matches('\'')
-        .split('\'')
-        .next()
-        .unwrap_or("");
+    let crate::npz_file::NpyHeader {
+        descr,
+        fortran_order: fortran,
+        shape,
+        data_start,
+    } = crate::npz_file::npy_header(bytes)?;
+    let descr = descr.as_str();
     if descr.contains('O') {
-        let zero_d = field("shape")?.starts_with("()");
-        let payload = &bytes[start + header_len..];
-        return Ok(NpyArray::Object(if zero_d {
+        let payload = &bytes[data_start..];
+        return Ok(NpyArray::Object(if shape.is_empty() {
             read_pickled_object(payload)
                 .unwrap_or_else(|e| PickledObject::Other(format!("an unreadable pickle ({e})")))
         } else {
             PickledObject::Other("an object array of more than one element".into())
         }));
     }
-    let fortran = field("fortran_order")?.starts_with("True");
-    let shape_text = field("shape")?;
-    let shape_text = &shape_text[1..shape_text.find(')').ok_or("bad shape")?];
-    let shape: Vec<usize> = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| format!("bad shape `{shape_text}`"))
-        })
-        .collect::<Result<_, _>>()?;
     let count: usize = shape.iter().product();
-    let data = &bytes[start + header_len..];
+    let data = &bytes[data_start..];
     if let Some(width) = descr[1..].strip_prefix('U') {
         let width: usize = width.parse().map_err(|_| format!("bad dtype `{descr}`"))?;
         return Ok(NpyArray::Text(
