@@ -19,6 +19,10 @@
 
 use std::fmt;
 
+use crate::model::RateRnnWeights;
+use crate::random::Rng;
+use crate::run_dir::FixedPointsFile;
+
 /// Adam iterations between attempts of a damped Newton step during minimisation.
 const NEWTON_PERIOD: usize = 100;
 /// Maximum number of Newton steps used to polish a point at the end of minimisation.
@@ -287,6 +291,62 @@ pub struct FixedPointSearch {
     pub raw_hits: usize,
     /// The distance under which hits were merged: `merge_tolerance × scale`.
     pub merge_distance: f64,
+}
+
+/// A trained rate network held at a constant input, as [`RateDynamics`] needs it: W_rec in
+/// f64 and the drive `b_rec + W_in · input`. `input` has one value per input channel.
+pub fn constant_input_drive(w: &RateRnnWeights, input: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let w_rec = w.w_rec.iter().map(|&v| f64::from(v)).collect();
+    let drive = (0..w.n_rec)
+        .map(|i| {
+            f64::from(w.b_rec[i])
+                + (0..w.n_in)
+                    .map(|k| f64::from(w.w_in[i * w.n_in + k]) * input[k])
+                    .sum::<f64>()
+        })
+        .collect();
+    (w_rec, drive)
+}
+
+/// `count` starting states for the search, drawn uniformly (seeded) from `states`, recorded
+/// states of `n` units each (`[P, N]` flattened, e.g. trials.npz's `states`).
+pub fn starts_from_states(states: &[f32], n: usize, count: usize, seed: u64) -> Vec<Vec<f64>> {
+    let points = if n == 0 { 0 } else { states.len() / n };
+    if points == 0 {
+        return Vec::new();
+    }
+    let mut rng = Rng::from_seed(seed);
+    (0..count)
+        .map(|_| {
+            let p = rng.below(points as u64) as usize;
+            states[p * n..(p + 1) * n]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect()
+        })
+        .collect()
+}
+
+/// The search result as `fixed_points.npz` holds it, for the constant `input` it was run with.
+pub fn points_file(search: &FixedPointSearch, input: &[f64]) -> FixedPointsFile {
+    FixedPointsFile {
+        x: search.points.iter().map(|p| p.x.clone()).collect(),
+        q: search.points.iter().map(|p| p.q).collect(),
+        stable: search.points.iter().map(|p| p.stable).collect(),
+        // A point whose eigenvalue solver failed has none: NaN keeps the file rectangular.
+        eigenvalues: search
+            .points
+            .iter()
+            .map(|p| match p.eigenvalues.len() == p.x.len() {
+                true => p.eigenvalues.clone(),
+                false => vec![(f64::NAN, f64::NAN); p.x.len()],
+            })
+            .collect(),
+        hits: Some(search.points.iter().map(|p| p.hits).collect()),
+        raw_hits: Some(search.raw_hits),
+        merge_distance: Some(search.merge_distance),
+        input: input.to_vec(),
+    }
 }
 
 /// RMS norm `√(mean ‖v‖²)` of `vectors` (0 for none).

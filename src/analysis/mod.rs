@@ -4,5 +4,7 @@
 pub mod chronometric;
 pub mod conditions;
 pub mod fixed_points;
+pub mod lesion;
 pub mod pca;
 pub mod psychometric;
+pub mod run_analysis;

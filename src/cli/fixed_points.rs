@@ -4,17 +4,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
-use candle_core::{Device, Tensor};
+use anyhow::anyhow;
 use clap::Args;
 
 use super::{flag_values, CliError};
 use crate::analysis::fixed_points::{
-    find_fixed_points, FixedPointOptions, RateDynamics, DEFAULT_MERGE_TOLERANCE,
+    constant_input_drive, find_fixed_points, points_file, starts_from_states, FixedPointOptions,
+    RateDynamics, DEFAULT_MERGE_TOLERANCE,
 };
 use crate::model::Tau;
-use crate::random::Rng;
-use crate::run_dir::write_atomic_with;
 use crate::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn fixedpoints`.
@@ -77,15 +75,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         )));
     }
     let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
-    let w_rec: Vec<f64> = w.w_rec.iter().map(|&v| v as f64).collect();
-    let drive: Vec<f64> = (0..n)
-        .map(|i| {
-            w.b_rec[i] as f64
-                + (0..w.n_in)
-                    .map(|k| w.w_in[i * w.n_in + k] as f64 * input[k])
-                    .sum::<f64>()
-        })
-        .collect();
+    let (w_rec, drive) = constant_input_drive(&w, &input);
     let dt = config.task.dt;
     let alpha: Vec<f64> = match &config.model.tau {
         None => vec![dt / config.task.tau],
@@ -99,17 +89,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         transfer: transfer.function(),
         transfer_derivative: transfer.derivative(),
     };
-    let mut rng = Rng::from_seed(args.seed);
-    let points = trials.n_trials * trials.n_steps;
-    let starts: Vec<Vec<f64>> = (0..args.starts)
-        .map(|_| {
-            let p = rng.below(points as u64) as usize;
-            trials.states[p * n..(p + 1) * n]
-                .iter()
-                .map(|&v| v as f64)
-                .collect()
-        })
-        .collect();
+    let starts = starts_from_states(&trials.states, n, args.starts, args.seed);
     let options = FixedPointOptions {
         keep_q_below: args.keep_q_below,
         merge_tolerance: args.merge_tolerance,
@@ -118,53 +98,8 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     let search = find_fixed_points(&dynamics, &starts, &options);
     let found = &search.points;
     let k = found.len();
-    let cpu = Device::Cpu;
-    let flat = |f: &dyn Fn(&crate::analysis::fixed_points::FixedPoint) -> Vec<f64>| {
-        found.iter().flat_map(f).collect::<Vec<f64>>()
-    };
-    let tensors = (|| -> candle_core::Result<Vec<(&str, Tensor)>> {
-        Ok(vec![
-            ("x", Tensor::from_vec(flat(&|p| p.x.clone()), (k, n), &cpu)?),
-            ("q", Tensor::from_vec(flat(&|p| vec![p.q]), k, &cpu)?),
-            (
-                "stable",
-                Tensor::from_vec(flat(&|p| vec![if p.stable { 1.0 } else { 0.0 }]), k, &cpu)?,
-            ),
-            (
-                "eigenvalues_re",
-                Tensor::from_vec(
-                    flat(&|p| p.eigenvalues.iter().map(|e| e.0).collect()),
-                    (k, n),
-                    &cpu,
-                )?,
-            ),
-            (
-                "eigenvalues_im",
-                Tensor::from_vec(
-                    flat(&|p| p.eigenvalues.iter().map(|e| e.1).collect()),
-                    (k, n),
-                    &cpu,
-                )?,
-            ),
-            ("input", Tensor::from_vec(input.clone(), w.n_in, &cpu)?),
-            (
-                "hits",
-                Tensor::from_vec(flat(&|p| vec![p.hits as f64]), k, &cpu)?,
-            ),
-            (
-                "raw_hits",
-                Tensor::from_vec(vec![search.raw_hits as f64], 1, &cpu)?,
-            ),
-            (
-                "merge_distance",
-                Tensor::from_vec(vec![search.merge_distance], 1, &cpu)?,
-            ),
-        ])
-    })()
-    .map_err(CliError::failed)?;
     let out = run.fixed_points();
-    write_atomic_with(&out, |tmp| crate::npz_file::write_npz(&tensors, tmp))
-        .with_context(|| format!("cannot write {}", out.display()))
+    run.write_fixed_points(&points_file(&search, &input))
         .map_err(CliError::failed)?;
     let stable = found.iter().filter(|p| p.stable).count();
     outln!(
@@ -187,7 +122,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     }
     // Redrawn even when nothing was found, so the report never shows the previous points.
     if trials.n_rec == n {
-        let index = super::report::write_report(run, config, &trials, Some(&w))
+        let index = crate::report::write_report(run, config, &trials, Some(&w))
             .map_err(CliError::failed)?;
         outln!("drawn on the population figure in {}", index.display());
     }

@@ -608,7 +608,7 @@ fn finish(
             outln!("drawing the report…");
         }
         let weights = model.rate_weights().transpose()?;
-        if let Err(e) = super::report::write_report(run, config, &record, weights.as_ref()) {
+        if let Err(e) = crate::report::write_report(run, config, &record, weights.as_ref()) {
             eprintln!("warning: the report could not be drawn: {e:#} (the run's other files are written; try psychrnn report {})", run.root().display());
         }
     }

@@ -11,7 +11,7 @@ use super::{flag_values, CliError};
 use crate::memory::{bytes_of, check_budget, MemoryItem};
 use crate::random::{stream, Rng};
 use crate::report::{draw_trials, ImageFormat, TrialPanel};
-use crate::task::{generate_batch, ConditionValue, Task};
+use crate::task::{generate_batch, Task};
 use crate::trials_file::write_task_batch;
 
 /// Arguments of `psychrnn trials`.
@@ -28,19 +28,6 @@ pub struct TrialsArgs {
     /// conditions, epochs, channel names, dt, tau).
     #[arg(long, short = 'o', default_value = "trials.png")]
     pub out: PathBuf,
-}
-
-/// A trial's conditions as `key=value, …` (numbers shortened).
-pub fn conditions_title(i: usize, c: &crate::task::Conditions) -> String {
-    let parts: Vec<String> = c
-        .iter()
-        .map(|(k, v)| match v {
-            ConditionValue::Number(x) if x.fract() == 0.0 => format!("{k}={x}"),
-            ConditionValue::Number(x) => format!("{k}={x:.3}"),
-            ConditionValue::Text(s) => format!("{k}={s}"),
-        })
-        .collect();
-    format!("trial {i}: {}", parts.join(", "))
 }
 
 /// Whether `path` names an `.npz` file (any case).
@@ -95,7 +82,7 @@ pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
             }
         };
         panels.push(TrialPanel {
-            title: conditions_title(i, &batch.conditions[i]),
+            title: crate::report::conditions_title(i, &batch.conditions[i]),
             inputs: batch.inputs[i * t * ni..(i + 1) * t * ni].to_vec(),
             targets: batch.targets[i * t * no..(i + 1) * t * no].to_vec(),
             mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),

@@ -6,6 +6,7 @@ pub mod figure;
 pub mod html;
 mod population;
 mod psychometric;
+pub mod run_report;
 mod training;
 mod trials;
 mod weights;
@@ -15,8 +16,9 @@ pub use config::ReportConfig;
 pub use figure::{condition_colour, save, Figure};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
 pub use psychometric::{ChronometricFigure, PsychometricFigure};
+pub use run_report::{write_report, RunReportError};
 pub use training::TrainingFigure;
-pub use trials::{draw_trials, TrialPanel};
+pub use trials::{conditions_title, draw_trials, TrialPanel};
 pub use weights::{SpectrumFigure, WeightsFigure};
 
 use std::path::Path;

@@ -234,3 +234,16 @@ fn draw_channels<DB: DrawingBackend>(
     }
     Ok(())
 }
+
+/// A trial's conditions as `key=value, …` (numbers shortened).
+pub fn conditions_title(i: usize, c: &crate::task::Conditions) -> String {
+    let parts: Vec<String> = c
+        .iter()
+        .map(|(k, v)| match v {
+            crate::task::ConditionValue::Number(x) if x.fract() == 0.0 => format!("{k}={x}"),
+            crate::task::ConditionValue::Number(x) => format!("{k}={x:.3}"),
+            crate::task::ConditionValue::Text(s) => format!("{k}={s}"),
+        })
+        .collect();
+    format!("trial {i}: {}", parts.join(", "))
+}

@@ -6,6 +6,23 @@ use serde::{Deserialize, Serialize};
 
 use super::{AccuracyByCondition, RunDir, RunDirError};
 
+/// The arrays `analysis.npz` holds: `pca_components` [k, N], `pca_mean` [N],
+/// `pca_explained_variance_ratio` [k], and with grouped trials `pca_projection` [levels, T, k]
+/// and `pca_levels` [levels].
+#[derive(Debug, Clone, Copy)]
+pub struct AnalysisArrays<'a> {
+    /// The principal components, each of length N.
+    pub components: &'a [Vec<f64>],
+    /// The mean rate of each unit.
+    pub mean: &'a [f64],
+    /// The fraction of variance along each component.
+    pub explained_variance_ratio: &'a [f64],
+    /// The condition-averaged rates projected, [levels, T, k] flattened.
+    pub projection: Option<&'a [f64]>,
+    /// The condition value of each projected row.
+    pub levels: &'a [f64],
+}
+
 /// What `analysis.yaml` holds. Each section is absent when the report had no data for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,5 +202,53 @@ impl RunDir {
     /// Writes `analysis.yaml` atomically.
     pub fn write_analysis(&self, analysis: &AnalysisFile) -> Result<(), RunDirError> {
         super::write_yaml(&self.analysis(), analysis)
+    }
+
+    /// Writes `analysis.npz` atomically, or removes one left from before when there are no
+    /// arrays (no PCA).
+    pub fn write_analysis_arrays(
+        &self,
+        arrays: Option<&AnalysisArrays>,
+    ) -> Result<(), RunDirError> {
+        let path = self.analysis_arrays();
+        let Some(a) = arrays else {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(RunDirError::io(&path))?;
+            }
+            return Ok(());
+        };
+        let (k, n) = (a.components.len(), a.mean.len());
+        let mut entries = vec![
+            ("pca_components", a.components.concat(), vec![k, n]),
+            ("pca_mean", a.mean.to_vec(), vec![n]),
+            (
+                "pca_explained_variance_ratio",
+                a.explained_variance_ratio.to_vec(),
+                vec![k],
+            ),
+        ];
+        if let Some(p) = a.projection {
+            let levels = a.levels.len();
+            let steps = p.len() / (levels * k).max(1);
+            entries.push(("pca_projection", p.to_vec(), vec![levels, steps, k]));
+            entries.push(("pca_levels", a.levels.to_vec(), vec![levels]));
+        }
+        let cpu = candle_core::Device::Cpu;
+        let tensors = entries
+            .into_iter()
+            .map(|(name, values, dims)| {
+                Ok((name, candle_core::Tensor::from_vec(values, dims, &cpu)?))
+            })
+            .collect::<candle_core::Result<Vec<_>>>()
+            .map_err(|e| RunDirError::Malformed {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        super::write_atomic_with(&path, |tmp| crate::npz_file::write_npz(&tensors, tmp))
+            // candle reports the file system's errors inside its own error type.
+            .map_err(|e| RunDirError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })
     }
 }

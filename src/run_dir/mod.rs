@@ -16,6 +16,7 @@
 mod analysis;
 mod atomic;
 mod bundle;
+mod fixed_points;
 pub mod history;
 mod lock;
 mod record;
@@ -26,11 +27,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use analysis::{
-    AnalysisFile, ChoiceFraction, ChronometricAnalysis, FixedPointLocation, FixedPointsAnalysis,
-    PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
+    AnalysisArrays, AnalysisFile, ChoiceFraction, ChronometricAnalysis, FixedPointLocation,
+    FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
 };
 pub use atomic::{write_atomic, write_atomic_with};
 pub use bundle::{absolute, ScriptSource};
+pub use fixed_points::FixedPointsFile;
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
 pub use record::{BundledFile, RunRecord};

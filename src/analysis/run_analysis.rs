@@ -1,0 +1,454 @@
+//! The numbers a finished run's report shows, computed once from its test trials (and the
+//! fixed points, when `psychrnn fixedpoints` found some): the psychometric fit, accuracy per
+//! condition, the chronometric curve, PCA of the rates and where the fixed points lie on it.
+//! `analysis.yaml` and `analysis.npz` hold the result; the report draws it.
+
+use crate::analysis::chronometric::{chronometric_curve, reaction_times};
+use crate::analysis::conditions::{levels, mean_by_level};
+use crate::analysis::pca::{pca, Pca, PcaError};
+use crate::analysis::psychometric::{choice_curve, fit_psychometric, AnalysisError, Separation};
+use crate::experiment::ExperimentConfig;
+use crate::run_dir::{
+    AccuracyByCondition, AnalysisArrays, AnalysisFile, ChoiceFraction, ChronometricAnalysis,
+    ConditionAccuracy, ConditionLabel, FixedPointLocation, FixedPointsAnalysis, FixedPointsFile,
+    PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
+};
+use crate::task::argmax_choices;
+use crate::trials_file::TrialRecord;
+
+/// Why a run's analysis could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunAnalysisError {
+    /// A `report.*` setting names a condition or channel the trials do not have.
+    #[error("{0}")]
+    Setting(String),
+    /// The logistic fit failed.
+    #[error("psychometric fit: {0}")]
+    Fit(#[from] AnalysisError),
+    /// The principal components could not be computed.
+    #[error(transparent)]
+    Pca(#[from] PcaError),
+}
+
+/// (x label, the x value of every trial) for the psychometric curve, if configured.
+fn psychometric_x(
+    config: &ExperimentConfig,
+    trials: &TrialRecord,
+) -> Result<Option<(String, Vec<f64>)>, RunAnalysisError> {
+    let Some(name) = &config.report.psychometric else {
+        return Ok(None);
+    };
+    let known = || {
+        trials
+            .conditions
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let x = trials.conditions.get(name).ok_or_else(|| {
+        RunAnalysisError::Setting(format!(
+            "report.psychometric: no condition `{name}`; the trials have: {}",
+            known()
+        ))
+    })?;
+    match &config.report.psychometric_sign {
+        None => Ok(Some((name.clone(), x.clone()))),
+        Some(sign) => {
+            let s = trials.conditions.get(sign).ok_or_else(|| {
+                RunAnalysisError::Setting(format!(
+                    "report.psychometric_sign: no condition `{sign}`; the trials have: {}",
+                    known()
+                ))
+            })?;
+            let signed = x
+                .iter()
+                .zip(s)
+                .map(|(x, s)| if *s == 0.0 { -x } else { *x })
+                .collect();
+            Ok(Some((
+                format!("signed {name} (negative when {sign} = 0)"),
+                signed,
+            )))
+        }
+    }
+}
+
+/// The condition that groups trials (name, value per trial): the configured one, else the
+/// signed psychometric condition, else the first condition with 2–8 levels.
+fn grouping(
+    config: &ExperimentConfig,
+    trials: &TrialRecord,
+) -> Result<Option<(String, Vec<f64>)>, RunAnalysisError> {
+    if let Some(c) = &config.report.condition {
+        let Some(v) = trials.conditions.get(c) else {
+            return Err(RunAnalysisError::Setting(format!(
+                "report.condition: no condition `{c}`; the trials have: {}",
+                trials
+                    .conditions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        return Ok(Some((c.clone(), v.clone())));
+    }
+    if let (Some(name), Some((_, x))) =
+        (&config.report.psychometric, psychometric_x(config, trials)?)
+    {
+        let label = if config.report.psychometric_sign.is_some() {
+            format!("signed {name}")
+        } else {
+            name.clone()
+        };
+        return Ok(Some((label, x)));
+    }
+    Ok(trials
+        .conditions
+        .iter()
+        .find(|(_, v)| (2..=8).contains(&levels(v).len()))
+        .map(|(k, v)| (k.clone(), v.clone())))
+}
+
+fn level_label(name: &str, value: f64, trials: &TrialRecord) -> String {
+    match trials.labels.get(name) {
+        Some(labels) => format!(
+            "{name} = {}",
+            labels.get(value as usize).cloned().unwrap_or_default()
+        ),
+        None => format!("{name} = {value}"),
+    }
+}
+
+/// Trials grouped by one condition's levels, with the rates averaged per level.
+#[derive(Debug, Clone)]
+pub struct ConditionGroups {
+    /// The condition's name (e.g. `coherence`, `signed coherence`).
+    pub name: String,
+    /// Its distinct values, sorted.
+    pub levels: Vec<f64>,
+    /// Legend text of each level (`coherence = 0.1`, or the label of a text condition).
+    pub labels: Vec<String>,
+    /// Per level, the mean rates [T × N].
+    pub means: Vec<Vec<f64>>,
+}
+
+/// The principal components of the rates, with the condition averages projected on them.
+#[derive(Debug, Clone)]
+pub struct RatePca {
+    /// The fitted components and mean.
+    pub pca: Pca,
+    /// [levels, T, k] condition-averaged rates projected, when trials are grouped.
+    pub projection: Option<Vec<f64>>,
+    /// The levels the projection's rows are.
+    pub levels: Vec<f64>,
+}
+
+impl RatePca {
+    /// The arrays `analysis.npz` holds.
+    pub fn arrays(&self) -> AnalysisArrays<'_> {
+        AnalysisArrays {
+            components: &self.pca.components,
+            mean: &self.pca.mean,
+            explained_variance_ratio: &self.pca.explained_ratio,
+            projection: self.projection.as_deref(),
+            levels: &self.levels,
+        }
+    }
+}
+
+/// Everything the report shows, computed once: written to analysis.yaml and analysis.npz,
+/// then drawn.
+#[derive(Debug, Clone)]
+pub struct RunAnalysis {
+    /// What analysis.yaml holds.
+    pub file: AnalysisFile,
+    /// The range of the psychometric x values (for drawing the fitted curve).
+    pub psychometric_x_range: Option<(f64, f64)>,
+    /// The trials grouped by the report's condition.
+    pub grouping: Option<ConditionGroups>,
+    /// PCA of the rates (absent with fewer than 2 units or observations).
+    pub pca: Option<RatePca>,
+}
+
+/// Most principal components kept in analysis.npz.
+const MAX_COMPONENTS: usize = 10;
+
+/// The value of a grouping level as analysis.yaml writes it: its label for text conditions.
+fn level_value(name: &str, value: f64, trials: &TrialRecord) -> ConditionLabel {
+    match trials.labels.get(name) {
+        Some(labels) => {
+            ConditionLabel::Text(labels.get(value as usize).cloned().unwrap_or_default())
+        }
+        None => ConditionLabel::Number(value),
+    }
+}
+
+/// The sentence analysis.yaml and the caption give for a fit that is not a maximum-likelihood one.
+fn separation_note(separation: Separation) -> Option<String> {
+    match separation {
+        Separation::Overlapping => None,
+        Separation::Separable => Some(format!(
+            "the choices are perfectly separable along x, so no maximum-likelihood fit exists: the slope is where the fit's ridge ({RIDGE_TEXT}) stopped it, a lower bound on the slope the data allow, and the threshold is only known to lie between the two choices"
+        )),
+        Separation::OneChoice => Some(
+            "every trial made the same choice, so neither slope nor threshold is determined".into(),
+        ),
+    }
+}
+
+/// The ridge of [`crate::analysis::psychometric::fit_logistic`], as the note quotes it.
+const RIDGE_TEXT: &str = "1e-6 in standardised x";
+
+/// Computes the report's numbers from a run's test trials and, when given, the fixed points
+/// found for it (ignored when their size is not the trials' number of units).
+pub fn analyse_run(
+    config: &ExperimentConfig,
+    trials: &TrialRecord,
+    fixed_points: Option<&FixedPointsFile>,
+) -> Result<RunAnalysis, RunAnalysisError> {
+    let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
+    let shape = config.task.shape();
+    let mut file = AnalysisFile {
+        format_version: crate::run_dir::FORMAT_VERSION,
+        test_trials: b,
+        accuracy: trials.accuracy(),
+        psychometric: None,
+        accuracy_by: None,
+        chronometric: None,
+        pca: None,
+        fixed_points: None,
+    };
+    let mut psychometric_x_range = None;
+
+    if let Some((x_label, x)) = psychometric_x(config, trials)? {
+        let chosen = match &config.report.choice_channels {
+            None => argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out),
+            Some(among) => choices_among(trials, among)?,
+        };
+        let channel = config.report.choice_channel;
+        let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
+        let fit = fit_psychometric(&x, &y)?;
+        psychometric_x_range = Some(
+            x.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(*v), b.max(*v))
+                }),
+        );
+        file.psychometric = Some(PsychometricAnalysis {
+            x: x_label,
+            choice_channel: channel,
+            choice_name: shape
+                .outputs
+                .get(channel)
+                .cloned()
+                .unwrap_or_else(|| format!("channel {channel}")),
+            trials: fit.trials,
+            intercept: fit.logistic.intercept,
+            slope: fit.logistic.slope,
+            intercept_se: fit.intercept_se,
+            slope_se: fit.slope_se,
+            threshold: fit.logistic.threshold(),
+            separable: fit.separation != Separation::Overlapping,
+            note: separation_note(fit.separation),
+            points: choice_curve(&x, &y)
+                .into_iter()
+                .map(|p| ChoiceFraction {
+                    x: p.x,
+                    trials: p.n,
+                    p_choice: p.p,
+                    sem: p.sem,
+                })
+                .collect(),
+        });
+    }
+
+    if let Some(onset_name) = &config.report.reaction_time_onset {
+        let onsets = trials.conditions.get(onset_name).ok_or_else(|| {
+            RunAnalysisError::Setting(format!(
+                "report.reaction_time_onset: no condition `{onset_name}`; the trials have: {}",
+                trials
+                    .conditions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let threshold = config.report.reaction_time_threshold;
+        let rt = reaction_times(
+            &trials.outputs,
+            b,
+            t,
+            trials.n_out,
+            onsets,
+            trials.dt,
+            threshold,
+        );
+        let (x_label, x) = match psychometric_x(config, trials)? {
+            Some(px) => px,
+            None => (onset_name.clone(), onsets.clone()),
+        };
+        file.chronometric = Some(ChronometricAnalysis {
+            onset: onset_name.clone(),
+            threshold,
+            x: x_label,
+            responded: rt.iter().filter(|r| r.is_some()).count(),
+            trials: b,
+            points: chronometric_curve(&x, &rt)
+                .into_iter()
+                .map(|(value, mean_rt, sem, n)| ReactionTimePoint {
+                    value,
+                    mean_rt,
+                    sem,
+                    n,
+                })
+                .collect(),
+        });
+    }
+
+    let grouping = match grouping(config, trials)? {
+        Some((name, values)) => {
+            let lv = levels(&values);
+            if let Some(correct) = &trials.correct {
+                let groups = lv
+                    .iter()
+                    .filter_map(|&level| {
+                        let (mut count, mut right) = (0usize, 0usize);
+                        for (v, ok) in values.iter().zip(correct) {
+                            if *v == level {
+                                count += 1;
+                                right += usize::from(*ok);
+                            }
+                        }
+                        (count > 0).then(|| ConditionAccuracy {
+                            value: level_value(&name, level, trials),
+                            trials: count,
+                            accuracy: right as f64 / count as f64,
+                        })
+                    })
+                    .collect();
+                file.accuracy_by = Some(AccuracyByCondition {
+                    condition: name.clone(),
+                    groups,
+                });
+            }
+            Some(ConditionGroups {
+                labels: lv.iter().map(|&v| level_label(&name, v, trials)).collect(),
+                means: mean_by_level(&trials.rates, b, t, n, &values, &lv),
+                levels: lv,
+                name,
+            })
+        }
+        None => None,
+    };
+
+    let pca_arrays = if n >= 2 && b * t >= 2 {
+        let rows: Vec<f64> = trials.rates.iter().map(|&v| v as f64).collect();
+        let p = pca(&rows, b * t, n, MAX_COMPONENTS.min(n))?;
+        let k = p.components.len();
+        let projected = grouping.as_ref().filter(|g| g.levels.len() <= 12);
+        let projection = projected.map(|g| {
+            g.means
+                .iter()
+                .flat_map(|m| (0..t).flat_map(|s| p.project(&m[s * n..(s + 1) * n])))
+                .collect::<Vec<f64>>()
+        });
+        debug_assert!(projection
+            .as_ref()
+            .is_none_or(|v| v.len() == projected.map_or(0, |g| g.levels.len()) * t * k));
+        file.pca = Some(PcaAnalysis {
+            observations: b * t,
+            units: n,
+            explained_variance_ratio: p.explained_ratio.clone(),
+            arrays: "analysis.npz".into(),
+            projected_by: projected.map(|g| g.name.clone()),
+        });
+        Some(RatePca {
+            levels: projected.map(|g| g.levels.clone()).unwrap_or_default(),
+            projection,
+            pca: p,
+        })
+    } else {
+        None
+    };
+
+    if let Some(saved) = fixed_points {
+        if saved.x.iter().all(|x| x.len() == n) {
+            let points: Vec<FixedPointLocation> = saved
+                .x
+                .iter()
+                .enumerate()
+                .map(|(i, x)| FixedPointLocation {
+                    q: saved.q[i],
+                    stable: saved.stable[i],
+                    hits: saved.hits.as_ref().map(|h| h[i]),
+                    pc: pca_arrays.as_ref().map(|a| {
+                        // Fixed points are states; the PCA is over rates.
+                        let r: Vec<f64> = x
+                            .iter()
+                            .map(|&v| config.model.transfer().apply_scalar(v))
+                            .collect();
+                        let pc = a.pca.project(&r);
+                        (pc[0], pc[1])
+                    }),
+                    state: x.clone(),
+                })
+                .collect();
+            file.fixed_points = Some(FixedPointsAnalysis {
+                count: points.len(),
+                stable: points.iter().filter(|p| p.stable).count(),
+                raw_hits: saved.raw_hits,
+                merge_distance: saved.merge_distance,
+                input: saved.input.clone(),
+                points,
+            });
+        }
+    }
+
+    Ok(RunAnalysis {
+        file,
+        psychometric_x_range,
+        grouping,
+        pca: pca_arrays,
+    })
+}
+
+/// Writes analysis.yaml and analysis.npz (removing an analysis.npz left from before when
+
+/// Each trial's choice among output channels `among`: the one with the largest mask-weighted
+/// mean output (ties go to the first listed).
+fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, RunAnalysisError> {
+    let (b, t, c) = (trials.n_trials, trials.n_steps, trials.n_out);
+    if let Some(bad) = among.iter().find(|&&k| k >= c) {
+        return Err(RunAnalysisError::Setting(format!("report.choice_channels: channel {bad} does not exist (the task has {c} outputs, 0 to {})", c - 1)));
+    }
+    if among.is_empty() {
+        return Err(RunAnalysisError::Setting(
+            "report.choice_channels is empty".into(),
+        ));
+    }
+    Ok((0..b)
+        .map(|i| {
+            let sum = |k: usize| -> f64 {
+                (0..t)
+                    .map(|s| {
+                        let at = (i * t + s) * c + k;
+                        trials.outputs[at] as f64 * trials.mask[at] as f64
+                    })
+                    .sum()
+            };
+            let mut best = among[0];
+            let mut best_sum = sum(best);
+            for &k in &among[1..] {
+                let v = sum(k);
+                if v > best_sum {
+                    best = k;
+                    best_sum = v;
+                }
+            }
+            best
+        })
+        .collect())
+}

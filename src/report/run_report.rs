@@ -1,0 +1,380 @@
+//! The run's report: every figure a finished run supports, as PNG and SVG in `RUN/report/`,
+//! tied together by `index.html`. The numbers come from [`crate::analysis::run_analysis`],
+//! computed once and written to `analysis.yaml` / `analysis.npz` before anything is drawn.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use super::html::escape;
+use super::{
+    draw_trials, save, ChronometricFigure, PcaFigure, PsychometricFigure, ReportError,
+    SpectrumFigure, TrainingFigure, Trajectory, TrialPanel, UnitPanel, UnitsFigure, WeightsFigure,
+};
+use crate::analysis::conditions::{modulation, top_k};
+use crate::analysis::psychometric::Logistic;
+use crate::analysis::run_analysis::{analyse_run, RunAnalysisError};
+use crate::experiment::ExperimentConfig;
+use crate::linalg::EigenError;
+use crate::model::RateRnnWeights;
+use crate::run_dir::{write_atomic, RunDir, RunDirError};
+use crate::trials_file::TrialRecord;
+
+/// Why the report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RunReportError {
+    /// The analysis failed (a `report.*` setting names what the trials lack, or a fit failed).
+    #[error(transparent)]
+    Analysis(#[from] RunAnalysisError),
+    /// A run file could not be read or written.
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    /// A figure could not be drawn.
+    #[error(transparent)]
+    Figure(#[from] ReportError),
+    /// The spectrum of W_rec could not be computed.
+    #[error("eigenvalues of W_rec: {0}")]
+    Spectrum(#[from] EigenError),
+    /// The report folder or index could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// (iterations, loss, eval loss, accuracy, stage starts) from the run's history.csv.
+fn read_history(run: &RunDir) -> Result<TrainingFigure, RunDirError> {
+    let rows = run.read_history()?;
+    let mut fig = TrainingFigure {
+        iterations: vec![],
+        loss: vec![],
+        eval_loss: vec![],
+        accuracy: vec![],
+        stages: vec![],
+    };
+    let mut last_stage: Option<&str> = None;
+    for row in &rows {
+        fig.iterations.push(row.iteration as f64);
+        fig.loss.push(row.loss);
+        fig.eval_loss.push(row.eval_loss);
+        fig.accuracy.push(row.accuracy);
+        if last_stage.is_some_and(|s| s != row.stage) {
+            // The stage began after the previous evaluation.
+            let prev = fig.iterations[fig.iterations.len() - 2];
+            fig.stages.push((row.stage.clone(), prev));
+        }
+        last_stage = Some(&row.stage);
+    }
+    Ok(fig)
+}
+
+struct Entry {
+    stem: &'static str,
+    title: String,
+    caption: String,
+}
+
+/// Computes the report's numbers once, writes them to `RUN/analysis.yaml` (and
+/// `analysis.npz`), then draws every figure the run supports from them into `RUN/report/`
+/// and writes `index.html`.
+pub fn write_report(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    trials: &TrialRecord,
+    weights: Option<&RateRnnWeights>,
+) -> Result<PathBuf, RunReportError> {
+    let fixed_points = run.read_fixed_points()?;
+    let analysis = analyse_run(config, trials, fixed_points.as_ref())?;
+    run.write_analysis_arrays(analysis.pca.as_ref().map(|p| p.arrays()).as_ref())?;
+    run.write_analysis(&analysis.file)?;
+    let dir = run.report_dir();
+    std::fs::create_dir_all(&dir).map_err(|source| RunReportError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut entries = Vec::new();
+    let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
+
+    let history = read_history(run)?;
+    let final_acc = history.accuracy.last().cloned().unwrap_or(f64::NAN);
+    save(&history, &dir.join("training"))?;
+    entries.push(Entry {
+        stem: "training",
+        title: "Training".into(),
+        caption: format!(
+            "Loss (log scale) and accuracy on fresh evaluation trials over {} iterations; last evaluation accuracy {final_acc:.3}. Dashed lines: curriculum stages.",
+            history.iterations.last().cloned().unwrap_or(0.0)
+        ),
+    });
+
+    let shape = config.task.shape();
+    let k = config.report.example_trials.min(b).max(1);
+    let panels: Vec<TrialPanel> = (0..k)
+        .map(|i| {
+            let c: crate::task::Conditions = trials
+                .conditions
+                .iter()
+                .map(|(name, v)| (name.clone(), crate::task::ConditionValue::Number(v[i])))
+                .collect();
+            TrialPanel {
+                title: super::trials::conditions_title(i, &c),
+                inputs: trials.inputs[i * t * trials.n_in..(i + 1) * t * trials.n_in].to_vec(),
+                targets: trials.targets[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
+                mask: trials.mask[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
+                epochs: Vec::new(),
+                outputs: Some(
+                    trials.outputs[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
+                ),
+            }
+        })
+        .collect();
+    for ext in ["png", "svg"] {
+        draw_trials(
+            &dir.join(format!("trials.{ext}")),
+            &panels,
+            trials.dt,
+            &shape.inputs,
+            &shape.outputs,
+        )?;
+    }
+    entries.push(Entry {
+        stem: "trials",
+        title: "Example trials".into(),
+        caption: format!("Inputs (left) and targets (dashed) with the network's outputs (solid, right) on {k} test trials; grey spans are not scored."),
+    });
+
+    if let (Some(psy), Some((lo, hi))) =
+        (&analysis.file.psychometric, analysis.psychometric_x_range)
+    {
+        let logistic = Logistic {
+            intercept: psy.intercept,
+            slope: psy.slope,
+        };
+        let curve = (0..=200)
+            .map(|i| {
+                let v = lo + (hi - lo) * i as f64 / 200.0;
+                (v, logistic.p(v))
+            })
+            .collect();
+        let fit_text = if psy.separable {
+            format!(
+                "logistic fit: threshold {:.3}, slope ≥ {:.2} (separable data: a lower bound)",
+                psy.threshold, psy.slope
+            )
+        } else {
+            match psy.slope_se {
+                Some(se) => format!(
+                    "logistic fit: threshold {:.3}, slope {:.2} ± {se:.2} (s.e.)",
+                    psy.threshold, psy.slope
+                ),
+                None => format!(
+                    "logistic fit: threshold {:.3}, slope {:.2}",
+                    psy.threshold, psy.slope
+                ),
+            }
+        };
+        let out_name = &psy.choice_name;
+        save(
+            &PsychometricFigure {
+                points: psy
+                    .points
+                    .iter()
+                    .map(|p| (p.x, p.p_choice, p.sem, p.trials))
+                    .collect(),
+                curve,
+                x_label: psy.x.clone(),
+                y_label: format!("P(choose {out_name})"),
+                fit_text: fit_text.clone(),
+            },
+            &dir.join("psychometric"),
+        )?;
+        let note = psy
+            .note
+            .as_ref()
+            .map(|n| format!(" Note: {n}."))
+            .unwrap_or_default();
+        entries.push(Entry {
+            stem: "psychometric",
+            title: "Psychometric curve".into(),
+            caption: format!("Fraction of {} test trials on which the network chose {out_name}, with s.e.m.; {fit_text} (P = 1/(1+e^−(a+bx)), a = {:.3}).{note}", psy.trials, psy.intercept),
+        });
+    }
+
+    if let Some(chrono) = &analysis.file.chronometric {
+        save(
+            &ChronometricFigure {
+                points: chrono
+                    .points
+                    .iter()
+                    .map(|p| (p.value, p.mean_rt, p.sem, p.n))
+                    .collect(),
+                x_label: chrono.x.clone(),
+            },
+            &dir.join("chronometric"),
+        )?;
+        entries.push(Entry {
+            stem: "chronometric",
+            title: "Chronometric curve".into(),
+            caption: format!(
+                "Mean time from {} until an output first reaches {}, with s.e.m.; {} of {} trials responded.",
+                chrono.onset, chrono.threshold, chrono.responded, chrono.trials
+            ),
+        });
+    }
+
+    if let Some(w) = weights {
+        let n_exc = w.constraints().n_excitatory();
+        save(
+            &WeightsFigure {
+                w_in: w.w_in.clone(),
+                w_rec: w.w_rec.clone(),
+                w_out: w.w_out.clone(),
+                sizes: (w.n_in, w.n_rec, w.n_out),
+                n_excitatory: n_exc,
+            },
+            &dir.join("weights"),
+        )?;
+        let w_rec: Vec<f64> = w.w_rec.iter().map(|&v| v as f64).collect();
+        let eig = crate::linalg::eigenvalues(&w_rec, w.n_rec)?;
+        let radius = eig.first().map_or(0.0, |(a, b)| a.hypot(*b));
+        save(&SpectrumFigure { eigenvalues: eig }, &dir.join("spectrum"))?;
+        let ei = match n_exc {
+            Some(e) => format!(
+                " Units 0–{} are excitatory and the rest inhibitory (lines).",
+                e.saturating_sub(1)
+            ),
+            None => String::new(),
+        };
+        entries.push(Entry {
+            stem: "weights",
+            title: "Weights".into(),
+            caption: format!(
+                "Effective W_in, W_rec and W_out, blue negative, red positive, white 0.{ei}"
+            ),
+        });
+        entries.push(Entry {
+            stem: "spectrum",
+            title: "Eigenvalue spectrum".into(),
+            caption: format!("Eigenvalues of the effective W_rec; spectral radius {radius:.3}."),
+        });
+    }
+
+    if let Some(g) = &analysis.grouping {
+        let name = &g.name;
+        if let Some((arrays, projection)) = analysis
+            .pca
+            .as_ref()
+            .and_then(|a| a.projection.as_ref().map(|p| (a, p)))
+        {
+            let k = arrays.pca.components.len();
+            let trajectories = g
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(level, label)| Trajectory {
+                    label: label.clone(),
+                    colour: level,
+                    points: (0..t)
+                        .map(|s| {
+                            let at = (level * t + s) * k;
+                            (projection[at], projection[at + 1])
+                        })
+                        .collect(),
+                })
+                .collect();
+            let (fixed_points, fp) = match &analysis.file.fixed_points {
+                Some(saved) => {
+                    let drawn: Vec<(f64, f64, bool)> = saved
+                        .points
+                        .iter()
+                        .filter_map(|p| p.pc.map(|(a, b)| (a, b, p.stable)))
+                        .collect();
+                    let input: Vec<String> = saved.input.iter().map(|v| format!("{v}")).collect();
+                    let hits = match saved.raw_hits {
+                        Some(h) => format!(", merged from {h} hits"),
+                        None => String::new(),
+                    };
+                    let text = if drawn.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Black: {} fixed points of the dynamics with constant input [{}] (× stable, ○ unstable{hits}), from psychrnn fixedpoints.", drawn.len(), input.join(", "))
+                    };
+                    (drawn, text)
+                }
+                None => (Vec::new(), String::new()),
+            };
+            let ratio = &arrays.pca.explained_ratio;
+            save(
+                &PcaFigure {
+                    trajectories,
+                    explained: (ratio[0], ratio[1]),
+                    fixed_points,
+                },
+                &dir.join("population"),
+            )?;
+            entries.push(Entry {
+                stem: "population",
+                title: "Population trajectories".into(),
+                caption: format!(
+                    "Firing rates averaged over trials with the same {name}, projected on the first two principal components of all rates ({:.0}% and {:.0}% of variance); ● start, ▲ end.{fp}",
+                    100.0 * ratio[0], 100.0 * ratio[1]
+                ),
+            });
+        }
+        let units = top_k(&modulation(&g.means, t, n), config.report.units.min(n));
+        let panels = units
+            .iter()
+            .map(|&u| UnitPanel {
+                unit: u,
+                curves: g
+                    .labels
+                    .iter()
+                    .enumerate()
+                    .map(|(k, label)| {
+                        (
+                            label.clone(),
+                            k,
+                            (0..t).map(|s| g.means[k][s * n + u]).collect(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        save(
+            &UnitsFigure {
+                panels,
+                dt: trials.dt,
+                condition: name.clone(),
+            },
+            &dir.join("units"),
+        )?;
+        entries.push(Entry {
+            stem: "units",
+            title: "Single units".into(),
+            caption: format!("Mean firing rate over time, by {name}, of the {} units whose rates depend most on it (variance across levels, averaged over time).", units.len()),
+        });
+    }
+
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0} — psychrnn report</title>\n<style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} figure{{margin:2em 0}} img{{max-width:100%;border:1px solid #eee}} figcaption{{color:#444}}</style></head>\n<body>\n<h1>{0}</h1>\n<p>{1} units, {2} test trials, accuracy {3:.3}. Each figure is also an SVG (click the image).</p>\n",
+        escape(&config.name), config.model.n_rec, b, trials.accuracy()
+    );
+    for e in &entries {
+        let _ = writeln!(
+            html,
+            "<figure><h2>{}</h2><a href=\"{1}.svg\"><img src=\"{1}.png\" alt=\"{0}\"></a><figcaption>{2}</figcaption></figure>",
+            escape(&e.title), e.stem, escape(&e.caption)
+        );
+    }
+    html.push_str("</body></html>\n");
+    let index = dir.join("index.html");
+    write_atomic(&index, html.as_bytes()).map_err(|source| RunReportError::Write {
+        path: index.clone(),
+        source,
+    })?;
+    Ok(index)
+}
