@@ -15,6 +15,7 @@ pub mod linalg;
 pub mod memory;
 pub mod model;
 pub mod npz_file;
+pub mod pipeline;
 pub mod random;
 pub mod report;
 pub mod run_dir;

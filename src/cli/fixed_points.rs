@@ -48,7 +48,9 @@ pub struct FixedPointsArgs {
 /// Runs `psychrnn fixedpoints`.
 pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     let trained = super::trained_run::open(&args.run, None)?;
-    let w = trained.rate_weights("fixedpoints")?;
+    let w = trained
+        .rate_weights("fixedpoints")
+        .map_err(CliError::pipeline)?;
     let (run, record) = (&trained.run, &trained.record);
     let config = &record.experiment;
     let transfer = config.model.transfer();

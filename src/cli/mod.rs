@@ -126,6 +126,14 @@ impl CliError {
             error: error.into(),
         }
     }
+    /// A pipeline error: bad input when the user can fix it, else a failure.
+    pub fn pipeline(error: crate::pipeline::PipelineError) -> Self {
+        if error.is_bad_input() {
+            CliError::input(error)
+        } else {
+            CliError::failed(error)
+        }
+    }
     /// A run-directory error: bad input when the user can fix it, else a failure.
     pub fn run_dir(error: crate::run_dir::RunDirError) -> Self {
         if error.is_bad_input() {

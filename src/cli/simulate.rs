@@ -48,7 +48,9 @@ pub struct SimulateArgs {
 /// Runs `psychrnn simulate`.
 pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
     let trained = super::trained_run::open(&args.run, args.script.as_deref())?;
-    let mut w = trained.rate_weights("simulate")?;
+    let mut w = trained
+        .rate_weights("simulate")
+        .map_err(CliError::pipeline)?;
     let (run, record, loaded) = (&trained.run, &trained.record, &trained.loaded);
     let n = w.n_rec;
     let mut lesion = Lesion {
