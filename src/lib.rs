@@ -2,12 +2,12 @@
 //!
 //! Data flow: a script ([`script`]) declares an experiment ([`experiment`]) whose task
 //! ([`task`]) draws trial batches; a rate RNN ([`model`]) is trained on them ([`train`]) and its
-//! files land in a run directory ([`run_dir`]). The `psychrnn` binary is a thin layer over
-//! [`cli`].
+//! files land in a run directory ([`run_dir`]); [`pipeline`] runs the whole way from a script
+//! to a finished run. The `psychrnn` binary is a thin, private command-line layer over this
+//! library.
 #![warn(missing_docs)]
 
 pub mod analysis;
-pub mod cli;
 pub mod did_you_mean;
 pub mod experiment;
 pub mod kernel;

@@ -11,12 +11,12 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{flag_values, CliError};
-use crate::memory;
-use crate::model::{build_network, ModelConfig, ModelKind};
-use crate::random::{stream, Rng};
-use crate::script::{load_experiment_source, LoadOptions, LoadedExperiment};
-use crate::task::{generate_batch_with_threads, generation_threads, Task, TaskShape};
-use crate::train::{gradient_step, new_optimizer, train, TrainConfig};
+use psychrnn::memory;
+use psychrnn::model::{build_network, ModelConfig, ModelKind};
+use psychrnn::random::{stream, Rng};
+use psychrnn::script::{load_experiment_source, LoadOptions, LoadedExperiment};
+use psychrnn::task::{generate_batch_with_threads, generation_threads, Task, TaskShape};
+use psychrnn::train::{gradient_step, new_optimizer, train, TrainConfig};
 
 const EPOCHS: &str = include_str!("../../scripts/perceptual_discrimination.rhai");
 const STEPS: &str = include_str!("../../scripts/perceptual_discrimination_steps.rhai");
@@ -61,7 +61,7 @@ fn generation_ms(task: &dyn Task, batches: usize, threads: usize) -> Result<f64,
 
 /// (ms per training iteration, share of the time spent waiting for batches).
 fn training(loaded: &LoadedExperiment, iterations: usize) -> Result<(f64, f64), CliError> {
-    let model_config = crate::model::ModelConfig::default();
+    let model_config = psychrnn::model::ModelConfig::default();
     let built = build_network(&model_config, loaded.task.shape(), 0, Path::new("."))
         .map_err(CliError::failed)?;
     let config = TrainConfig {
@@ -272,7 +272,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
             // The GEMM rate before and after the rows, the better of the two: once in a few
             // runs one measurement on two threads came out at the one-thread rate (the second
             // thread not yet running on a core of its own).
-            let before = crate::kernel::gemm_gflops(1024);
+            let before = psychrnn::kernel::gemm_gflops(1024);
             let mut costs = Vec::new();
             for &n in &args.sizes {
                 let its = iterations_for(n);
@@ -280,7 +280,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                 let fused = iteration_cost(rate(n, true), its, |_, _| {})?;
                 costs.push((n, reference, fused));
             }
-            let gemm = before.max(crate::kernel::gemm_gflops(1024));
+            let gemm = before.max(psychrnn::kernel::gemm_gflops(1024));
             let mut rows = vec![format!(
                 "  {threads:>7} f32 GEMM 1024³ on {threads} thread(s): {gemm:.1} GFLOP/s"
             )];

@@ -9,11 +9,11 @@ use clap::Args;
 
 use super::script_args::ScriptArgs;
 use super::CliError;
-use crate::random::{stream, Rng};
-use crate::script::{LoadedExperiment, TrialForm};
-use crate::task::{generate_batch, Batch, ConditionValue, Distribution, Task};
-use crate::train::MAX_BATCH_SIZE;
-use crate::validation::validate;
+use psychrnn::random::{stream, Rng};
+use psychrnn::script::{LoadedExperiment, TrialForm};
+use psychrnn::task::{generate_batch, Batch, ConditionValue, Distribution, Task};
+use psychrnn::train::MAX_BATCH_SIZE;
+use psychrnn::validation::validate;
 
 /// Arguments of `psychrnn check`.
 #[derive(Debug, Args)]

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::Args;
 
 use super::CliError;
-use crate::report::html::escape;
-use crate::report::{save, ComparisonFigure, SettingResult};
-use crate::run_dir::{write_atomic, RunDir};
-use crate::sweep::{run_state, RunState, SweepPlan};
+use psychrnn::report::html::escape;
+use psychrnn::report::{save, ComparisonFigure, SettingResult};
+use psychrnn::run_dir::{write_atomic, RunDir};
+use psychrnn::sweep::{run_state, RunState, SweepPlan};
 
 /// Arguments of `psychrnn collect`.
 #[derive(Debug, Args)]
@@ -23,7 +23,7 @@ pub struct CollectArgs {
 }
 
 /// The first evaluation iteration with accuracy ≥ `criterion`.
-fn iterations_to(history: &[crate::train::HistoryRow], criterion: f64) -> Option<f64> {
+fn iterations_to(history: &[psychrnn::train::HistoryRow], criterion: f64) -> Option<f64> {
     history
         .iter()
         .find(|r| r.accuracy >= criterion)
@@ -83,7 +83,7 @@ pub fn execute(args: &CollectArgs) -> Result<(), CliError> {
             continue;
         };
         done += 1;
-        let label = crate::sweep::setting_label(&run.settings);
+        let label = psychrnn::sweep::setting_label(&run.settings);
         let label = if label.is_empty() {
             "all".to_string()
         } else {

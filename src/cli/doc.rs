@@ -6,8 +6,8 @@ use std::path::Path;
 use clap::Args;
 
 use super::CliError;
-use crate::script::build_engine;
-use crate::script::docs::{builtin_docs, module_docs, stdlib_docs, ModuleDoc};
+use psychrnn::script::build_engine;
+use psychrnn::script::docs::{builtin_docs, module_docs, stdlib_docs, ModuleDoc};
 
 /// Arguments of `psychrnn doc`.
 #[derive(Debug, Args)]

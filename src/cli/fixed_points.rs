@@ -8,12 +8,12 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::{flag_values, CliError};
-use crate::analysis::fixed_points::{
+use psychrnn::analysis::fixed_points::{
     constant_input_drive, find_fixed_points, points_file, starts_from_states, FixedPointOptions,
     RateDynamics, DEFAULT_MERGE_TOLERANCE,
 };
-use crate::model::Tau;
-use crate::trials_file::TrialRecord;
+use psychrnn::model::Tau;
+use psychrnn::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn fixedpoints`.
 #[derive(Debug, Args)]
@@ -124,7 +124,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     }
     // Redrawn even when nothing was found, so the report never shows the previous points.
     if trials.n_rec == n {
-        let index = crate::report::write_report(run, config, &trials, Some(&w))
+        let index = psychrnn::report::write_report(run, config, &trials, Some(&w))
             .map_err(CliError::failed)?;
         outln!("drawn on the population figure in {}", index.display());
     }

@@ -9,13 +9,13 @@ macro_rules! outln {
     }};
 }
 
-pub mod allocator;
 pub mod bench;
 pub mod check;
 pub mod collect;
 pub mod doc;
 pub mod fixed_points;
 pub mod flag_values;
+pub mod malloc_settings;
 pub mod report;
 pub mod run;
 pub mod script_args;
@@ -127,7 +127,7 @@ impl CliError {
         }
     }
     /// A pipeline error: bad input when the user can fix it, else a failure.
-    pub fn pipeline(error: crate::pipeline::PipelineError) -> Self {
+    pub fn pipeline(error: psychrnn::pipeline::PipelineError) -> Self {
         if error.is_bad_input() {
             CliError::input(error)
         } else {
@@ -135,7 +135,7 @@ impl CliError {
         }
     }
     /// A run-directory error: bad input when the user can fix it, else a failure.
-    pub fn run_dir(error: crate::run_dir::RunDirError) -> Self {
+    pub fn run_dir(error: psychrnn::run_dir::RunDirError) -> Self {
         if error.is_bad_input() {
             CliError::input(error)
         } else {
@@ -145,8 +145,8 @@ impl CliError {
 }
 
 /// Runs the command line; returns the process exit code.
-pub fn main() -> i32 {
-    allocator::keep_freed_memory();
+pub fn main() -> std::process::ExitCode {
+    malloc_settings::keep_freed_memory();
     // One thread for the model's products unless a command chooses otherwise (`run` by
     // network size); the batch thread uses another core. RAYON_NUM_THREADS set by the user wins.
     threads::init();
@@ -165,10 +165,10 @@ pub fn main() -> i32 {
         Command::Fixedpoints(args) => fixed_points::execute(&args),
     };
     match result {
-        Ok(()) => ExitStatus::Success.code(),
+        Ok(()) => ExitStatus::Success.into(),
         Err(e) => {
             eprintln!("error: {:#}", e.error);
-            e.status.code()
+            e.status.into()
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `psychrnn report RUN_DIR`: (re)draws a run's report ([`crate::report::write_report`]),
+//! `psychrnn report RUN_DIR`: (re)draws a run's report ([`psychrnn::report::write_report`]),
 //! first testing the network when the run has no trials.npz.
 
 use std::path::PathBuf;
@@ -7,9 +7,9 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::CliError;
-use crate::report::write_report;
-use crate::run_dir::RunDir;
-use crate::trials_file::TrialRecord;
+use psychrnn::report::write_report;
+use psychrnn::run_dir::RunDir;
+use psychrnn::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn report`.
 #[derive(Debug, Args)]

@@ -12,9 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::script_args::ScriptOptions;
 use super::CliError;
-use crate::pipeline::{prepare_run, Destination, Prepared, RunObserver, RunRequest, RunStart};
-use crate::run_dir::absolute;
-use crate::train::{HistoryRow, StopReason};
+use psychrnn::pipeline::{prepare_run, Destination, Prepared, RunObserver, RunRequest, RunStart};
+use psychrnn::run_dir::absolute;
+use psychrnn::train::{HistoryRow, StopReason};
 
 /// Arguments of `psychrnn run`.
 #[derive(Debug, Args)]

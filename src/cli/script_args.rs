@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
+use psychrnn::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
 
 /// How to resolve a script's experiment.
 #[derive(Debug, Clone, Args)]
@@ -14,7 +14,7 @@ pub struct ScriptOptions {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Override a setting, e.g. --set model.n_rec=100 --set train.iterations=500 (repeatable).
-    #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = <Override as std::str::FromStr>::from_str)]
     pub overrides: Vec<Override>,
     /// Extra folder to search for imported modules (repeatable; also PSYCHRNN_PATH); it
     /// must exist.
@@ -30,10 +30,6 @@ pub struct ScriptArgs {
     /// How to resolve it.
     #[command(flatten)]
     pub options: ScriptOptions,
-}
-
-fn parse_override(s: &str) -> Result<Override, String> {
-    s.parse()
 }
 
 /// Module folders from `PSYCHRNN_PATH` (colon-separated), empty entries skipped.

@@ -8,11 +8,11 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 
 use super::{flag_values, CliError};
-use crate::analysis::lesion::{
+use psychrnn::analysis::lesion::{
     parse_units, simulate_network, step_masks, Lesion, LesionError, SimulationSettings,
 };
-use crate::model::read_npz;
-use crate::task::Task;
+use psychrnn::model::read_npz;
+use psychrnn::task::Task;
 
 /// Arguments of `psychrnn simulate`.
 #[derive(Debug, Args)]

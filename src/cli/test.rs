@@ -6,10 +6,10 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{flag_values, CliError};
-use crate::random::{stream, Rng};
-use crate::task::{generate_batch, Task};
-use crate::train::evaluate;
-use crate::trials_file::TrialRecord;
+use psychrnn::random::{stream, Rng};
+use psychrnn::task::{generate_batch, Task};
+use psychrnn::train::evaluate;
+use psychrnn::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn test`.
 #[derive(Debug, Args)]

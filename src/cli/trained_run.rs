@@ -1,10 +1,10 @@
 //! Opening a finished (or interrupted) run for `test`, `simulate`, `fixedpoints` and `report`
-//! ([`crate::pipeline::open_trained`]), with the note an unfinished run gets.
+//! ([`psychrnn::pipeline::open_trained`]), with the note an unfinished run gets.
 
 use std::path::Path;
 
 use super::CliError;
-use crate::pipeline::{open_trained, TrainedRun};
+use psychrnn::pipeline::{open_trained, TrainedRun};
 
 /// Opens `dir` (its own script copy, or `script`), with `PSYCHRNN_PATH`'s module folders.
 pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {

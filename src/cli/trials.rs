@@ -8,11 +8,11 @@ use clap::Args;
 
 use super::script_args::ScriptArgs;
 use super::{flag_values, CliError};
-use crate::memory::{bytes_of, check_budget, MemoryItem};
-use crate::random::{stream, Rng};
-use crate::report::{draw_trials, ImageFormat, TrialPanel};
-use crate::task::{generate_batch, Task};
-use crate::trials_file::write_task_batch;
+use psychrnn::memory::{bytes_of, check_budget, MemoryItem};
+use psychrnn::random::{stream, Rng};
+use psychrnn::report::{draw_trials, ImageFormat, TrialPanel};
+use psychrnn::task::{generate_batch, Task};
+use psychrnn::trials_file::write_task_batch;
 
 /// Arguments of `psychrnn trials`.
 #[derive(Debug, Args)]
@@ -54,7 +54,7 @@ pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
         )));
     }
     let loaded = args.script.load()?;
-    crate::validation::validate(&loaded).map_err(CliError::input)?;
+    psychrnn::validation::validate(&loaded).map_err(CliError::input)?;
     let task = loaded.task.as_ref();
     let seed = loaded.config.seed;
     let n = args.n;
@@ -82,7 +82,7 @@ pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
             }
         };
         panels.push(TrialPanel {
-            title: crate::report::conditions_title(i, &batch.conditions[i]),
+            title: psychrnn::report::conditions_title(i, &batch.conditions[i]),
             inputs: batch.inputs[i * t * ni..(i + 1) * t * ni].to_vec(),
             targets: batch.targets[i * t * no..(i + 1) * t * no].to_vec(),
             mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),

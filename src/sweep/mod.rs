@@ -3,6 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod local;
+pub mod slurm;
+
+pub use local::{run_locally, RunningChildren, SweepResult, SweepTally};
+pub use slurm::{parse_squeue, sbatch_script, SlurmOptions};
+
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
@@ -232,6 +238,29 @@ impl SweepPlan {
     pub fn run_dir(root: &Path, run: &SweepRun) -> PathBuf {
         root.join(&run.name)
     }
+}
+
+/// The `psychrnn run` arguments of one run of the sweep in `root` (fresh, or `--resume` when
+/// it has started).
+pub fn run_arguments(plan: &SweepPlan, root: &Path, run: &SweepRun) -> Vec<String> {
+    let dir = SweepPlan::run_dir(root, run).display().to_string();
+    if run_state(Path::new(&dir)) != RunState::Pending {
+        return vec!["run".into(), "--resume".into(), dir, "--quiet".into()];
+    }
+    let mut args = vec![
+        "run".into(),
+        plan.script.clone(),
+        "--out".into(),
+        dir,
+        "--quiet".into(),
+        "--seed".into(),
+        run.seed.to_string(),
+    ];
+    for s in plan.overrides.iter().chain(&run.settings) {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    args
 }
 
 #[cfg(test)]
