@@ -2,7 +2,6 @@
 //! with their text labels, the scorer's verdicts, dt, tau, format version), older files are
 //! still read, and `psychrnn trials -o batch.npz` exports task batches for other frameworks.
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -118,8 +118,7 @@ impl TempDir {
     /// Makes `psychrnn-NAME-PID-N` in the temporary folder.
     pub fn new(name: &str) -> TempDir {
         let n = MADE.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("psychrnn-{name}-{}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("psychrnn-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
@@ -182,10 +181,7 @@ fn remove_at_exit(dir: PathBuf) {
             let _ = std::fs::remove_dir_all(d);
         }
     }
-    AT_EXIT
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(dir);
+    AT_EXIT.lock().unwrap_or_else(|p| p.into_inner()).push(dir);
     // SAFETY: `remove_all` is a plain function that touches only this module's statics.
     REGISTER.call_once(|| unsafe {
         libc::atexit(remove_all);

@@ -133,7 +133,10 @@ fn config_yaml_reproduces_a_run_and_accepts_overrides() {
     ])
     .status
     .success());
-    assert_eq!(weights_bits(&a.join("weights.npz")), weights_bits(&b.join("weights.npz")));
+    assert_eq!(
+        weights_bits(&a.join("weights.npz")),
+        weights_bits(&b.join("weights.npz"))
+    );
     let o = psychrnn(&[
         "run",
         config.to_str().unwrap(),
@@ -144,7 +147,10 @@ fn config_yaml_reproduces_a_run_and_accepts_overrides() {
         "train.iterations=21",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_ne!(weights_bits(&a.join("weights.npz")), weights_bits(&c.join("weights.npz")));
+    assert_ne!(
+        weights_bits(&a.join("weights.npz")),
+        weights_bits(&c.join("weights.npz"))
+    );
     let text = std::fs::read_to_string(c.join("config.yaml")).unwrap();
     assert!(
         text.contains("iterations: 21")

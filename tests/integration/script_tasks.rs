@@ -9,7 +9,6 @@ use psychrnn::task::{generate_batch, BatchPrefetcher, ConditionValue, Task};
 
 use crate::harness::{repo, TempDir};
 
-
 /// PsychRNN's `PerceptualDiscrimination.trial_function`, step by step, with the same draws
 /// in the order the script makes them. Returns (inputs, targets, mask, coherence, direction).
 #[allow(clippy::type_complexity)]

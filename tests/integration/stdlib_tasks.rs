@@ -3,7 +3,6 @@
 //! network whose outputs equal the targets must score 100% (so targets, conditions and scoring
 //! rule agree), and a small network's loss falls on every task.
 
-
 use std::f64::consts::PI;
 use std::path::Path;
 use std::sync::Arc;
@@ -193,8 +192,7 @@ fn romo_and_match_to_category_match_psychrnn_scripts() {
         ),
     ] {
         let lib = load_task(task);
-        let reference =
-            load_experiment(&repo().join(script), &LoadOptions::default()).unwrap();
+        let reference = load_experiment(&repo().join(script), &LoadOptions::default()).unwrap();
         let (a, b) = (batch_of(&lib, 32), batch_of(&reference, 32));
         assert_eq!(a.inputs, b.inputs, "{task}");
         assert_eq!(a.targets, b.targets, "{task}");

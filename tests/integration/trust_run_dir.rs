@@ -436,7 +436,7 @@ fn a_signal_to_a_sweep_reaches_its_runs_which_then_resume() {
         .unwrap();
     let runs: Vec<PathBuf> = ["seed=0", "seed=1"]
         .iter()
-        .map(|r| s.join(&format!("sw/{r}")))
+        .map(|r| s.join(format!("sw/{r}")))
         .collect();
     for r in &runs {
         assert!(

@@ -2,7 +2,6 @@
 //! that names the closure and the limit; import cycles are errors; drawing trials on many
 //! threads of a busy machine never fails because of the threads and gives the same batches.
 
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

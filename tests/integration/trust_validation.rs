@@ -2,7 +2,6 @@
 //! `psychrnn run`, with exit status 2, a message saying what and where, and no run directory:
 //! epoch timing, channel names, counts and sizes, report and scorer settings, memory.
 
-
 use std::path::Path;
 use std::process::Output;
 

@@ -12,9 +12,7 @@ use psychrnn::model::{
 };
 
 fn fixture(name: &str) -> PathBuf {
-    repo()
-        .join("tests/fixtures")
-        .join(name)
+    repo().join("tests/fixtures").join(name)
 }
 
 #[test]
@@ -133,6 +131,7 @@ fn a_run_can_start_from_a_psychrnn_file() {
         .unwrap()
         .weights;
     assert_eq!(w.rec_connectivity[0], 0.0, "the file's masks are kept");
+    std::fs::remove_dir_all(&out_dir).unwrap();
 
     let mut args = vec![
         "run",
