@@ -1,35 +1,8 @@
 //! `psychrnn check`, `trials`, `doc` and `bench` as a user runs them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn psychrnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run psychrnn")
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::harness::{command, psychrnn, repo, stdout, TempDir};
 
 #[test]
 fn check_describes_channels_epochs_conditions_and_shapes() {
@@ -99,7 +72,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 
 #[test]
 fn trials_draws_png_and_svg_with_conditions_and_epochs() {
-    let dir = temp("trials");
+    let dir = TempDir::new("tools-trials");
     let png = dir.join("t.png");
     let out = stdout(&psychrnn(&[
         "trials",
@@ -155,7 +128,6 @@ fn trials_draws_png_and_svg_with_conditions_and_epochs() {
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("trials.pdf: figures are written as .png or .svg"));
     assert!(!Path::new(&repo().join("trials.pdf")).exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -210,7 +182,7 @@ fn bench_reports_generation_and_training_measurements() {
 
 #[test]
 fn modules_are_found_along_psychrnn_path_and_lib() {
-    let dir = temp("path");
+    let dir = TempDir::new("tools-path");
     let lab = dir.join("other_lab");
     std::fs::create_dir_all(&lab).unwrap();
     std::fs::write(
@@ -225,10 +197,8 @@ fn modules_are_found_along_psychrnn_path_and_lib() {
     )
     .unwrap();
     let run = |env: Option<&Path>, extra: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_psychrnn"));
-        cmd.args(["check", script.to_str().unwrap(), "-n", "2"])
-            .args(extra)
-            .env_remove("PSYCHRNN_PATH");
+        let mut cmd = command(&repo(), &["check", script.to_str().unwrap(), "-n", "2"]);
+        cmd.args(extra);
         if let Some(p) = env {
             cmd.env("PSYCHRNN_PATH", p);
         }
@@ -249,7 +219,6 @@ fn modules_are_found_along_psychrnn_path_and_lib() {
     assert!(by_env.contains("s  0.75"), "{by_env}");
     let by_flag = stdout(&run(None, &["--lib", lab.to_str().unwrap()]));
     assert!(by_flag.contains("s  0.75"), "{by_flag}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! `psychrnn sweep` (local backend and the SLURM script) and `psychrnn collect`.
 
-mod common;
-use common::{psychrnn, stdout};
+use crate::harness::{psychrnn, stdout, TempDir};
 
 use std::path::Path;
 use std::process::Output;
@@ -39,8 +38,8 @@ fn sweep(out: &Path, extra: &[&str]) -> Output {
 
 #[test]
 fn a_local_sweep_runs_restarts_and_collects() {
-    let dir = std::env::temp_dir().join(format!("psychrnn-sweep-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("sweep");
+    let dir = tmp.join("sweep");
     let out = stdout(&sweep(&dir, &["--jobs", "2"]));
     assert!(
         out.contains("sweep of 4 runs") && out.contains("0 already done, 4 to run, 2 at a time"),
@@ -105,13 +104,12 @@ fn a_local_sweep_runs_restarts_and_collects() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds a different sweep"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn the_slurm_script_has_one_array_task_per_run_that_resumes() {
-    let dir = std::env::temp_dir().join(format!("psychrnn-sbatch-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("sbatch");
+    let dir = tmp.join("sweep");
     let out = stdout(&sweep(
         &dir,
         &[
@@ -158,5 +156,4 @@ fn the_slurm_script_has_one_array_task_per_run_that_resumes() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,8 +1,7 @@
 //! Weight files: PsychRNN's own files load (pickled entries skipped and reported), and
 //! psychrnn's files round-trip exactly.
 
-mod common;
-use common::psychrnn;
+use crate::harness::{psychrnn, repo, TempDir};
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +12,7 @@ use psychrnn::model::{
 };
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    repo().join("tests/fixtures").join(name)
 }
 
 #[test]
@@ -72,8 +69,7 @@ fn psychrnn_files_round_trip_exactly_with_dale() {
         &Device::Cpu,
     )
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("psychrnn-weights-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("weights");
     let path = dir.join("w.npz");
     let saved = model.effective_weights().unwrap();
     write_weights_npz(&path, &saved, Transfer::Relu).unwrap();
@@ -93,12 +89,12 @@ fn psychrnn_files_round_trip_exactly_with_dale() {
     )
     .unwrap();
     assert_eq!(again.effective_weights().unwrap(), saved);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_run_can_start_from_a_psychrnn_file() {
-    let out_dir = std::env::temp_dir().join(format!("psychrnn-load-run-{}", std::process::id()));
+    let tmp = TempDir::new("load-run");
+    let out_dir = tmp.join("run");
     let out = out_dir.to_str().unwrap();
     // Relative to the current directory (the script's folder has no such file).
     let load = "model.load=tests/fixtures/psychrnn_saved_weights.npz".to_string();

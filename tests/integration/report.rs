@@ -1,8 +1,7 @@
 //! `psychrnn test`, `report` and `fixedpoints` as a user runs them, checked against
 //! independent computations from the saved weights.
 
-mod common;
-use common::{npz, psychrnn, repo};
+use crate::harness::{npz, psychrnn, repo, TempDir};
 
 use std::path::{Path, PathBuf};
 
@@ -10,10 +9,11 @@ use psychrnn::random::stream;
 use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::generate_batch;
 
-/// Trains a small perceptual-discrimination network into a fresh directory.
-fn small_run(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// Trains a small perceptual-discrimination network into a fresh temporary folder: the folder
+/// and the run directory in it.
+fn small_run(name: &str) -> (TempDir, PathBuf) {
+    let tmp = TempDir::new(&format!("report-{name}"));
+    let dir = tmp.join("run");
     let o = psychrnn(&[
         "run",
         "scripts/perceptual_discrimination.rhai",
@@ -34,12 +34,12 @@ fn small_run(name: &str) -> PathBuf {
         "train.test_trials=64",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    dir
+    (tmp, dir)
 }
 
 #[test]
 fn test_writes_trials_that_match_the_task_and_the_weights() {
-    let run = small_run("test");
+    let (_tmp, run) = small_run("test");
     let o = psychrnn(&["test", run.to_str().unwrap(), "-n", "20"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("20 fresh trials, accuracy"));
@@ -79,7 +79,6 @@ fn test_writes_trials_that_match_the_task_and_the_weights() {
             assert!((y - outputs[p * 2 + o]).abs() < 1e-4, "output {p},{o}");
         }
     }
-    std::fs::remove_dir_all(&run).unwrap();
 }
 
 /// Width and height from a PNG's IHDR chunk.
@@ -97,7 +96,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 
 #[test]
 fn run_writes_a_report_with_every_figure_and_fixedpoints_adds_to_it() {
-    let run = small_run("figures");
+    let (_tmp, run) = small_run("figures");
     let report = run.join("report");
     let index = std::fs::read_to_string(report.join("index.html")).unwrap();
     for stem in [
@@ -180,13 +179,12 @@ fn run_writes_a_report_with_every_figure_and_fixedpoints_adds_to_it() {
     assert!(String::from_utf8_lossy(&o.stderr).contains(
         "--input has 1 values; the network has 2 input channels (evidence_0, evidence_1)"
     ));
-    std::fs::remove_dir_all(&run).unwrap();
 }
 
 #[test]
 fn a_reaction_time_onset_adds_a_chronometric_curve() {
-    let dir = std::env::temp_dir().join(format!("psychrnn-report-rt-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("report-rt");
+    let dir = tmp.join("run");
     let o = psychrnn(&[
         "run",
         "scripts/perceptual_discrimination.rhai",
@@ -215,13 +213,12 @@ fn a_reaction_time_onset_adds_a_chronometric_curve() {
     );
     let svg = std::fs::read_to_string(dir.join("report/chronometric.svg")).unwrap();
     assert!(svg.contains("reaction time (ms)") && svg.contains("signed coherence"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn report_settings_are_checked() {
-    let dir = std::env::temp_dir().join(format!("psychrnn-report-settings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("report-settings");
+    let dir = tmp.join("out");
     let o = psychrnn(&[
         "run",
         "scripts/perceptual_discrimination.rhai",

@@ -2,8 +2,7 @@
 //! psychometric fits (standard errors, separable data flagged) and fixed points merged
 //! relative to the state's scale.
 
-mod common;
-use common::{npz, psychrnn, stderr, stdout};
+use crate::harness::{npz, psychrnn, stderr, stdout, TempDir};
 
 use std::path::PathBuf;
 
@@ -172,10 +171,11 @@ fn a_network_with_three_fixed_points_gives_three_after_merging_many_hits() {
     }
 }
 
-/// A tiny trained run with `report.condition` set, in a fresh directory.
-fn tiny_run(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-analysis-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A tiny trained run with `report.condition` set: its temporary folder and the run
+/// directory in it.
+fn tiny_run(name: &str) -> (TempDir, PathBuf) {
+    let tmp = TempDir::new(&format!("analysis-{name}"));
+    let dir = tmp.join("run");
     let o = psychrnn(&[
         "run",
         "scripts/perceptual_discrimination.rhai",
@@ -194,12 +194,12 @@ fn tiny_run(name: &str) -> PathBuf {
         "report.condition=coherence",
     ]);
     stdout(&o);
-    dir
+    (tmp, dir)
 }
 
 #[test]
 fn a_run_writes_analysis_yaml_that_agrees_with_summary_and_its_arrays() {
-    let dir = tiny_run("yaml");
+    let (_tmp, dir) = tiny_run("yaml");
     let run = RunDir::new(&dir);
     let analysis = run.read_analysis().unwrap().expect("analysis.yaml written");
     let summary = run.read_summary().unwrap().expect("summary.yaml written");
@@ -292,13 +292,12 @@ fn a_run_writes_analysis_yaml_that_agrees_with_summary_and_its_arrays() {
         stderr(&o)
     );
     assert_eq!(std::fs::read(run.analysis()).unwrap(), before);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_text_condition_is_grouped_by_its_labels_as_in_summary_yaml() {
-    let dir = std::env::temp_dir().join(format!("psychrnn-analysis-text-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = TempDir::new("analysis-text");
+    let dir = tmp.join("run");
     let o = psychrnn(&[
         "run",
         "scripts/yang_multitask.rhai",
@@ -326,5 +325,4 @@ fn a_text_condition_is_grouped_by_its_labels_as_in_summary_yaml() {
         .iter()
         .all(|g| matches!(g.value, psychrnn::run_dir::ConditionLabel::Text(_))));
     assert_eq!(Some(&by), summary.accuracy_by.as_ref());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

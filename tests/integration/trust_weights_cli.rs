@@ -2,8 +2,7 @@
 //! checked while the command line is read: bad input exits with status 2, says what is wrong
 //! and where, and writes nothing.
 
-mod common;
-use common::{psychrnn, stderr};
+use crate::harness::{psychrnn, repo, stderr, TempDir};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -29,15 +28,8 @@ const TINY: [&str; 10] = [
     "--overwrite",
 ];
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-trust-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn fixture(name: &str) -> String {
-    common::repo()
+    repo()
         .join("tests/fixtures")
         .join(name)
         .display()
@@ -114,7 +106,7 @@ fn diag(d: &[f32]) -> Tensor {
 
 #[test]
 fn a_tanh_psychrnn_file_loads_as_tanh_and_config_records_its_dale_ratio() {
-    let dir = temp("tanh");
+    let dir = TempDir::new("trust-tanh");
     let run = dir.join("run");
     let load = format!(
         "model.load={}",
@@ -138,12 +130,11 @@ fn a_tanh_psychrnn_file_loads_as_tanh_and_config_records_its_dale_ratio() {
         "--quiet",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn settings_that_contradict_a_loaded_file_are_errors_naming_both_values() {
-    let dir = temp("contradict");
+    let dir = TempDir::new("trust-contradict");
     let file = fixture("psychrnn_saved_weights_tanh_dale.npz");
     let load = format!("model.load={file}");
     let run = dir.join("run");
@@ -210,12 +201,11 @@ fn settings_that_contradict_a_loaded_file_are_errors_naming_both_values() {
         ],
     );
     assert!(!run.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn non_finite_values_in_a_loaded_file_are_refused_naming_file_array_and_index() {
-    let dir = temp("nan");
+    let dir = TempDir::new("trust-nan");
     let run = dir.join("run");
     for (array, value, index) in [
         ("W_rec", f32::NAN, "W_rec[1, 2]"),
@@ -240,12 +230,11 @@ fn non_finite_values_in_a_loaded_file_are_refused_naming_file_array_and_index() 
         );
         assert!(!run.exists(), "{array}: no run trained from it");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn psychrnn_weights_files_round_trip_the_transfer_function() {
-    let dir = temp("roundtrip");
+    let dir = TempDir::new("trust-roundtrip");
     for t in [
         Transfer::Relu,
         Transfer::Tanh,
@@ -276,12 +265,11 @@ fn psychrnn_weights_files_round_trip_the_transfer_function() {
         yaml.contains("dale_ratio: null"),
         "no Dale in the file: {yaml}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_file_that_does_not_record_its_transfer_function_needs_the_setting() {
-    let dir = temp("unrecorded");
+    let dir = TempDir::new("trust-unrecorded");
     let file = dir.join("old.npz");
     plain_npz(&file, 4, &[]);
     let load = format!("model.load={}", file.display());
@@ -301,12 +289,11 @@ fn a_file_that_does_not_record_its_transfer_function_needs_the_setting() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(config_yaml(&run).contains("transfer_function: tanh"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn dale_matrices_that_disagree_with_the_ratio_are_refused_and_old_files_take_theirs() {
-    let dir = temp("dale");
+    let dir = TempDir::new("trust-dale");
     let run = dir.join("run");
     let cpu = Device::Cpu;
     // PsychRNN truncates 0.625 · 4 = 2.5 to 2 excitatory units; psychrnn rounds to 3.
@@ -350,14 +337,13 @@ fn dale_matrices_that_disagree_with_the_ratio_are_refused_and_old_files_take_the
         stderr(&o)
     );
     assert!(config_yaml(&run).contains("dale_ratio: 0.75"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A trained tiny run with trials.npz and fixed_points.npz, shared by the flag tests.
 fn trained_run() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
-        let run = temp("flags").join("run");
+        let run = TempDir::for_the_process("trust-flags").join("run");
         let o = run_with(&run, &set(&["model.n_rec=4"]));
         assert!(o.status.success(), "{}", stderr(&o));
         let r = run.to_str().unwrap();
@@ -422,7 +408,7 @@ fn fixedpoints_refuses_bad_inputs_and_keeps_a_good_fixed_points_file() {
 
 #[test]
 fn trials_counts_and_lib_folders_are_checked() {
-    let dir = temp("trials");
+    let dir = TempDir::new("trust-trials");
     let png = dir.join("t.png");
     let p = png.to_str().unwrap();
     refused(
@@ -442,12 +428,11 @@ fn trials_counts_and_lib_folders_are_checked() {
         &["Cargo.toml", "is not a directory"],
     );
     assert!(!png.exists(), "nothing drawn");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn sweep_counts_and_grids_are_checked_before_anything_is_written() {
-    let dir = temp("sweep");
+    let dir = TempDir::new("trust-sweep");
     let out = dir.join("sweep");
     let o = out.to_str().unwrap();
     let cases: [(&[&str], &str); 7] = [
@@ -480,7 +465,6 @@ fn sweep_counts_and_grids_are_checked_before_anything_is_written() {
         refused(&psychrnn(&args), &[message]);
         assert!(!out.exists(), "{flags:?}: no sweep folder");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

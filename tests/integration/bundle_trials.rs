@@ -2,14 +2,12 @@
 //! with their text labels, the scorer's verdicts, dt, tau, format version), older files are
 //! still read, and `psychrnn trials -o batch.npz` exports task batches for other frameworks.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{psychrnn, repo, stderr, stdout};
+use crate::harness::{psychrnn, repo, stderr, stdout, TempDir};
 use psychrnn::npz_file::{read_npz, Array, ArrayValues};
 use psychrnn::trials_file::TrialRecord;
 
@@ -51,13 +49,6 @@ experiment(#{
     train: #{ iterations: 2, batch_size: 4, eval_every: 1, eval_trials: 4, test_trials: 12 },
 });
 "##;
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-bundle-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn fixed_script(dir: &Path) -> String {
     let path = dir.join("fixed_epochs.rhai");
@@ -173,7 +164,7 @@ fn check_task_keys(d: &BTreeMap<String, Array>, b: usize, tau: f64) {
 
 #[test]
 fn trials_npz_holds_names_epochs_labels_verdicts_and_version_and_reads_back() {
-    let dir = temp("run");
+    let dir = TempDir::new("bundle-run");
     let script = fixed_script(&dir);
     let run = dir.join("run");
     let o = psychrnn(&["run", &script, "--out", s(&run), "--quiet"]);
@@ -221,12 +212,11 @@ fn trials_npz_holds_names_epochs_labels_verdicts_and_version_and_reads_back() {
     assert!(o.status.success(), "{}", stderr(&o));
     check_task_keys(&read_npz(&path).unwrap(), 5, 50.0);
     stdout(&psychrnn(&["report", s(&run)]));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn trials_exports_task_batches_for_other_frameworks_by_seed() {
-    let dir = temp("export");
+    let dir = TempDir::new("bundle-export");
     let script = fixed_script(&dir);
     let export = |name: &str, seed: &str, extra: &[&str]| -> PathBuf {
         let out = dir.join(name);
@@ -285,12 +275,11 @@ fn trials_exports_task_batches_for_other_frameworks_by_seed() {
             "{out}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn trials_counts_formats_and_memory_are_checked_before_anything_is_written() {
-    let dir = temp("refuse");
+    let dir = TempDir::new("bundle-refuse");
     let script = fixed_script(&dir);
     let png = dir.join("t.png");
     refused(
@@ -329,13 +318,12 @@ fn trials_counts_formats_and_memory_are_checked_before_anything_is_written() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left.len(), 2, "only the scripts: {left:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn trials_npz_of_older_versions_is_still_read() {
     use candle_core::{Device, Tensor};
-    let dir = temp("old");
+    let dir = TempDir::new("bundle-old");
     let path = dir.join("trials.npz");
     let cpu = Device::Cpu;
     let (b, t) = (3, 4);
@@ -385,7 +373,6 @@ fn trials_npz_of_older_versions_is_still_read() {
         ["motion", "color", "motion"]
     );
     assert_eq!(TrialRecord::read(&new).unwrap(), r);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The README's numpy lines, run as written on a run's trials.npz, agree with the same
@@ -401,7 +388,7 @@ fn readme_alignment_lines_run_in_numpy_and_agree() {
         .expect("a README python block aligning to epoch_start");
     let lines: Vec<&str> = block.lines().collect();
     assert_eq!(lines.len(), 5, "five lines: {block}");
-    let dir = temp("readme");
+    let dir = TempDir::new("bundle-readme");
     let run = dir.join("run");
     let o = psychrnn(&[
         "run",
@@ -441,7 +428,6 @@ fn readme_alignment_lines_run_in_numpy_and_agree() {
         }
     }
     let Some(python) = python_with_numpy() else {
-        std::fs::remove_dir_all(&dir).unwrap();
         return;
     };
     let aligned = dir.join("aligned.npy");
@@ -454,7 +440,6 @@ fn readme_alignment_lines_run_in_numpy_and_agree() {
     let got = psychrnn::npz_file::parse_npy(&std::fs::read(&aligned).unwrap()).unwrap();
     assert_eq!(got.shape, [r.n_trials, 50, r.n_rec]);
     assert_eq!(got.to_f32().unwrap(), want);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A python with numpy: target/pyenv, else python3 if it has numpy, else a venv made in

@@ -2,14 +2,12 @@
 //! that names the closure and the limit; import cycles are errors; drawing trials on many
 //! threads of a busy machine never fails because of the threads and gives the same batches.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{psychrnn, stderr};
+use crate::harness::{psychrnn, repo, stderr, TempDir};
 use psychrnn::random::stream;
 use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::{generate_batch_with_threads, Batch, Task};
@@ -20,33 +18,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "psychrnn-trust-sandbox-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, file: &str, text: &str) -> PathBuf {
-        let path = self.0.join(file);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A script whose top level runs `top`, and whose task has `closures` (params and trial or
@@ -236,7 +207,7 @@ fn curriculum_rules_are_bounded_too() {
         "}, curriculum: [#{ name: \"a\", advance: |s| { let a = []; loop { a.push(1); } } }, #{ name: \"b\" }],\n    train: #{ iterations: 2, eval_every: 1, batch_size: 4, eval_trials: 4 }, model: #{ n_rec: 4 } });\n",
     );
     let path = dir.write("rule.rhai", &text);
-    let out_dir = dir.0.join("runs");
+    let out_dir = dir.join("runs");
     let start = Instant::now();
     let out = psychrnn(&[
         "run",
@@ -388,9 +359,8 @@ fn stress(task: &dyn Task, batches: u64) {
 #[test]
 fn multitask_batches_on_many_threads_of_a_busy_machine_never_fail() {
     let _serial = one_at_a_time();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let loaded = load_experiment(
-        &repo.join("scripts/yang_multitask.rhai"),
+        &repo().join("scripts/yang_multitask.rhai"),
         &LoadOptions::default(),
     )
     .unwrap();

@@ -7,11 +7,12 @@ use psychrnn::random::stream;
 use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::generate_batch;
 
+use crate::harness::TempDir;
+
 /// Writes a one-task script whose `trial` closure body is `trial` and returns the error
 /// (loading or drawing a batch).
 fn error_of(name: &str, task_extra: &str, params: &str, trial: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("psychrnn-validation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new(&format!("validation-{name}"));
     let path: PathBuf = dir.join(format!("{name}.rhai"));
     let text = format!(
         "experiment(#{{ task: #{{ name: \"{name}\", inputs: [\"left\", \"right\"], outputs: [\"choice\"], duration: 100.0, {task_extra}\n  params: |rng| {params},\n  trial: |p| {trial} }} }});\n"
@@ -92,11 +93,7 @@ fn unknown_keys_and_channels_suggest_the_valid_ones() {
 
 #[test]
 fn missing_required_fields() {
-    let dir = std::env::temp_dir().join(format!(
-        "psychrnn-validation-missing-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("validation-missing");
     let path = dir.join("missing.rhai");
     std::fs::write(
         &path,

@@ -1,33 +1,14 @@
 //! `psychrnn run` as a user runs it: files written, errors reported, runs reproducible.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use candle_core::Tensor;
 use psychrnn::experiment::RunRecord;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::harness::{numeric_npz, psychrnn_in, repo, stderr, TempDir};
 
 fn script() -> PathBuf {
     repo().join("scripts/perceptual_discrimination.rhai")
-}
-
-/// A fresh, empty working directory for one test.
-fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn psychrnn(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run psychrnn")
 }
 
 const TINY: &[&str] = &[
@@ -51,31 +32,12 @@ fn run_tiny(cwd: &Path, out: &str, extra: &[&str]) -> Output {
     let mut args = vec!["run", s.to_str().unwrap(), "--out", out];
     args.extend_from_slice(TINY);
     args.extend_from_slice(extra);
-    psychrnn(cwd, &args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The numeric entries, sorted by name (weights.npz also holds pickled `dale_ratio` and
-/// `transfer_function` entries, which candle cannot read).
-fn read_npz(path: &Path) -> Vec<(String, Tensor)> {
-    let mut names: Vec<String> = psychrnn::model::read_npz(path)
-        .unwrap()
-        .into_iter()
-        .filter(|(_, a)| matches!(a, psychrnn::model::NpyArray::Numeric(..)))
-        .map(|(k, _)| k)
-        .collect();
-    names.sort();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let tensors = Tensor::read_npz_by_name(path, &refs).unwrap();
-    names.into_iter().zip(tensors).collect()
+    psychrnn_in(cwd, &args)
 }
 
 #[test]
 fn run_writes_config_weights_history_and_summary() {
-    let dir = workdir("files");
+    let dir = TempDir::new("cli-files");
     let o = run_tiny(&dir, "run", &["--seed", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.join("run");
@@ -112,7 +74,7 @@ fn run_writes_config_weights_history_and_summary() {
         "{config_text}"
     );
 
-    let weights = read_npz(&run.join("weights.npz"));
+    let weights = numeric_npz(&run.join("weights.npz"));
     let shapes: Vec<(String, Vec<usize>)> = weights
         .iter()
         .map(|(k, t)| (k.clone(), t.dims().to_vec()))
@@ -186,12 +148,11 @@ fn run_writes_config_weights_history_and_summary() {
             "weights.npz"
         ]
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn same_seed_gives_bit_identical_weights_and_another_seed_does_not() {
-    let dir = workdir("seed");
+    let dir = TempDir::new("cli-seed");
     for (out, seed) in [("a", "5"), ("b", "5"), ("c", "6")] {
         let o = run_tiny(
             &dir,
@@ -201,7 +162,7 @@ fn same_seed_gives_bit_identical_weights_and_another_seed_does_not() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let bits = |run: &str| -> Vec<(String, Vec<u32>)> {
-        read_npz(&dir.join(run).join("weights.npz"))
+        numeric_npz(&dir.join(run).join("weights.npz"))
             .into_iter()
             .map(|(k, t)| {
                 (
@@ -219,17 +180,16 @@ fn same_seed_gives_bit_identical_weights_and_another_seed_does_not() {
     };
     assert_eq!(bits("a"), bits("b"));
     assert_ne!(bits("a"), bits("c"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn default_run_directory_never_overwrites_an_earlier_run() {
-    let dir = workdir("default-out");
+    let dir = TempDir::new("cli-default-out");
     let s = script();
     for _ in 0..2 {
         let mut args = vec!["run", s.to_str().unwrap()];
         args.extend_from_slice(TINY);
-        let o = psychrnn(&dir, &args);
+        let o = psychrnn_in(&dir, &args);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     assert!(dir
@@ -242,7 +202,6 @@ fn default_run_directory_never_overwrites_an_earlier_run() {
     let o = run_tiny(&dir, "runs/perceptual_discrimination", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("already holds a run"), "{}", stderr(&o));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn write_script(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -261,23 +220,22 @@ let task = #{
 
 #[test]
 fn syntax_error_reports_file_line_column_and_writes_nothing() {
-    let dir = workdir("syntax");
+    let dir = TempDir::new("cli-syntax");
     let p = write_script(
         &dir,
         "bad.rhai",
         "let a = 1;\nlet b = (2 + ;\nexperiment(#{});\n",
     );
-    let o = psychrnn(&dir, &["run", p.to_str().unwrap()]);
+    let o = psychrnn_in(&dir, &["run", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("bad.rhai:2:"), "{err}");
     assert!(!dir.join("runs").exists(), "nothing may be written");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn runtime_error_inside_a_trial_closure_is_located_and_writes_nothing() {
-    let dir = workdir("runtime");
+    let dir = TempDir::new("cli-runtime");
     let text = r#"
 experiment(#{
     task: #{
@@ -291,7 +249,7 @@ experiment(#{
 });
 "#;
     let p = write_script(&dir, "oops.rhai", text);
-    let o = psychrnn(&dir, &["run", p.to_str().unwrap()]);
+    let o = psychrnn_in(&dir, &["run", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("oops.rhai:7:"), "{err}");
@@ -299,12 +257,11 @@ experiment(#{
     assert!(err.contains("in task.trial"), "{err}");
     assert!(err.contains("trial 0"), "{err}");
     assert!(!dir.join("runs").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn bad_settings_name_the_field_and_the_valid_choices() {
-    let dir = workdir("settings");
+    let dir = TempDir::new("cli-settings");
     let p = write_script(
         &dir,
         "ok.rhai",
@@ -313,7 +270,7 @@ fn bad_settings_name_the_field_and_the_valid_choices() {
     let run = |extra: &[&str]| {
         let mut args = vec!["run", p.to_str().unwrap()];
         args.extend_from_slice(extra);
-        psychrnn(&dir, &args)
+        psychrnn_in(&dir, &args)
     };
     let o = run(&["--set", "model.n_recc=3"]);
     assert_eq!(o.status.code(), Some(2));
@@ -348,25 +305,23 @@ fn bad_settings_name_the_field_and_the_valid_choices() {
         stderr(&o)
     );
     assert!(!dir.join("runs").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn every_subcommand_has_help() {
-    let dir = workdir("help");
-    let o = psychrnn(&dir, &["run", "--help"]);
+    let dir = TempDir::new("cli-help");
+    let o = psychrnn_in(&dir, &["run", "--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     for flag in ["--out", "--seed", "--set", "--quiet", "--lib"] {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
-    assert!(psychrnn(&dir, &["--help"]).status.success());
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(psychrnn_in(&dir, &["--help"]).status.success());
 }
 
 #[test]
 fn threads_option_splits_the_batch_with_the_same_training_result() {
-    let dir = workdir("threads");
+    let dir = TempDir::new("cli-threads");
     for (out, threads) in [("one", "1"), ("two", "2")] {
         let o = run_tiny(
             &dir,
@@ -376,7 +331,7 @@ fn threads_option_splits_the_batch_with_the_same_training_result() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     // The threads share the batch; only the order of ∂W_rec's sum differs.
-    let weights = |run: &str| read_npz(&dir.join(run).join("weights.npz"));
+    let weights = |run: &str| numeric_npz(&dir.join(run).join("weights.npz"));
     for ((k, a), (_, b)) in weights("one").into_iter().zip(weights("two")) {
         let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
         let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
@@ -396,15 +351,14 @@ fn threads_option_splits_the_batch_with_the_same_training_result() {
         );
     }
     let s = script();
-    let o = psychrnn(&dir, &["run", s.to_str().unwrap(), "--threads", "0"]);
+    let o = psychrnn_in(&dir, &["run", s.to_str().unwrap(), "--threads", "0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn summary_reports_accuracy_by_the_report_condition() {
-    let dir = workdir("by-condition");
+    let dir = TempDir::new("cli-by-condition");
     let o = run_tiny(&dir, "r", &["--set", "report.condition=coherence"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.join("r/summary.yaml")).unwrap();
@@ -438,7 +392,7 @@ fn summary_reports_accuracy_by_the_report_condition() {
         "{weighted} vs {overall}"
     );
     // trials.npz keeps the scorer's verdict on each of those trials.
-    let (_, correct) = read_npz(&dir.join("r/trials.npz"))
+    let (_, correct) = numeric_npz(&dir.join("r/trials.npz"))
         .into_iter()
         .find(|(k, _)| k == "correct")
         .expect("a `correct` entry");
@@ -451,5 +405,4 @@ fn summary_reports_accuracy_by_the_report_condition() {
     assert_eq!(correct.len(), 16);
     assert!(correct.iter().all(|&v| v == 0.0 || v == 1.0));
     assert!((correct.iter().sum::<f64>() / 16.0 - overall).abs() < 1e-12);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,16 +7,7 @@ use psychrnn::random::{stream, Rng};
 use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::{generate_batch, BatchPrefetcher, ConditionValue, Task};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-script-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::harness::{repo, TempDir};
 
 /// PsychRNN's `PerceptualDiscrimination.trial_function`, step by step, with the same draws
 /// in the order the script makes them. Returns (inputs, targets, mask, coherence, direction).
@@ -112,7 +103,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 #[test]
 fn closures_use_imported_modules_and_rng_is_shared_with_helpers() {
-    let dir = temp_dir("imports");
+    let dir = TempDir::new("script-imports");
     let lab = dir.join("lab_library");
     std::fs::create_dir_all(&lab).unwrap();
     write(&lab, "timing.rhai", "/// A stimulus level from the lab's shared library.\nfn level(rng) { 2.0 + rng.uniform() }\n");
@@ -162,12 +153,11 @@ experiment(#{
     assert_eq!(c["level"], ConditionValue::Number(level));
     assert_eq!(batch.inputs[0], level as f32);
     assert_eq!(batch.targets[0], first as f32);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_script_that_declares_nothing_says_what_to_do() {
-    let dir = temp_dir("nothing");
+    let dir = TempDir::new("script-nothing");
     let p = write(&dir, "empty.rhai", "let x = 1;\n");
     let err = load_experiment(&p, &LoadOptions::default())
         .err()
@@ -188,12 +178,11 @@ fn a_script_that_declares_nothing_says_what_to_do() {
         err.contains("task.params is missing; it should be a closure like |rng|"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn endless_loops_in_trial_closures_are_stopped() {
-    let dir = temp_dir("loop");
+    let dir = TempDir::new("script-loop");
     let p = write(
         &dir,
         "spin.rhai",
@@ -208,14 +197,13 @@ fn endless_loops_in_trial_closures_are_stopped() {
         err.contains("spin.rhai") && err.contains("endless loop") && err.contains("in task.params"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A per-step closure's bad return value is reported with the trial, the step and its time,
 /// and what was wrong.
 #[test]
 fn per_step_errors_name_the_step_and_what_is_wrong() {
-    let dir = temp_dir("step_errors");
+    let dir = TempDir::new("script-step_errors");
     for (name, step, expected) in [
         (
             "shape.rhai",
@@ -247,7 +235,6 @@ fn per_step_errors_name_the_step_and_what_is_wrong() {
         assert!(err.starts_with("task `task`, trial 0: "), "{name}: {err}");
         assert!(err.contains(expected), "{name}: {err}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Loads a script and draws one batch.
@@ -354,7 +341,7 @@ fn the_same_seed_gives_the_same_batch_on_any_number_of_threads() {
 
 #[test]
 fn drawn_epoch_durations_are_recorded_as_conditions() {
-    let dir = temp_dir("durations");
+    let dir = TempDir::new("script-durations");
     let p = write(
         &dir,
         "delay.rhai",
@@ -381,5 +368,4 @@ experiment(#{ task: #{ inputs: ["a"], outputs: ["b"], duration: 1000.0,
             "fixed durations are not conditions"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

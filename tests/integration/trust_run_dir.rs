@@ -3,57 +3,12 @@
 //! signals to a sweep. Each test asserts the exit status, the message and what is on disk.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use psychrnn::run_dir::RunDir;
 
-/// A fresh directory removed when the test ends, whether it passes or fails.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("psychrnn-trust-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn command(cwd: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_psychrnn"));
-    c.args(args).current_dir(cwd).env_remove("PSYCHRNN_PATH");
-    c
-}
-
-fn psychrnn(cwd: &Path, args: &[&str]) -> Output {
-    command(cwd, args).output().expect("run psychrnn")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
+use crate::harness::{code, command, psychrnn_in, repo, stderr, weights_bits, TempDir};
 
 /// Tiny settings: a run of a few hundred milliseconds.
 const TINY: &[&str] = &[
@@ -74,22 +29,6 @@ fn run_args<'a>(script: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str
     args.extend_from_slice(TINY);
     args.extend_from_slice(extra);
     args
-}
-
-/// The numeric arrays of a weights file, for bit-for-bit comparison.
-fn weights_bits(path: &Path) -> Vec<(String, Vec<u64>)> {
-    let mut entries: Vec<(String, Vec<u64>)> = psychrnn::model::read_npz(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .into_iter()
-        .filter_map(|(k, a)| match a {
-            psychrnn::model::NpyArray::Numeric(_, v) => {
-                Some((k, v.iter().map(|x| x.to_bits()).collect()))
-            }
-            _ => None,
-        })
-        .collect();
-    entries.sort();
-    entries
 }
 
 fn copy_script(dir: &Path, name: &str) -> PathBuf {
@@ -114,7 +53,7 @@ fn wait_for(path: &Path, child: &mut Child, limit: Duration) -> bool {
 
 #[test]
 fn a_second_process_cannot_take_a_run_directory_in_use() {
-    let s = Scratch::new("lock");
+    let s = TempDir::new("trust-lock");
     let script = copy_script(s.path(), "pd.rhai");
     let run = RunDir::new(s.join("busy"));
     run.create().unwrap();
@@ -124,7 +63,7 @@ fn a_second_process_cannot_take_a_run_directory_in_use() {
         "busy",
         &["--set", "train.iterations=3"],
     );
-    let o = psychrnn(s.path(), &args);
+    let o = psychrnn_in(s.path(), &args);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
@@ -136,13 +75,13 @@ fn a_second_process_cannot_take_a_run_directory_in_use() {
     );
     assert!(!run.config().exists(), "a refused run wrote config.yaml");
     drop(held);
-    let o = psychrnn(s.path(), &args);
+    let o = psychrnn_in(s.path(), &args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 #[test]
 fn parallel_runs_without_out_claim_their_own_directories() {
-    let s = Scratch::new("parallel");
+    let s = TempDir::new("trust-parallel");
     copy_script(s.path(), "pd.rhai");
     let mut args = vec!["run", "pd.rhai", "--set", "train.iterations=20"];
     args.extend_from_slice(TINY);
@@ -176,7 +115,7 @@ fn parallel_runs_without_out_claim_their_own_directories() {
 /// Kills a run with SIGKILL at a moment `ready` picks, resumes it, and compares the weights
 /// with an uninterrupted run of the same settings.
 fn kill_and_resume(label: &str, extra: &[&str], ready: &str) {
-    let s = Scratch::new(label);
+    let s = TempDir::new(&format!("trust-{label}"));
     let script = copy_script(s.path(), "pd.rhai");
     let script = script.to_str().unwrap();
     let mut settings = vec![
@@ -186,7 +125,7 @@ fn kill_and_resume(label: &str, extra: &[&str], ready: &str) {
         "train.eval_every=1000",
     ];
     settings.extend_from_slice(extra);
-    let whole = psychrnn(s.path(), &run_args(script, "whole", &settings));
+    let whole = psychrnn_in(s.path(), &run_args(script, "whole", &settings));
     assert_eq!(code(&whole), 0, "{}", stderr(&whole));
 
     let mut child = command(s.path(), &run_args(script, "killed", &settings))
@@ -211,9 +150,9 @@ fn kill_and_resume(label: &str, extra: &[&str], ready: &str) {
     std::fs::write(killed.root().join(".trials.tmp-999999.npz"), b"half").unwrap();
 
     // Resumed from another working directory, by absolute path.
-    let elsewhere = Scratch::new(&format!("{label}-elsewhere"));
+    let elsewhere = TempDir::new(&format!("trust-{label}-elsewhere"));
     let dir = killed.root().to_str().unwrap().to_string();
-    let o = psychrnn(elsewhere.path(), &["run", "--resume", &dir, "--quiet"]);
+    let o = psychrnn_in(elsewhere.path(), &["run", "--resume", &dir, "--quiet"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!killed.root().join(".checkpoint-tmp-999999").exists());
     assert!(!killed.root().join(".trials.tmp-999999.npz").exists());
@@ -251,9 +190,9 @@ fn a_run_killed_after_checkpoints_resumes_bit_identical() {
 
 #[test]
 fn a_damaged_checkpoint_is_never_read() {
-    let s = Scratch::new("damaged");
+    let s = TempDir::new("trust-damaged");
     let script = copy_script(s.path(), "pd.rhai");
-    let o = psychrnn(
+    let o = psychrnn_in(
         s.path(),
         &run_args(
             script.to_str().unwrap(),
@@ -267,14 +206,14 @@ fn a_damaged_checkpoint_is_never_read() {
     let bytes = std::fs::read(&tensors).unwrap();
     std::fs::write(&tensors, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::remove_file(run.summary()).unwrap();
-    let o = psychrnn(s.path(), &["run", "--resume", "r", "--quiet"]);
+    let o = psychrnn_in(s.path(), &["run", "--resume", "r", "--quiet"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("it is incomplete or damaged"),
         "{}",
         stderr(&o)
     );
-    let o = psychrnn(s.path(), &["test", "r", "-n", "4"]);
+    let o = psychrnn_in(s.path(), &["test", "r", "-n", "4"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("incomplete or damaged"),
@@ -285,11 +224,11 @@ fn a_damaged_checkpoint_is_never_read() {
 
 #[test]
 fn a_run_reopens_from_its_own_script_copy_anywhere_after_the_script_is_deleted() {
-    let s = Scratch::new("bundle");
+    let s = TempDir::new("trust-bundle");
     let made = s.join("made");
     std::fs::create_dir_all(&made).unwrap();
     copy_script(&made, "pd.rhai");
-    let o = psychrnn(
+    let o = psychrnn_in(
         &made,
         &run_args("pd.rhai", "r", &["--set", "train.iterations=6"]),
     );
@@ -312,14 +251,14 @@ fn a_run_reopens_from_its_own_script_copy_anywhere_after_the_script_is_deleted()
     let other = s.join("other");
     std::fs::create_dir_all(&other).unwrap();
     let moved_text = moved.to_str().unwrap();
-    let o = psychrnn(&other, &["test", moved_text, "-n", "8"]);
+    let o = psychrnn_in(&other, &["test", moved_text, "-n", "8"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = psychrnn(&other, &["simulate", moved_text, "-n", "4"]);
+    let o = psychrnn_in(&other, &["simulate", moved_text, "-n", "4"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = psychrnn(&other, &["report", moved_text]);
+    let o = psychrnn_in(&other, &["report", moved_text]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let config = format!("{moved_text}/config.yaml");
-    let o = psychrnn(&other, &["run", &config, "--out", "again", "--quiet"]);
+    let o = psychrnn_in(&other, &["run", &config, "--out", "again", "--quiet"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("changed"), "{}", stderr(&o));
     assert_eq!(
@@ -356,9 +295,9 @@ experiment(#{
 
 #[test]
 fn names_with_commas_colons_quotes_unicode_and_markup_round_trip_through_every_file() {
-    let s = Scratch::new("names");
+    let s = TempDir::new("trust-names");
     std::fs::write(s.join("odd.rhai"), ODD_NAMES).unwrap();
-    let o = psychrnn(s.path(), &["run", "odd.rhai", "--out", "r", "--quiet"]);
+    let o = psychrnn_in(s.path(), &["run", "odd.rhai", "--out", "r", "--quiet"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let run = RunDir::new(s.join("r"));
 
@@ -402,9 +341,9 @@ fn names_with_commas_colons_quotes_unicode_and_markup_round_trip_through_every_f
 
 #[test]
 fn a_report_is_drawn_for_a_run_of_zero_iterations() {
-    let s = Scratch::new("zero");
+    let s = TempDir::new("trust-zero");
     let script = copy_script(s.path(), "pd.rhai");
-    let o = psychrnn(
+    let o = psychrnn_in(
         s.path(),
         &run_args(
             script.to_str().unwrap(),
@@ -417,17 +356,17 @@ fn a_report_is_drawn_for_a_run_of_zero_iterations() {
     assert!(s.join("r/report/index.html").exists());
     let summary = RunDir::new(s.join("r")).read_summary().unwrap().unwrap();
     assert_eq!(summary.iterations, 0);
-    let o = psychrnn(s.path(), &["report", "r"]);
+    let o = psychrnn_in(s.path(), &["report", "r"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
 #[test]
 fn an_out_directory_that_cannot_be_made_is_bad_input() {
-    let s = Scratch::new("badout");
+    let s = TempDir::new("trust-badout");
     let script = copy_script(s.path(), "pd.rhai");
     std::fs::write(s.join("a_file"), b"x").unwrap();
     for out in ["a_file/run", "a_file"] {
-        let o = psychrnn(
+        let o = psychrnn_in(
             s.path(),
             &run_args(
                 script.to_str().unwrap(),
@@ -447,7 +386,7 @@ fn an_out_directory_that_cannot_be_made_is_bad_input() {
 
 #[test]
 fn experiment_names_that_are_paths_never_leave_runs() {
-    let s = Scratch::new("names-paths");
+    let s = TempDir::new("trust-names-paths");
     let text =
         std::fs::read_to_string(repo().join("scripts/perceptual_discrimination.rhai")).unwrap();
     for name in ["../../escape", "/tmp/abs", "", ".hidden"] {
@@ -455,7 +394,7 @@ fn experiment_names_that_are_paths_never_leave_runs() {
         std::fs::write(s.join("p.rhai"), script).unwrap();
         let mut args = vec!["run", "p.rhai", "--set", "train.iterations=2"];
         args.extend_from_slice(TINY);
-        let o = psychrnn(s.path(), &args);
+        let o = psychrnn_in(s.path(), &args);
         assert_eq!(code(&o), 2, "{name:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("name"), "{name:?}: {}", stderr(&o));
     }
@@ -466,7 +405,7 @@ fn experiment_names_that_are_paths_never_leave_runs() {
 
 #[test]
 fn a_signal_to_a_sweep_reaches_its_runs_which_then_resume() {
-    let s = Scratch::new("sweep-signal");
+    let s = TempDir::new("trust-sweep-signal");
     copy_script(s.path(), "pd.rhai");
     let args = [
         "sweep",
@@ -497,7 +436,7 @@ fn a_signal_to_a_sweep_reaches_its_runs_which_then_resume() {
         .unwrap();
     let runs: Vec<PathBuf> = ["seed=0", "seed=1"]
         .iter()
-        .map(|r| s.join(&format!("sw/{r}")))
+        .map(|r| s.join(format!("sw/{r}")))
         .collect();
     for r in &runs {
         assert!(
@@ -568,14 +507,14 @@ impl Drop for SmallDisk {
 
 #[test]
 fn a_full_disk_is_a_clear_error_that_loses_nothing_saved() {
-    let s = Scratch::new("full-disk");
+    let s = TempDir::new("trust-full-disk");
     let script = copy_script(s.path(), "pd.rhai");
     let Some(disk) = SmallDisk::mount(&s.join("disk"), "1m") else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
     // trials.npz of 2048 test trials is about 40 MB: the disk fills while the run finishes.
-    let o = psychrnn(
+    let o = psychrnn_in(
         s.path(),
         &[
             "run",
@@ -616,7 +555,7 @@ fn a_full_disk_is_a_clear_error_that_loses_nothing_saved() {
     assert_eq!(run.read_history().unwrap().last().unwrap().iteration, 20);
     // With space again, the same run finishes from its checkpoint.
     disk.grow("256m");
-    let o = psychrnn(s.path(), &["run", "--resume", "disk/r", "--quiet"]);
+    let o = psychrnn_in(s.path(), &["run", "--resume", "disk/r", "--quiet"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(run.read_summary().unwrap().unwrap().iterations, 20);
     drop(disk);
@@ -624,7 +563,7 @@ fn a_full_disk_is_a_clear_error_that_loses_nothing_saved() {
 
 #[test]
 fn a_curriculum_rule_that_never_returns_is_bad_input_and_the_run_stays_resumable() {
-    let s = Scratch::new("endless-rule");
+    let s = TempDir::new("trust-endless-rule");
     let text = std::fs::read_to_string(repo().join("scripts/perceptual_discrimination.rhai"))
         .unwrap()
         .replace(
@@ -632,7 +571,7 @@ fn a_curriculum_rule_that_never_returns_is_bad_input_and_the_run_stays_resumable
             "experiment(#{ curriculum: [#{ name: \"a\", advance: |s| { let n = 0; loop { n += 1; } } }, #{ name: \"b\" }],",
         );
     std::fs::write(s.join("rule.rhai"), text).unwrap();
-    let o = psychrnn(
+    let o = psychrnn_in(
         s.path(),
         &run_args(
             "rule.rhai",
@@ -654,7 +593,7 @@ fn a_curriculum_rule_that_never_returns_is_bad_input_and_the_run_stays_resumable
 
 #[test]
 fn a_run_keeps_copies_of_its_modules_and_reopens_without_them() {
-    let s = Scratch::new("modules");
+    let s = TempDir::new("trust-modules");
     let (made, lib) = (s.join("made"), s.join("lib"));
     std::fs::create_dir_all(made.join("local")).unwrap();
     std::fs::create_dir_all(&lib).unwrap();
@@ -685,7 +624,7 @@ experiment(#{
 "#;
     std::fs::write(made.join("m.rhai"), script).unwrap();
     let lib_text = lib.to_str().unwrap();
-    let o = psychrnn(
+    let o = psychrnn_in(
         &made,
         &["run", "m.rhai", "--lib", lib_text, "--out", "r", "--quiet"],
     );
@@ -706,10 +645,10 @@ experiment(#{
     let other = s.join("other");
     std::fs::create_dir_all(&other).unwrap();
     let dir = run.root().to_str().unwrap().to_string();
-    let o = psychrnn(&other, &["test", &dir, "-n", "8"]);
+    let o = psychrnn_in(&other, &["test", &dir, "-n", "8"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let config = format!("{dir}/config.yaml");
-    let o = psychrnn(&other, &["run", &config, "--out", "again", "--quiet"]);
+    let o = psychrnn_in(&other, &["run", &config, "--out", "again", "--quiet"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("changed"), "{}", stderr(&o));
     assert_eq!(
@@ -722,7 +661,7 @@ experiment(#{
 /// A copy of `tests/fixtures/run_format_1`, a run directory written by this release (format 1,
 /// 4 units, 4 iterations; its figures left out). Runs written by later versions of psychrnn
 /// must keep opening: if this test fails, a change broke old runs.
-fn fixture_copy(s: &Scratch) -> PathBuf {
+fn fixture_copy(s: &TempDir) -> PathBuf {
     let from = repo().join("tests/fixtures/run_format_1");
     let to = s.join("run_format_1");
     fn copy(from: &Path, to: &Path) {
@@ -743,7 +682,7 @@ fn fixture_copy(s: &Scratch) -> PathBuf {
 
 #[test]
 fn a_run_directory_of_format_1_still_reads_and_opens() {
-    let s = Scratch::new("format-1");
+    let s = TempDir::new("trust-format-1");
     let dir = fixture_copy(&s);
     let run = RunDir::new(&dir);
     let record = run.read_record().unwrap();
@@ -769,7 +708,7 @@ fn a_run_directory_of_format_1_still_reads_and_opens() {
     assert!(trials.epochs.is_some());
     // Its network opens from its checkpoint and its own script copy, from another directory.
     let dir_text = dir.to_str().unwrap();
-    let o = psychrnn(
+    let o = psychrnn_in(
         &repo(),
         &[
             "test",
@@ -781,9 +720,9 @@ fn a_run_directory_of_format_1_still_reads_and_opens() {
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = psychrnn(s.path(), &["report", dir_text]);
+    let o = psychrnn_in(s.path(), &["report", dir_text]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let config = format!("{dir_text}/config.yaml");
-    let o = psychrnn(s.path(), &["run", &config, "--out", "again", "--quiet"]);
+    let o = psychrnn_in(s.path(), &["run", &config, "--out", "again", "--quiet"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }

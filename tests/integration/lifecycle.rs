@@ -1,10 +1,9 @@
 //! The training lifecycle: interrupt and resume bit-identically, reproduce from config.yaml,
 //! curricula, stopping rules, NaN handling, and never mixing two runs in one directory.
 
-mod common;
-use common::{psychrnn, repo, stderr};
+use crate::harness::{command, psychrnn, repo, stderr, weights_bits, TempDir};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,33 +12,6 @@ use psychrnn::script::{load_experiment, LoadOptions};
 use psychrnn::task::Task;
 use psychrnn::train::checkpoint::{read_checkpoint, write_checkpoint};
 use psychrnn::train::{new_optimizer, train_session, Hooks, StopReason, TrainState};
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-life-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn weight_bits(run: &Path) -> Vec<(String, Vec<u32>)> {
-    let mut v: Vec<(String, Vec<u32>)> = common::numeric_npz(&run.join("weights.npz"))
-        .into_iter()
-        .map(|(k, t)| {
-            (
-                k,
-                t.flatten_all()
-                    .unwrap()
-                    .to_vec1::<f32>()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.to_bits())
-                    .collect(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 fn history_without_seconds(run: &Path) -> Vec<String> {
     std::fs::read_to_string(run.join("history.csv"))
@@ -70,7 +42,7 @@ const SMALL: &[&str] = &[
 
 #[test]
 fn sigint_then_resume_gives_the_weights_of_an_uninterrupted_run() {
-    let dir = temp("sigint");
+    let dir = TempDir::new("life-sigint");
     let (full, cut) = (dir.join("full"), dir.join("cut"));
     let script = "scripts/perceptual_discrimination.rhai";
     let mut args = vec!["run", script, "--quiet", "--out", full.to_str().unwrap()];
@@ -79,9 +51,7 @@ fn sigint_then_resume_gives_the_weights_of_an_uninterrupted_run() {
 
     let mut args = vec!["run", script, "--quiet", "--out", cut.to_str().unwrap()];
     args.extend_from_slice(SMALL);
-    let child = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-        .args(&args)
-        .current_dir(repo())
+    let child = command(&repo(), &args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -109,8 +79,8 @@ fn sigint_then_resume_gives_the_weights_of_an_uninterrupted_run() {
     let o = psychrnn(&["run", "--resume", cut.to_str().unwrap(), "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
-        weight_bits(&full),
-        weight_bits(&cut),
+        weights_bits(&full.join("weights.npz")),
+        weights_bits(&cut.join("weights.npz")),
         "resumed weights differ"
     );
     assert_eq!(
@@ -119,12 +89,11 @@ fn sigint_then_resume_gives_the_weights_of_an_uninterrupted_run() {
     );
     let o = psychrnn(&["run", "--resume", cut.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to resume"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn config_yaml_reproduces_a_run_and_accepts_overrides() {
-    let dir = temp("repro");
+    let dir = TempDir::new("life-repro");
     let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
     let o = psychrnn(&[
         "run",
@@ -164,7 +133,10 @@ fn config_yaml_reproduces_a_run_and_accepts_overrides() {
     ])
     .status
     .success());
-    assert_eq!(weight_bits(&a), weight_bits(&b));
+    assert_eq!(
+        weights_bits(&a.join("weights.npz")),
+        weights_bits(&b.join("weights.npz"))
+    );
     let o = psychrnn(&[
         "run",
         config.to_str().unwrap(),
@@ -175,7 +147,10 @@ fn config_yaml_reproduces_a_run_and_accepts_overrides() {
         "train.iterations=21",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_ne!(weight_bits(&a), weight_bits(&c));
+    assert_ne!(
+        weights_bits(&a.join("weights.npz")),
+        weights_bits(&c.join("weights.npz"))
+    );
     let text = std::fs::read_to_string(c.join("config.yaml")).unwrap();
     assert!(
         text.contains("iterations: 21")
@@ -204,8 +179,8 @@ fn config_yaml_reproduces_a_run_and_accepts_overrides() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
-        weight_bits(&a),
-        weight_bits(&c),
+        weights_bits(&a.join("weights.npz")),
+        weights_bits(&c.join("weights.npz")),
         "--overwrite replaced the run"
     );
 
@@ -220,12 +195,11 @@ fn config_yaml_reproduces_a_run_and_accepts_overrides() {
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
-    let dir = temp("nan");
+    let dir = TempDir::new("life-nan");
     let run = dir.join("r");
     let o = psychrnn(&[
         "run",
@@ -254,7 +228,6 @@ fn a_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
     );
     assert!(err.contains("the last good checkpoint (iteration"), "{err}");
     assert!(run.join("checkpoint/tensors.npz").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Runs `script` into `run` and returns history.csv and the stage of each row.
@@ -278,7 +251,7 @@ fn run_stages(script: &Path, run: &Path) -> (String, Vec<String>) {
 
 #[test]
 fn curricula_advance_record_stages_and_validate_settings() {
-    let dir = temp("curriculum");
+    let dir = TempDir::new("life-curriculum");
     let script = dir.join("c.rhai");
     std::fs::write(
         &script,
@@ -339,7 +312,6 @@ experiment(#{
         "{err}"
     );
     assert!(!dir.join("bad").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -364,7 +336,7 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
     let loaded = load_experiment(&path, &options).unwrap();
     let config = loaded.config.clone();
     let curriculum = loaded.curriculum().unwrap();
-    let dir = temp("library");
+    let dir = TempDir::new("life-library");
     let build = || {
         build_network(
             &config.model,
@@ -456,12 +428,11 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&rest.history), strip(&whole.history));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_wall_time_cap_stops_training() {
-    let dir = temp("time");
+    let dir = TempDir::new("life-time");
     let run = dir.join("r");
     let o = psychrnn(&[
         "run",
@@ -483,12 +454,11 @@ fn a_wall_time_cap_stops_training() {
     assert!(o.status.success(), "{}", stderr(&o));
     let summary = std::fs::read_to_string(run.join("summary.yaml")).unwrap();
     assert!(summary.contains("stop_reason: time_limit"), "{summary}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_stage_can_train_a_task_of_its_own() {
-    let dir = temp("stage-task");
+    let dir = TempDir::new("life-stage-task");
     let text = r#"
 let short = #{
     inputs: ["a"], outputs: ["b"], duration: 30.0,
@@ -539,5 +509,4 @@ experiment(#{
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,6 +10,14 @@ use psychrnn::model::{
 use psychrnn::random::Rng;
 use psychrnn::train::masked_mse;
 
+use crate::harness::alone_in_a_process;
+
+/// The model's thread count reaches candle and the kernels through `RAYON_NUM_THREADS`, which
+/// is process-wide: the tests that split batches between two threads run alone in a child
+/// process started with it (setting it here would race with the tests in other threads and
+/// leak into the runs they start).
+const TWO_MODEL_THREADS: &[(&str, &str)] = &[("RAYON_NUM_THREADS", "2")];
+
 fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
     let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
     let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
@@ -24,7 +32,14 @@ fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
 #[test]
 fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
     // Two model threads: the kernel splits the 12 trials between them.
-    std::env::set_var("RAYON_NUM_THREADS", "2");
+    alone_in_a_process(
+        "fused_kernel::fused_and_reference_paths_agree_on_states_outputs_and_gradients",
+        TWO_MODEL_THREADS,
+        rate_networks_agree,
+    );
+}
+
+fn rate_networks_agree() {
     let (n, t, b) = (24, 40, 12);
     let dev = Device::Cpu;
     // Up to 8 inputs and outputs take the kernels' unrolled row-by-row sums, 9 to 16 inputs
@@ -132,7 +147,14 @@ fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
 
 #[test]
 fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
-    std::env::set_var("RAYON_NUM_THREADS", "2");
+    alone_in_a_process(
+        "fused_kernel::fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients",
+        TWO_MODEL_THREADS,
+        gated_networks_agree,
+    );
+}
+
+fn gated_networks_agree() {
     let (n, n_out, b) = (16, 2, 5);
     let dev = Device::Cpu;
     // 250 steps of 5 trials span two of the kernel's ∂W_h blocks (about 1024 trial rows each).
@@ -223,8 +245,15 @@ fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
 /// with weight penalties and noise on, and the firing-rate penalty takes the states path.
 #[test]
 fn loss_without_states_matches_the_reference_path() {
+    alone_in_a_process(
+        "fused_kernel::loss_without_states_matches_the_reference_path",
+        TWO_MODEL_THREADS,
+        loss_without_states_matches,
+    );
+}
+
+fn loss_without_states_matches() {
     use psychrnn::model::Network;
-    std::env::set_var("RAYON_NUM_THREADS", "2");
     let (n, t, b, n_in, n_out) = (20, 30, 10, 3, 2);
     let dev = Device::Cpu;
     let config = ModelConfig {

@@ -1,32 +1,19 @@
 //! `psychrnn simulate`: a trained network on fresh trials, with perturbations, checked against
 //! a plain re-simulation from the saved weights.
 
-mod common;
-use common::psychrnn;
+use crate::harness::{psychrnn, TempDir};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+/// Every numeric array of an `.npz`, as (shape, values in f32: the files hold f32 states and
+/// weights and small integers, so nothing is rounded).
 fn npz(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
-    common::numeric_npz(path)
+    crate::harness::npz(path)
         .into_iter()
-        .map(|(k, t)| {
-            let dims = t.dims().to_vec();
-            (
-                k,
-                (
-                    dims,
-                    t.to_dtype(candle_core::DType::F32)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1()
-                        .unwrap(),
-                ),
-            )
-        })
+        .map(|(k, (dims, v))| (k, (dims, v.into_iter().map(|x| x as f32).collect())))
         .collect()
 }
 
@@ -78,8 +65,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn simulate_matches_a_plain_resimulation_with_and_without_perturbations() {
-    let dir = std::env::temp_dir().join(format!("psychrnn-simulate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("simulate");
     let run: PathBuf = dir.join("run");
     let run_s = run.to_str().unwrap();
     let o = psychrnn(&[
@@ -194,5 +180,4 @@ fn simulate_matches_a_plain_resimulation_with_and_without_perturbations() {
     let o = psychrnn(&["simulate", run_s, "--silence", "4-9"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--silence `4-9`: units are 0..5"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,12 +2,10 @@
 //! `psychrnn run`, with exit status 2, a message saying what and where, and no run directory:
 //! epoch timing, channel names, counts and sizes, report and scorer settings, memory.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{psychrnn, stderr, stdout};
+use crate::harness::{psychrnn, repo, stderr, stdout, TempDir};
 
 /// A small valid experiment: 2 inputs, 1 output, 100 ms at dt 10 (10 steps), a fixation epoch
 /// and a decision epoch to the end of the trial.
@@ -29,14 +27,6 @@ const BASE: &str = r#"experiment(#{
 });
 "#;
 
-/// A fresh temporary folder for one test.
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("psychrnn-trust-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// BASE with each `(from, to)` replacement made (each `from` must occur).
 fn variant(replacements: &[(&str, &str)]) -> String {
     let mut text = BASE.to_string();
@@ -48,8 +38,8 @@ fn variant(replacements: &[(&str, &str)]) -> String {
 }
 
 /// Writes `text` as `NAME.rhai` in a fresh folder and runs `psychrnn check` on it.
-fn check(name: &str, text: &str, extra: &[&str]) -> (Output, PathBuf) {
-    let dir = temp(name);
+fn check(name: &str, text: &str, extra: &[&str]) -> (Output, TempDir) {
+    let dir = TempDir::new(&format!("trust-{name}"));
     let script = dir.join(format!("{name}.rhai"));
     std::fs::write(&script, text).unwrap();
     let mut args = vec!["check", script.to_str().unwrap()];
@@ -81,14 +71,13 @@ fn refused(name: &str, text: &str, expected: &str) -> String {
         "{err}"
     );
     only_script(&dir);
-    std::fs::remove_dir_all(&dir).unwrap();
     err
 }
 
 /// `psychrnn run --out DIR/run` refuses `text` with exit status 2 and `expected`, and leaves
 /// no run directory.
 fn run_refused(name: &str, text: &str, expected: &str) {
-    let dir = temp(name);
+    let dir = TempDir::new(&format!("trust-{name}"));
     let script = dir.join(format!("{name}.rhai"));
     std::fs::write(&script, text).unwrap();
     let out = dir.join("run");
@@ -107,7 +96,6 @@ fn run_refused(name: &str, text: &str, expected: &str) {
     );
     assert!(!out.exists(), "{name}: a run directory was created");
     only_script(&dir);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---------- positive controls ----------
@@ -121,13 +109,12 @@ fn the_base_script_passes_and_check_says_what_it_validated() {
         "{out}"
     );
     only_script(&dir);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn every_bundled_script_passes_check() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(common::repo().join("scripts")).unwrap() {
+    for entry in std::fs::read_dir(repo().join("scripts")).unwrap() {
         let path = entry.unwrap().path();
         let o = psychrnn(&["check", path.to_str().unwrap(), "-n", "2"]);
         assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
@@ -156,7 +143,7 @@ fn every_stdlib_task_passes_check() {
         "ready_set_go",
         "yang_multitask",
     ];
-    let dir = temp("stdlib");
+    let dir = TempDir::new("trust-stdlib");
     for t in tasks {
         let script = dir.join(format!("{t}.rhai"));
         std::fs::write(
@@ -167,7 +154,6 @@ fn every_stdlib_task_passes_check() {
         let o = psychrnn(&["check", script.to_str().unwrap(), "-n", "2"]);
         assert!(o.status.success(), "{t}: {}", stderr(&o));
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -176,9 +162,8 @@ fn an_epoch_ending_exactly_at_the_end_of_the_trial_is_fine() {
         r#"#{ name: "decision", target: 1.0 }"#,
         r#"#{ name: "decision", duration: 50.0, target: 1.0 }"#,
     )]);
-    let (o, dir) = check("exact-end", &text, &["-n", "2"]);
+    let (o, _dir) = check("exact-end", &text, &["-n", "2"]);
     stdout(&o);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---------- epoch timing ----------
@@ -506,14 +491,13 @@ fn a_huge_sparse_mask_is_an_error() {
 
 #[test]
 fn check_trials_out_of_range_names_the_flag() {
-    let (o, dir) = check("trials-flag", BASE, &["-n", "100000"]);
+    let (o, _dir) = check("trials-flag", BASE, &["-n", "100000"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("--trials must be between 1 and 65536, got 100000"),
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 // ---------- report and scorer settings ----------

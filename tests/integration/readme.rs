@@ -1,12 +1,9 @@
 //! The `psychrnn run` commands shown in README.md work as written, and the quick-start run
 //! reaches the accuracy the README promises (issue: ≥ 0.90 with the script's defaults).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::harness::{command, repo, TempDir};
 
 /// Every `psychrnn …` command inside ```sh blocks of README.md, as argument lists.
 fn readme_run_commands() -> Vec<Vec<String>> {
@@ -50,17 +47,12 @@ fn readme_run_commands_work_and_the_quick_start_reaches_ninety_percent() {
         ["run", "scripts/perceptual_discrimination.rhai"],
         "quick start first"
     );
-    let dir = std::env::temp_dir().join(format!("psychrnn-readme-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("readme");
     copy_dir(&repo().join("scripts"), &dir.join("scripts"));
     for args in &commands {
         let quiet: &[&str] = if args[0] == "run" { &["--quiet"] } else { &[] };
-        let out = Command::new(env!("CARGO_BIN_EXE_psychrnn"))
-            .args(args)
-            .args(quiet)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = command(&dir, &args).args(quiet).output().unwrap();
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -76,7 +68,6 @@ fn readme_run_commands_work_and_the_quick_start_reaches_ninety_percent() {
     assert_eq!(summary["test_trials"].as_u64(), Some(512));
     assert!(dir.join("runs/pd_small/weights.npz").is_file());
     assert!(dir.join("pd_trials.png").is_file());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The Rhai excerpts in README.md appear verbatim in the bundled scripts they quote.

@@ -3,8 +3,6 @@
 //! network whose outputs equal the targets must score 100% (so targets, conditions and scoring
 //! rule agree), and a small network's loss falls on every task.
 
-mod common;
-
 use std::f64::consts::PI;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +12,8 @@ use psychrnn::random::{stream, Rng};
 use psychrnn::script::{load_experiment, load_experiment_source, LoadOptions, LoadedExperiment};
 use psychrnn::task::{decode_angle, generate_batch, AngleDecode, Batch, ConditionValue, Task};
 use psychrnn::train::{evaluate, train, CurriculumState, Decision, HistoryRow};
+
+use crate::harness::{psychrnn, repo, stdout};
 
 /// Loads a script whose task is `task` (a Rhai expression) with a tiny model.
 fn load_task(task: &str) -> LoadedExperiment {
@@ -144,9 +144,9 @@ fn targets_score_perfectly_and_silence_does_not() {
 
 #[test]
 fn every_task_has_a_documented_catalogue_entry() {
-    let out = common::psychrnn(&["doc", "psychrnn/tasks"]);
+    let out = psychrnn(&["doc", "psychrnn/tasks"]);
     assert!(out.status.success());
-    let doc = common::stdout(&out);
+    let doc = stdout(&out);
     for task in TASKS {
         let name = task
             .trim_start_matches("tasks::")
@@ -168,7 +168,7 @@ fn every_task_has_a_documented_catalogue_entry() {
 fn perceptual_discrimination_matches_the_bundled_psychrnn_script() {
     let lib = load_task("tasks::perceptual_discrimination(#{})");
     let script = load_experiment(
-        &common::repo().join("scripts/perceptual_discrimination.rhai"),
+        &repo().join("scripts/perceptual_discrimination.rhai"),
         &LoadOptions::default(),
     )
     .unwrap();
@@ -192,8 +192,7 @@ fn romo_and_match_to_category_match_psychrnn_scripts() {
         ),
     ] {
         let lib = load_task(task);
-        let reference =
-            load_experiment(&common::repo().join(script), &LoadOptions::default()).unwrap();
+        let reference = load_experiment(&repo().join(script), &LoadOptions::default()).unwrap();
         let (a, b) = (batch_of(&lib, 32), batch_of(&reference, 32));
         assert_eq!(a.inputs, b.inputs, "{task}");
         assert_eq!(a.targets, b.targets, "{task}");
@@ -710,7 +709,7 @@ fn mix_draws_tasks_in_proportion_and_labels_them() {
 #[test]
 fn connectivity_regions_give_layout_dale_ratio_and_masks() {
     let loaded = load_experiment(
-        &common::repo().join("scripts/two_area_cdi.rhai"),
+        &repo().join("scripts/two_area_cdi.rhai"),
         &LoadOptions::default(),
     )
     .unwrap();

@@ -1,0 +1,30 @@
+//! The integration tests, one binary (ripgrep's layout): each module tests one area through
+//! the library or the `psychrnn` binary, and [`harness`] holds the helpers they share.
+//!
+//! All tests run in one process, in threads: a test must not change process-wide state
+//! (environment variables, the working directory, rayon's global pool); one that needs such a
+//! setting runs alone in a child process ([`harness::alone_in_a_process`]).
+
+mod harness;
+
+mod bundle_analysis;
+mod bundle_trials;
+mod cli;
+mod constraints;
+mod fused_kernel;
+mod gated_reference;
+mod lifecycle;
+mod rate_rnn_reference;
+mod readme;
+mod report;
+mod script_tasks;
+mod simulate;
+mod stdlib_tasks;
+mod sweep;
+mod tools;
+mod trust_run_dir;
+mod trust_sandbox;
+mod trust_validation;
+mod trust_weights_cli;
+mod validation;
+mod weights_files;
