@@ -257,26 +257,7 @@ pub fn load_experiment_source(
         loaded.clone(),
         &options.bundled_modules,
     );
-    let declared: Arc<Mutex<Option<(Map, Position)>>> = Arc::new(Mutex::new(None));
-    let slot = declared.clone();
-    engine.register_fn(
-        "experiment",
-        move |ctx: NativeCallContext, m: Map| -> Result<(), Box<EvalAltResult>> {
-            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((_, first)) = slot.as_ref() {
-                return Err(format!(
-                    "experiment() is called a second time (the first call is at {}); a script declares one experiment",
-                    match (first.line(), first.position()) {
-                        (Some(l), Some(c)) => format!("line {l}, column {c}"),
-                        _ => "an earlier line".into(),
-                    }
-                )
-                .into());
-            }
-            *slot = Some((m, ctx.call_position()));
-            Ok(())
-        },
-    );
+    let declared = register_experiment(&mut engine);
     let mut ast = engine
         .compile(&text)
         .map_err(|e| ScriptError::from_parse(&file, &e))?;
@@ -390,4 +371,39 @@ pub fn load_experiment_source(
         script_sha256,
         script_text: text,
     })
+}
+
+/// What a script's `experiment(…)` call declared: the map and where the call is.
+pub(super) type Declaration = Arc<Mutex<Option<(Map, Position)>>>;
+
+/// Registers `experiment(map)` with its doc comment: the call stores the script's declaration
+/// in the returned slot, and a second call is an error.
+pub(super) fn register_experiment(engine: &mut rhai::Engine) -> Declaration {
+    let declared: Declaration = Arc::new(Mutex::new(None));
+    let slot = declared.clone();
+    rhai::FuncRegistration::new("experiment")
+        .with_comments([
+            "/// Declares the run: a map with sections `task`, `model`, `train` (and `name`, `seed`).",
+            "/// Example: `experiment(#{ task: #{}, model: #{}, train: #{} })`",
+        ])
+        .with_params_info(["map"])
+        .register_into_engine(
+            engine,
+            move |ctx: NativeCallContext, m: Map| -> Result<(), Box<EvalAltResult>> {
+                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((_, first)) = slot.as_ref() {
+                    return Err(format!(
+                        "experiment() is called a second time (the first call is at {}); a script declares one experiment",
+                        match (first.line(), first.position()) {
+                            (Some(l), Some(c)) => format!("line {l}, column {c}"),
+                            _ => "an earlier line".into(),
+                        }
+                    )
+                    .into());
+                }
+                *slot = Some((m, ctx.call_position()));
+                Ok(())
+            },
+        );
+    declared
 }

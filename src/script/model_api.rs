@@ -1,6 +1,6 @@
 //! Functions scripts use to build connectivity: `sparse_mask` and `block_mask`.
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, INT};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, INT};
 
 use super::task_api::number;
 use crate::model::MAX_UNITS;
@@ -67,10 +67,17 @@ fn draw(rows: usize, cols: usize, density: impl Fn(usize, usize) -> f64, rng: &m
         .collect()
 }
 
-/// Registers `sparse_mask` and `block_mask`.
+/// Registers `sparse_mask` and `block_mask`, each with its doc comment (`psychrnn doc` prints
+/// them; every example is evaluated by the tests in `docs.rs`).
 pub fn register(engine: &mut Engine) {
-    engine.register_fn(
-        "sparse_mask",
+    FuncRegistration::new("sparse_mask")
+        .with_comments([
+            "/// A rows × cols 0/1 mask, each entry 1 with probability `density` (seeded), for model.*_connectivity.",
+            "/// Example: `sparse_mask(2, 3, 1.0, 1)` → `[[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]`",
+        ])
+        .with_params_info(["rows", "cols", "density", "seed"])
+        .register_into_engine(
+        engine,
         |rows: Dynamic, cols: Dynamic, d: Dynamic, seed: INT| -> Fallible<Array> {
             let (rows, cols) = (
                 size(&rows, "sparse_mask: rows")?,
@@ -81,8 +88,14 @@ pub fn register(engine: &mut Engine) {
             Ok(draw(rows, cols, |_, _| d, &mut Rng::from_seed(seed as u64)))
         },
     );
-    engine.register_fn(
-        "block_mask",
+    FuncRegistration::new("block_mask")
+        .with_comments([
+            "/// A 0/1 mask for regions: rows grouped by `to_sizes`, columns by `from_sizes`; block (i, j) is connected with probability densities[i][j] (region j projects to region i).",
+            "/// Example: `block_mask([1, 1], [1, 1], [[1.0, 0.0], [0.0, 1.0]], 1)` → `[[1.0, 0.0], [0.0, 1.0]]`",
+        ])
+        .with_params_info(["to_sizes", "from_sizes", "densities", "seed"])
+        .register_into_engine(
+        engine,
         |to: Array, from: Array, densities: Array, seed: INT| -> Fallible<Array> {
             let to: Vec<usize> = to.iter().map(|v| size(v, "block_mask: region size")).collect::<Fallible<_>>()?;
             let from: Vec<usize> = from.iter().map(|v| size(v, "block_mask: region size")).collect::<Fallible<_>>()?;

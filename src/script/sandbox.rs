@@ -12,7 +12,7 @@
 
 use std::cell::Cell;
 
-use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, ImmutableString, INT};
+use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, INT};
 
 use super::alloc_meter::{Mark, Usage};
 
@@ -129,7 +129,8 @@ fn heap_bytes(v: &Dynamic, budget: &mut usize) -> u64 {
 }
 
 /// Replaces the built-ins that allocate a size given as a number with checked versions
-/// (same behaviour otherwise).
+/// (same behaviour otherwise), each with its doc comment (`psychrnn doc` lists them with the
+/// other built-ins; every example is evaluated by the tests in `docs.rs`).
 fn register_sized_builtins(engine: &mut Engine) {
     type Fallible<T> = Result<T, Box<EvalAltResult>>;
     fn blob_filled(len: INT, value: INT) -> Fallible<Blob> {
@@ -137,10 +138,27 @@ fn register_sized_builtins(engine: &mut Engine) {
         too_large(&format!("blob({len})"), len as u64)?;
         Ok(vec![(value & 0xff) as u8; len])
     }
-    engine.register_fn("blob", |len: INT| blob_filled(len, 0));
-    engine.register_fn("blob", blob_filled);
-    engine.register_fn(
-        "pad",
+    FuncRegistration::new("blob")
+        .with_comments([
+            "/// A blob of `len` zero bytes (at most the memory limit).",
+            "/// Example: `blob(3)` → `blob(3, 0)`",
+        ])
+        .with_params_info(["len"])
+        .register_into_engine(engine, |len: INT| blob_filled(len, 0));
+    FuncRegistration::new("blob")
+        .with_comments([
+            "/// A blob of `len` bytes, each the low byte of `value` (at most the memory limit).",
+            "/// Example: `blob(2, 0x41).len()` → `2`",
+        ])
+        .with_params_info(["len", "value"])
+        .register_into_engine(engine, blob_filled);
+    FuncRegistration::new("pad")
+        .with_comments([
+            "/// Grows the blob to `len` bytes with the low byte of `value` (at most the memory limit); a longer blob is left as it is.",
+            "/// Example: `{ let b = blob(1, 7); b.pad(3, 1); b.to_array() }` → `[7, 1, 1]`",
+        ])
+        .with_params_info(["blob: &mut Blob", "len", "value"])
+        .register_into_engine(engine,
         |blob: &mut Blob, len: INT, value: INT| -> Fallible<()> {
             let len = usize::try_from(len).unwrap_or(0);
             if len > blob.len() {
@@ -150,8 +168,13 @@ fn register_sized_builtins(engine: &mut Engine) {
             Ok(())
         },
     );
-    engine.register_fn(
-        "pad",
+    FuncRegistration::new("pad")
+        .with_comments([
+            "/// Grows the array to `len` elements with copies of `item` (at most the memory limit); a longer array is left as it is.",
+            "/// Example: `{ let a = [1]; a.pad(3, 0); a }` → `[1, 0, 0]`",
+        ])
+        .with_params_info(["array: &mut Array", "len", "item"])
+        .register_into_engine(engine,
         |array: &mut Array, len: INT, item: Dynamic| -> Fallible<()> {
             let len = usize::try_from(len).unwrap_or(0);
             if len > array.len() {
@@ -180,14 +203,24 @@ fn register_sized_builtins(engine: &mut Engine) {
         s.extend(padding.chars().cycle().take(len - have));
         Ok(())
     }
-    engine.register_fn(
-        "pad",
+    FuncRegistration::new("pad")
+        .with_comments([
+            "/// Grows the string to `len` characters with copies of `c` (at most the memory limit); a longer string is left as it is.",
+            "/// Example: `{ let s = \"ab\"; s.pad(4, '-'); s }` → `\"ab--\"`",
+        ])
+        .with_params_info(["string: &mut String", "len", "c"])
+        .register_into_engine(engine,
         |string: &mut ImmutableString, len: INT, c: char| -> Fallible<()> {
             pad_string(string, len, c.encode_utf8(&mut [0; 4]))
         },
     );
-    engine.register_fn(
-        "pad",
+    FuncRegistration::new("pad")
+        .with_comments([
+            "/// Grows the string to `len` characters by repeating `padding` (at most the memory limit); a longer string is left as it is.",
+            "/// Example: `{ let s = \"a\"; s.pad(4, \"xy\"); s }` → `\"axyx\"`",
+        ])
+        .with_params_info(["string: &mut String", "len", "padding"])
+        .register_into_engine(engine,
         |string: &mut ImmutableString, len: INT, padding: &str| pad_string(string, len, padding),
     );
 }

@@ -1,7 +1,7 @@
 //! Functions scripts use to describe trials: `dist::…` distributions for epoch durations and
 //! `ring_bump` for angle inputs.
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, INT};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Module, INT};
 
 use crate::task::{Distribution, MAX_CHANNELS};
 
@@ -27,59 +27,122 @@ fn checked(d: Distribution) -> Fallible<Distribution> {
     Ok(d)
 }
 
-/// Registers the `Distribution` type, the `dist` module, `ring_bump` and `channels`
-/// (`channels("dir", 3)` = `["dir_0", "dir_1", "dir_2"]`).
+/// Registers the `Distribution` type, the `dist` module, `ring_bump` and `channels`, each
+/// function with its doc comment (`psychrnn doc` prints them; every example is evaluated by the
+/// tests in `docs.rs`).
 pub fn register(engine: &mut Engine) {
-    engine
-        .register_type_with_name::<Distribution>("Distribution")
-        .register_fn("to_string", |d: &mut Distribution| d.to_string())
-        .register_fn("to_debug", |d: &mut Distribution| d.to_string());
+    engine.register_type_with_name::<Distribution>("Distribution");
+    FuncRegistration::new("to_string")
+        .with_comments([
+            "/// The distribution as text, as `print` and `${…}` show it.",
+            "/// Example: `dist::uniform(200, 600).to_string()` → `\"uniform(200, 600)\"`",
+        ])
+        .with_params_info(["distribution: &mut Distribution"])
+        .register_into_engine(engine, |d: &mut Distribution| d.to_string());
+    FuncRegistration::new("to_debug")
+        .with_comments([
+            "/// The distribution as text, as `debug` shows it (the same as `to_string`).",
+            "/// Example: `dist::choice([100, 200]).to_debug()` → `\"choice([100, 200])\"`",
+        ])
+        .with_params_info(["distribution: &mut Distribution"])
+        .register_into_engine(engine, |d: &mut Distribution| d.to_string());
 
     let mut dist = Module::new();
-    dist.set_native_fn("constant", |v: Dynamic| {
-        checked(Distribution::Constant(number(&v, "dist::constant(value)")?))
-    });
-    dist.set_native_fn("uniform", |lo: Dynamic, hi: Dynamic| {
-        checked(Distribution::Uniform {
-            lo: number(&lo, "dist::uniform(lo, hi): lo")?,
-            hi: number(&hi, "dist::uniform(lo, hi): hi")?,
-        })
-    });
-    dist.set_native_fn("choice", |values: Array| {
-        let v = values
-            .iter()
-            .map(|x| number(x, "dist::choice(values): every value"))
-            .collect::<Fallible<Vec<f64>>>()?;
-        checked(Distribution::Choice(v))
-    });
-    dist.set_native_fn("trunc_exp", |mean: Dynamic, min: Dynamic, max: Dynamic| {
-        checked(Distribution::TruncExp {
-            mean: number(&mean, "dist::trunc_exp(mean, min, max): mean")?,
-            min: number(&min, "dist::trunc_exp(mean, min, max): min")?,
-            max: number(&max, "dist::trunc_exp(mean, min, max): max")?,
-        })
-    });
-    dist.set_native_fn("trunc_exp", |mean: Dynamic, min: Dynamic| {
-        checked(Distribution::TruncExp {
-            mean: number(&mean, "dist::trunc_exp(mean, min): mean")?,
-            min: number(&min, "dist::trunc_exp(mean, min): min")?,
-            max: f64::INFINITY,
-        })
-    });
+    FuncRegistration::new("constant")
+        .with_comments([
+            "/// An epoch duration that is always x ms.",
+            "/// Example: `dist::constant(300)`",
+        ])
+        .with_params_info(["x"])
+        .set_into_module(&mut dist, |v: Dynamic| {
+            checked(Distribution::Constant(number(&v, "dist::constant(value)")?))
+        });
+    FuncRegistration::new("uniform")
+        .with_comments([
+            "/// An epoch duration drawn uniformly from [lo, hi) ms by the host.",
+            "/// Example: `dist::uniform(200, 600)`",
+        ])
+        .with_params_info(["lo", "hi"])
+        .set_into_module(&mut dist, |lo: Dynamic, hi: Dynamic| {
+            checked(Distribution::Uniform {
+                lo: number(&lo, "dist::uniform(lo, hi): lo")?,
+                hi: number(&hi, "dist::uniform(lo, hi): hi")?,
+            })
+        });
+    FuncRegistration::new("choice")
+        .with_comments([
+            "/// An epoch duration drawn from the values (ms), each equally likely.",
+            "/// Example: `dist::choice([100, 200])`",
+        ])
+        .with_params_info(["values"])
+        .set_into_module(&mut dist, |values: Array| {
+            let v = values
+                .iter()
+                .map(|x| number(x, "dist::choice(values): every value"))
+                .collect::<Fallible<Vec<f64>>>()?;
+            checked(Distribution::Choice(v))
+        });
+    FuncRegistration::new("trunc_exp")
+        .with_comments([
+            "/// An epoch duration from an exponential with the given mean truncated to [min, max) ms.",
+            "/// Example: `dist::trunc_exp(300, 100, 1000)`",
+        ])
+        .with_params_info(["mean", "min", "max"])
+        .set_into_module(
+            &mut dist,
+            |mean: Dynamic, min: Dynamic, max: Dynamic| {
+                checked(Distribution::TruncExp {
+                    mean: number(&mean, "dist::trunc_exp(mean, min, max): mean")?,
+                    min: number(&min, "dist::trunc_exp(mean, min, max): min")?,
+                    max: number(&max, "dist::trunc_exp(mean, min, max): max")?,
+                })
+            },
+        );
+    FuncRegistration::new("trunc_exp")
+        .with_comments([
+            "/// An epoch duration from an exponential with the given mean truncated to [min, ∞) ms.",
+            "/// Example: `dist::trunc_exp(300, 100)`",
+        ])
+        .with_params_info(["mean", "min"])
+        .set_into_module(&mut dist, |mean: Dynamic, min: Dynamic| {
+            checked(Distribution::TruncExp {
+                mean: number(&mean, "dist::trunc_exp(mean, min): mean")?,
+                min: number(&min, "dist::trunc_exp(mean, min): min")?,
+                max: f64::INFINITY,
+            })
+        });
     engine.register_static_module("dist", dist.into());
 
-    engine.register_fn("channels", |prefix: &str, n: INT| -> Fallible<Array> {
-        let n = channel_count("channels(prefix, n)", n, 0)?;
-        Ok((0..n)
-            .map(|k| Dynamic::from(format!("{prefix}_{k}")))
-            .collect())
-    });
-    engine.register_fn("ring_bump", |angle: Dynamic, n: INT| {
-        ring_bump(&angle, n, &Dynamic::from(0.5))
-    });
-    engine.register_fn("ring_bump", |angle: Dynamic, n: INT, width: Dynamic| {
-        ring_bump(&angle, n, &width)
-    });
+    FuncRegistration::new("channels")
+        .with_comments([
+            "/// Channel names prefix_0 … prefix_{n−1}.",
+            "/// Example: `channels(\"dir\", 3)` → `[\"dir_0\", \"dir_1\", \"dir_2\"]`",
+        ])
+        .with_params_info(["prefix", "n"])
+        .register_into_engine(engine, |prefix: &str, n: INT| -> Fallible<Array> {
+            let n = channel_count("channels(prefix, n)", n, 0)?;
+            Ok((0..n)
+                .map(|k| Dynamic::from(format!("{prefix}_{k}")))
+                .collect())
+        });
+    FuncRegistration::new("ring_bump")
+        .with_comments([
+            "/// A Gaussian bump over n channels with preferred angles 2πk/n: exp(−d²/(2·0.5²)), d the wrapped angle difference (radians).",
+            "/// Example: `ring_bump(0.0, 4)[0]` → `1.0`",
+        ])
+        .with_params_info(["angle", "n"])
+        .register_into_engine(engine, |angle: Dynamic, n: INT| {
+            ring_bump(&angle, n, &Dynamic::from(0.5))
+        });
+    FuncRegistration::new("ring_bump")
+        .with_comments([
+            "/// The bump of `ring_bump(angle, n)` with the given width (radians) instead of 0.5.",
+            "/// Example: `ring_bump(1.0, 8, 0.3)`",
+        ])
+        .with_params_info(["angle", "n", "width"])
+        .register_into_engine(engine, |angle: Dynamic, n: INT, width: Dynamic| {
+            ring_bump(&angle, n, &width)
+        });
 }
 
 /// `n` as a channel count between `min` and [`MAX_CHANNELS`], or an error naming `call`.
