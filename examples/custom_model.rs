@@ -121,13 +121,7 @@ fn main() -> anyhow::Result<()> {
     let task: Arc<dyn Task> = loaded.task.clone();
     let shape = task.shape();
     let seed = loaded.config.seed;
-    let model = LeakyLinearRnn::new(
-        shape.n_in(),
-        32,
-        shape.n_out(),
-        shape.dt / shape.tau,
-        seed,
-    )?;
+    let model = LeakyLinearRnn::new(shape.n_in(), 32, shape.n_out(), shape.dt / shape.tau, seed)?;
     let mut config = loaded.config.train.clone();
     config.iterations = 200;
     config.eval_every = 50;

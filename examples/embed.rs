@@ -20,10 +20,17 @@ struct Lines;
 
 impl RunObserver for Lines {
     fn started(&mut self, start: &RunStart) {
-        println!("training {} into {}", start.config.name, start.run.display());
+        println!(
+            "training {} into {}",
+            start.config.name,
+            start.run.display()
+        );
     }
     fn evaluated(&mut self, row: &HistoryRow) {
-        println!("iteration {:>4}: accuracy {:.3}", row.iteration, row.accuracy);
+        println!(
+            "iteration {:>4}: accuracy {:.3}",
+            row.iteration, row.accuracy
+        );
     }
 }
 
@@ -66,7 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &trials,
         Some(&weights),
     )?;
-    let analysis = trained.run.read_analysis()?.expect("the report wrote analysis.yaml");
+    let analysis = trained
+        .run
+        .read_analysis()?
+        .expect("the report wrote analysis.yaml");
     println!(
         "report: {}; {} test trials analysed, accuracy {:.3}",
         index.display(),

@@ -11,6 +11,7 @@ mod bundle_analysis;
 mod bundle_trials;
 mod cli;
 mod constraints;
+mod embedding;
 mod fused_kernel;
 mod gated_reference;
 mod lifecycle;
