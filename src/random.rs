@@ -52,6 +52,18 @@ impl Rng {
     }
 
     /// The stream identified by `seed` and a path of integers, e.g. `[stream::TRAIN, batch, trial]`.
+    ///
+    /// ```
+    /// use psychrnn::random::{stream, Rng};
+    /// // The same seed and path give the same stream; another path another one.
+    /// let mut a = Rng::derive(7, &[stream::TRAIN, 0, 3]);
+    /// let mut b = Rng::derive(7, &[stream::TRAIN, 0, 3]);
+    /// let mut c = Rng::derive(7, &[stream::TRAIN, 0, 4]);
+    /// let (x, y, z) = (a.uniform(), b.uniform(), c.uniform());
+    /// assert_eq!(x, y);
+    /// assert_ne!(x, z);
+    /// assert!((0.0..1.0).contains(&x));
+    /// ```
     pub fn derive(seed: u64, path: &[u64]) -> Self {
         let mut h = seed ^ 0x5851_F42D_4C95_7F2D;
         let mut state = splitmix64(&mut h);

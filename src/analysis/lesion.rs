@@ -75,6 +75,12 @@ pub enum LesionError {
 }
 
 /// Parses a unit list such as `0-9,12` into unit indices below `n`.
+///
+/// ```
+/// use psychrnn::analysis::lesion::parse_units;
+/// assert_eq!(parse_units("0-2,7", 8).unwrap(), vec![0, 1, 2, 7]);
+/// assert!(parse_units("6-9", 8).is_err(), "unit 9 does not exist");
+/// ```
 pub fn parse_units(text: &str, n: usize) -> Result<Vec<usize>, LesionError> {
     let mut units = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {

@@ -138,6 +138,16 @@ impl Pca {
 /// Errors: [`PcaError::WrongLength`] if `rows.len() != n_rows * n_cols`,
 /// [`PcaError::TooFewRows`] if `n_rows < 2`, [`PcaError::NonFinite`] for NaN/infinite data,
 /// [`PcaError::NoConvergence`] if the eigen-iteration fails.
+///
+/// ```
+/// use psychrnn::analysis::pca::pca;
+/// // Four points on the line y = 2x: one component carries all the variance.
+/// let rows = [0.0, 0.0, 1.0, 2.0, 2.0, 4.0, 3.0, 6.0];
+/// let p = pca(&rows, 4, 2, 2).unwrap();
+/// assert!((p.explained_ratio[0] - 1.0).abs() < 1e-12);
+/// let (a, b) = (p.components[0][0], p.components[0][1]);
+/// assert!((b / a - 2.0).abs() < 1e-9);
+/// ```
 pub fn pca(rows: &[f64], n_rows: usize, n_cols: usize, k: usize) -> Result<Pca, PcaError> {
     if n_rows.checked_mul(n_cols) != Some(rows.len()) {
         return Err(PcaError::WrongLength {

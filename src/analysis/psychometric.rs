@@ -283,6 +283,18 @@ pub struct PsychometricFit {
 
 /// [`fit_logistic`] plus standard errors from the Fisher information and a check for
 /// separable data (see [`PsychometricFit`]). Same errors as [`fit_logistic`].
+///
+/// ```
+/// use psychrnn::analysis::psychometric::fit_psychometric;
+/// // Choices that overlap around x = 0: a finite fit with standard errors.
+/// let x = [-2.0, -1.0, -1.0, 0.0, 0.0, 1.0, 1.0, 2.0];
+/// let y = [false, false, true, false, true, false, true, true];
+/// let fit = fit_psychometric(&x, &y).unwrap();
+/// assert_eq!(fit.trials, 8);
+/// assert!(fit.logistic.slope > 0.0 && fit.slope_se.is_some());
+/// // Symmetric data: the threshold (P = 0.5) is at 0.
+/// assert!(fit.logistic.threshold().abs() < 1e-6);
+/// ```
 pub fn fit_psychometric(x: &[f64], y: &[bool]) -> Result<PsychometricFit, AnalysisError> {
     let logistic = fit_logistic(x, y)?;
     let separation = Separation::of(x, y);

@@ -55,6 +55,14 @@ impl std::error::Error for EigenError {}
 ///
 /// Errors: [`EigenError::NotSquare`] if `a.len() != n * n`;
 /// [`EigenError::NoConvergence`] if an entry is NaN/infinite or QR iteration fails to converge.
+///
+/// ```
+/// use psychrnn::linalg::eigenvalues;
+/// // A rotation by 90°: eigenvalues ±i.
+/// let eig = eigenvalues(&[0.0, -1.0, 1.0, 0.0], 2).unwrap();
+/// assert_eq!(eig.len(), 2);
+/// assert!(eig.iter().all(|(re, im)| re.abs() < 1e-12 && (im.abs() - 1.0).abs() < 1e-12));
+/// ```
 pub fn eigenvalues(a: &[f64], n: usize) -> Result<Vec<(f64, f64)>, EigenError> {
     if n.checked_mul(n) != Some(a.len()) {
         return Err(EigenError::NotSquare { len: a.len(), n });

@@ -58,6 +58,12 @@ impl Transfer {
     }
 
     /// f on one number, the plain reference used by tests and analysis.
+    ///
+    /// ```
+    /// use psychrnn::model::Transfer;
+    /// assert_eq!(Transfer::Relu.apply_scalar(-1.5), 0.0);
+    /// assert_eq!(Transfer::Relu.apply_scalar(2.0), 2.0);
+    /// ```
     pub fn apply_scalar(self, x: f64) -> f64 {
         match self {
             Transfer::Relu => x.max(0.0),

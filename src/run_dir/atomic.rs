@@ -35,6 +35,14 @@ where
 }
 
 /// Writes `bytes` to `path` atomically.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("psychrnn-doc-{}.txt", std::process::id()));
+/// psychrnn::run_dir::write_atomic(&path, b"first").unwrap();
+/// psychrnn::run_dir::write_atomic(&path, b"second").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"second");
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, |tmp| {
         let mut f = fs::File::create(tmp)?;

@@ -146,6 +146,14 @@ pub struct RunDir {
 
 impl RunDir {
     /// Names `root` as the run directory (nothing is created yet).
+    ///
+    /// ```
+    /// use psychrnn::run_dir::RunDir;
+    /// let run = RunDir::new("runs/pd");
+    /// assert_eq!(run.weights(), std::path::Path::new("runs/pd/weights.npz"));
+    /// assert_eq!(run.trials(), std::path::Path::new("runs/pd/trials.npz"));
+    /// assert!(!run.holds_run(), "nothing is created until a run writes there");
+    /// ```
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RunDir { root: root.into() }
     }

@@ -157,6 +157,15 @@ fn name_part(path: &str, short: bool, value: &Value) -> String {
 
 /// The runs of a grid × `seeds` seeds (`first_seed`, `first_seed + 1`, …): the cartesian
 /// product in axis order, seeds innermost.
+///
+/// ```
+/// use psychrnn::sweep::{expand, GridAxis};
+/// let axis: GridAxis = "model.n_rec=20,50".parse().unwrap();
+/// let runs = expand(&[axis], 2, 10);
+/// let seeds: Vec<u64> = runs.iter().map(|r| r.seed).collect();
+/// assert_eq!(seeds, [10, 11, 10, 11]);
+/// assert_eq!(runs[2].settings, ["model.n_rec=50"]);
+/// ```
 pub fn expand(axes: &[GridAxis], seeds: u64, first_seed: u64) -> Vec<SweepRun> {
     let lasts: Vec<&str> = axes
         .iter()
