@@ -409,7 +409,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             };
             return Err(CliError::failed(anyhow!("{e}; {kept}")));
         }
-        Err(e @ (TrainError::Script(_) | TrainError::Task(_) | TrainError::Scoring(_))) => {
+        Err(e @ (TrainError::Curriculum(_) | TrainError::Task(_) | TrainError::Scoring { .. })) => {
             return Err(CliError::input(anyhow!(
                 "{e}\n(the run stopped at iteration {}; fix the script and train again: psychrnn run {} --out {} --overwrite)",
                 state.iteration,
@@ -519,7 +519,7 @@ fn train_with_progress(
         b.finish_and_clear();
     }
     if let Some(e) = write_error {
-        return Err(TrainError::Run(format!("cannot write history: {e}")));
+        return Err(TrainError::History(e.into()));
     }
     outcome
 }

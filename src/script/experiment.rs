@@ -181,7 +181,7 @@ impl LoadedExperiment {
                 ..c.initial_state()
             };
             c.task(&state)
-                .map_err(|m| ConfigError::new(format!("curriculum[{k}]"), m))?;
+                .map_err(|e| ConfigError::new(format!("curriculum[{k}]"), e.to_string()))?;
         }
         Ok(Box::new(c))
     }
