@@ -3,14 +3,15 @@
 //! A [`Task`] produces one [`Trial`] at a time from a seeded [`Rng`]; [`generate_batch`] draws a
 //! whole [`Batch`] from the run seed so the same seed always gives the same trials.
 
+mod argmax;
 mod batch;
 mod distribution;
 mod epochs;
 mod error;
 mod prefetch;
 mod scorer;
-mod scoring;
 
+pub use argmax::{argmax_accuracy, argmax_channel, argmax_choices};
 pub use batch::{Batch, ConditionValue, Conditions, EpochSpan, Trial};
 pub use distribution::{trunc_exp, Distribution, DistributionError};
 pub use epochs::{fill_epochs, Epoch, EpochValues, FilledTrial};
@@ -20,7 +21,6 @@ pub use scorer::{
     d_prime, decode_angle, normal_quantile, wrap_angle, AngleDecode, ScoreError, ScoreProblem,
     Scorer, Scores, TrialProblem,
 };
-pub use scoring::{argmax_accuracy, argmax_choices};
 
 use crate::random::Rng;
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, ConditionValue, EpochSpan, TaskShape};
+use super::{argmax_channel, Batch, ConditionValue, EpochSpan, TaskShape};
 use crate::did_you_mean::suggestion;
 
 /// How one trial is scored.
@@ -808,22 +808,8 @@ fn argmax_trial(
     epoch: Option<&str>,
 ) -> Result<bool, ScoreProblem> {
     let steps = v.outputs.len() / v.n_out;
-    let pick = |values: &[f32], t0: usize, t1: usize, mask: Option<&[f32]>| -> usize {
-        let mut best = 0;
-        let mut best_sum = f64::NEG_INFINITY;
-        for (k, &c) in channels.iter().enumerate() {
-            let sum: f64 = (t0..t1)
-                .map(|t| {
-                    let at = t * v.n_out + c;
-                    values[at] as f64 * mask.map_or(1.0, |m| m[at] as f64)
-                })
-                .sum();
-            if k == 0 || sum > best_sum {
-                best = k;
-                best_sum = sum;
-            }
-        }
-        best
+    let pick = |values: &[f32], t0: usize, t1: usize, mask: Option<&[f32]>| {
+        argmax_channel(values, mask, v.n_out, t0..t1, channels)
     };
     match epoch {
         None => {
