@@ -12,7 +12,7 @@ mod weights;
 
 pub use comparison::{ComparisonFigure, SettingResult};
 pub use config::ReportConfig;
-pub use figure::{condition_colour, save, Figure};
+pub use figure::{condition_colour, save, DrawError, Figure};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
 pub use psychometric::{ChronometricFigure, PsychometricFigure};
 pub use training::TrainingFigure;
