@@ -76,6 +76,7 @@ pub enum SweepAction {
 
 fn parse_axis(s: &str) -> Result<GridAxis, String> {
     s.parse()
+        .map_err(|e: crate::sweep::GridError| e.to_string())
 }
 
 fn parse_override(s: &str) -> Result<Override, String> {
