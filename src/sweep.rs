@@ -309,13 +309,30 @@ mod tests {
             "n_rec=50, dale_ratio=null"
         );
         assert_eq!(setting_label(&runs[0].settings), "n_rec=50, dale_ratio=0.8");
-        assert!("n_rec=5"
-            .parse::<GridAxis>()
-            .unwrap_err()
-            .contains("not a setting path"));
-        assert!("model.n_rec"
-            .parse::<GridAxis>()
-            .unwrap_err()
-            .contains("expected section.key=v1,v2"));
+        assert_eq!(
+            "n_rec=5".parse::<GridAxis>().unwrap_err().to_string(),
+            "`n_rec` is not a setting path like model.n_rec"
+        );
+        assert_eq!(
+            "model.n_rec".parse::<GridAxis>().unwrap_err().to_string(),
+            "expected section.key=v1,v2,… (e.g. model.n_rec=50,100), got `model.n_rec`"
+        );
+        assert_eq!(
+            "model.x=1,2,1"
+                .parse::<GridAxis>()
+                .map(|a| check_grid(&[a], &[], 1, 0))
+                .unwrap()
+                .unwrap_err()
+                .to_string(),
+            "--grid model.x lists 1 twice; each value once"
+        );
+        assert_eq!(
+            check_grid(&[], &[], 2, u64::MAX).unwrap_err().to_string(),
+            format!(
+                "--first-seed {} with --seeds 2 runs past the largest seed {}",
+                u64::MAX,
+                u64::MAX
+            )
+        );
     }
 }

@@ -16,7 +16,7 @@ pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, T
 pub use constraints::Constraints;
 pub use gated::{Cell, GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};
-pub use pickled::PickledObject;
+pub use pickled::{PickleError, PickledObject};
 pub use rate_rnn::{
     outputs_fused, simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions,
     RateRnnWeights, Regularization, Trainable,
