@@ -34,6 +34,7 @@ pub struct ScriptArgs {
 
 fn parse_override(s: &str) -> Result<Override, String> {
     s.parse()
+        .map_err(|e: crate::script::OverrideError| e.to_string())
 }
 
 /// Module folders from `PSYCHRNN_PATH` (colon-separated), empty entries skipped.

@@ -81,6 +81,7 @@ fn parse_axis(s: &str) -> Result<GridAxis, String> {
 
 fn parse_override(s: &str) -> Result<Override, String> {
     s.parse()
+        .map_err(|e: crate::script::OverrideError| e.to_string())
 }
 
 fn plan_path(dir: &Path) -> PathBuf {

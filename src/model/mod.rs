@@ -24,7 +24,7 @@ pub use rate_rnn::{
 pub use transfer::Transfer;
 pub use weights_file::{
     read_npz, read_weights_npz, tensorflow_function, transfer_of_python_function,
-    write_weights_npz, LoadedWeights, NpyArray, RecordedTransfer, WeightsError,
+    write_weights_npz, LoadedWeights, NpyArray, RecordedTransfer, TransferMismatch, WeightsError,
 };
 
 use candle_core::{DType, Device, Result, Tensor, Var};

@@ -252,14 +252,28 @@ pub struct LoadedWeights {
     pub notes: Vec<String>,
 }
 
+/// The weights file records another transfer function than the run's settings name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", format!("the weights file records transfer function {recorded:?} but the run's settings say {configured:?}; the run directory is inconsistent").to_lowercase())]
+pub struct TransferMismatch {
+    /// The file's.
+    pub recorded: Transfer,
+    /// The settings'.
+    pub configured: Transfer,
+}
+
 impl LoadedWeights {
     /// The transfer function to run these weights with, given the one a run's settings name:
     /// the file's when it records one (an error when the two differ), else `configured`.
-    pub fn transfer_agreeing_with(&self, configured: Transfer) -> Result<Transfer, String> {
+    pub fn transfer_agreeing_with(
+        &self,
+        configured: Transfer,
+    ) -> Result<Transfer, TransferMismatch> {
         match &self.transfer {
-            RecordedTransfer::Known(t) if *t != configured => Err(format!(
-                "the weights file records transfer function {t:?} but the run's settings say {configured:?}; the run directory is inconsistent"
-            ).to_lowercase()),
+            RecordedTransfer::Known(t) if *t != configured => Err(TransferMismatch {
+                recorded: *t,
+                configured,
+            }),
             RecordedTransfer::Known(t) => Ok(*t),
             _ => Ok(configured),
         }
@@ -508,6 +522,18 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transfer_mismatch_names_both_in_lower_case() {
+        let e = TransferMismatch {
+            recorded: Transfer::Tanh,
+            configured: Transfer::Relu,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the weights file records transfer function tanh but the run's settings say relu; the run directory is inconsistent"
+        );
+    }
 
     fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
         let mut header = format!(

@@ -28,6 +28,7 @@ pub use engine::{
 pub use error::ScriptError;
 pub use experiment::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
+    OverrideError,
 };
 pub use rng::ScriptRng;
 pub use sandbox::{
