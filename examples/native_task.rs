@@ -9,7 +9,7 @@ use psychrnn::model::{build_network, LossKind, ModelConfig};
 use psychrnn::random::{stream, Rng};
 use psychrnn::task::{
     fill_epochs, generate_batch, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
-    Task, TaskShape, Trial,
+    Task, TaskShape, Trial, TrialError,
 };
 use psychrnn::train::{evaluate, train, TrainConfig};
 
@@ -40,7 +40,7 @@ impl Task for DelayedReport {
         &self.shape
     }
 
-    fn trial(&self, rng: &mut Rng) -> Result<Trial, String> {
+    fn trial(&self, rng: &mut Rng) -> Result<Trial, TrialError> {
         let side = rng.below(2) as usize;
         let delay = rng.uniform_range(100.0, 300.0);
         let mut input = [0.0; 2];

@@ -15,6 +15,73 @@ use candle_core::{DType, Error, Result, Tensor};
 
 const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
+/// Why the bytes of one `.npy` array cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NpyError {
+    /// The bytes do not start with the `.npy` magic.
+    #[error("not an .npy array")]
+    NotNpy,
+    /// A format version other than 1, 2 or 3.
+    #[error("unsupported .npy version {0}")]
+    Version(u8),
+    /// The header is cut short or lacks a field; says which.
+    #[error("{0}")]
+    Header(String),
+    /// A dtype or layout this reader does not read; says which.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The data are shorter than the header's shape needs.
+    #[error("holds {len} bytes, expected {expected}")]
+    Truncated {
+        /// Bytes present.
+        len: usize,
+        /// Bytes the shape and dtype need.
+        expected: usize,
+    },
+    /// A text array holds a code that is not a character.
+    #[error("invalid character code {0:#x}")]
+    InvalidCharacter(u32),
+}
+
+/// Why an `.npz` archive cannot be read; names the file (and the entry).
+#[derive(Debug, thiserror::Error)]
+pub enum NpzError {
+    /// The file cannot be opened.
+    #[error("{}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a zip archive.
+    #[error("{}: not an .npz (zip) file: {source}", path.display())]
+    NotZip {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The zip error.
+        source: zip::result::ZipError,
+    },
+    /// The archive's directory cannot be read.
+    #[error("{}: {source}", path.display())]
+    Zip {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The zip error.
+        source: zip::result::ZipError,
+    },
+    /// One entry cannot be read or is not an array this reader reads.
+    #[error("{}: entry `{entry}`: {source}", path.display())]
+    Entry {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The entry's name without `.npy`.
+        entry: String,
+        /// An I/O error or an [`NpyError`].
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
 /// Writes `entries` (name, array) to `path` as an uncompressed `.npz`, each array in `.npy`
 /// format 1.0 with the header candle writes (`np.load` reads it).
 pub fn write_npz<S: AsRef<str>, T: AsRef<Tensor>>(entries: &[(S, T)], path: &Path) -> Result<()> {
@@ -214,13 +281,16 @@ pub fn decode_text(
     data: &[u8],
     width: usize,
     count: usize,
-) -> std::result::Result<Vec<String>, String> {
+) -> std::result::Result<Vec<String>, NpyError> {
     let need = count
         .checked_mul(width)
         .and_then(|n| n.checked_mul(4))
-        .ok_or("text array too large")?;
+        .ok_or(NpyError::Unsupported("text array too large".into()))?;
     if data.len() < need {
-        return Err(format!("holds {} bytes, expected {need}", data.len()));
+        return Err(NpyError::Truncated {
+            len: data.len(),
+            expected: need,
+        });
     }
     if width == 0 {
         return Ok(vec![String::new(); count]);
@@ -232,7 +302,7 @@ pub fn decode_text(
                 .chunks_exact(4)
                 .map(|c| {
                     let code = u32::from_le_bytes(c.try_into().expect("4 bytes"));
-                    char::from_u32(code).ok_or(format!("invalid character code {code:#x}"))
+                    char::from_u32(code).ok_or(NpyError::InvalidCharacter(code))
                 })
                 .collect::<std::result::Result<_, _>>()?;
             s.truncate(s.trim_end_matches('\0').len());
@@ -256,9 +326,9 @@ pub struct NpyHeader {
 
 /// Parses the header of an `.npy` array (format versions 1–3). Shapes written by Python 2
 /// (`3L`) are read too.
-pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
+pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != NPY_MAGIC {
-        return Err("not an .npy array".into());
+        return Err(NpyError::NotNpy);
     }
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -266,16 +336,16 @@ pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        v => return Err(format!("unsupported .npy version {v}")),
+        v => return Err(NpyError::Version(v)),
     };
     let header = bytes
         .get(start..start + header_len)
         .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or("truncated or unreadable header")?;
-    let field = |name: &str| -> std::result::Result<&str, String> {
+        .ok_or(NpyError::Header("truncated or unreadable header".into()))?;
+    let field = |name: &str| -> std::result::Result<&str, NpyError> {
         let at = header
             .find(&format!("'{name}'"))
-            .ok_or(format!("header has no '{name}'"))?;
+            .ok_or(NpyError::Header(format!("header has no '{name}'")))?;
         Ok(header[at + name.len() + 2..]
             .trim_start()
             .trim_start_matches(':')
@@ -289,7 +359,9 @@ pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
         .to_string();
     let fortran_order = field("fortran_order")?.starts_with("True");
     let shape_text = field("shape")?;
-    let shape_text = &shape_text[1..shape_text.find(')').ok_or("bad shape")?];
+    let shape_text = &shape_text[1..shape_text
+        .find(')')
+        .ok_or(NpyError::Header("bad shape".into()))?];
     let shape: Vec<usize> = shape_text
         .split(',')
         .map(str::trim)
@@ -297,7 +369,7 @@ pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
         .map(|s| {
             s.trim_end_matches('L')
                 .parse()
-                .map_err(|_| format!("bad shape `{shape_text}`"))
+                .map_err(|_| NpyError::Header(format!("bad shape `{shape_text}`")))
         })
         .collect::<std::result::Result<_, _>>()?;
     Ok(NpyHeader {
@@ -309,7 +381,7 @@ pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, String> {
 }
 
 /// Parses one `.npy` array written by this module (or by numpy, C order, little-endian).
-pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, NpyError> {
     let NpyHeader {
         descr,
         fortran_order,
@@ -318,20 +390,23 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
     } = npy_header(bytes)?;
     let descr = descr.as_str();
     if fortran_order {
-        return Err("Fortran-ordered arrays are not read; save with C order".into());
+        return Err(NpyError::Unsupported(
+            "Fortran-ordered arrays are not read; save with C order".into(),
+        ));
     }
     let count: usize = shape.iter().product();
     let data = &bytes[data_start..];
     if descr.starts_with('>') && !descr.ends_with("1") {
-        return Err(format!("big-endian arrays (`{descr}`) are not read"));
+        return Err(NpyError::Unsupported(format!(
+            "big-endian arrays (`{descr}`) are not read"
+        )));
     }
     let kind = descr.trim_start_matches(['<', '|', '=']);
-    let fixed = |width: usize| -> std::result::Result<&[u8], String> {
-        data.get(..count * width).ok_or(format!(
-            "holds {} bytes, expected {}",
-            data.len(),
-            count * width
-        ))
+    let fixed = |width: usize| -> std::result::Result<&[u8], NpyError> {
+        data.get(..count * width).ok_or(NpyError::Truncated {
+            len: data.len(),
+            expected: count * width,
+        })
     };
     let values = match kind {
         "f4" => ArrayValues::F32(
@@ -369,31 +444,50 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, String> {
         text if text.starts_with('U') => {
             let width: usize = text[1..]
                 .parse()
-                .map_err(|_| format!("bad text dtype `{descr}`"))?;
+                .map_err(|_| NpyError::Unsupported(format!("bad text dtype `{descr}`")))?;
             ArrayValues::Text(decode_text(data, width, count)?)
         }
-        _ => return Err(format!("unsupported dtype `{descr}`")),
+        _ => {
+            return Err(NpyError::Unsupported(format!(
+                "unsupported dtype `{descr}`"
+            )))
+        }
     };
     Ok(Array { shape, values })
 }
 
 /// Every array of an `.npz` written by [`write_npz_with_npy`] (stored or deflate-compressed),
 /// by entry name without `.npy`. An error names the file and entry.
-pub fn read_npz(path: &Path) -> std::result::Result<BTreeMap<String, Array>, String> {
-    let fail = |m: String| format!("{}: {m}", path.display());
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| fail(format!("not an .npz (zip) file: {e}")))?;
+pub fn read_npz(path: &Path) -> std::result::Result<BTreeMap<String, Array>, NpzError> {
+    let path_buf = || path.to_path_buf();
+    let file = File::open(path).map_err(|source| NpzError::Open {
+        path: path_buf(),
+        source,
+    })?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| NpzError::NotZip {
+            path: path_buf(),
+            source,
+        })?;
+    let zip_fail = |source| NpzError::Zip {
+        path: path_buf(),
+        source,
+    };
+    let entry_fail = |entry: &str, source| NpzError::Entry {
+        path: path_buf(),
+        entry: entry.to_string(),
+        source,
+    };
     let mut out = BTreeMap::new();
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| fail(e.to_string()))?;
-        let full = entry.name().map_err(|e| fail(e.to_string()))?.to_string();
+        let mut entry = zip.by_index(i).map_err(zip_fail)?;
+        let full = entry.name().map_err(zip_fail)?.to_string();
         let name = full.strip_suffix(".npy").unwrap_or(&full).to_string();
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry
             .read_to_end(&mut bytes)
-            .map_err(|e| fail(format!("entry `{name}`: {e}")))?;
-        let array = parse_npy(&bytes).map_err(|m| fail(format!("entry `{name}`: {m}")))?;
+            .map_err(|e| entry_fail(&name, e.into()))?;
+        let array = parse_npy(&bytes).map_err(|e| entry_fail(&name, e.into()))?;
         out.insert(name, array);
     }
     Ok(out)

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use crate::npz_file::{npy_bytes, read_npz, Array, NpyValues};
+use crate::npz_file::{npy_bytes, read_npz, Array, NpyValues, NpzError};
 use crate::run_dir::{write_atomic_with, FORMAT_VERSION};
 use crate::task::{argmax_accuracy, Batch, ConditionValue, Conditions, EpochSpan, TaskShape};
 
@@ -353,6 +353,30 @@ pub struct TrialRecord {
 }
 
 /// Takes entry `key` out of `entries`, if there.
+/// Why a trials file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialsFileError {
+    /// The file is not a readable `.npz`.
+    #[error(transparent)]
+    Npz(#[from] NpzError),
+    /// The archive lacks an entry or holds one of the wrong kind or shape; says which.
+    #[error("{}: {message}", path.display())]
+    Content {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The labels file beside an older trials file is not YAML of labels.
+    #[error("{}: {source}", path.display())]
+    Labels {
+        /// `trials_labels.yaml`.
+        path: std::path::PathBuf,
+        /// The YAML error.
+        source: serde_norway::Error,
+    },
+}
+
 fn take(entries: &mut BTreeMap<String, Array>, key: &str) -> Option<Array> {
     entries.remove(key)
 }
@@ -444,8 +468,11 @@ impl TrialRecord {
     /// Reads a file written by [`Self::write`], including files of older psychrnn versions
     /// (without names, `tau`, epochs or labels; text labels then come from
     /// `trials_labels.yaml` beside the file).
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let fail = |m: String| format!("{}: {m}", path.display());
+    pub fn read(path: &Path) -> Result<Self, TrialsFileError> {
+        let fail = |message: String| TrialsFileError::Content {
+            path: path.to_path_buf(),
+            message,
+        };
         let mut entries = read_npz(path)?;
         let version = take(&mut entries, "format_version");
         // Files before `format_version` kept text labels in a sidecar file.
@@ -458,7 +485,7 @@ impl TrialRecord {
                 )));
             }
         }
-        let mut numbers = |key: &str| -> Result<(Vec<usize>, Vec<f32>), String> {
+        let mut numbers = |key: &str| -> Result<(Vec<usize>, Vec<f32>), TrialsFileError> {
             let a = take(&mut entries, key).ok_or_else(|| {
                 fail(format!(
                     "no `{key}` entry (was it written by psychrnn test?)"
@@ -486,7 +513,7 @@ impl TrialRecord {
             a.to_f64()
                 .ok_or_else(|| fail(format!("`{key}` is {}, expected numbers", a.kind())))
         };
-        let text_of = |a: Option<Array>, key: &str| -> Result<Vec<String>, String> {
+        let text_of = |a: Option<Array>, key: &str| -> Result<Vec<String>, TrialsFileError> {
             match a {
                 None => Ok(Vec::new()),
                 Some(a) => a
@@ -514,7 +541,7 @@ impl TrialRecord {
             None => None,
             Some(names) => {
                 let names = text_of(Some(names), "epoch_names")?;
-                let mut ints = |key: &str, len: usize| -> Result<Vec<i64>, String> {
+                let mut ints = |key: &str, len: usize| -> Result<Vec<i64>, TrialsFileError> {
                     let a = take(&mut entries, key)
                         .ok_or_else(|| fail(format!("`epoch_names` without `{key}`")))?;
                     let v = a.to_i64().ok_or_else(|| {
@@ -606,12 +633,13 @@ fn labels_from_trials(
 }
 
 /// `trials_labels.yaml` beside `path` (files written before labels moved into the `.npz`).
-fn read_labels_sidecar(path: &Path) -> Result<BTreeMap<String, Vec<String>>, String> {
+fn read_labels_sidecar(path: &Path) -> Result<BTreeMap<String, Vec<String>>, TrialsFileError> {
     let labels_path = path.with_file_name("trials_labels.yaml");
     match std::fs::read_to_string(&labels_path) {
-        Ok(text) => {
-            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", labels_path.display()))
-        }
+        Ok(text) => serde_norway::from_str(&text).map_err(|source| TrialsFileError::Labels {
+            path: labels_path,
+            source,
+        }),
         Err(_) => Ok(BTreeMap::new()),
     }
 }

@@ -85,7 +85,7 @@ pub fn validate(loaded: &LoadedExperiment) -> Result<Validated, ValidationError>
         };
         let task = curriculum
             .task(&state)
-            .map_err(|m| ConfigError::new(format!("curriculum[{k}]"), m))?;
+            .map_err(|e| ConfigError::new(format!("curriculum[{k}]"), e.to_string()))?;
         let label = if config.curriculum.is_empty() {
             format!("task `{}`", task.name())
         } else {
@@ -123,7 +123,8 @@ fn sample(task: &Arc<dyn Task>, seed: u64, label: &str) -> Result<Batch, Validat
         drawn += 1;
         let mut rng = Rng::derive(seed, &[stream::TRAIN, 0, i as u64]);
         let result = task.trial(&mut rng).and_then(|t| batch.set_trial(i, t));
-        if let Err(message) = result {
+        if let Err(e) = result {
+            let message = e.to_string();
             failed += 1;
             // A runaway stops at its limit on every trial (up to a second each): one is enough.
             let runaway = crate::script::is_limit_message(&message);
@@ -160,7 +161,7 @@ fn check_sample(task: &dyn Task, batch: &Batch, label: &str) -> Result<(), Valid
     let outputs = vec![0.0f32; batch.targets.len()];
     task.scorer()
         .score(&outputs, batch, task.shape())
-        .map_err(fail)?;
+        .map_err(|e| fail(e.to_string()))?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::run_dir::{
     ConditionAccuracy, ConditionLabel, FixedPointLocation, FixedPointsAnalysis, FixedPointsFile,
     PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
 };
-use crate::task::argmax_choices;
+use crate::task::{argmax_channel, argmax_choices};
 use crate::trials_file::TrialRecord;
 
 /// Why a run's analysis could not be computed.
@@ -429,26 +429,12 @@ fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, Ru
             "report.choice_channels is empty".into(),
         ));
     }
+    let per = t * c;
     Ok((0..b)
         .map(|i| {
-            let sum = |k: usize| -> f64 {
-                (0..t)
-                    .map(|s| {
-                        let at = (i * t + s) * c + k;
-                        trials.outputs[at] as f64 * trials.mask[at] as f64
-                    })
-                    .sum()
-            };
-            let mut best = among[0];
-            let mut best_sum = sum(best);
-            for &k in &among[1..] {
-                let v = sum(k);
-                if v > best_sum {
-                    best = k;
-                    best_sum = v;
-                }
-            }
-            best
+            let trial = i * per..(i + 1) * per;
+            let values = &trials.outputs[trial.clone()];
+            among[argmax_channel(values, Some(&trials.mask[trial]), c, 0..t, among)]
         })
         .collect())
 }

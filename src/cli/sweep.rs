@@ -75,6 +75,7 @@ pub enum SweepAction {
 
 fn parse_axis(s: &str) -> Result<GridAxis, String> {
     s.parse()
+        .map_err(|e: psychrnn::sweep::GridError| e.to_string())
 }
 
 fn plan_path(dir: &Path) -> PathBuf {

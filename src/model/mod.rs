@@ -16,7 +16,7 @@ pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, T
 pub use constraints::Constraints;
 pub use gated::{Cell, GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};
-pub use pickled::PickledObject;
+pub use pickled::{PickleError, PickledObject};
 pub use rate_rnn::{
     outputs_fused, simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions,
     RateRnnWeights, Regularization, Trainable,
@@ -24,7 +24,7 @@ pub use rate_rnn::{
 pub use transfer::Transfer;
 pub use weights_file::{
     read_npz, read_weights_npz, tensorflow_function, transfer_of_python_function,
-    write_weights_npz, LoadedWeights, NpyArray, RecordedTransfer, WeightsError,
+    write_weights_npz, LoadedWeights, NpyArray, RecordedTransfer, TransferMismatch, WeightsError,
 };
 
 use candle_core::{DType, Device, Result, Tensor, Var};

@@ -44,59 +44,70 @@ enum Value {
     Other,
 }
 
+/// Why a pickle cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PickleError {
+    /// The opcodes do not make a value (the pickle ends early, pops an empty stack, …).
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// An opcode this reader does not run.
+    #[error("unsupported pickle opcode 0x{0:02x}")]
+    UnsupportedOpcode(u8),
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or("the pickle ends early")?;
+        let end = end.ok_or(PickleError::Malformed("the pickle ends early"))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8, String> {
+    fn u8(&mut self) -> Result<u8, PickleError> {
         Ok(self.take(1)?[0])
     }
-    fn le(&mut self, n: usize) -> Result<u64, String> {
+    fn le(&mut self, n: usize) -> Result<u64, PickleError> {
         let b = self.take(n)?;
         Ok(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64))
     }
-    fn line(&mut self) -> Result<String, String> {
+    fn line(&mut self) -> Result<String, PickleError> {
         let rest = &self.bytes[self.at..];
         let end = rest
             .iter()
             .position(|&b| b == b'\n')
-            .ok_or("the pickle ends inside a text line")?;
+            .ok_or(PickleError::Malformed("the pickle ends inside a text line"))?;
         self.at += end + 1;
         Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
     }
-    fn text(&mut self, len_bytes: usize) -> Result<String, String> {
+    fn text(&mut self, len_bytes: usize) -> Result<String, PickleError> {
         let n = self.le(len_bytes)? as usize;
         Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
     }
 }
 
-fn pop(stack: &mut Vec<Value>) -> Result<Value, String> {
+fn pop(stack: &mut Vec<Value>) -> Result<Value, PickleError> {
     stack
         .pop()
-        .ok_or_else(|| "the pickle pops an empty stack".to_string())
+        .ok_or(PickleError::Malformed("the pickle pops an empty stack"))
 }
 
-fn pop_to_mark(stack: &mut Vec<Value>) -> Result<Vec<Value>, String> {
+fn pop_to_mark(stack: &mut Vec<Value>) -> Result<Vec<Value>, PickleError> {
     let mark = stack
         .iter()
         .rposition(|v| *v == Value::Mark)
-        .ok_or("the pickle has no MARK to pop to")?;
+        .ok_or(PickleError::Malformed("the pickle has no MARK to pop to"))?;
     let items = stack.split_off(mark + 1);
     stack.pop();
     Ok(items)
 }
 
 /// Runs the opcodes of `bytes` (pickle protocols 0–5) and returns the value at STOP.
-fn evaluate(bytes: &[u8]) -> Result<Value, String> {
+fn evaluate(bytes: &[u8]) -> Result<Value, PickleError> {
     let mut r = Reader { bytes, at: 0 };
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: HashMap<u64, Value> = HashMap::new();
@@ -155,7 +166,9 @@ fn evaluate(bytes: &[u8]) -> Result<Value, String> {
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
                 if stack.len() < n {
-                    return Err("the pickle builds a tuple from an empty stack".into());
+                    return Err(PickleError::Malformed(
+                        "the pickle builds a tuple from an empty stack",
+                    ));
                 }
                 let items = stack.split_off(stack.len() - n);
                 stack.push(Value::Tuple(items));
@@ -209,7 +222,11 @@ fn evaluate(bytes: &[u8]) -> Result<Value, String> {
                 let module = pop(&mut stack)?;
                 match (module, name) {
                     (Value::Text(m), Value::Text(n)) => stack.push(Value::Global(m, n)),
-                    _ => return Err("STACK_GLOBAL without a module and a name".into()),
+                    _ => {
+                        return Err(PickleError::Malformed(
+                            "STACK_GLOBAL without a module and a name",
+                        ))
+                    }
                 }
             }
             b'R' => {
@@ -244,36 +261,51 @@ fn evaluate(bytes: &[u8]) -> Result<Value, String> {
                 pop_to_mark(&mut stack)?;
             }
             b'2' => {
-                let top = stack.last().cloned().ok_or("DUP on an empty stack")?;
+                let top = stack
+                    .last()
+                    .cloned()
+                    .ok_or(PickleError::Malformed("DUP on an empty stack"))?;
                 stack.push(top);
             }
             b'p' | b'q' | b'r' | 0x94 => {
                 let key = match op {
-                    b'p' => r.line()?.parse::<u64>().map_err(|_| "bad PUT index")?,
+                    b'p' => r
+                        .line()?
+                        .parse::<u64>()
+                        .map_err(|_| PickleError::Malformed("bad PUT index"))?,
                     b'q' => r.le(1)?,
                     b'r' => r.le(4)?,
                     _ => memo.len() as u64,
                 };
-                let top = stack.last().cloned().ok_or("PUT on an empty stack")?;
+                let top = stack
+                    .last()
+                    .cloned()
+                    .ok_or(PickleError::Malformed("PUT on an empty stack"))?;
                 memo.insert(key, top);
             }
             b'g' | b'h' | b'j' => {
                 let key = match op {
-                    b'g' => r.line()?.parse::<u64>().map_err(|_| "bad GET index")?,
+                    b'g' => r
+                        .line()?
+                        .parse::<u64>()
+                        .map_err(|_| PickleError::Malformed("bad GET index"))?,
                     b'h' => r.le(1)?,
                     _ => r.le(4)?,
                 };
-                let value = memo.get(&key).cloned().ok_or("GET of an unset memo")?;
+                let value = memo
+                    .get(&key)
+                    .cloned()
+                    .ok_or(PickleError::Malformed("GET of an unset memo"))?;
                 stack.push(value);
             }
-            other => return Err(format!("unsupported pickle opcode 0x{other:02x}")),
+            other => return Err(PickleError::UnsupportedOpcode(other)),
         }
     }
 }
 
 /// The object a pickled 0-d numpy object array holds (the payload of an `.npy` entry with
 /// `descr '|O'`).
-pub fn read_pickled_object(bytes: &[u8]) -> Result<PickledObject, String> {
+pub fn read_pickled_object(bytes: &[u8]) -> Result<PickledObject, PickleError> {
     let value = evaluate(bytes)?;
     // numpy pickles an array as _reconstruct(ndarray, (0,), b'b') with the state
     // (version, shape, dtype, fortran_order, [elements]).

@@ -117,8 +117,10 @@ pub enum NpyArray {
     Text(Vec<usize>, Vec<String>),
 }
 
+use crate::npz_file::NpyError;
+
 /// Parses one `.npy` file (format versions 1–3, little-endian numeric dtypes, C or Fortran order).
-pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
+pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, NpyError> {
     let crate::npz_file::NpyHeader {
         descr,
         fortran_order: fortran,
@@ -138,7 +140,9 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
     let count: usize = shape.iter().product();
     let data = &bytes[data_start..];
     if let Some(width) = descr[1..].strip_prefix('U') {
-        let width: usize = width.parse().map_err(|_| format!("bad dtype `{descr}`"))?;
+        let width: usize = width
+            .parse()
+            .map_err(|_| NpyError::Unsupported(format!("bad dtype `{descr}`")))?;
         return Ok(NpyArray::Text(
             shape,
             crate::npz_file::decode_text(data, width, count)?,
@@ -149,17 +153,22 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         "f8" | "i8" | "u8" => 8,
         "i2" | "u2" => 2,
         "b1" | "i1" | "u1" => 1,
-        other => return Err(format!("unsupported dtype `{other}`")),
+        other => {
+            return Err(NpyError::Unsupported(format!(
+                "unsupported dtype `{other}`"
+            )))
+        }
     };
     if descr.starts_with('>') && width > 1 {
-        return Err("big-endian arrays are not supported".into());
+        return Err(NpyError::Unsupported(
+            "big-endian arrays are not supported".into(),
+        ));
     }
     if data.len() < count * width {
-        return Err(format!(
-            "holds {} bytes, expected {}",
-            data.len(),
-            count * width
-        ));
+        return Err(NpyError::Truncated {
+            len: data.len(),
+            expected: count * width,
+        });
     }
     let value = |c: &[u8]| -> f64 {
         match &descr[1..] {
@@ -183,7 +192,9 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         let (r, c) = (shape[0], shape[1]);
         values = (0..r * c).map(|k| values[(k % c) * r + k / c]).collect();
     } else if fortran && shape.len() > 2 {
-        return Err("Fortran-ordered arrays of more than 2 dimensions are not supported".into());
+        return Err(NpyError::Unsupported(
+            "Fortran-ordered arrays of more than 2 dimensions are not supported".into(),
+        ));
     }
     Ok(NpyArray::Numeric(shape, values))
 }
@@ -241,14 +252,28 @@ pub struct LoadedWeights {
     pub notes: Vec<String>,
 }
 
+/// The weights file records another transfer function than the run's settings name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", format!("the weights file records transfer function {recorded:?} but the run's settings say {configured:?}; the run directory is inconsistent").to_lowercase())]
+pub struct TransferMismatch {
+    /// The file's.
+    pub recorded: Transfer,
+    /// The settings'.
+    pub configured: Transfer,
+}
+
 impl LoadedWeights {
     /// The transfer function to run these weights with, given the one a run's settings name:
     /// the file's when it records one (an error when the two differ), else `configured`.
-    pub fn transfer_agreeing_with(&self, configured: Transfer) -> Result<Transfer, String> {
+    pub fn transfer_agreeing_with(
+        &self,
+        configured: Transfer,
+    ) -> Result<Transfer, TransferMismatch> {
         match &self.transfer {
-            RecordedTransfer::Known(t) if *t != configured => Err(format!(
-                "the weights file records transfer function {t:?} but the run's settings say {configured:?}; the run directory is inconsistent"
-            ).to_lowercase()),
+            RecordedTransfer::Known(t) if *t != configured => Err(TransferMismatch {
+                recorded: *t,
+                configured,
+            }),
             RecordedTransfer::Known(t) => Ok(*t),
             _ => Ok(configured),
         }
@@ -498,6 +523,18 @@ pub fn read_weights_npz(path: &Path) -> Result<LoadedWeights, WeightsError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_transfer_mismatch_names_both_in_lower_case() {
+        let e = TransferMismatch {
+            recorded: Transfer::Tanh,
+            configured: Transfer::Relu,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the weights file records transfer function tanh but the run's settings say relu; the run directory is inconsistent"
+        );
+    }
+
     fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
         let mut header = format!(
             "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
@@ -545,9 +582,10 @@ mod tests {
             parse_npy(&npy("|O", false, "()", b"\x80\x03N.")).unwrap(),
             NpyArray::Object(PickledObject::Other("not a numpy array".into()))
         );
-        assert!(parse_npy(&npy("<c8", false, "(1,)", &[0; 8]))
-            .unwrap_err()
-            .contains("unsupported dtype"));
+        assert_eq!(
+            parse_npy(&npy("<c8", false, "(1,)", &[0; 8])).unwrap_err(),
+            NpyError::Unsupported("unsupported dtype `c8`".into())
+        );
         assert!(parse_npy(b"nope").is_err());
     }
 }

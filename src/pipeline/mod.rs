@@ -58,8 +58,11 @@ pub enum PipelineError {
     #[error("{0}")]
     Refused(String),
     /// A checkpoint could not be read.
-    #[error("{0}")]
-    Checkpoint(String),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::train::checkpoint::CheckpointError),
+    /// The curriculum could not give its first stage's task.
+    #[error(transparent)]
+    Curriculum(#[from] crate::train::CurriculumError),
     /// The script failed during training (a curriculum rule, a stage's trials, a scorer).
     #[error("{error}\n(the run stopped at iteration {iteration}; fix the script and train again: psychrnn run {script} --out {run} --overwrite)")]
     ScriptFailed {

@@ -78,8 +78,7 @@ pub fn open_trained(
             dir.display()
         )));
     };
-    read_checkpoint(&run.checkpoint(), network.as_ref(), &mut optimizer)
-        .map_err(PipelineError::Checkpoint)?;
+    read_checkpoint(&run.checkpoint(), network.as_ref(), &mut optimizer)?;
     let unfinished_at = (!run.summary().exists()).then_some(iteration);
     Ok(TrainedRun {
         run,

@@ -306,9 +306,7 @@ pub fn prepare_run(
     let curriculum = loaded.curriculum()?;
     // Draw a first batch before anything is written: a script that fails on its trials
     // leaves no run directory behind.
-    let first = curriculum
-        .task(&curriculum.initial_state())
-        .map_err(PipelineError::Refused)?;
+    let first = curriculum.task(&curriculum.initial_state())?;
     generate_batch(
         first.as_ref(),
         config.seed,
@@ -383,8 +381,7 @@ fn take_run_dir(
             let lock = run.lock()?;
             run.remove_leftovers()?;
             let state = if has_checkpoint(&run.checkpoint()) {
-                read_checkpoint(&run.checkpoint(), model, optimizer)
-                    .map_err(PipelineError::Checkpoint)?
+                read_checkpoint(&run.checkpoint(), model, optimizer)?
             } else {
                 // Killed before its first checkpoint: start again from the beginning, which ends
                 // where an uninterrupted run would (the initial weights come from the seed).
@@ -507,7 +504,11 @@ impl TrainingRun {
                 };
                 return Err(PipelineError::Diverged { error, kept });
             }
-            Err(error @ (TrainError::Script(_) | TrainError::Task(_) | TrainError::Scoring(_))) => {
+            Err(
+                error @ (TrainError::Curriculum(_)
+                | TrainError::Task(_)
+                | TrainError::Scoring { .. }),
+            ) => {
                 return Err(PipelineError::ScriptFailed {
                     error,
                     iteration: self.state.iteration,
@@ -572,7 +573,7 @@ fn train_keeping_files(
         },
     );
     if let Some(e) = write_error {
-        return Err(TrainError::Run(format!("cannot write history: {e}")));
+        return Err(TrainError::History(e.into()));
     }
     outcome
 }

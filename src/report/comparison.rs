@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{err, Figure};
+use super::figure::{err, DrawError, Figure};
 
 /// One setting (grid point) with a value per seed for each measure.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ fn strip<DB: DrawingBackend>(
     labels: &[String],
     values: &[Vec<f64>],
     y_range: (f64, f64),
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let n = labels.len().max(1);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 16))
@@ -93,7 +93,7 @@ impl Figure for ComparisonFigure {
         (1100, 460)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let halves = root.split_evenly((1, 2));
         let labels: Vec<String> = self.settings.iter().map(|s| s.label.clone()).collect();

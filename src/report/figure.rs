@@ -13,7 +13,7 @@ pub trait Figure {
     /// Pixel size (width, height).
     fn size(&self) -> (u32, u32);
     /// Draws onto `root`.
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError>;
 }
 
 /// Writes `figure` as `<stem>.png` and `<stem>.svg` (each atomically).
@@ -29,7 +29,7 @@ pub fn save<F: Figure>(figure: &F, stem: &Path) -> Result<(), ReportError> {
         let root = BitMapBackend::new(tmp, size).into_drawing_area();
         figure
             .draw(&root)
-            .and_then(|_| root.present().map_err(|e| e.to_string()))
+            .and_then(|_| root.present().map_err(err))
             .map_err(std::io::Error::other)
     })
     .map_err(|e| fail(&png, e.to_string()))?;
@@ -38,7 +38,7 @@ pub fn save<F: Figure>(figure: &F, stem: &Path) -> Result<(), ReportError> {
         let root = SVGBackend::new(tmp, size).into_drawing_area();
         figure
             .draw(&root)
-            .and_then(|_| root.present().map_err(|e| e.to_string()))
+            .and_then(|_| root.present().map_err(err))
             .map_err(std::io::Error::other)
     })
     .map_err(|e| fail(&svg, e.to_string()))?;
@@ -81,11 +81,17 @@ pub fn diverging(v: f64) -> RGBColor {
     }
 }
 
-/// Converts a drawing error to text.
+/// A plotters drawing error, as plotters words it (its type depends on the backend, so the
+/// message is kept).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DrawError(String);
+
+/// Converts a drawing error of any backend to a [`DrawError`].
 pub fn err<E: std::fmt::Debug + std::error::Error + Send + Sync>(
     e: DrawingAreaErrorKind<E>,
-) -> String {
-    e.to_string()
+) -> DrawError {
+    DrawError(e.to_string())
 }
 
 /// Draws a one-line colour key (a short line and the label per item) starting at `(x, y)`
@@ -95,7 +101,7 @@ pub fn draw_key<DB: DrawingBackend>(
     items: &[(String, RGBColor)],
     x: i32,
     y: i32,
-) -> Result<i32, String> {
+) -> Result<i32, DrawError> {
     let mut x = x;
     let font = ("sans-serif", 13).into_font().color(&BLACK);
     for (label, colour) in items {
@@ -118,7 +124,7 @@ pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTransl
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
     font_size: u32,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     chart
         .configure_series_labels()
         .position(position)

@@ -13,7 +13,7 @@ mod weights;
 
 pub use comparison::{ComparisonFigure, SettingResult};
 pub use config::ReportConfig;
-pub use figure::{condition_colour, save, Figure};
+pub use figure::{condition_colour, save, DrawError, Figure};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
 pub use psychometric::{ChronometricFigure, PsychometricFigure};
 pub use run_report::{write_report, RunReportError};

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{condition_colour, err, Figure};
+use super::figure::{condition_colour, err, DrawError, Figure};
 
 /// One condition level's trial-averaged trajectory.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ impl Figure for PcaFigure {
         (680, 560)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let all = self
             .trajectories
@@ -158,7 +158,7 @@ impl Figure for UnitsFigure {
         (1100, 56 + 250 * rows)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let (header, body) = root.split_vertically(56);
         header

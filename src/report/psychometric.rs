@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{err, Figure};
+use super::figure::{err, DrawError, Figure};
 
 /// Choice probabilities with a fitted logistic.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ impl Figure for PsychometricFigure {
         (640, 460)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let xs = self
             .points
@@ -102,7 +102,7 @@ impl Figure for ChronometricFigure {
         (640, 460)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let (lo, hi) = self
             .points

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{err, Figure};
+use super::figure::{err, DrawError, Figure};
 
 /// Learning curves.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ impl Figure for TrainingFigure {
         (1100, 380)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let panels = root.split_evenly((1, 2));
         let x_max = self.iterations.iter().cloned().fold(1.0, f64::max);

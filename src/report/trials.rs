@@ -6,6 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::figure::{err, DrawError};
 use super::{register_fonts, ImageFormat, ReportError};
 use crate::run_dir::write_atomic_with;
 
@@ -50,12 +51,12 @@ pub fn draw_trials(
             ImageFormat::Png => {
                 let root = BitMapBackend::new(tmp, size).into_drawing_area();
                 draw(&root, panels, dt, input_names, output_names)
-                    .and_then(|_| root.present().map_err(|e| e.to_string()))
+                    .and_then(|_| root.present().map_err(err))
             }
             ImageFormat::Svg => {
                 let root = SVGBackend::new(tmp, size).into_drawing_area();
                 draw(&root, panels, dt, input_names, output_names)
-                    .and_then(|_| root.present().map_err(|e| e.to_string()))
+                    .and_then(|_| root.present().map_err(err))
             }
         };
         result.map_err(std::io::Error::other)
@@ -69,8 +70,7 @@ fn draw<DB: DrawingBackend>(
     dt: f64,
     input_names: &[String],
     output_names: &[String],
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> Result<(), DrawError> {
     root.fill(&WHITE).map_err(err)?;
     let (header, body) = root.split_vertically(40);
     let with_outputs = panels.iter().any(|p| p.outputs.is_some());

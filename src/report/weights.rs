@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{diverging, err, Figure};
+use super::figure::{diverging, err, DrawError, Figure};
 
 /// W_in, W_rec and W_out side by side.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ fn heatmap<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     m: Heatmap<'_>,
     scale: f64,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let Heatmap {
         title,
         w,
@@ -105,7 +105,7 @@ impl Figure for WeightsFigure {
         (1200, 470)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let (n_in, n, n_out) = self.sizes;
         let all = self.w_in.iter().chain(&self.w_rec).chain(&self.w_out);
@@ -203,7 +203,7 @@ impl Figure for SpectrumFigure {
         (520, 520)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
         let r = self
             .eigenvalues

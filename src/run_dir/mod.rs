@@ -35,7 +35,7 @@ pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
-pub use record::{BundledFile, RunRecord};
+pub use record::{BundledFile, RecordError, RunRecord};
 pub use summary::{AccuracyByCondition, ConditionAccuracy, ConditionLabel, RunSummary, StageStart};
 
 /// The version of the run directory's format that this psychrnn writes: `format_version` in
@@ -251,7 +251,10 @@ impl RunDir {
             });
         }
         let text = fs::read_to_string(&path).map_err(RunDirError::io(&path))?;
-        RunRecord::from_yaml(&text).map_err(|message| RunDirError::Malformed { path, message })
+        RunRecord::from_yaml(&text).map_err(|e| RunDirError::Malformed {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// Writes `config.yaml`.

@@ -46,17 +46,31 @@ pub struct BundledFile {
     pub path: String,
 }
 
+/// Why config.yaml's text is not a run record this psychrnn reads.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The text is not a run record.
+    #[error("{0}")]
+    Yaml(#[from] serde_norway::Error),
+    /// A newer psychrnn wrote it, in a format this one does not know.
+    #[error("written in run format {format_version} by psychrnn {written_by}; this psychrnn {} reads formats up to {FORMAT_VERSION}: update psychrnn", env!("CARGO_PKG_VERSION"))]
+    NewerFormat {
+        /// The record's format version.
+        format_version: u32,
+        /// The psychrnn version that wrote it.
+        written_by: String,
+    },
+}
+
 impl RunRecord {
     /// Parses config.yaml's text; refuses a format newer than this psychrnn reads.
-    pub fn from_yaml(text: &str) -> Result<RunRecord, String> {
-        let record: RunRecord = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_yaml(text: &str) -> Result<RunRecord, RecordError> {
+        let record: RunRecord = serde_norway::from_str(text)?;
         if record.format_version > FORMAT_VERSION {
-            return Err(format!(
-                "written in run format {} by psychrnn {}; this psychrnn {} reads formats up to {FORMAT_VERSION}: update psychrnn",
-                record.format_version,
-                record.psychrnn_version,
-                env!("CARGO_PKG_VERSION")
-            ));
+            return Err(RecordError::NewerFormat {
+                format_version: record.format_version,
+                written_by: record.psychrnn_version,
+            });
         }
         Ok(record)
     }

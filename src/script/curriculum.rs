@@ -16,7 +16,8 @@ use super::task::ScriptTask;
 use super::value::to_yaml;
 use crate::task::Task;
 use crate::train::{
-    threshold_rule, Advance, Curriculum, CurriculumState, Decision, HistoryRow, StageConfig,
+    threshold_rule, Advance, Curriculum, CurriculumError, CurriculumState, Decision, HistoryRow,
+    StageConfig,
 };
 
 /// A script's curriculum over its task.
@@ -51,31 +52,33 @@ impl ScriptCurriculum {
         }
     }
 
-    fn stage_task(&self, state: &CurriculumState) -> Result<ScriptTask, String> {
+    fn stage_task(&self, state: &CurriculumState) -> Result<ScriptTask, CurriculumError> {
         let stage = &self.stages[state.stage];
         let base = self
             .stage_tasks
             .get(state.stage)
             .and_then(Option::as_ref)
             .unwrap_or(&self.base);
+        let settings = |from_rule: bool| {
+            move |e: super::SettingsError| CurriculumError::Settings {
+                stage: stage.name.clone(),
+                from_rule,
+                source: Box::new(e),
+            }
+        };
         let t = base
             .with_settings(&stage.settings)
-            .map_err(|m| format!("curriculum stage '{}': {m}", stage.name))?;
-        t.with_settings(&state.settings).map_err(|m| {
-            format!(
-                "curriculum stage '{}': new settings from its rule: {m}",
-                stage.name
-            )
-        })
+            .map_err(settings(false))?;
+        t.with_settings(&state.settings).map_err(settings(true))
     }
 
     fn rule_state(
         &self,
         state: &CurriculumState,
         history: &[HistoryRow],
-    ) -> Result<Dynamic, String> {
+    ) -> Result<Dynamic, CurriculumError> {
         let stage = &self.stages[state.stage];
-        let row = history.last().ok_or("a rule needs an evaluation")?;
+        let row = history.last().ok_or(CurriculumError::NoEvaluation)?;
         let here: Vec<&HistoryRow> = history.iter().filter(|r| r.stage == stage.name).collect();
         let mut m = Map::new();
         m.insert("iteration".into(), Dynamic::from(row.iteration as INT));
@@ -119,7 +122,7 @@ impl Curriculum for ScriptCurriculum {
         }
     }
 
-    fn task(&self, state: &CurriculumState) -> Result<Arc<dyn Task>, String> {
+    fn task(&self, state: &CurriculumState) -> Result<Arc<dyn Task>, CurriculumError> {
         Ok(Arc::new(self.stage_task(state)?))
     }
 
@@ -127,9 +130,9 @@ impl Curriculum for ScriptCurriculum {
         &self,
         state: &mut CurriculumState,
         history: &[HistoryRow],
-    ) -> Result<Decision, String> {
+    ) -> Result<Decision, CurriculumError> {
         let stage = &self.stages[state.stage];
-        let row = history.last().ok_or("a rule needs an evaluation")?;
+        let row = history.last().ok_or(CurriculumError::NoEvaluation)?;
         match (&stage.advance, &self.rules[state.stage]) {
             (None, _) => Ok(Decision::Stay),
             (Some(Advance::Threshold(a)), _) => Ok(threshold_rule(state, row, *a, 1)),
@@ -140,40 +143,43 @@ impl Curriculum for ScriptCurriculum {
                 }),
                 _,
             ) => Ok(threshold_rule(state, row, *accuracy, *consecutive)),
-            (Some(Advance::Rule(_)), None) => Err(format!(
-                "curriculum stage '{}': its rule closure is missing",
-                stage.name
-            )),
+            (Some(Advance::Rule(_)), None) => Err(CurriculumError::RuleMissing {
+                stage: stage.name.clone(),
+            }),
             (Some(Advance::Rule(_)), Some(f)) => {
                 let arg = self.rule_state(state, history)?;
-                let out = self.base.call_rule(
-                    f,
-                    arg,
-                    &format!("in the rule of curriculum stage '{}'", stage.name),
-                )?;
+                let out = self
+                    .base
+                    .call_rule(
+                        f,
+                        arg,
+                        &format!("in the rule of curriculum stage '{}'", stage.name),
+                    )
+                    .map_err(|e| CurriculumError::Rule(Box::new(e)))?;
                 let type_name = out.type_name();
                 if let Some(s) = out.clone().try_cast::<ImmutableString>() {
                     return match s.as_str() {
                         "advance" => Ok(Decision::Advance),
                         "stay" => Ok(Decision::Stay),
                         "stop" => Ok(Decision::Stop),
-                        other => Err(format!(
-                            "curriculum stage '{}': the rule returned \"{other}\"; return \"advance\", \"stay\", \"stop\" or a map of new task settings",
-                            stage.name
-                        )),
+                        other => Err(CurriculumError::RuleResult {
+                            stage: stage.name.clone(),
+                            returned: format!("\"{other}\""),
+                        }),
                     };
                 }
                 if let Some(b) = out.clone().try_cast::<bool>() {
                     return Ok(if b { Decision::Advance } else { Decision::Stay });
                 }
                 if out.is_map() {
-                    let settings = to_yaml(&out, "settings").map_err(|e| e.to_string())?;
+                    let settings = to_yaml(&out, "settings")
+                        .map_err(|e| CurriculumError::Rule(Box::new(e)))?;
                     return Ok(Decision::Settings(settings));
                 }
-                Err(format!(
-                    "curriculum stage '{}': the rule returned a {type_name}; return \"advance\", \"stay\", \"stop\" or a map of new task settings",
-                    stage.name
-                ))
+                Err(CurriculumError::RuleResult {
+                    stage: stage.name.clone(),
+                    returned: format!("a {type_name}"),
+                })
             }
         }
     }

@@ -121,6 +121,21 @@ impl ScriptError {
     }
 }
 
+impl From<ScriptError> for crate::task::TrialError {
+    /// A script error raised while drawing a trial is the task's own code failing.
+    fn from(e: ScriptError) -> Self {
+        crate::task::TrialError::Code(Box::new(e))
+    }
+}
+
+impl From<crate::task::DistributionError> for Box<EvalAltResult> {
+    /// A distribution built by a script function with unusable parameters stops the script
+    /// with the distribution's message.
+    fn from(e: crate::task::DistributionError) -> Self {
+        e.to_string().into()
+    }
+}
+
 fn located(file: &str, pos: Position, message: String) -> ScriptError {
     match (pos.line(), pos.position()) {
         (Some(line), col) => ScriptError::Located {

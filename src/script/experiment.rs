@@ -32,23 +32,42 @@ pub struct Override {
     pub value: Value,
 }
 
+/// Why a `--set` override cannot be read; holds what was given.
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    /// No `=`.
+    #[error("expected section.key=value (e.g. model.n_rec=100), got `{0}`")]
+    Syntax(String),
+    /// Nothing before the `=`.
+    #[error("expected section.key=value, `{0}` has no key")]
+    NoKey(String),
+    /// The value is not YAML.
+    #[error("`{text}` is not a valid value: {source}")]
+    Value {
+        /// The value as given.
+        text: String,
+        /// The YAML error.
+        source: serde_norway::Error,
+    },
+}
+
 impl FromStr for Override {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = OverrideError;
+    fn from_str(s: &str) -> Result<Self, OverrideError> {
         let Some((path, text)) = s.split_once('=') else {
-            return Err(format!(
-                "expected section.key=value (e.g. model.n_rec=100), got `{s}`"
-            ));
+            return Err(OverrideError::Syntax(s.to_string()));
         };
         let path = path.trim();
         if path.is_empty() {
-            return Err(format!("expected section.key=value, `{s}` has no key"));
+            return Err(OverrideError::NoKey(s.to_string()));
         }
         let value = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_norway::from_str(text)
-                .map_err(|e| format!("`{text}` is not a valid value: {e}"))?
+            serde_norway::from_str(text).map_err(|source| OverrideError::Value {
+                text: text.to_string(),
+                source,
+            })?
         };
         Ok(Override {
             path: path.to_string(),
@@ -181,7 +200,7 @@ impl LoadedExperiment {
                 ..c.initial_state()
             };
             c.task(&state)
-                .map_err(|m| ConfigError::new(format!("curriculum[{k}]"), m))?;
+                .map_err(|e| ConfigError::new(format!("curriculum[{k}]"), e.to_string()))?;
         }
         Ok(Box::new(c))
     }
@@ -299,7 +318,7 @@ pub fn load_experiment_source(
     let mut root = to_yaml(&Dynamic::from_map(map), "")?;
     for o in &options.overrides {
         set_path(&mut root, &o.path, o.value.clone())
-            .map_err(|m| ConfigError::new(o.path.clone(), m))?;
+            .map_err(|e| ConfigError::new(o.path.clone(), e.to_string()))?;
     }
     if let Some(seed) = options.seed {
         set_path(&mut root, "seed", Value::Number(seed.into())).expect("root is a map");
@@ -406,4 +425,23 @@ pub(super) fn register_experiment(engine: &mut rhai::Engine) -> Declaration {
             },
         );
     declared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_errors_say_what_was_given() {
+        let err = |s: &str| s.parse::<Override>().unwrap_err().to_string();
+        assert_eq!(
+            err("model.n_rec"),
+            "expected section.key=value (e.g. model.n_rec=100), got `model.n_rec`"
+        );
+        assert_eq!(err("=3"), "expected section.key=value, `=3` has no key");
+        assert!(err("model.n_rec=[1").starts_with("`[1` is not a valid value: "));
+        let o: Override = "train.iterations = 7".parse().unwrap();
+        assert_eq!(o.path, "train.iterations");
+        assert_eq!(o.value, Value::Number(7.into()));
+    }
 }

@@ -28,10 +28,11 @@ pub use engine::{
 pub use error::ScriptError;
 pub use experiment::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
+    OverrideError,
 };
 pub use rng::ScriptRng;
 pub use sandbox::{
     is_limit_message, MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES,
     MAX_OPERATIONS,
 };
-pub use task::{ScriptTask, TrialForm, EPOCH_KEYS};
+pub use task::{ScriptTask, SettingsError, TrialForm, EPOCH_KEYS};

@@ -17,11 +17,35 @@ use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
     fill_epochs, ConditionValue, Conditions, Distribution, Epoch, EpochValues, Task, TaskConfig,
-    TaskShape, Trial,
+    TaskError, TaskShape, Trial, TrialError,
 };
 
 /// Keys an epoch map may have.
 pub const EPOCH_KEYS: &[&str] = &["name", "duration", "input", "target", "mask", "input_noise"];
+
+/// Why task settings (a curriculum stage's or its rule's) cannot be laid over a task's.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    /// A key the task's settings do not have.
+    #[error("task setting `{key}` does not exist; the task's settings are: {}{}", settings_list(valid), suggestion(key, valid.iter().map(String::as_str)))]
+    Unknown {
+        /// The key given.
+        key: String,
+        /// The task's setting keys.
+        valid: Vec<String>,
+    },
+    /// The settings are not a map; holds the value as written.
+    #[error("task settings must be a map, got {0}")]
+    NotAMap(String),
+}
+
+fn settings_list(valid: &[String]) -> String {
+    if valid.is_empty() {
+        "(none: add a settings map to the task)".to_string()
+    } else {
+        valid.join(", ")
+    }
+}
 
 /// How a script describes a trial.
 #[derive(Clone)]
@@ -121,16 +145,10 @@ impl ScriptTask {
         form: TrialForm,
         file: String,
         source: String,
-    ) -> Result<Self, crate::task::TaskError> {
+    ) -> Result<Self, TaskError> {
         let shape = config.shape();
         shape.validate()?;
-        config
-            .score
-            .validate(&shape)
-            .map_err(|message| crate::task::TaskError::Shape {
-                field: "score".into(),
-                message,
-            })?;
+        config.score.validate(&shape).map_err(TaskError::Score)?;
         let declared = ast
             .iter_functions()
             .find(|m| m.name == params.fn_name())
@@ -163,7 +181,10 @@ impl ScriptTask {
 
     /// The same task with `overrides` (a YAML mapping, or null for none) laid over the
     /// settings of its `settings` map. A key the task's settings do not have is an error.
-    pub fn with_settings(&self, overrides: &serde_norway::Value) -> Result<ScriptTask, String> {
+    pub fn with_settings(
+        &self,
+        overrides: &serde_norway::Value,
+    ) -> Result<ScriptTask, SettingsError> {
         let mut merged = match &self.config.settings {
             serde_norway::Value::Mapping(m) => m.clone(),
             _ => Default::default(),
@@ -173,22 +194,19 @@ impl ScriptTask {
             serde_norway::Value::Mapping(m) => {
                 for (k, v) in m {
                     if !merged.contains_key(k) {
-                        let key = k.as_str().unwrap_or("?");
-                        let valid: Vec<&str> = merged.keys().filter_map(|k| k.as_str()).collect();
-                        return Err(format!(
-                            "task setting `{key}` does not exist; the task's settings are: {}{}",
-                            if valid.is_empty() {
-                                "(none: add a settings map to the task)".to_string()
-                            } else {
-                                valid.join(", ")
-                            },
-                            suggestion(key, valid.iter().copied())
-                        ));
+                        return Err(SettingsError::Unknown {
+                            key: k.as_str().unwrap_or("?").to_string(),
+                            valid: merged
+                                .keys()
+                                .filter_map(|k| k.as_str())
+                                .map(str::to_string)
+                                .collect(),
+                        });
                     }
                     merged.insert(k.clone(), v.clone());
                 }
             }
-            other => return Err(format!("task settings must be a map, got {other:?}")),
+            other => return Err(SettingsError::NotAMap(format!("{other:?}"))),
         }
         let mut task = self.clone();
         task.config.settings = serde_norway::Value::Mapping(merged);
@@ -204,7 +222,7 @@ impl ScriptTask {
     /// Draws one trial's epochs with the lengths it gets (drawn lengths included), from the
     /// same stream as [`Task::trial`]; `None` for the per-step form. Used to describe and
     /// draw epochs (`psychrnn check`, `psychrnn trials`).
-    pub fn epoch_spans(&self, rng: &mut Rng) -> Result<Option<Vec<(Epoch, f64)>>, String> {
+    pub fn epoch_spans(&self, rng: &mut Rng) -> Result<Option<Vec<(Epoch, f64)>>, TrialError> {
         let params = self.params(rng)?;
         let TrialForm::Epochs(f) = &self.form else {
             return Ok(None);
@@ -216,12 +234,22 @@ impl ScriptTask {
     }
 
     /// Calls a curriculum rule closure (defined in the same script) with `arg`.
-    pub fn call_rule(&self, f: &FnPtr, arg: Dynamic, context: &str) -> Result<Dynamic, String> {
+    pub fn call_rule(
+        &self,
+        f: &FnPtr,
+        arg: Dynamic,
+        context: &str,
+    ) -> Result<Dynamic, ScriptError> {
         self.call_keyed(f, (arg,), context, "advance")
     }
 
     /// Calls `f`, a `task.KEY` closure named by `context` ("in task.params").
-    fn call(&self, f: &FnPtr, args: impl rhai::FuncArgs, context: &str) -> Result<Dynamic, String> {
+    fn call(
+        &self,
+        f: &FnPtr,
+        args: impl rhai::FuncArgs,
+        context: &str,
+    ) -> Result<Dynamic, ScriptError> {
         let key = context.rsplit('.').next().unwrap_or("");
         self.call_keyed(f, args, context, key)
     }
@@ -234,16 +262,16 @@ impl ScriptTask {
         args: impl rhai::FuncArgs,
         context: &str,
         key: &str,
-    ) -> Result<Dynamic, String> {
+    ) -> Result<Dynamic, ScriptError> {
         super::sandbox::start_call();
         f.call::<Dynamic>(&self.engine, &self.ast, args)
             .map_err(|e: Box<EvalAltResult>| {
                 let fallback = closure_position(&self.source, key);
-                ScriptError::from_eval_at(&self.file, &e, context, fallback).to_string()
+                ScriptError::from_eval_at(&self.file, &e, context, fallback)
             })
     }
 
-    fn params(&self, rng: &mut Rng) -> Result<Map, String> {
+    fn params(&self, rng: &mut Rng) -> Result<Map, TrialError> {
         let script_rng = ScriptRng::new(rng.clone());
         let params = if self.params_takes_settings {
             self.call(
@@ -257,21 +285,23 @@ impl ScriptTask {
         *rng = script_rng.state();
         let type_name = params.type_name();
         params.try_cast::<Map>().ok_or_else(|| {
-            format!("task.params must return a map of trial parameters, got {type_name}")
+            TrialError::Description(format!(
+                "task.params must return a map of trial parameters, got {type_name}"
+            ))
         })
     }
 
-    fn epochs(&self, value: Dynamic) -> Result<Vec<Epoch>, String> {
+    fn epochs(&self, value: Dynamic) -> Result<Vec<Epoch>, TrialError> {
         let type_name = value.type_name();
         let Some(items) = value.try_cast::<Array>() else {
-            return Err(format!(
+            return Err(TrialError::Description(format!(
                 "task.trial must return an array of epoch maps, got {type_name}"
-            ));
+            )));
         };
         items
             .into_iter()
             .enumerate()
-            .map(|(k, item)| self.epoch(item, k))
+            .map(|(k, item)| self.epoch(item, k).map_err(TrialError::Description))
             .collect()
     }
 
@@ -333,7 +363,7 @@ impl ScriptTask {
         })
     }
 
-    fn epoch_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, String> {
+    fn epoch_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, TrialError> {
         let value = self.call(f, (params.clone(),), "in task.trial")?;
         let epochs = self.epochs(value)?;
         let filled = fill_epochs(&self.shape, &epochs, self.config.input_noise, rng)?;
@@ -352,7 +382,7 @@ impl ScriptTask {
         })
     }
 
-    fn step_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, String> {
+    fn step_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, TrialError> {
         let (n_steps, n_in, n_out) = (self.shape.n_steps(), self.shape.n_in(), self.shape.n_out());
         let mut inputs = Vec::with_capacity(n_steps * n_in);
         let mut targets = Vec::with_capacity(n_steps * n_out);
@@ -367,10 +397,10 @@ impl ScriptTask {
                 .try_cast::<Array>()
                 .filter(|a| a.len() == 3)
                 .ok_or_else(|| {
-                    format!(
+                    TrialError::Description(format!(
                         "{}: task.step must return [input, target, mask], got {type_name}",
                         at()
-                    )
+                    ))
                 })?;
             for (k, (what, names, out)) in [
                 ("input", &self.shape.inputs, &mut inputs),
@@ -381,14 +411,15 @@ impl ScriptTask {
             .enumerate()
             {
                 let values = channel_values(&parts[k], names)
-                    .map_err(|e| format!("{}: {what}: {e}", at()))?;
+                    .map_err(|e| TrialError::Description(format!("{}: {what}: {e}", at())))?;
                 if let Some(c) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(format!(
-                        "{}: {what} of channel {c} ({}) is {}; values must be finite numbers",
-                        at(),
-                        names[c],
-                        values[c]
-                    ));
+                    return Err(TrialError::NotFinite {
+                        at: at(),
+                        array: what,
+                        channel: c,
+                        name: names[c].clone(),
+                        value: values[c],
+                    });
                 }
                 out.extend(values);
             }
@@ -511,7 +542,7 @@ impl Task for ScriptTask {
         &self.config.score
     }
 
-    fn trial(&self, rng: &mut Rng) -> Result<Trial, String> {
+    fn trial(&self, rng: &mut Rng) -> Result<Trial, TrialError> {
         let params = self.params(rng)?;
         match &self.form {
             TrialForm::Epochs(f) => self.epoch_trial(f, params, rng),

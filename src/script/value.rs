@@ -85,17 +85,28 @@ pub fn from_yaml(value: &Value) -> Dynamic {
     }
 }
 
+/// Why [`set_path`] cannot set a path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SetPathError {
+    /// The path has an empty part (`train..x`); holds the path.
+    #[error("`{0}` has an empty part")]
+    EmptyPart(String),
+    /// A value on the way is not a mapping; holds the path up to it.
+    #[error("`{0}` is not a section")]
+    NotASection(String),
+}
+
 /// Sets `path` (dot-separated, e.g. `train.iterations`) in a YAML mapping tree, creating
 /// intermediate mappings. Fails if an intermediate value exists and is not a mapping.
-pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), SetPathError> {
     let parts: Vec<&str> = path.split('.').collect();
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
         if part.is_empty() {
-            return Err(format!("`{path}` has an empty part"));
+            return Err(SetPathError::EmptyPart(path.to_string()));
         }
         let Value::Mapping(map) = node else {
-            return Err(format!("`{}` is not a section", parts[..i].join(".")));
+            return Err(SetPathError::NotASection(parts[..i].join(".")));
         };
         let key = Value::String(part.to_string());
         if i + 1 == parts.len() {
@@ -139,6 +150,8 @@ mod tests {
             "train:\n  iterations: 7\nmodel:\n  n_rec: 3\n"
         );
         let err = set_path(&mut root, "train.iterations.x", Value::Null).unwrap_err();
-        assert_eq!(err, "`train.iterations` is not a section");
+        assert_eq!(err.to_string(), "`train.iterations` is not a section");
+        let err = set_path(&mut root, "train..x", Value::Null).unwrap_err();
+        assert_eq!(err, SetPathError::EmptyPart("train..x".into()));
     }
 }

@@ -21,27 +21,82 @@ pub struct GridAxis {
     pub values: Vec<Value>,
 }
 
+/// Why a grid axis (`--grid`) or a whole grid is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    /// The axis is not written `section.key=v1,v2,…`.
+    #[error("expected section.key=v1,v2,… (e.g. model.n_rec=50,100), got `{0}`")]
+    Syntax(String),
+    /// The part before `=` is not a dotted setting path.
+    #[error("`{0}` is not a setting path like model.n_rec")]
+    Path(String),
+    /// A value is not YAML.
+    #[error("`{value}` is not a value: {source}")]
+    Value {
+        /// The value as written.
+        value: String,
+        /// The YAML error.
+        source: serde_norway::Error,
+    },
+    /// The axis lists no values.
+    #[error("`{0}` lists no values")]
+    NoValues(String),
+    /// The same setting is on two axes.
+    #[error(
+        "--grid {0} is given twice; give all its values on one axis, e.g. --grid {0}=v1,v2,v3"
+    )]
+    AxisTwice(String),
+    /// A setting is both an axis and a `--set` override.
+    #[error("{0} is both a --grid axis and a --set setting; keep one")]
+    AxisAndSet(String),
+    /// An axis lists a value twice (two runs would share a directory).
+    #[error("--grid {path} lists {value} twice; each value once")]
+    ValueTwice {
+        /// The axis.
+        path: String,
+        /// The value, as written on a command line.
+        value: String,
+    },
+    /// The seeds run past `u64::MAX`.
+    #[error(
+        "--first-seed {first_seed} with --seeds {seeds} runs past the largest seed {}",
+        u64::MAX
+    )]
+    SeedOverflow {
+        /// `--first-seed`.
+        first_seed: u64,
+        /// `--seeds`.
+        seeds: u64,
+    },
+    /// More than [`MAX_RUNS`] runs (`None`: more than 2^64).
+    #[error("the grid and --seeds make {} runs; a sweep holds at most {MAX_RUNS}", runs.map_or("more than 2^64".to_string(), |n| n.to_string()))]
+    TooManyRuns {
+        /// The number of runs, if it fits in a u64.
+        runs: Option<u64>,
+    },
+}
+
 impl std::str::FromStr for GridAxis {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = GridError;
+    fn from_str(s: &str) -> Result<Self, GridError> {
         let Some((path, list)) = s.split_once('=') else {
-            return Err(format!(
-                "expected section.key=v1,v2,… (e.g. model.n_rec=50,100), got `{s}`"
-            ));
+            return Err(GridError::Syntax(s.to_string()));
         };
         let path = path.trim();
         if path.is_empty() || !path.contains('.') {
-            return Err(format!("`{path}` is not a setting path like model.n_rec"));
+            return Err(GridError::Path(path.to_string()));
         }
         let values = list
             .split(',')
             .map(|v| {
-                serde_norway::from_str::<Value>(v.trim())
-                    .map_err(|e| format!("`{v}` is not a value: {e}"))
+                serde_norway::from_str::<Value>(v.trim()).map_err(|source| GridError::Value {
+                    value: v.to_string(),
+                    source,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if values.is_empty() || list.trim().is_empty() {
-            return Err(format!("`{s}` lists no values"));
+            return Err(GridError::NoValues(s.to_string()));
         }
         Ok(GridAxis {
             path: path.to_string(),
@@ -61,43 +116,31 @@ pub fn check_grid(
     shared: &[String],
     seeds: u64,
     first_seed: u64,
-) -> Result<(), String> {
+) -> Result<(), GridError> {
     for (i, axis) in axes.iter().enumerate() {
         if axes[..i].iter().any(|a| a.path == axis.path) {
-            return Err(format!(
-                "--grid {} is given twice; give all its values on one axis, e.g. --grid {}=v1,v2,v3",
-                axis.path, axis.path
-            ));
+            return Err(GridError::AxisTwice(axis.path.clone()));
         }
         if shared.contains(&axis.path) {
-            return Err(format!(
-                "{} is both a --grid axis and a --set setting; keep one",
-                axis.path
-            ));
+            return Err(GridError::AxisAndSet(axis.path.clone()));
         }
         let texts: Vec<String> = axis.values.iter().map(value_text).collect();
         if let Some(j) = (0..texts.len()).find(|&j| texts[..j].contains(&texts[j])) {
-            return Err(format!(
-                "--grid {} lists {} twice; each value once",
-                axis.path, texts[j]
-            ));
+            return Err(GridError::ValueTwice {
+                path: axis.path.clone(),
+                value: texts[j].clone(),
+            });
         }
     }
     if first_seed.checked_add(seeds).is_none() {
-        return Err(format!(
-            "--first-seed {first_seed} with --seeds {seeds} runs past the largest seed {}",
-            u64::MAX
-        ));
+        return Err(GridError::SeedOverflow { first_seed, seeds });
     }
     let runs = axes
         .iter()
         .try_fold(seeds, |n, a| n.checked_mul(a.values.len() as u64));
     match runs {
         Some(n) if n <= MAX_RUNS => Ok(()),
-        _ => Err(format!(
-            "the grid and --seeds make {} runs; a sweep holds at most {MAX_RUNS}",
-            runs.map_or("more than 2^64".to_string(), |n| n.to_string())
-        )),
+        _ => Err(GridError::TooManyRuns { runs }),
     }
 }
 
@@ -304,13 +347,30 @@ mod tests {
             "n_rec=50, dale_ratio=null"
         );
         assert_eq!(setting_label(&runs[0].settings), "n_rec=50, dale_ratio=0.8");
-        assert!("n_rec=5"
-            .parse::<GridAxis>()
-            .unwrap_err()
-            .contains("not a setting path"));
-        assert!("model.n_rec"
-            .parse::<GridAxis>()
-            .unwrap_err()
-            .contains("expected section.key=v1,v2"));
+        assert_eq!(
+            "n_rec=5".parse::<GridAxis>().unwrap_err().to_string(),
+            "`n_rec` is not a setting path like model.n_rec"
+        );
+        assert_eq!(
+            "model.n_rec".parse::<GridAxis>().unwrap_err().to_string(),
+            "expected section.key=v1,v2,… (e.g. model.n_rec=50,100), got `model.n_rec`"
+        );
+        assert_eq!(
+            "model.x=1,2,1"
+                .parse::<GridAxis>()
+                .map(|a| check_grid(&[a], &[], 1, 0))
+                .unwrap()
+                .unwrap_err()
+                .to_string(),
+            "--grid model.x lists 1 twice; each value once"
+        );
+        assert_eq!(
+            check_grid(&[], &[], 2, u64::MAX).unwrap_err().to_string(),
+            format!(
+                "--first-seed {} with --seeds 2 runs past the largest seed {}",
+                u64::MAX,
+                u64::MAX
+            )
+        );
     }
 }

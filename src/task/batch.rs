@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::TrialError;
+
 /// One value of a trial condition (coherence, direction, context name, …).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConditionValue {
@@ -81,7 +83,7 @@ impl Batch {
     }
 
     /// Stores trial `i`; says what is wrong if its arrays have the wrong size.
-    pub fn set_trial(&mut self, i: usize, trial: Trial) -> Result<(), String> {
+    pub fn set_trial(&mut self, i: usize, trial: Trial) -> Result<(), TrialError> {
         let (t, ni, no) = (self.n_steps, self.n_in, self.n_out);
         for (what, len, want) in [
             ("inputs", trial.inputs.len(), t * ni),
@@ -89,10 +91,13 @@ impl Batch {
             ("mask", trial.mask.len(), t * no),
         ] {
             if len != want {
-                return Err(format!(
-                    "{what} has {len} values, expected {want} ({t} steps × {} channels)",
-                    want / t.max(1)
-                ));
+                return Err(TrialError::ArraySize {
+                    array: what,
+                    len,
+                    expected: want,
+                    steps: t,
+                    channels: want / t.max(1),
+                });
             }
         }
         self.inputs[i * t * ni..(i + 1) * t * ni].copy_from_slice(&trial.inputs);

@@ -4,6 +4,29 @@ use std::fmt;
 
 use crate::random::Rng;
 
+/// Why a [`Distribution`]'s parameters are unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DistributionError {
+    /// A parameter is NaN or infinite.
+    #[error("{distribution}: {parameter} must be a finite number, got {value}")]
+    NotFinite {
+        /// The distribution as written (`uniform(0, inf)`).
+        distribution: String,
+        /// Which parameter (`lo`, `mean`, `every value`, …).
+        parameter: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// The parameters break a condition the distribution needs.
+    #[error("{distribution}: needs {condition}")]
+    Needs {
+        /// The distribution as written.
+        distribution: String,
+        /// The condition (`lo ≤ hi`, `mean > 0`, …).
+        condition: &'static str,
+    },
+}
+
 /// A distribution over numbers (milliseconds, when it is a duration).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Distribution {
@@ -30,14 +53,22 @@ pub enum Distribution {
 }
 
 impl Distribution {
-    /// Checks the parameters; the message says what is wrong and what is expected.
-    pub fn validate(&self) -> Result<(), String> {
-        let finite = |name: &str, v: f64| {
-            if v.is_finite() {
+    /// Checks the parameters; the error says what is wrong and what is expected.
+    pub fn validate(&self) -> Result<(), DistributionError> {
+        let finite = |parameter: &'static str, value: f64| {
+            if value.is_finite() {
                 Ok(())
             } else {
-                Err(format!("{self}: {name} must be a finite number, got {v}"))
+                Err(DistributionError::NotFinite {
+                    distribution: self.to_string(),
+                    parameter,
+                    value,
+                })
             }
+        };
+        let needs = |condition: &'static str| DistributionError::Needs {
+            distribution: self.to_string(),
+            condition,
         };
         match self {
             Distribution::Constant(v) => finite("value", *v),
@@ -45,13 +76,13 @@ impl Distribution {
                 finite("lo", *lo)?;
                 finite("hi", *hi)?;
                 if lo > hi {
-                    return Err(format!("{self}: needs lo ≤ hi"));
+                    return Err(needs("lo ≤ hi"));
                 }
                 Ok(())
             }
             Distribution::Choice(values) => {
                 if values.is_empty() {
-                    return Err("choice([]): needs at least one value".into());
+                    return Err(needs("at least one value"));
                 }
                 values.iter().try_for_each(|v| finite("every value", *v))
             }
@@ -59,10 +90,10 @@ impl Distribution {
                 finite("mean", *mean)?;
                 finite("min", *min)?;
                 if *mean <= 0.0 {
-                    return Err(format!("{self}: needs mean > 0"));
+                    return Err(needs("mean > 0"));
                 }
                 if max.is_nan() || min >= max {
-                    return Err(format!("{self}: needs min < max"));
+                    return Err(needs("min < max"));
                 }
                 Ok(())
             }
@@ -152,7 +183,8 @@ mod tests {
         assert_eq!(
             Distribution::Uniform { lo: 5.0, hi: 1.0 }
                 .validate()
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "uniform(5, 1): needs lo ≤ hi"
         );
         assert!(Distribution::TruncExp {
@@ -162,7 +194,23 @@ mod tests {
         }
         .validate()
         .is_err());
-        assert!(Distribution::Choice(vec![]).validate().is_err());
+        assert_eq!(
+            Distribution::Choice(vec![])
+                .validate()
+                .unwrap_err()
+                .to_string(),
+            "choice([]): needs at least one value"
+        );
+        assert_eq!(
+            Distribution::Uniform {
+                lo: 0.0,
+                hi: f64::INFINITY
+            }
+            .validate()
+            .unwrap_err()
+            .to_string(),
+            "uniform(0, inf): hi must be a finite number, got inf"
+        );
         assert_eq!(
             Distribution::Choice(vec![3.0, 1.0, 2.0]).range(),
             (1.0, 3.0)

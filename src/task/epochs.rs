@@ -10,7 +10,7 @@
 
 use crate::random::Rng;
 
-use super::{Distribution, EpochSpan, TaskShape};
+use super::{Distribution, EpochSpan, TaskShape, TrialError};
 
 /// Values that hold during one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ pub struct FilledTrial {
 }
 
 /// Checks that every value is finite (and every mask weight ≥ 0); names epoch and channel.
-fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), String> {
+fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), TrialError> {
     let groups = [
         ("input", &e.values.input, &shape.inputs),
         ("target", &e.values.target, &shape.outputs),
@@ -64,16 +64,21 @@ fn check_values(e: &Epoch, shape: &TaskShape) -> Result<(), String> {
     for (what, values, names) in groups {
         for (c, v) in values.iter().enumerate() {
             if !v.is_finite() {
-                return Err(format!(
-                    "epoch '{}': {what} of channel {c} ({}) is {v}; values must be finite numbers",
-                    e.name, names[c]
-                ));
+                return Err(TrialError::NotFinite {
+                    at: format!("epoch '{}'", e.name),
+                    array: what,
+                    channel: c,
+                    name: names[c].clone(),
+                    value: *v,
+                });
             }
             if what == "mask" && *v < 0.0 {
-                return Err(format!(
-                    "epoch '{}': mask of channel {c} ({}) is {v}; mask weights must be ≥ 0",
-                    e.name, names[c]
-                ));
+                return Err(TrialError::NegativeMask {
+                    at: format!("epoch '{}'", e.name),
+                    channel: c,
+                    name: names[c].clone(),
+                    value: *v,
+                });
             }
         }
     }
@@ -92,13 +97,13 @@ pub fn fill_epochs(
     epochs: &[Epoch],
     input_noise: f64,
     rng: &mut Rng,
-) -> Result<FilledTrial, String> {
+) -> Result<FilledTrial, TrialError> {
     let (n_steps, n_in, n_out) = (shape.n_steps(), shape.n_in(), shape.n_out());
     if epochs.is_empty() {
-        return Err(
+        return Err(TrialError::Description(
             "task.trial returned no epochs; a trial needs at least one epoch (e.g. [#{ name: \"response\", target: 1.0 }])"
                 .into(),
-        );
+        ));
     }
     // The first step at or after `ms` (a small tolerance absorbs sums like 0.1 + 0.2).
     let first_step_at = |ms: f64| (ms / shape.dt - 1e-9).ceil().max(0.0);
@@ -109,11 +114,11 @@ pub fn fill_epochs(
     for (k, e) in epochs.iter().enumerate() {
         let check = |what: &str, len: usize, want: usize, names: &[String]| {
             if len != want {
-                Err(format!(
+                Err(TrialError::Description(format!(
                     "epoch '{}': {what} has {len} values but the task has {want} channels ({})",
                     e.name,
                     names.join(", ")
-                ))
+                )))
             } else {
                 Ok(())
             }
@@ -124,42 +129,44 @@ pub fn fill_epochs(
         check_values(e, shape)?;
         let end = match &e.duration {
             Some(dist) => {
-                dist.validate()
-                    .map_err(|m| format!("epoch '{}': duration {m}", e.name))?;
+                dist.validate().map_err(|source| TrialError::Duration {
+                    epoch: e.name.clone(),
+                    source,
+                })?;
                 let d = match dist {
                     Distribution::Constant(d) => *d,
                     drawn => drawn.sample(rng),
                 };
                 if !(d.is_finite() && d >= 0.0) {
-                    return Err(format!(
+                    return Err(TrialError::Description(format!(
                         "epoch '{}': duration must be a non-negative number of ms, got {d}",
                         e.name
-                    ));
+                    )));
                 }
                 end_ms += d;
                 let end = first_step_at(end_ms);
                 if end > n_steps as f64 {
-                    return Err(format!(
+                    return Err(TrialError::Description(format!(
                         "epoch '{}' ends at {end_ms} ms, after the end of the trial at {} ms (task.duration, {n_steps} steps of {} ms); shorten the epochs or lengthen the trial",
                         e.name, shape.duration, shape.dt
-                    ));
+                    )));
                 }
                 end as usize
             }
             None if k + 1 == epochs.len() => n_steps,
             None => {
-                return Err(format!(
+                return Err(TrialError::Description(format!(
                     "epoch '{}' has no duration, but only the last epoch may run to the end of the trial",
                     e.name
-                ))
+                )))
             }
         };
         if let Some(s) = e.values.input_noise {
             if !(s.is_finite() && s >= 0.0) {
-                return Err(format!(
+                return Err(TrialError::Description(format!(
                     "epoch '{}': input_noise must be ≥ 0, got {s}",
                     e.name
-                ));
+                )));
             }
         }
         durations.push((end - start) as f64 * shape.dt);
@@ -297,7 +304,9 @@ mod tests {
     fn wrong_channel_count_names_epoch_and_channels() {
         let mut e = epoch("stim", Some(10.0), [1.0, 1.0], 1.0);
         e.values.input.push(3.0);
-        let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "epoch 'stim': input has 3 values but the task has 2 channels (a, b)"
@@ -333,14 +342,18 @@ mod tests {
     #[test]
     fn non_finite_values_and_negative_masks_name_the_channel() {
         let mut e = epoch("stim", Some(10.0), [1.0, f32::NAN], 1.0);
-        let err = fill_epochs(&shape(), &[e.clone()], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        let err = fill_epochs(&shape(), &[e.clone()], 0.0, &mut Rng::from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "epoch 'stim': input of channel 1 (b) is NaN; values must be finite numbers"
         );
         e.values.input[1] = 0.0;
         e.values.mask[0] = -1.0;
-        let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        let err = fill_epochs(&shape(), &[e], 0.0, &mut Rng::from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("mask of channel 0 (y) is -1"), "{err}");
     }
 
@@ -364,7 +377,9 @@ mod tests {
             epoch("fix", Some(60.0), [0.0, 0.0], 0.0),
             epoch("decision", Some(50.0), [0.0, 0.0], 1.0),
         ];
-        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with(
                 "epoch 'decision' ends at 110 ms, after the end of the trial at 100 ms"
@@ -387,7 +402,9 @@ mod tests {
 
     #[test]
     fn a_trial_without_epochs_is_an_error() {
-        let err = fill_epochs(&shape(), &[], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        let err = fill_epochs(&shape(), &[], 0.0, &mut Rng::from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("task.trial returned no epochs"), "{err}");
     }
 
@@ -397,7 +414,9 @@ mod tests {
             epoch("a", None, [0.0, 0.0], 0.0),
             epoch("b", Some(1.0), [0.0, 0.0], 0.0),
         ];
-        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        let err = fill_epochs(&shape(), &e, 0.0, &mut Rng::from_seed(0))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("only the last epoch"), "{err}");
     }
 }

@@ -3,19 +3,24 @@
 //! A [`Task`] produces one [`Trial`] at a time from a seeded [`Rng`]; [`generate_batch`] draws a
 //! whole [`Batch`] from the run seed so the same seed always gives the same trials.
 
+mod argmax;
 mod batch;
 mod distribution;
 mod epochs;
+mod error;
 mod prefetch;
 mod scorer;
-mod scoring;
 
+pub use argmax::{argmax_accuracy, argmax_channel, argmax_choices};
 pub use batch::{Batch, ConditionValue, Conditions, EpochSpan, Trial};
-pub use distribution::{trunc_exp, Distribution};
+pub use distribution::{trunc_exp, Distribution, DistributionError};
 pub use epochs::{fill_epochs, Epoch, EpochValues, FilledTrial};
+pub use error::{TaskError, TrialError};
 pub use prefetch::BatchPrefetcher;
-pub use scorer::{d_prime, decode_angle, normal_quantile, wrap_angle, AngleDecode, Scorer, Scores};
-pub use scoring::{argmax_accuracy, argmax_choices};
+pub use scorer::{
+    d_prime, decode_angle, normal_quantile, wrap_angle, AngleDecode, ScoreError, ScoreProblem,
+    Scorer, Scores, TrialProblem,
+};
 
 use crate::random::Rng;
 use serde::{Deserialize, Serialize};
@@ -195,32 +200,6 @@ impl TaskConfig {
     }
 }
 
-/// Errors while building trials.
-#[derive(Debug, thiserror::Error)]
-pub enum TaskError {
-    /// A task field has an unusable value.
-    #[error("task.{field}: {message}")]
-    Shape {
-        /// The task field.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// One trial could not be built.
-    #[error("task `{task}`, trial {trial}: {message}")]
-    Trial {
-        /// The task's name.
-        task: String,
-        /// Index of the trial within its batch.
-        trial: usize,
-        /// What is wrong (names the epoch and channel where it can).
-        message: String,
-    },
-    /// The batch-building thread stopped.
-    #[error("trial generation stopped: {0}")]
-    Generator(String),
-}
-
 /// A source of trials. Script tasks and native Rust tasks both implement it.
 pub trait Task: Send + Sync {
     /// The task's name, used in messages and reports.
@@ -229,7 +208,7 @@ pub trait Task: Send + Sync {
     fn shape(&self) -> &TaskShape;
     /// Draws one trial; all randomness comes from `rng`. An error says what is wrong (naming
     /// the epoch, field or channel); the caller adds the task and trial index.
-    fn trial(&self, rng: &mut Rng) -> Result<Trial, String>;
+    fn trial(&self, rng: &mut Rng) -> Result<Trial, TrialError>;
     /// How a trial is scored; PsychRNN's argmax accuracy unless the task says otherwise.
     fn scorer(&self) -> &Scorer {
         &DEFAULT_SCORER
@@ -291,7 +270,7 @@ pub fn generate_batch_with_threads(
         }
         out
     };
-    let mut trials: Vec<Result<Trial, String>> = Vec::with_capacity(n_trials);
+    let mut trials: Vec<Result<Trial, TrialError>> = Vec::with_capacity(n_trials);
     let mut first = 0;
     let threads = if threads == 0 && n_trials > 1 {
         let start = std::time::Instant::now();
@@ -329,10 +308,10 @@ pub fn generate_batch_with_threads(
     // Each chunk ends at its first failure and the chunks before it are complete, so the
     // first failure met here is the lowest failing trial, at its own index.
     for (i, trial) in trials.into_iter().enumerate() {
-        let fail = |message: String| TaskError::Trial {
+        let fail = |source: TrialError| TaskError::Trial {
             task: task.name().to_string(),
             trial: i,
-            message,
+            source,
         };
         out.set_trial(i, trial.map_err(fail)?).map_err(fail)?;
     }

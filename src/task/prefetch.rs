@@ -49,7 +49,7 @@ impl BatchPrefetcher {
         let receiver = self.receiver.as_ref().expect("prefetcher is running");
         receiver
             .recv()
-            .unwrap_or_else(|_| Err(TaskError::Generator("the batch thread ended".into())))
+            .unwrap_or_else(|_| Err(TaskError::GeneratorStopped))
     }
 }
 

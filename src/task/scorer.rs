@@ -10,7 +10,7 @@ use std::f64::consts::PI;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, ConditionValue, EpochSpan, TaskShape};
+use super::{argmax_channel, Batch, ConditionValue, EpochSpan, TaskShape};
 use crate::did_you_mean::suggestion;
 
 /// How one trial is scored.
@@ -152,6 +152,83 @@ impl Default for Scorer {
     }
 }
 
+/// Why a scorer cannot be used or cannot score a batch: the scorer's kind and the problem.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("score ({scorer}): {problem}")]
+pub struct ScoreError {
+    /// The scorer's `kind` (`argmax`, `angle`, …).
+    pub scorer: &'static str,
+    /// What is wrong.
+    pub problem: ScoreProblem,
+}
+
+/// What is wrong with a scorer or with what it reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScoreProblem {
+    /// A channel the scorer names is not an output of the task.
+    #[error("{}no output channel `{channel}`; outputs: {}{}", field.map_or(String::new(), |f| format!("{f}: ")), outputs.join(", "), suggestion(channel, outputs.iter().map(String::as_str)))]
+    UnknownChannel {
+        /// The scorer field naming it (`channels`, `fixation`), when scoring.
+        field: Option<&'static str>,
+        /// The channel named.
+        channel: String,
+        /// The task's output channels.
+        outputs: Vec<String>,
+    },
+    /// A setting of the scorer is out of range or empty; says which and what it must be.
+    #[error("{0}")]
+    Setting(String),
+    /// One trial lacks what the scorer reads.
+    #[error("trial {trial}: {problem}")]
+    Trial {
+        /// Index of the trial in its batch.
+        trial: usize,
+        /// What it lacks.
+        problem: TrialProblem,
+    },
+}
+
+/// What a trial lacks for its scorer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrialProblem {
+    /// The condition is text where the scorer needs a number.
+    #[error("condition `{name}` is the text \"{text}\", but the scorer needs a number")]
+    TextCondition {
+        /// The condition.
+        name: String,
+        /// Its text.
+        text: String,
+    },
+    /// The trial has no condition of that name.
+    #[error("no condition `{name}`; its conditions are: {}{}", conditions.join(", "), suggestion(name, conditions.iter().map(String::as_str)))]
+    NoCondition {
+        /// The condition named.
+        name: String,
+        /// The trial's conditions.
+        conditions: Vec<String>,
+    },
+    /// The scorer needs an epoch but the task is written per step.
+    #[error("the scorer needs epoch `{epoch}`, but the task describes its trials per step and has no epochs")]
+    NoEpochs {
+        /// The epoch named.
+        epoch: String,
+    },
+    /// The trial has no epoch of that name.
+    #[error("no epoch `{epoch}`; its epochs are: {}{}", epochs.join(", "), suggestion(epoch, epochs.iter().map(String::as_str)))]
+    NoEpoch {
+        /// The epoch named.
+        epoch: String,
+        /// The trial's epochs, in order.
+        epochs: Vec<String>,
+    },
+    /// The epoch has no steps, so the trial cannot be judged.
+    #[error("epoch `{epoch}` has no steps (it lasts less than half a step), so the scorer cannot judge the trial; make it longer")]
+    EmptyEpoch {
+        /// The epoch.
+        epoch: String,
+    },
+}
+
 /// What scoring a batch found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scores {
@@ -186,51 +263,49 @@ impl TrialView<'_> {
         self.outputs[step * self.n_out + channel] as f64
     }
 
-    fn condition(&self, name: &str) -> Result<f64, String> {
-        let conditions = &self.batch.conditions[self.index];
-        match conditions.get(name) {
-            Some(ConditionValue::Number(x)) => Ok(*x),
-            Some(ConditionValue::Text(s)) => Err(format!(
-                "trial {}: condition `{name}` is the text \"{s}\", but the scorer needs a number",
-                self.index
-            )),
-            None => Err(format!(
-                "trial {}: no condition `{name}`; its conditions are: {}{}",
-                self.index,
-                conditions.keys().cloned().collect::<Vec<_>>().join(", "),
-                suggestion(name, conditions.keys().map(String::as_str))
-            )),
+    /// `problem` as a problem of this trial.
+    fn problem(&self, problem: TrialProblem) -> ScoreProblem {
+        ScoreProblem::Trial {
+            trial: self.index,
+            problem,
         }
     }
 
-    fn spans(&self, name: &str) -> Result<Vec<&EpochSpan>, String> {
+    fn condition(&self, name: &str) -> Result<f64, ScoreProblem> {
+        let conditions = &self.batch.conditions[self.index];
+        match conditions.get(name) {
+            Some(ConditionValue::Number(x)) => Ok(*x),
+            Some(ConditionValue::Text(s)) => Err(self.problem(TrialProblem::TextCondition {
+                name: name.to_string(),
+                text: s.clone(),
+            })),
+            None => Err(self.problem(TrialProblem::NoCondition {
+                name: name.to_string(),
+                conditions: conditions.keys().cloned().collect(),
+            })),
+        }
+    }
+
+    fn spans(&self, name: &str) -> Result<Vec<&EpochSpan>, ScoreProblem> {
         let epochs = &self.batch.epochs[self.index];
         let found: Vec<&EpochSpan> = epochs.iter().filter(|e| e.name == name).collect();
         if found.is_empty() {
-            return Err(if epochs.is_empty() {
-                format!(
-                    "trial {}: the scorer needs epoch `{name}`, but the task describes its trials per step and has no epochs",
-                    self.index
-                )
+            let epoch = name.to_string();
+            return Err(self.problem(if epochs.is_empty() {
+                TrialProblem::NoEpochs { epoch }
             } else {
-                format!(
-                    "trial {}: no epoch `{name}`; its epochs are: {}{}",
-                    self.index,
-                    epochs
-                        .iter()
-                        .map(|e| e.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    suggestion(name, epochs.iter().map(|e| e.name.as_str()))
-                )
-            });
+                TrialProblem::NoEpoch {
+                    epoch,
+                    epochs: epochs.iter().map(|e| e.name.clone()).collect(),
+                }
+            }));
         }
         Ok(found)
     }
 
     /// The epochs named `name` that have steps; an error when the trial has none (a scorer
     /// over an epoch without steps would count the trial right or wrong by default).
-    fn spans_with_steps(&self, name: &str) -> Result<Vec<&EpochSpan>, String> {
+    fn spans_with_steps(&self, name: &str) -> Result<Vec<&EpochSpan>, ScoreProblem> {
         let found: Vec<&EpochSpan> = self
             .spans(name)?
             .into_iter()
@@ -242,11 +317,10 @@ impl TrialView<'_> {
         Ok(found)
     }
 
-    fn no_steps(&self, name: &str) -> String {
-        format!(
-            "trial {}: epoch `{name}` has no steps (it lasts less than half a step), so the scorer cannot judge the trial; make it longer",
-            self.index
-        )
+    fn no_steps(&self, name: &str) -> ScoreProblem {
+        self.problem(TrialProblem::EmptyEpoch {
+            epoch: name.to_string(),
+        })
     }
 
     /// Mean output of each of `channels` over `span` (None when the span is empty).
@@ -269,27 +343,33 @@ impl TrialView<'_> {
     }
 }
 
-/// Index of each named channel among `names`, or an error listing the valid names.
-fn channel_indices(field: &str, wanted: &[String], names: &[String]) -> Result<Vec<usize>, String> {
+/// Index of each named channel among `names`, or an error listing the valid names; `field`
+/// names the scorer field in the message (none while validating).
+fn channel_indices(
+    field: Option<&'static str>,
+    wanted: &[String],
+    names: &[String],
+) -> Result<Vec<usize>, ScoreProblem> {
     wanted
         .iter()
         .map(|w| {
-            names.iter().position(|n| n == w).ok_or_else(|| {
-                format!(
-                    "{field}: no output channel `{w}`; outputs: {}{}",
-                    names.join(", "),
-                    suggestion(w, names.iter().map(String::as_str))
-                )
-            })
+            names
+                .iter()
+                .position(|n| n == w)
+                .ok_or_else(|| ScoreProblem::UnknownChannel {
+                    field,
+                    channel: w.clone(),
+                    outputs: names.to_vec(),
+                })
         })
         .collect()
 }
 
 fn all_or(
-    field: &str,
+    field: Option<&'static str>,
     channels: &Option<Vec<String>>,
     names: &[String],
-) -> Result<Vec<usize>, String> {
+) -> Result<Vec<usize>, ScoreProblem> {
     match channels {
         Some(c) => channel_indices(field, c, names),
         None => Ok((0..names.len()).collect()),
@@ -386,21 +466,35 @@ impl Scorer {
     }
 
     /// Checks channel names and numbers against the task's shape.
-    pub fn validate(&self, shape: &TaskShape) -> Result<(), String> {
-        let field = format!("score ({})", self.kind());
+    pub fn validate(&self, shape: &TaskShape) -> Result<(), ScoreError> {
+        match self {
+            // A nested scorer's error names that scorer.
+            Scorer::All { of } if !of.is_empty() => of.iter().try_for_each(|s| s.validate(shape)),
+            _ => self.check(shape).map_err(|problem| ScoreError {
+                scorer: self.kind(),
+                problem,
+            }),
+        }
+    }
+
+    /// [`Self::validate`] for one scorer (the scorers inside `all` are checked by
+    /// [`Self::validate`]).
+    fn check(&self, shape: &TaskShape) -> Result<(), ScoreProblem> {
         let outs = &shape.outputs;
         let positive = |what: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(format!("{field}: {what} must be a number ≥ 0, got {v}"))
+                Err(ScoreProblem::Setting(format!(
+                    "{what} must be a number ≥ 0, got {v}"
+                )))
             }
         };
         match self {
             Scorer::Argmax { channels, .. } => {
-                let c = all_or(&field, channels, outs)?;
+                let c = all_or(None, channels, outs)?;
                 if c.is_empty() {
-                    return Err(format!("{field}: channels is empty"));
+                    return Err(ScoreProblem::Setting("channels is empty".into()));
                 }
             }
             Scorer::Angle {
@@ -410,22 +504,22 @@ impl Scorer {
                 fixation,
                 ..
             } => {
-                channel_indices(&field, channels, outs)?;
+                channel_indices(None, channels, outs)?;
                 if let Some(f) = fixation {
-                    channel_indices(&field, std::slice::from_ref(f), outs)?;
+                    channel_indices(None, std::slice::from_ref(f), outs)?;
                 }
                 match decode {
                     AngleDecode::Ring if channels.len() < 3 => {
-                        return Err(format!(
-                            "{field}: a ring needs at least 3 channels, got {}",
+                        return Err(ScoreProblem::Setting(format!(
+                            "a ring needs at least 3 channels, got {}",
                             channels.len()
-                        ))
+                        )))
                     }
                     AngleDecode::CosSin if channels.len() != 2 => {
-                        return Err(format!(
-                            "{field}: decode cos_sin needs exactly 2 channels (cos, sin), got {}",
+                        return Err(ScoreProblem::Setting(format!(
+                            "decode cos_sin needs exactly 2 channels (cos, sin), got {}",
                             channels.len()
-                        ))
+                        )))
                     }
                     _ => {}
                 }
@@ -434,9 +528,9 @@ impl Scorer {
             Scorer::Fixation {
                 channel, epochs, ..
             } => {
-                channel_indices(&field, std::slice::from_ref(channel), outs)?;
+                channel_indices(None, std::slice::from_ref(channel), outs)?;
                 if epochs.is_empty() {
-                    return Err(format!("{field}: epochs is empty"));
+                    return Err(ScoreProblem::Setting("epochs is empty".into()));
                 }
             }
             Scorer::Interval {
@@ -445,30 +539,27 @@ impl Scorer {
                 tolerance_ms,
                 ..
             } => {
-                channel_indices(&field, std::slice::from_ref(channel), outs)?;
+                channel_indices(None, std::slice::from_ref(channel), outs)?;
                 positive("tolerance", *tolerance)?;
                 positive("tolerance_ms", *tolerance_ms)?;
             }
             Scorer::GoNogo { channel, .. } => {
-                channel_indices(&field, std::slice::from_ref(channel), outs)?;
+                channel_indices(None, std::slice::from_ref(channel), outs)?;
             }
             Scorer::Sign {
                 channels,
                 min_fraction,
             } => {
-                all_or(&field, channels, outs)?;
+                all_or(None, channels, outs)?;
                 if !(0.0..=1.0).contains(min_fraction) {
-                    return Err(format!(
-                        "{field}: min_fraction must be between 0 and 1, got {min_fraction}"
-                    ));
+                    return Err(ScoreProblem::Setting(format!(
+                        "min_fraction must be between 0 and 1, got {min_fraction}"
+                    )));
                 }
             }
             Scorer::All { of } => {
                 if of.is_empty() {
-                    return Err(format!("{field}: `of` lists no scorers"));
-                }
-                for s in of {
-                    s.validate(shape)?;
+                    return Err(ScoreProblem::Setting("`of` lists no scorers".into()));
                 }
             }
         }
@@ -481,9 +572,12 @@ impl Scorer {
         outputs: &[f32],
         batch: &Batch,
         shape: &TaskShape,
-    ) -> Result<Scores, String> {
+    ) -> Result<Scores, ScoreError> {
         assert_eq!(outputs.len(), batch.targets.len());
-        let prefix = |m: String| format!("score ({}): {m}", self.kind());
+        let prefix = |problem: ScoreProblem| ScoreError {
+            scorer: self.kind(),
+            problem,
+        };
         let per = batch.n_steps * batch.n_out;
         let view = |i: usize| TrialView {
             index: i,
@@ -497,7 +591,7 @@ impl Scorer {
         let mut metrics = Vec::new();
         let correct: Vec<bool> = match self {
             Scorer::Argmax { channels, epoch } => {
-                let c = all_or("channels", channels, outs).map_err(prefix)?;
+                let c = all_or(Some("channels"), channels, outs).map_err(prefix)?;
                 (0..batch.n_trials)
                     .map(|i| argmax_trial(&view(i), &c, epoch.as_deref()).map_err(prefix))
                     .collect::<Result<_, _>>()?
@@ -512,10 +606,10 @@ impl Scorer {
                 threshold,
                 respond,
             } => {
-                let c = channel_indices("channels", channels, outs).map_err(prefix)?;
+                let c = channel_indices(Some("channels"), channels, outs).map_err(prefix)?;
                 let f = match fixation {
                     Some(f) => Some(
-                        channel_indices("fixation", std::slice::from_ref(f), outs)
+                        channel_indices(Some("fixation"), std::slice::from_ref(f), outs)
                             .map_err(prefix)?[0],
                     ),
                     None => None,
@@ -550,7 +644,7 @@ impl Scorer {
                         let err = wrap_angle(decoded - v.condition(target)?).abs();
                         Ok(err <= *tolerance && !fixating)
                     })
-                    .collect::<Result<_, String>>()
+                    .collect::<Result<_, ScoreProblem>>()
                     .map_err(prefix)?
             }
             Scorer::Fixation {
@@ -558,7 +652,7 @@ impl Scorer {
                 epochs,
                 threshold,
             } => {
-                let c = channel_indices("channel", std::slice::from_ref(channel), outs)
+                let c = channel_indices(Some("channel"), std::slice::from_ref(channel), outs)
                     .map_err(prefix)?[0];
                 (0..batch.n_trials)
                     .map(|i| {
@@ -578,7 +672,7 @@ impl Scorer {
                             .iter()
                             .all(|s| (s.start..s.end).all(|t| v.output(t, c) > *threshold)))
                     })
-                    .collect::<Result<_, String>>()
+                    .collect::<Result<_, ScoreProblem>>()
                     .map_err(prefix)?
             }
             Scorer::Interval {
@@ -589,7 +683,7 @@ impl Scorer {
                 tolerance,
                 tolerance_ms,
             } => {
-                let c = channel_indices("channel", std::slice::from_ref(channel), outs)
+                let c = channel_indices(Some("channel"), std::slice::from_ref(channel), outs)
                     .map_err(prefix)?[0];
                 (0..batch.n_trials)
                     .map(|i| {
@@ -609,7 +703,7 @@ impl Scorer {
                             },
                         )
                     })
-                    .collect::<Result<_, String>>()
+                    .collect::<Result<_, ScoreProblem>>()
                     .map_err(prefix)?
             }
             Scorer::GoNogo {
@@ -618,7 +712,7 @@ impl Scorer {
                 go,
                 threshold,
             } => {
-                let c = channel_indices("channel", std::slice::from_ref(channel), outs)
+                let c = channel_indices(Some("channel"), std::slice::from_ref(channel), outs)
                     .map_err(prefix)?[0];
                 let (mut hits, mut n_go, mut fas, mut n_nogo) = (0, 0, 0, 0);
                 let verdicts = (0..batch.n_trials)
@@ -638,7 +732,7 @@ impl Scorer {
                         }
                         Ok(responded == is_go)
                     })
-                    .collect::<Result<_, String>>()
+                    .collect::<Result<_, ScoreProblem>>()
                     .map_err(prefix)?;
                 let rate = |k: usize, n: usize| {
                     if n == 0 {
@@ -656,7 +750,7 @@ impl Scorer {
                 channels,
                 min_fraction,
             } => {
-                let c = all_or("channels", channels, outs).map_err(prefix)?;
+                let c = all_or(Some("channels"), channels, outs).map_err(prefix)?;
                 (0..batch.n_trials)
                     .map(|i| {
                         let v = view(i);
@@ -708,24 +802,14 @@ pub fn decode_angle(decode: AngleDecode, outputs: &[f64]) -> f64 {
     }
 }
 
-fn argmax_trial(v: &TrialView, channels: &[usize], epoch: Option<&str>) -> Result<bool, String> {
+fn argmax_trial(
+    v: &TrialView,
+    channels: &[usize],
+    epoch: Option<&str>,
+) -> Result<bool, ScoreProblem> {
     let steps = v.outputs.len() / v.n_out;
-    let pick = |values: &[f32], t0: usize, t1: usize, mask: Option<&[f32]>| -> usize {
-        let mut best = 0;
-        let mut best_sum = f64::NEG_INFINITY;
-        for (k, &c) in channels.iter().enumerate() {
-            let sum: f64 = (t0..t1)
-                .map(|t| {
-                    let at = t * v.n_out + c;
-                    values[at] as f64 * mask.map_or(1.0, |m| m[at] as f64)
-                })
-                .sum();
-            if k == 0 || sum > best_sum {
-                best = k;
-                best_sum = sum;
-            }
-        }
-        best
+    let pick = |values: &[f32], t0: usize, t1: usize, mask: Option<&[f32]>| {
+        argmax_channel(values, mask, v.n_out, t0..t1, channels)
     };
     match epoch {
         None => {
@@ -1006,7 +1090,7 @@ mod tests {
             },
         ];
         for s in scorers {
-            let err = s.score(&o, &b, &sh).unwrap_err();
+            let err = s.score(&o, &b, &sh).unwrap_err().to_string();
             assert!(
                 err.contains("trial 0: epoch `response` has no steps"),
                 "{}: {err}",
@@ -1027,7 +1111,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(err.contains("epoch `response` has no steps"), "{err}");
     }
 
@@ -1275,7 +1359,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(err.starts_with("score (angle): "), "{err}");
         assert!(err.contains("trial 1"), "{err}");
         assert!(err.contains("no condition `direction`"), "{err}");
@@ -1291,7 +1375,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(
             err.contains("no condition `thetaa`") && err.contains("did you mean `theta`?"),
             "{err}"
@@ -1307,7 +1391,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(
             err.contains("`label`") && err.contains("\"left\"") && err.contains("number"),
             "{err}"
@@ -1331,7 +1415,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(err.contains("trial 0"), "{err}");
         assert!(err.contains("no epoch `respons`"), "{err}");
         assert!(err.contains("fixation, stimulus, response"), "{err}");
@@ -1347,7 +1431,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(
             err.contains("`response`") && err.contains("no epochs"),
             "{err}"
@@ -1388,7 +1472,7 @@ mod tests {
         );
         // A trial with none of the listed epochs is an error naming one of them.
         b.epochs[2] = vec![span("go", 0, 10)];
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(err.starts_with("score (fixation): trial 2"), "{err}");
         assert!(err.contains("`fixation`") && err.contains("go"), "{err}");
     }
@@ -1579,7 +1663,7 @@ mod tests {
             channels: None,
             epoch: Some("go".into()),
         };
-        let err = s.score(&o, &b, &sh).unwrap_err();
+        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(
             err.contains("no epoch `go`") && err.contains("fixation, response, delay, response"),
             "{err}"
@@ -1773,7 +1857,7 @@ mod tests {
                 },
             ],
         };
-        let err = broken.score(&o, &b, &sh).unwrap_err();
+        let err = broken.score(&o, &b, &sh).unwrap_err().to_string();
         assert!(
             err.starts_with("score (fixation)") && err.contains("`hold`"),
             "{err}"
@@ -1785,7 +1869,7 @@ mod tests {
     #[test]
     fn validate_names_channels_and_counts() {
         let sh = shape(&["fixation", "left", "right"], 10);
-        let err = go_nogo().validate(&sh).unwrap_err();
+        let err = go_nogo().validate(&sh).unwrap_err().to_string();
         assert!(
             err.contains("`go_out`") && err.contains("fixation, left, right"),
             "{err}"
@@ -1796,7 +1880,7 @@ mod tests {
             go: "go".into(),
             threshold: 0.5,
         };
-        let err = s.validate(&sh).unwrap_err();
+        let err = s.validate(&sh).unwrap_err().to_string();
         assert!(err.starts_with("score (go_nogo)"), "{err}");
         assert!(err.contains("outputs: fixation, left, right"), "{err}");
         assert!(err.contains("did you mean `right`?"), "{err}");
@@ -1805,6 +1889,7 @@ mod tests {
         assert!(s
             .score(&o, &b, &sh)
             .unwrap_err()
+            .to_string()
             .contains("did you mean `right`?"));
 
         let ring2 = angle(
@@ -1816,7 +1901,7 @@ mod tests {
             None,
             None,
         );
-        let err = ring2.validate(&sh).unwrap_err();
+        let err = ring2.validate(&sh).unwrap_err().to_string();
         assert!(err.contains("at least 3") && err.contains("got 2"), "{err}");
         let ring3 = angle(
             names(&["fixation", "left", "right"]),
@@ -1837,7 +1922,11 @@ mod tests {
             None,
             None,
         );
-        assert!(cs3.validate(&sh).unwrap_err().contains("exactly 2"));
+        assert!(cs3
+            .validate(&sh)
+            .unwrap_err()
+            .to_string()
+            .contains("exactly 2"));
         let cs2 = angle(
             names(&["left", "right"]),
             AngleDecode::CosSin,
@@ -1860,6 +1949,7 @@ mod tests {
         assert!(bad_fix
             .validate(&sh)
             .unwrap_err()
+            .to_string()
             .contains("did you mean `fixation`?"));
         let negative = angle(
             names(&["left", "right"]),
@@ -1870,7 +1960,11 @@ mod tests {
             None,
             None,
         );
-        assert!(negative.validate(&sh).unwrap_err().contains("tolerance"));
+        assert!(negative
+            .validate(&sh)
+            .unwrap_err()
+            .to_string()
+            .contains("tolerance"));
 
         let no_epochs = Scorer::Fixation {
             channel: "fixation".into(),
@@ -1880,18 +1974,27 @@ mod tests {
         assert!(no_epochs
             .validate(&sh)
             .unwrap_err()
+            .to_string()
             .contains("epochs is empty"));
         let sign = Scorer::Sign {
             channels: None,
             min_fraction: 1.5,
         };
-        assert!(sign.validate(&sh).unwrap_err().contains("min_fraction"));
+        assert!(sign
+            .validate(&sh)
+            .unwrap_err()
+            .to_string()
+            .contains("min_fraction"));
         assert!(Scorer::All { of: vec![] }.validate(&sh).is_err());
         // A bad part inside `all` is found.
         let all = Scorer::All {
             of: vec![Scorer::ARGMAX, go_nogo()],
         };
-        assert!(all.validate(&sh).unwrap_err().contains("`go_out`"));
+        assert!(all
+            .validate(&sh)
+            .unwrap_err()
+            .to_string()
+            .contains("`go_out`"));
         assert!(Scorer::ARGMAX.validate(&sh).is_ok());
     }
 
@@ -1901,6 +2004,7 @@ mod tests {
             "{kind: angel, channels: [a, b], target: t, epoch: e}",
         )
         .unwrap_err()
+        .to_string()
         .to_string();
         assert!(err.contains("angel"), "{err}");
         for kind in [
@@ -1959,6 +2063,7 @@ mod tests {
             "{kind: fixation, channel: f, epochs: [a], treshold: 0.4}",
         )
         .unwrap_err()
+        .to_string()
         .to_string();
         assert!(err.contains("treshold"), "{err}");
     }

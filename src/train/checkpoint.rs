@@ -16,6 +16,40 @@ use super::{Optimizer, TrainState};
 use crate::model::Network;
 use crate::run_dir::write_atomic;
 
+/// The cause of a checkpoint failure (an I/O, YAML, npz or tensor error, or a mismatch with
+/// the model).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a checkpoint could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Writing failed; the previous checkpoint is kept.
+    #[error("cannot write checkpoint {} ({part}): {source}", dir.display())]
+    Write {
+        /// The checkpoint folder.
+        dir: PathBuf,
+        /// What was being written (`tensors.npz`, `state.yaml`, `moving into place`, …).
+        part: &'static str,
+        /// What went wrong.
+        source: Cause,
+    },
+    /// Neither the checkpoint nor a previous one beside it is complete.
+    #[error("cannot read checkpoint {}: it is incomplete or damaged (and no complete previous checkpoint is beside it)", dir.display())]
+    Incomplete {
+        /// The checkpoint folder.
+        dir: PathBuf,
+    },
+    /// A complete checkpoint could not be read into the model (a changed model, a damaged
+    /// file).
+    #[error("cannot read checkpoint {}: {source}", dir.display())]
+    Read {
+        /// The checkpoint folder read.
+        dir: PathBuf,
+        /// What went wrong.
+        source: Cause,
+    },
+}
+
 #[derive(Serialize, Deserialize)]
 struct Saved {
     /// The run directory's format version (0: before versions were written).
@@ -45,9 +79,11 @@ pub fn write_checkpoint(
     model: &dyn Network,
     state: &TrainState,
     optimizer: &Optimizer,
-) -> Result<(), String> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        format!("cannot write checkpoint {} ({what}): {e}", dir.display())
+) -> Result<(), CheckpointError> {
+    let fail = |part: &'static str, source: Cause| CheckpointError::Write {
+        dir: dir.to_path_buf(),
+        part,
+        source,
     };
     let tmp = dir.with_file_name(format!(".checkpoint-tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
@@ -56,14 +92,14 @@ pub fn write_checkpoint(
     let written = write_folder(&tmp, model, state, optimizer);
     if let Err((what, e)) = written {
         let _ = fs::remove_dir_all(&tmp);
-        return Err(fail(what, &e));
+        return Err(fail(what, e.into()));
     }
     let old = old_dir(dir);
     let _ = fs::remove_dir_all(&old);
     if dir.exists() {
-        fs::rename(dir, &old).map_err(|e| fail("replacing the previous checkpoint", &e))?;
+        fs::rename(dir, &old).map_err(|e| fail("replacing the previous checkpoint", e.into()))?;
     }
-    fs::rename(&tmp, dir).map_err(|e| fail("moving into place", &e))?;
+    fs::rename(&tmp, dir).map_err(|e| fail("moving into place", e.into()))?;
     let _ = fs::remove_dir_all(&old);
     Ok(())
 }
@@ -125,46 +161,51 @@ pub fn read_checkpoint(
     dir: &Path,
     model: &dyn Network,
     optimizer: &mut Optimizer,
-) -> Result<TrainState, String> {
+) -> Result<TrainState, CheckpointError> {
     let dir = if is_complete(dir) {
         dir.to_path_buf()
     } else if is_complete(&old_dir(dir)) {
         old_dir(dir)
     } else {
-        return Err(format!(
-            "cannot read checkpoint {}: it is incomplete or damaged (and no complete previous checkpoint is beside it)",
-            dir.display()
-        ));
+        return Err(CheckpointError::Incomplete {
+            dir: dir.to_path_buf(),
+        });
     };
-    let fail = |e: &dyn std::fmt::Display| format!("cannot read checkpoint {}: {e}", dir.display());
-    let text = fs::read_to_string(dir.join("state.yaml")).map_err(|e| fail(&e))?;
-    let saved: Saved = serde_norway::from_str(&text).map_err(|e| fail(&e))?;
+    let fail = |source: Cause| CheckpointError::Read {
+        dir: dir.clone(),
+        source,
+    };
+    let text = fs::read_to_string(dir.join("state.yaml")).map_err(|e| fail(e.into()))?;
+    let saved: Saved = serde_norway::from_str(&text).map_err(|e| fail(e.into()))?;
     let mut tensors: std::collections::HashMap<String, Tensor> =
         Tensor::read_npz(dir.join("tensors.npz"))
-            .map_err(|e| fail(&e))?
+            .map_err(|e| fail(e.into()))?
             .into_iter()
             .collect();
     for t in model.trainable() {
         let key = format!("param/{}", t.name);
         let value = tensors
             .remove(&key)
-            .ok_or_else(|| fail(&format!("no `{key}`: was the model changed?")))?;
+            .ok_or_else(|| fail(format!("no `{key}`: was the model changed?").into()))?;
         if value.dims() != t.var.dims() {
-            return Err(fail(&format!(
-                "`{key}` has shape {:?}, the model {:?}",
-                value.dims(),
-                t.var.dims()
-            )));
+            return Err(fail(
+                format!(
+                    "`{key}` has shape {:?}, the model {:?}",
+                    value.dims(),
+                    t.var.dims()
+                )
+                .into(),
+            ));
         }
         t.var
             .set(
                 &value
                     .to_dtype(t.var.dtype())
-                    .map_err(|e| fail(&e))?
+                    .map_err(|e| fail(e.into()))?
                     .to_device(&Device::Cpu)
-                    .map_err(|e| fail(&e))?,
+                    .map_err(|e| fail(e.into()))?,
             )
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| fail(e.into()))?;
     }
     let mut slots = Vec::new();
     while let Some(t) = tensors.remove(&format!("optimizer/{}", slots.len())) {
@@ -172,7 +213,7 @@ pub fn read_checkpoint(
     }
     optimizer
         .restore(saved.optimizer_step, slots)
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| fail(e.into()))?;
     Ok(saved.state)
 }
 

@@ -25,6 +25,43 @@ pub enum Decision {
     Settings(Value),
 }
 
+/// Why a curriculum cannot give a stage's task or apply its rule.
+#[derive(Debug, thiserror::Error)]
+pub enum CurriculumError {
+    /// A rule was applied before any evaluation.
+    #[error("a rule needs an evaluation")]
+    NoEvaluation,
+    /// A stage's task settings do not fit its task (`from_rule`: the settings its rule
+    /// returned).
+    #[error("curriculum stage '{stage}': {}{source}", if *from_rule { "new settings from its rule: " } else { "" })]
+    Settings {
+        /// The stage's name.
+        stage: String,
+        /// Whether the settings came from the stage's rule (else from the stage itself).
+        from_rule: bool,
+        /// What is wrong with them.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The stage's rule is a closure that the curriculum does not hold.
+    #[error("curriculum stage '{stage}': its rule closure is missing")]
+    RuleMissing {
+        /// The stage's name.
+        stage: String,
+    },
+    /// The rule returned something that is not a decision.
+    #[error("curriculum stage '{stage}': the rule returned {returned}; return \"advance\", \"stay\", \"stop\" or a map of new task settings")]
+    RuleResult {
+        /// The stage's name.
+        stage: String,
+        /// What it returned (`"go"` or `a i64`).
+        returned: String,
+    },
+    /// The rule failed (a script error, located in the script) or returned settings that
+    /// are not data.
+    #[error(transparent)]
+    Rule(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Where a curriculum is: saved in checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurriculumState {
@@ -47,14 +84,14 @@ pub trait Curriculum: Send {
     /// The state at the start of training.
     fn initial_state(&self) -> CurriculumState;
     /// The task to train on in `state`.
-    fn task(&self, state: &CurriculumState) -> Result<Arc<dyn Task>, String>;
+    fn task(&self, state: &CurriculumState) -> Result<Arc<dyn Task>, CurriculumError>;
     /// The rule of the current stage, applied to the evaluation `row` (with all rows so far in
     /// `history`, `row` last). It may update `state.consecutive`.
     fn decide(
         &self,
         state: &mut CurriculumState,
         history: &[HistoryRow],
-    ) -> Result<Decision, String>;
+    ) -> Result<Decision, CurriculumError>;
 }
 
 /// One task for the whole run (no curriculum).
@@ -75,10 +112,14 @@ impl Curriculum for SingleTask {
             stage_starts: vec![(self.0.name().to_string(), 1)],
         }
     }
-    fn task(&self, _: &CurriculumState) -> Result<Arc<dyn Task>, String> {
+    fn task(&self, _: &CurriculumState) -> Result<Arc<dyn Task>, CurriculumError> {
         Ok(self.0.clone())
     }
-    fn decide(&self, _: &mut CurriculumState, _: &[HistoryRow]) -> Result<Decision, String> {
+    fn decide(
+        &self,
+        _: &mut CurriculumState,
+        _: &[HistoryRow],
+    ) -> Result<Decision, CurriculumError> {
         Ok(Decision::Stay)
     }
 }

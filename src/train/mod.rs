@@ -11,7 +11,8 @@ pub use config::{
     Clipping, OptimizerKind, Schedule, TrainConfig, MAX_BATCH_SIZE, MAX_ITERATIONS, MAX_TEST_TRIALS,
 };
 pub use curriculum::{
-    threshold_rule, Advance, Curriculum, CurriculumState, Decision, SingleTask, StageConfig,
+    threshold_rule, Advance, Curriculum, CurriculumError, CurriculumState, Decision, SingleTask,
+    StageConfig,
 };
 pub use loss::{loss, masked_binary_cross_entropy, masked_mse, masked_softmax_cross_entropy};
 pub use optimizer::{clip_by_norm, clip_global, Adam, Optimizer, Sgd};

@@ -15,13 +15,14 @@ use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
-use super::curriculum::{Curriculum, CurriculumState, Decision};
+use super::checkpoint::CheckpointError;
+use super::curriculum::{Curriculum, CurriculumError, CurriculumState, Decision};
 use super::{
     clip_by_norm, clip_global, loss, Adam, Clipping, Optimizer, OptimizerKind, Sgd, TrainConfig,
 };
 use crate::model::{LossKind, Network, TrainableVar};
 use crate::random::{stream, Rng};
-use crate::task::{generate_batch, Batch, BatchPrefetcher, Task, TaskError};
+use crate::task::{generate_batch, Batch, BatchPrefetcher, ScoreError, Task, TaskError};
 
 /// Errors that stop training.
 #[derive(Debug, thiserror::Error)]
@@ -40,15 +41,23 @@ pub enum TrainError {
         /// The loss value.
         loss: f64,
     },
-    /// A checkpoint or history file could not be written.
-    #[error("{0}")]
-    Run(String),
-    /// The script failed during training: a curriculum rule or a stage's task (bad input).
-    #[error("{0}")]
-    Script(String),
+    /// A checkpoint could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// history.csv could not be written.
+    #[error("cannot write history: {0}")]
+    History(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The curriculum failed during training: a rule or a stage's task (bad input).
+    #[error(transparent)]
+    Curriculum(#[from] CurriculumError),
     /// The task's scorer could not score a trial (a missing condition or epoch).
-    #[error("scoring: {0}")]
-    Scoring(String),
+    #[error("scoring: task `{task}`: {source}")]
+    Scoring {
+        /// The task's name.
+        task: String,
+        /// What the scorer could not do.
+        source: ScoreError,
+    },
 }
 
 /// One row of `history.csv`.
@@ -204,7 +213,10 @@ pub fn evaluate(
     let scores = task
         .scorer()
         .score(&outputs, batch, task.shape())
-        .map_err(|m| TrainError::Scoring(format!("task `{}`: {m}", task.name())))?;
+        .map_err(|source| TrainError::Scoring {
+            task: task.name().to_string(),
+            source,
+        })?;
     Ok(Evaluation {
         loss,
         accuracy: scores.accuracy(),
@@ -235,7 +247,7 @@ pub struct Hooks<'a> {
     /// After every iteration (iteration, training loss), e.g. for a progress bar.
     pub on_iteration: &'a mut dyn FnMut(usize, f64),
     /// Every `checkpoint_every` iterations and when training ends: save a checkpoint.
-    pub on_checkpoint: &'a mut dyn FnMut(&TrainState, &Optimizer) -> Result<(), String>,
+    pub on_checkpoint: &'a mut dyn FnMut(&TrainState, &Optimizer) -> Result<(), CheckpointError>,
     /// Also save a checkpoint when this much time has passed since the last one (`None`: by
     /// iterations only). Where checkpoints fall never changes the result.
     pub checkpoint_interval: Option<std::time::Duration>,
@@ -315,9 +327,7 @@ pub fn train_session(
     let dtype = model.dtype();
     let device = model.device();
     let trainable = model.trainable();
-    let mut task = curriculum
-        .task(&state.curriculum)
-        .map_err(TrainError::Script)?;
+    let mut task = curriculum.task(&state.curriculum)?;
     let mut batches = BatchPrefetcher::start(
         task.clone(),
         seed,
@@ -382,10 +392,7 @@ pub fn train_session(
             state.history.push(row.clone());
             (hooks.on_row)(&row);
             let mut changed = false;
-            match curriculum
-                .decide(&mut state.curriculum, &state.history)
-                .map_err(TrainError::Script)?
-            {
+            match curriculum.decide(&mut state.curriculum, &state.history)? {
                 Decision::Stay => {}
                 Decision::Stop => stop_reason = Some(StopReason::Curriculum),
                 Decision::Settings(s) => {
@@ -407,9 +414,7 @@ pub fn train_session(
                 }
             }
             if changed {
-                task = curriculum
-                    .task(&state.curriculum)
-                    .map_err(TrainError::Script)?;
+                task = curriculum.task(&state.curriculum)?;
                 batches = BatchPrefetcher::start(
                     task.clone(),
                     seed,
@@ -434,7 +439,7 @@ pub fn train_session(
             state.seconds_before = elapsed(state);
             let saved = (hooks.on_checkpoint)(state, optimizer);
             state.seconds_before -= start.elapsed().as_secs_f64();
-            saved.map_err(TrainError::Run)?;
+            saved?;
             last_checkpoint = Instant::now();
         }
     }
@@ -444,7 +449,7 @@ pub fn train_session(
     }
     let wall = elapsed(state);
     state.seconds_before = wall;
-    (hooks.on_checkpoint)(state, optimizer).map_err(TrainError::Run)?;
+    (hooks.on_checkpoint)(state, optimizer)?;
     Ok(TrainOutcome {
         history: state.history.clone(),
         iterations: state.iteration,
