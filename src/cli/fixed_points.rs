@@ -12,7 +12,6 @@ use super::{flag_values, CliError};
 use crate::analysis::fixed_points::{
     find_fixed_points, FixedPointOptions, RateDynamics, DEFAULT_MERGE_TOLERANCE,
 };
-use crate::model::Tau;
 use crate::random::Rng;
 use crate::run_dir::write_atomic_with;
 use crate::trials_file::TrialRecord;
@@ -86,12 +85,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
                     .sum::<f64>()
         })
         .collect();
-    let dt = config.task.dt;
-    let alpha: Vec<f64> = match &config.model.tau {
-        None => vec![dt / config.task.tau],
-        Some(Tau::All(t)) => vec![dt / t],
-        Some(Tau::PerUnit(ts)) => ts.iter().map(|t| dt / t).collect(),
-    };
+    let alpha = crate::model::alphas(config.task.dt, config.task.tau, config.model.tau.as_ref());
     let dynamics = RateDynamics {
         w_rec: &w_rec,
         drive: &drive,

@@ -13,7 +13,8 @@ use super::script_args::ScriptOptions;
 use super::CliError;
 use crate::analysis::conditions::accuracy_by;
 use crate::experiment::ExperimentConfig;
-use crate::model::{build_network, Network};
+use crate::kernel::KernelOptions;
+use crate::model::{build_network_with, Network};
 use crate::random::{stream, Rng};
 use crate::run_dir::{
     absolute, AccuracyByCondition, ConditionAccuracy, ConditionLabel, RunDir, RunDirError, RunLock,
@@ -317,9 +318,16 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::input)?;
     let base_dir = plan.script.parent().unwrap_or(Path::new("."));
-    let threads = super::threads::use_threads(args.threads.map(usize::from));
-    let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)
-        .map_err(CliError::input)?;
+    let threads = super::threads::for_run(args.threads.map(usize::from));
+    let kernel = KernelOptions::with_threads(threads);
+    let built = build_network_with(
+        &config.model,
+        loaded.task.shape(),
+        config.seed,
+        base_dir,
+        kernel,
+    )
+    .map_err(CliError::input)?;
     // Record the network as built (a loaded file's Dale ratio and transfer function).
     config.model = built.model.clone();
     let model = built.network.as_ref();
@@ -358,6 +366,7 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             loaded.task.as_ref(),
             &run,
             &outcome,
+            threads,
             args.quiet,
         )
         .map_err(CliError::failed);
@@ -419,8 +428,16 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
         }
         Err(e) => return Err(CliError::failed(e)),
     };
-    finish(&config, model, loaded.task.as_ref(), &run, &outcome, quiet)
-        .map_err(CliError::failed)?;
+    finish(
+        &config,
+        model,
+        loaded.task.as_ref(),
+        &run,
+        &outcome,
+        threads,
+        quiet,
+    )
+    .map_err(CliError::failed)?;
     if outcome.stop_reason == StopReason::Interrupted {
         return Err(CliError::interrupted(anyhow!(
             "interrupted at iteration {}; checkpoint written. Resume with: psychrnn run --resume {}",
@@ -524,13 +541,16 @@ fn train_with_progress(
     outcome
 }
 
-/// Tests on fresh trials and writes weights.npz and summary.yaml.
+/// Tests on fresh trials and writes weights.npz and summary.yaml (`threads`: the model's
+/// thread count, recorded as `model_threads`).
+#[allow(clippy::too_many_arguments)]
 fn finish(
     config: &ExperimentConfig,
     model: &dyn Network,
     task: &dyn Task,
     run: &RunDir,
     outcome: &TrainOutcome,
+    threads: usize,
     quiet: bool,
 ) -> anyhow::Result<()> {
     let reason = serde_norway::to_string(&outcome.stop_reason)?
@@ -586,7 +606,7 @@ fn finish(
         trials_seen: outcome.trials_seen,
         wall_seconds: (outcome.wall_seconds * 1000.0).round() / 1000.0,
         batch_wait_seconds: (outcome.batch_wait_seconds * 1000.0).round() / 1000.0,
-        model_threads: candle_core::utils::get_num_threads(),
+        model_threads: threads,
         stop_reason: outcome.stop_reason,
         metrics: result
             .metrics

@@ -120,16 +120,10 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         w.w_rec[to * n + from] = 0.0;
     }
     let shape = task.shape();
-    let mut rate_options = RateRnnOptions::new(
-        shape.dt / shape.tau,
-        args.noise.unwrap_or(config.model.rec_noise),
-        transfer,
-    );
-    if let Some(crate::model::Tau::PerUnit(taus)) = &config.model.tau {
-        rate_options.alpha = taus.iter().map(|t| shape.dt / t).collect();
-    } else if let Some(crate::model::Tau::All(t)) = &config.model.tau {
-        rate_options.alpha = vec![shape.dt / t];
-    }
+    let rate_options = RateRnnOptions {
+        alpha: crate::model::alphas(shape.dt, shape.tau, config.model.tau.as_ref()),
+        ..RateRnnOptions::new(0.0, args.noise.unwrap_or(config.model.rec_noise), transfer)
+    };
     let model =
         RateRnn::new(&w, &rate_options, DType::F32, &Device::Cpu).map_err(CliError::failed)?;
     let seed = args.seed.unwrap_or(config.seed);

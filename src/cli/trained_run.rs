@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 
 use super::CliError;
-use crate::model::{build_network, Network, RateRnnWeights};
+use crate::model::{build_network_with, Network, RateRnnWeights};
 use crate::run_dir::{RunDir, RunLock, RunRecord};
 use crate::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
 use crate::task::Task;
@@ -70,9 +70,16 @@ pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
     crate::validation::validate(&loaded).map_err(CliError::input)?;
     let config = &record.experiment;
     let base = script.parent().unwrap_or(Path::new("."));
-    let network = build_network(&config.model, loaded.task.shape(), config.seed, base)
-        .map_err(CliError::input)?
-        .network;
+    let kernel = crate::kernel::KernelOptions::with_threads(super::threads::default_count());
+    let network = build_network_with(
+        &config.model,
+        loaded.task.shape(),
+        config.seed,
+        base,
+        kernel,
+    )
+    .map_err(CliError::input)?
+    .network;
     let mut optimizer = new_optimizer(network.as_ref(), &config.train).map_err(CliError::failed)?;
     if read_checkpoint_iteration(&run.checkpoint()).is_none() {
         return Err(CliError::input(anyhow!(
