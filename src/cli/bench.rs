@@ -248,11 +248,13 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
 
-/// Runs `f` inside the model's pool of `threads` threads (even for one): the fused kernels get
-/// the count in their options, and candle's products on the reference path, whose count is
-/// `RAYON_NUM_THREADS` (set at start-up to the largest of `--threads`), then split their work
-/// between this pool's threads only.
+/// Runs `f` inside the model's pool of `threads` threads (even for one); the fused kernels get
+/// the count in their options. candle's products on the reference path take their count only
+/// from `RAYON_NUM_THREADS` (see `threads`), so this measurement tool, which compares counts in
+/// one process, also writes it: measured without this write (candle at the largest count
+/// inside a smaller pool), the reference path at 256 units took 2–3 times as long.
 fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     crate::kernel::thread_pool(threads).install(f)
 }
 
