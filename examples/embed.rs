@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Reopen the run as `psychrnn report` does and redraw its report.
-    let trained = open_trained(&out, None, &[])?;
+    let trained = open_trained(&out, None, &[], Default::default())?;
     let trials = TrialRecord::read(&trained.run.trials())?;
     let weights = trained.rate_weights("embed")?;
     let index = write_report(

@@ -186,16 +186,14 @@ pub fn simulate_network(
             task_out: shape.n_out(),
         });
     }
-    let mut options = RateRnnOptions::new(
-        shape.dt / shape.tau,
-        settings.noise.unwrap_or(config.model.rec_noise),
-        config.model.transfer(),
-    );
-    if let Some(crate::model::Tau::PerUnit(taus)) = &config.model.tau {
-        options.alpha = taus.iter().map(|t| shape.dt / t).collect();
-    } else if let Some(crate::model::Tau::All(t)) = &config.model.tau {
-        options.alpha = vec![shape.dt / t];
-    }
+    let options = RateRnnOptions {
+        alpha: crate::model::alphas(shape.dt, shape.tau, config.model.tau.as_ref()),
+        ..RateRnnOptions::new(
+            0.0,
+            settings.noise.unwrap_or(config.model.rec_noise),
+            config.model.transfer(),
+        )
+    };
     let model = RateRnn::new(w, &options, DType::F32, &Device::Cpu)?;
     let batch = generate_batch(task, settings.seed, stream::SIMULATE, 0, settings.trials)?;
     let (inputs, _, _) = batch_tensors(&batch, DType::F32, &Device::Cpu)?;

@@ -11,8 +11,9 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{flag_values, CliError};
+use psychrnn::kernel::KernelOptions;
 use psychrnn::memory;
-use psychrnn::model::{build_network, ModelConfig, ModelKind};
+use psychrnn::model::{build_network_with, ModelConfig, ModelKind};
 use psychrnn::random::{stream, Rng};
 use psychrnn::script::{load_experiment_source, LoadOptions, LoadedExperiment};
 use psychrnn::task::{generate_batch_with_threads, generation_threads, Task, TaskShape};
@@ -62,8 +63,15 @@ fn generation_ms(task: &dyn Task, batches: usize, threads: usize) -> Result<f64,
 /// (ms per training iteration, share of the time spent waiting for batches).
 fn training(loaded: &LoadedExperiment, iterations: usize) -> Result<(f64, f64), CliError> {
     let model_config = psychrnn::model::ModelConfig::default();
-    let built = build_network(&model_config, loaded.task.shape(), 0, Path::new("."))
-        .map_err(CliError::failed)?;
+    let kernel = KernelOptions::with_threads(super::threads::default_count());
+    let built = build_network_with(
+        &model_config,
+        loaded.task.shape(),
+        0,
+        Path::new("."),
+        kernel,
+    )
+    .map_err(CliError::failed)?;
     let config = TrainConfig {
         iterations,
         eval_every: iterations,
@@ -114,10 +122,23 @@ const TIMED_BLOCKS: usize = 5;
 
 /// Times `iterations` training iterations (forward, masked MSE, backward, Adam: the trainer's
 /// own [`gradient_step`]) of `case` on one fixed random batch of 64 trials with 2 inputs and 2
-/// outputs, after one warm-up iteration: ms per iteration in the fastest of
-/// [`TIMED_BLOCKS`] blocks. `watch` is called with the live heap after each.
+/// outputs, after one warm-up iteration, on `threads` model threads: ms per iteration in the
+/// fastest of [`TIMED_BLOCKS`] blocks. `watch` is called with the live heap after each.
 fn iteration_cost(
     case: Case,
+    threads: usize,
+    iterations: usize,
+    watch: impl FnMut(usize, usize) + Send,
+) -> Result<Cost, CliError> {
+    with_threads(threads, || {
+        iteration_cost_here(case, threads, iterations, watch)
+    })
+}
+
+/// [`iteration_cost`] on the calling thread.
+fn iteration_cost_here(
+    case: Case,
+    threads: usize,
     iterations: usize,
     mut watch: impl FnMut(usize, usize),
 ) -> Result<Cost, CliError> {
@@ -135,7 +156,9 @@ fn iteration_cost(
         tau: 100.0,
         duration: 10.0 * case.steps as f64,
     };
-    let built = build_network(&config, &shape, 0, Path::new(".")).map_err(CliError::failed)?;
+    let kernel = KernelOptions::with_threads(threads);
+    let built =
+        build_network_with(&config, &shape, 0, Path::new("."), kernel).map_err(CliError::failed)?;
     let model = built.network.as_ref();
     let dev = Device::Cpu;
     let shape3 = (case.steps, BATCH, CHANNELS);
@@ -225,31 +248,20 @@ fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
 
-/// Runs `f` on this thread with `threads` threads for the model: candle's and the kernel's
-/// thread count (`RAYON_NUM_THREADS`, read at every product) over rayon's global pool, which
-/// `bench_model` sizes for the largest count. Training runs on the main thread the same way.
-fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+/// Runs `f` inside the model's pool of `threads` threads (even for one); the fused kernels get
+/// the count in their options. candle's products on the reference path take their count only
+/// from `RAYON_NUM_THREADS` (see `threads`), so this measurement tool, which compares counts in
+/// one process, also writes it: measured without this write (candle at the largest count
+/// inside a smaller pool), the reference path at 256 units took 2–3 times as long.
+fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-    f()
+    psychrnn::kernel::thread_pool(threads).install(f)
 }
 
 fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     // Heap counting from here on: what was allocated before and freed later makes the counts
     // smaller by at most those few blocks (the arguments).
     memory::start_counting();
-    let original = std::env::var("RAYON_NUM_THREADS").ok();
-    let most = args.threads.iter().copied().max().unwrap_or(1);
-    // The global pool is built once per process; an error means it already exists.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(most)
-        .build_global();
-    if rayon::current_num_threads() < most {
-        return Err(CliError::failed(anyhow::anyhow!(
-            "rayon's thread pool already has {} threads but --threads asks for {most}; \
-             ask for at most that many, or run `psychrnn bench --model` in a process of its own",
-            rayon::current_num_threads()
-        )));
-    }
     outln!(
         "training iteration of a rate RNN (ReLU), batch {BATCH} × 200 steps: forward, masked MSE, backward, Adam"
     );
@@ -268,19 +280,19 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     );
     let mut fused_ms = std::collections::BTreeMap::new();
     for &threads in &args.threads {
-        let rows = with_threads(threads, || -> Result<Vec<String>, CliError> {
+        let rows = (|| -> Result<Vec<String>, CliError> {
             // The GEMM rate before and after the rows, the better of the two: once in a few
             // runs one measurement on two threads came out at the one-thread rate (the second
             // thread not yet running on a core of its own).
-            let before = psychrnn::kernel::gemm_gflops(1024);
+            let before = psychrnn::kernel::gemm_gflops(1024, threads);
             let mut costs = Vec::new();
             for &n in &args.sizes {
                 let its = iterations_for(n);
-                let reference = iteration_cost(rate(n, false), its, |_, _| {})?;
-                let fused = iteration_cost(rate(n, true), its, |_, _| {})?;
+                let reference = iteration_cost(rate(n, false), threads, its, |_, _| {})?;
+                let fused = iteration_cost(rate(n, true), threads, its, |_, _| {})?;
                 costs.push((n, reference, fused));
             }
-            let gemm = before.max(psychrnn::kernel::gemm_gflops(1024));
+            let gemm = before.max(psychrnn::kernel::gemm_gflops(1024, threads));
             let mut rows = vec![format!(
                 "  {threads:>7} f32 GEMM 1024³ on {threads} thread(s): {gemm:.1} GFLOP/s"
             )];
@@ -300,7 +312,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                 fused_ms.insert((threads, n), fused.ms);
             }
             Ok(rows)
-        })?;
+        })()?;
         for row in rows {
             outln!("{row}");
         }
@@ -338,8 +350,8 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                 steps: 200,
             };
             let its = iterations_for(n);
-            let reference = with_threads(threads, || iteration_cost(case(false), its, |_, _| {}))?;
-            let fused = with_threads(threads, || iteration_cost(case(true), its, |_, _| {}))?;
+            let reference = iteration_cost(case(false), threads, its, |_, _| {})?;
+            let fused = iteration_cost(case(true), threads, its, |_, _| {})?;
             // Time per iteration, and per FLOP of the products, against the fused rate RNN.
             let (ratio, per_flop) = match fused_ms.get(&(threads, n)) {
                 Some(f) => (
@@ -372,7 +384,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
             steps,
             ..rate(largest, true)
         };
-        let cost = with_threads(threads, || iteration_cost(case, 2, |_, _| {}))?;
+        let cost = iteration_cost(case, threads, 2, |_, _| {})?;
         peaks.push(cost.peak_bytes as f64);
         outln!(
             "  {steps:>4} steps: peak heap {:>7.1} MiB",
@@ -400,8 +412,8 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     );
     let mut live = Vec::with_capacity(256);
     let resident_before = memory::resident_bytes();
-    with_threads(threads, || {
-        iteration_cost(rate(smallest, true), 200, |i, bytes| live.push((i, bytes)))
+    iteration_cost(rate(smallest, true), threads, 200, |i, bytes| {
+        live.push((i, bytes))
     })?;
     let resident_after = memory::resident_bytes();
     let at = |i: usize| live.iter().find(|(k, _)| *k == i).map_or(0, |(_, b)| *b);
@@ -417,10 +429,6 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
             mib(a),
             mib(b)
         );
-    }
-    match original {
-        Some(v) => std::env::set_var("RAYON_NUM_THREADS", v),
-        None => std::env::remove_var("RAYON_NUM_THREADS"),
     }
     Ok(())
 }

@@ -12,7 +12,6 @@ use psychrnn::analysis::fixed_points::{
     constant_input_drive, find_fixed_points, points_file, starts_from_states, FixedPointOptions,
     RateDynamics, DEFAULT_MERGE_TOLERANCE,
 };
-use psychrnn::model::Tau;
 use psychrnn::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn fixedpoints`.
@@ -78,12 +77,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
     }
     let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
     let (w_rec, drive) = constant_input_drive(&w, &input);
-    let dt = config.task.dt;
-    let alpha: Vec<f64> = match &config.model.tau {
-        None => vec![dt / config.task.tau],
-        Some(Tau::All(t)) => vec![dt / t],
-        Some(Tau::PerUnit(ts)) => ts.iter().map(|t| dt / t).collect(),
-    };
+    let alpha = psychrnn::model::alphas(config.task.dt, config.task.tau, config.model.tau.as_ref());
     let dynamics = RateDynamics {
         w_rec: &w_rec,
         drive: &drive,

@@ -147,10 +147,9 @@ impl CliError {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> std::process::ExitCode {
     malloc_settings::keep_freed_memory();
-    // One thread for the model's products unless a command chooses otherwise (`run` by
-    // network size); the batch thread uses another core. RAYON_NUM_THREADS set by the user wins.
-    threads::init();
     let cli = Cli::parse();
+    // The model's thread count for candle's products, before any thread starts (`threads`).
+    threads::init(&cli.command);
     let result = match cli.command {
         Command::Run(args) => run::execute(&args),
         Command::Check(args) => check::execute(&args),

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::script_args::ScriptOptions;
 use super::CliError;
 use psychrnn::pipeline::{prepare_run, Destination, Prepared, RunObserver, RunRequest, RunStart};
+use psychrnn::kernel::KernelOptions;
 use psychrnn::run_dir::absolute;
 use psychrnn::train::{HistoryRow, StopReason};
 
@@ -181,12 +182,13 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             parent: PathBuf::from("runs"),
         },
     };
+    let threads = super::threads::for_run(args.threads.map(usize::from));
     let request = RunRequest {
         script: args.script.clone(),
         options: args.options.load_options(),
         destination,
+        kernel: KernelOptions::with_threads(threads),
     };
-    let threads = super::threads::use_threads(args.threads.map(usize::from));
     let mut progress = Progress::new(args.quiet, threads);
     let run = match prepare_run(&request, &mut progress).map_err(CliError::pipeline)? {
         Prepared::AlreadyFinished { run, reason } => {

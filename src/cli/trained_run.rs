@@ -4,11 +4,17 @@
 use std::path::Path;
 
 use super::CliError;
+use psychrnn::kernel::KernelOptions;
 use psychrnn::pipeline::{open_trained, TrainedRun};
 
 /// Opens `dir` (its own script copy, or `script`), with `PSYCHRNN_PATH`'s module folders.
 pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
-    let trained = open_trained(dir, script, &super::script_args::env_lib_dirs())
+    let trained = open_trained(
+        dir,
+        script,
+        &super::script_args::env_lib_dirs(),
+        KernelOptions::with_threads(super::threads::default_count()),
+    )
         .map_err(CliError::pipeline)?;
     if let Some(iteration) = trained.unfinished_at {
         eprintln!(

@@ -24,10 +24,11 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::fast_math::{sigmoid, tanh};
-use super::rate_recurrence::{
-    gemm_f32, grad_like, input_drive, input_drive_grads, slice, transpose, with_host,
-    RecurrenceDims,
-};
+use super::host::{grad_like, slice, transpose, with_host};
+use super::input_drive::{input_drive, input_drive_grads};
+use super::options::KernelOptions;
+use super::products::gemm_f32;
+use super::rate_recurrence::RecurrenceDims;
 use super::wide_vectors::with_wide_vectors;
 use crate::model::Cell;
 
@@ -36,14 +37,17 @@ use crate::model::Cell;
 #[derive(Debug)]
 pub struct GatedRecurrence {
     cell: Cell,
+    /// Threads (for the large products) and vector code.
+    kernel: KernelOptions,
     cache: Mutex<Option<Vec<f32>>>,
 }
 
 impl GatedRecurrence {
-    /// An op for `cell`.
-    pub fn new(cell: Cell) -> Self {
+    /// An op for `cell`, run as `kernel` says.
+    pub fn new(cell: Cell, kernel: KernelOptions) -> Self {
         GatedRecurrence {
             cell,
+            kernel,
             cache: Mutex::new(None),
         }
     }
@@ -85,10 +89,14 @@ impl GatedRecurrence {
         init: &[f32],
         dims: RecurrenceDims,
     ) -> (Vec<f32>, Vec<f32>) {
-        with_wide_vectors(
-            #[inline(always)]
-            || self.forward_body(u, p, init, dims),
-        )
+        let kernel = self.kernel;
+        kernel.install(|| {
+            with_wide_vectors(
+                kernel.path,
+                #[inline(always)]
+                || self.forward_body(u, p, init, dims),
+            )
+        })
     }
 
     #[inline(always)]
@@ -136,6 +144,7 @@ impl GatedRecurrence {
         for step in 0..t {
             // gh = h₋ W_hᵀ, from the transposed copy (contiguous rows pack faster).
             gemm_f32(
+                self.kernel,
                 b,
                 g * n,
                 n,
@@ -149,6 +158,7 @@ impl GatedRecurrence {
                 1,
             );
             input_drive(
+                self.kernel,
                 &mut gx_t,
                 &u[step * b * i..(step + 1) * b * i],
                 &b_x,
@@ -225,10 +235,14 @@ impl GatedRecurrence {
         grad: &[f32],
         dims: RecurrenceDims,
     ) -> (Vec<f32>, Vec<f32>) {
-        with_wide_vectors(
-            #[inline(always)]
-            || self.backward_body(u, p, init, hs, kept, grad, dims),
-        )
+        let kernel = self.kernel;
+        kernel.install(|| {
+            with_wide_vectors(
+                kernel.path,
+                #[inline(always)]
+                || self.backward_body(u, p, init, hs, kept, grad, dims),
+            )
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -341,6 +355,7 @@ impl GatedRecurrence {
                 Cell::Gru => &d_gh[step * b * gn..(step + 1) * b * gn],
             };
             gemm_f32(
+                self.kernel,
                 b,
                 n,
                 gn,
@@ -370,6 +385,7 @@ impl GatedRecurrence {
                 };
                 let mut add = |from: usize, to: usize, h_rows: &[f32]| {
                     gemm_f32(
+                        self.kernel,
                         gn,
                         n,
                         (to - from) * b,
@@ -393,6 +409,7 @@ impl GatedRecurrence {
                 }
                 // ∂W_x and ∂b_x from the block's input-side ∂ of the pre-activations.
                 input_drive_grads(
+                    self.kernel,
                     &d_gx[step * b * gn..block_end * b * gn],
                     &u[step * b * i..block_end * b * i],
                     &mut d_b_x,

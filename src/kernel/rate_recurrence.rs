@@ -27,13 +27,15 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
-};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::fast_math;
+use super::host::{grad_like, slice, transpose, with_host};
+use super::input_drive::{input_drive, input_drive_grads};
+use super::options::KernelOptions;
+use super::products::gemm_f32;
 use super::readout::ReadoutWeights;
+use super::transfer_loops::{apply, slope_from_rates};
 use super::wide_vectors::with_wide_vectors;
 use crate::model::Transfer;
 
@@ -50,6 +52,8 @@ pub struct RateRecurrence {
     /// needs only the outputs: writing X and, with several threads, gathering the parts'
     /// states costs a pass over [T, B, N] for nothing).
     keep_states: bool,
+    /// Threads (the batch is split between them) and vector code.
+    kernel: KernelOptions,
     /// What the last forward pass left for the backward pass and the caller.
     kept: Arc<Mutex<Option<Kept>>>,
 }
@@ -107,147 +111,6 @@ struct PartGradients {
 /// rows ran fastest at 50 units: large enough to pack well, small enough to stay in cache).
 const ROWS_PER_GRADIENT_PRODUCT: usize = 1024;
 
-/// How many threads a product of `m × k` by `k × n` gets: candle's thread count
-/// (`RAYON_NUM_THREADS`, which `--threads` sets) once the product is large enough to pay for
-/// the hand-off (measured on 2 cores: a 64 × 256 × 256 product, 4 M multiply-adds, is no
-/// faster on two threads), and none inside a batch part that already has a thread.
-fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
-    let threads = candle_core::utils::get_num_threads();
-    // On a pool thread the work is already split (the rate kernel's batch parts).
-    if threads > 1 && m * n * k >= 1 << 23 && rayon::current_thread_index().is_none() {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    }
-}
-
-/// out (m × n, row-major) = (accumulate ? out : 0) + a · b, with a and b given by strides.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn gemm_f32(
-    m: usize,
-    n: usize,
-    k: usize,
-    out: &mut [f32],
-    accumulate: bool,
-    a: &[f32],
-    a_rs: isize,
-    a_cs: isize,
-    b: &[f32],
-    b_rs: isize,
-    b_cs: isize,
-) {
-    assert!(out.len() >= m * n);
-    // SAFETY: the strides describe in-bounds elements of `a` (m × k), `b` (k × n) and `out`
-    // (m × n), checked by the callers' shapes.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        )
-    }
-}
-
-/// This machine's f32 GEMM rate in GFLOP/s on candle's thread count, measured on an
-/// `n`×`n`×`n` product (best of ten: a shared machine's slower runs measure the neighbours).
-pub fn gemm_gflops(n: usize) -> f64 {
-    let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
-    let b: Vec<f32> = (0..n * n).map(|i| (i % 5) as f32 * 0.1).collect();
-    let mut c = vec![0.0f32; n * n];
-    let mut best = f64::INFINITY;
-    for _ in 0..10 {
-        let start = std::time::Instant::now();
-        gemm_f32(n, n, n, &mut c, false, &a, n as isize, 1, &b, n as isize, 1);
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    2.0 * (n as f64).powi(3) / best / 1e9
-}
-
-pub(super) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("rate-recurrence: {what} must be f32");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("rate-recurrence: {what} must be contiguous"),
-    }
-}
-
-/// out[i] = f(x[i]), with the transfer function chosen once per call (so the loop vectorises).
-#[inline(always)]
-pub(super) fn apply(transfer: Transfer, x: &[f32], out: &mut [f32]) {
-    match transfer {
-        Transfer::Relu => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v.max(0.0)),
-        Transfer::Linear => out.copy_from_slice(x),
-        Transfer::Tanh => out
-            .iter_mut()
-            .zip(x)
-            .for_each(|(o, &v)| *o = fast_math::tanh(v)),
-        Transfer::Sigmoid => out
-            .iter_mut()
-            .zip(x)
-            .for_each(|(o, &v)| *o = fast_math::sigmoid(v)),
-        Transfer::Softplus => {
-            let f = transfer.function();
-            out.iter_mut()
-                .zip(x)
-                .for_each(|(o, &v)| *o = f(v as f64) as f32);
-        }
-    }
-}
-
-/// Binds `$slope` to f′ as a function of f's value r = f(x) (ReLU: 1 where r > 0; tanh:
-/// 1 − r²; sigmoid: r(1 − r); softplus: σ(x) = 1 − e^{−r}; linear: 1) and evaluates `$body`
-/// with it, one monomorphic loop per transfer function.
-macro_rules! with_slope {
-    ($transfer:expr, $slope:ident => $body:expr) => {
-        match $transfer {
-            Transfer::Relu => {
-                let $slope = |r: f32| if r > 0.0 { 1.0 } else { 0.0 };
-                $body
-            }
-            Transfer::Linear => {
-                let $slope = |_: f32| 1.0;
-                $body
-            }
-            Transfer::Tanh => {
-                let $slope = |r: f32| 1.0 - r * r;
-                $body
-            }
-            Transfer::Sigmoid => {
-                let $slope = |r: f32| r * (1.0 - r);
-                $body
-            }
-            Transfer::Softplus => {
-                let $slope = |r: f32| -(-r).exp_m1();
-                $body
-            }
-        }
-    };
-}
-
-/// out[i] = f′(x[i]) from r[i] = f(x[i]).
-#[inline(always)]
-pub(super) fn slope_from_rates(transfer: Transfer, r: &[f32], out: &mut [f32]) {
-    with_slope!(transfer, slope => out.iter_mut().zip(r).for_each(|(o, &v)| *o = slope(v)))
-}
-
 /// One step of the backward recursion, in place over [rows × N]:
 /// δ ← (1 − α) ⊙ δ + back ⊙ f′(x_{t−1}) (+ G_{t−1}), with f′ read off r = f(x_{t−1}).
 #[inline(always)]
@@ -286,144 +149,6 @@ fn tiled(v: &[f32], times: usize) -> Vec<f32> {
     out
 }
 
-/// Products with at most this many inputs per row (the input drive u W_inᵀ and ∂W_in) are
-/// summed row by row: a matrix product this shallow runs far below the machine's rate
-/// (measured at 50 units and 2 inputs: 0.3 ms as a product, against about 0.05 ms this way).
-const ROW_PRODUCT_MAX_DEPTH: usize = 16;
-
-/// out += Σ_k u[k] · w_rows[k] (w_rows: u.len() rows of out.len()), skipping zero inputs.
-#[inline(always)]
-fn add_weighted_rows(out: &mut [f32], u: &[f32], w_rows: &[f32]) {
-    let n = out.len();
-    for (k, &uk) in u.iter().enumerate() {
-        if uk != 0.0 {
-            let w = &w_rows[k * n..(k + 1) * n];
-            out.iter_mut().zip(w).for_each(|(o, &wv)| *o += uk * wv);
-        }
-    }
-}
-
-/// Each row of `cur` ([rows × N]) = b + Σ_j u[row][j] · w_t[j] for K inputs (w_t: K rows of N),
-/// in one pass over the units.
-#[inline(always)]
-fn drive_rows<const K: usize>(cur: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32]) {
-    let n = b.len();
-    let w: [&[f32]; K] = std::array::from_fn(|j| &w_t[j * n..(j + 1) * n]);
-    for (c_row, u_row) in cur.chunks_exact_mut(n).zip(u.chunks_exact(K)) {
-        let u_row: [f32; K] = std::array::from_fn(|j| u_row[j]);
-        let c_row = &mut c_row[..n];
-        for k in 0..n {
-            let mut a = b[k];
-            for j in 0..K {
-                a += u_row[j] * w[j][k];
-            }
-            c_row[k] = a;
-        }
-    }
-}
-
-/// Adds Σ_rows s[row] to `b` and Σ_rows u[row][j] · s[row] to row j of `w_t` (K rows of N),
-/// for K inputs, in one pass over the units per row.
-#[inline(always)]
-fn input_grad_rows<const K: usize>(s: &[f32], u: &[f32], b: &mut [f32], w_t: &mut [f32]) {
-    let n = b.len();
-    let mut rows_w = w_t.chunks_exact_mut(n);
-    let w: [&mut [f32]; K] = std::array::from_fn(|_| rows_w.next().expect("K rows of N"));
-    for (s_row, u_row) in s.chunks_exact(n).zip(u.chunks_exact(K)) {
-        let u_row: [f32; K] = std::array::from_fn(|j| u_row[j]);
-        let s_row = &s_row[..n];
-        for k in 0..n {
-            let sv = s_row[k];
-            b[k] += sv;
-            for j in 0..K {
-                w[j][k] += u_row[j] * sv;
-            }
-        }
-    }
-}
-
-/// One step's input drive into `out` [rows × W]: b + u Wᵀ for `i` inputs per row of `u`
-/// (`w_t` = Wᵀ [I × W], rows contiguous). Up to 8 inputs in one unrolled pass per row, up to
-/// [`ROW_PRODUCT_MAX_DEPTH`] a pass per input (skipping zero inputs), more as a matrix product.
-/// The rate kernel's D_t (W = N) and the gated kernels' input side (W = G·N).
-#[inline(always)]
-pub(super) fn input_drive(out: &mut [f32], u: &[f32], b: &[f32], w_t: &[f32], i: usize) {
-    let width = b.len();
-    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
-        with_small_count!(i, drive_rows(out, u, b, w_t));
-        return;
-    }
-    for row in out.chunks_exact_mut(width) {
-        row.copy_from_slice(b);
-    }
-    if i > ROW_PRODUCT_MAX_DEPTH {
-        let rows = out.len() / width;
-        gemm_f32(
-            rows,
-            width,
-            i,
-            out,
-            true,
-            u,
-            i as isize,
-            1,
-            w_t,
-            width as isize,
-            1,
-        );
-    } else if i > 0 {
-        for (row, u_row) in out.chunks_exact_mut(width).zip(u.chunks_exact(i)) {
-            add_weighted_rows(row, u_row, w_t);
-        }
-    }
-}
-
-/// Adds rows' share of the input drive's gradients, given ∂ of the drive `d` [rows × W] and
-/// the inputs `u` [rows × I]: ∂b += Σ_rows d and ∂Wᵀ += Σ_rows uᵀ d ([I × W]), in the same
-/// three ways as [`input_drive`].
-#[inline(always)]
-pub(super) fn input_drive_grads(
-    d: &[f32],
-    u: &[f32],
-    d_b: &mut [f32],
-    d_w_t: &mut [f32],
-    i: usize,
-) {
-    let width = d_b.len();
-    if (1..=super::SMALL_COUNT_MAX).contains(&i) {
-        with_small_count!(i, input_grad_rows(d, u, d_b, d_w_t));
-        return;
-    }
-    for row in d.chunks_exact(width) {
-        d_b.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-    }
-    if i > ROW_PRODUCT_MAX_DEPTH {
-        let rows = d.len() / width;
-        gemm_f32(
-            i,
-            width,
-            rows,
-            d_w_t,
-            true,
-            u,
-            1,
-            i as isize,
-            d,
-            width as isize,
-            1,
-        );
-    } else if i > 0 {
-        for (d_row, u_row) in d.chunks_exact(width).zip(u.chunks_exact(i)) {
-            for (k, &uk) in u_row.iter().enumerate() {
-                if uk != 0.0 {
-                    let acc = &mut d_w_t[k * width..(k + 1) * width];
-                    acc.iter_mut().zip(d_row).for_each(|(a, &v)| *a += uk * v);
-                }
-            }
-        }
-    }
-}
-
 /// The rows of trials `rows` from a [T·B·width] array, step by step: [T·|rows|·width].
 fn gather_rows(m: &[f32], rows: &Range<usize>, t: usize, b: usize, width: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(t * rows.len() * width);
@@ -435,14 +160,20 @@ fn gather_rows(m: &[f32], rows: &Range<usize>, t: usize, b: usize, width: usize)
 }
 
 impl RateRecurrence {
-    /// The op for one call: α (one value or one per unit), f, and the scaled recurrent noise
-    /// [T·B·N] if any.
-    pub fn new(alpha: Vec<f32>, transfer: Transfer, noise: Option<Arc<Vec<f32>>>) -> Self {
+    /// The op for one call: α (one value or one per unit), f, the scaled recurrent noise
+    /// [T·B·N] if any, and how it runs.
+    pub fn new(
+        alpha: Vec<f32>,
+        transfer: Transfer,
+        noise: Option<Arc<Vec<f32>>>,
+        kernel: KernelOptions,
+    ) -> Self {
         RateRecurrence {
             alpha,
             transfer,
             noise,
             keep_states: true,
+            kernel,
             kept: Arc::new(Mutex::new(None)),
         }
     }
@@ -509,13 +240,20 @@ impl RateRecurrence {
         } = dims;
         // W_recᵀ once per call: products with contiguous rows pack faster.
         let w_t = transpose(p, n, n, dims.width());
-        let parts = batch_parts(b);
-        let run = |rows: &Range<usize>| self.forward_rows(u, p, &w_t, readout, dims, rows.clone());
-        let mut done: Vec<PartForward> = if parts.len() == 1 {
-            vec![run(&parts[0])]
-        } else {
-            parts.par_iter().map(run).collect()
-        };
+        let parts = batch_parts(b, self.kernel.threads);
+        let mut done: Vec<PartForward> = self.kernel.install(|| {
+            if parts.len() == 1 {
+                vec![self.forward_rows(self.kernel, u, p, &w_t, readout, dims, parts[0].clone())]
+            } else {
+                let part_kernel = self.kernel.single_threaded();
+                parts
+                    .par_iter()
+                    .map(|rows| {
+                        self.forward_rows(part_kernel, u, p, &w_t, readout, dims, rows.clone())
+                    })
+                    .collect()
+            }
+        });
         let n_out = readout.map_or(0, |r| r.n_out);
         let n_kept = if self.keeps_states(readout.is_some()) {
             n
@@ -552,9 +290,11 @@ impl RateRecurrence {
         !with_readout || self.keep_states
     }
 
-    /// The forward pass for trials `rows`, given W_recᵀ.
+    /// The forward pass for trials `rows`, given W_recᵀ, its products run as `kernel` says.
+    #[allow(clippy::too_many_arguments)]
     fn forward_rows(
         &self,
+        kernel: KernelOptions,
         u: &[f32],
         p: &[f32],
         w_t: &[f32],
@@ -563,14 +303,17 @@ impl RateRecurrence {
         rows: Range<usize>,
     ) -> PartForward {
         with_wide_vectors(
+            kernel.path,
             #[inline(always)]
-            || self.forward_rows_body(u, p, w_t, readout, dims, rows),
+            || self.forward_rows_body(kernel, u, p, w_t, readout, dims, rows),
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn forward_rows_body(
         &self,
+        kernel: KernelOptions,
         u: &[f32],
         p: &[f32],
         w_t: &[f32],
@@ -608,8 +351,9 @@ impl RateRecurrence {
         for step in 0..t {
             // cur = D_t + f(x_{t−1}) W_recᵀ, with D_t = b_rec + u_t W_inᵀ formed here, in cache.
             let u_t = &u_part[step * bk * i..(step + 1) * bk * i];
-            input_drive(&mut cur, u_t, &bias, &w_in_t, i);
+            input_drive(kernel, &mut cur, u_t, &bias, &w_in_t, i);
             gemm_f32(
+                kernel,
                 bk,
                 n,
                 n,
@@ -638,7 +382,7 @@ impl RateRecurrence {
             let r_t = &mut part.rates[(step + 1) * kn..];
             apply(self.transfer, &cur, r_t);
             if let Some(readout) = &readout {
-                readout.outputs(r_t, &mut part.outputs);
+                readout.outputs(kernel, r_t, &mut part.outputs);
             }
             std::mem::swap(&mut prev, &mut cur);
         }
@@ -676,14 +420,21 @@ impl RateRecurrence {
                  `model.fused: false` avoids it)"
             );
         };
-        let run = |(rows, r): (&Range<usize>, &Vec<f32>)| {
-            self.backward_rows(u, p, r, readout, g, dims, rows.clone())
-        };
-        let grads: Vec<PartGradients> = if parts.len() == 1 {
-            vec![run((&parts[0], &rates[0]))]
-        } else {
-            parts.par_iter().zip(rates).map(run).collect()
-        };
+        let grads: Vec<PartGradients> = self.kernel.install(|| {
+            if parts.len() == 1 {
+                let rows = parts[0].clone();
+                vec![self.backward_rows(self.kernel, u, p, &rates[0], readout, g, dims, rows)]
+            } else {
+                let part_kernel = self.kernel.single_threaded();
+                parts
+                    .par_iter()
+                    .zip(rates)
+                    .map(|(rows, r)| {
+                        self.backward_rows(part_kernel, u, p, r, readout, g, dims, rows.clone())
+                    })
+                    .collect()
+            }
+        });
         let mut d_p = vec![0.0f32; n * width];
         let mut d_readout = d_readout;
         for part in &grads {
@@ -702,10 +453,12 @@ impl RateRecurrence {
         Ok((d_p, d_readout))
     }
 
-    /// Backpropagation through time for trials `rows`, given their kept rates.
+    /// Backpropagation through time for trials `rows`, given their kept rates, its products
+    /// run as `kernel` says.
     #[allow(clippy::too_many_arguments)]
     fn backward_rows(
         &self,
+        kernel: KernelOptions,
         u: &[f32],
         p: &[f32],
         rates: &[f32],
@@ -715,8 +468,9 @@ impl RateRecurrence {
         rows: Range<usize>,
     ) -> PartGradients {
         with_wide_vectors(
+            kernel.path,
             #[inline(always)]
-            || self.backward_rows_body(u, p, rates, readout, g, dims, rows),
+            || self.backward_rows_body(kernel, u, p, rates, readout, g, dims, rows),
         )
     }
 
@@ -726,6 +480,7 @@ impl RateRecurrence {
     #[inline(always)]
     fn state_grad(
         &self,
+        kernel: KernelOptions,
         step: usize,
         rates: &[f32],
         readout: Option<ReadoutWeights<'_>>,
@@ -749,7 +504,14 @@ impl RateRecurrence {
                 let at = (step * b + rows.start) * o;
                 let r_t = &rates[(step + 1) * kn..(step + 2) * kn];
                 slope_from_rates(self.transfer, r_t, slope);
-                readout.state_grads(r_t, slope, &g[at..at + rows.len() * o], out, d_readout);
+                readout.state_grads(
+                    kernel,
+                    r_t,
+                    slope,
+                    &g[at..at + rows.len() * o],
+                    out,
+                    d_readout,
+                );
             }
         }
     }
@@ -758,6 +520,7 @@ impl RateRecurrence {
     #[inline(always)]
     fn backward_rows_body(
         &self,
+        kernel: KernelOptions,
         u: &[f32],
         p: &[f32],
         rates: &[f32],
@@ -797,6 +560,7 @@ impl RateRecurrence {
         macro_rules! state_grad {
             ($step:expr, $out:expr) => {
                 self.state_grad(
+                    kernel,
                     $step,
                     rates,
                     readout,
@@ -821,6 +585,7 @@ impl RateRecurrence {
                     .for_each(|((o, &d), &a)| *o = a * d);
                 // back = s_t · W_rec (W_rec's rows have stride N + I + 2)
                 gemm_f32(
+                    kernel,
                     bk,
                     n,
                     n,
@@ -848,6 +613,7 @@ impl RateRecurrence {
             // f(x_{t−1}) and u_t ([rows × N], [rows × I]), and s summed over rows.
             let (m, used) = ((end - start) * bk, &scaled[..(end - start) * kn]);
             gemm_f32(
+                kernel,
                 n,
                 n,
                 m,
@@ -861,7 +627,7 @@ impl RateRecurrence {
                 1,
             );
             let u_used = &u_part[start * bk * i..end * bk * i];
-            input_drive_grads(used, u_used, &mut grads.b_rec, &mut w_in_t, i);
+            input_drive_grads(kernel, used, u_used, &mut grads.b_rec, &mut w_in_t, i);
             end = start;
         }
         grads.w_in = transpose(&w_in_t, i, n, n);
@@ -873,10 +639,10 @@ impl RateRecurrence {
     }
 }
 
-/// The trials each model thread takes: `RAYON_NUM_THREADS` contiguous ranges (one range on one
-/// thread, or when the batch is too small to share).
-fn batch_parts(b: usize) -> Vec<Range<usize>> {
-    let threads = candle_core::utils::get_num_threads().min(b / 4).max(1);
+/// The trials each of `threads` model threads takes: contiguous ranges (one range on one
+/// thread, or when the batch is too small to share: at least 4 trials a part).
+fn batch_parts(b: usize, threads: usize) -> Vec<Range<usize>> {
+    let threads = threads.min(b / 4).max(1);
     let chunk = b.div_ceil(threads);
     (0..threads)
         .map(|k| k * chunk..((k + 1) * chunk).min(b))
@@ -891,40 +657,6 @@ fn scatter_rows(out: &mut [f32], part: &[f32], rows: &Range<usize>, t: usize, b:
         let at = step * b * n + rows.start * n;
         out[at..at + kn].copy_from_slice(&part[step * kn..(step + 1) * kn]);
     }
-}
-
-/// The first `cols` columns of the `rows` × `stride` row-major matrix `m`, transposed:
-/// `cols` × `rows`, row-major.
-pub(super) fn transpose(m: &[f32], rows: usize, cols: usize, stride: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; cols * rows];
-    for j in 0..rows {
-        for k in 0..cols {
-            out[k * rows + j] = m[j * stride + k];
-        }
-    }
-    out
-}
-
-/// A gradient with `like`'s shape, device and dtype from host values.
-pub(super) fn grad_like(data: Vec<f32>, like: &Tensor) -> Result<Option<Tensor>> {
-    Ok(Some(
-        Tensor::from_vec(data, like.shape(), like.device())?.to_dtype(like.dtype())?,
-    ))
-}
-
-/// Calls `f` with the f32 elements of `x` in row-major order: borrowed in place when `x` is a
-/// contiguous f32 CPU tensor, copied otherwise.
-pub(super) fn with_host<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    {
-        let (storage, layout) = x.storage_and_layout();
-        if let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =
-            (&*storage, layout.contiguous_offsets())
-        {
-            return f(&v[a..b]);
-        }
-    }
-    let copy = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    f(&copy)
 }
 
 /// The sizes of a call from the shapes of U [T, B, I] and P [N, N + I + 2].

@@ -6,7 +6,10 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::rate_recurrence::{apply, gemm_f32, grad_like, slice, slope_from_rates, with_host};
+use super::host::{grad_like, slice, with_host};
+use super::options::KernelOptions;
+use super::products::gemm_f32;
+use super::transfer_loops::{apply, slope_from_rates};
 use super::wide_vectors::with_wide_vectors;
 use crate::model::Transfer;
 
@@ -32,7 +35,7 @@ pub(super) struct ReadoutWeights<'a> {
 impl ReadoutWeights<'_> {
     /// Appends y = r W_outᵀ + b_out for the rates `r` ([rows·N]) to `out` ([rows·N_out]).
     #[inline(always)]
-    pub(super) fn outputs(&self, r: &[f32], out: &mut Vec<f32>) {
+    pub(super) fn outputs(&self, kernel: KernelOptions, r: &[f32], out: &mut Vec<f32>) {
         let (w, n, n_out) = (self.w, self.n, self.n_out);
         if (1..=ROW_READOUT_MAX_OUTPUTS).contains(&n_out) {
             return with_small_count!(n_out, readout_rows(r, w, n, out));
@@ -44,6 +47,7 @@ impl ReadoutWeights<'_> {
         }
         // out += r · W_outᵀ: b_kj = W[j][k] → row stride 1, column stride n + 1.
         gemm_f32(
+            kernel,
             rows,
             n_out,
             n,
@@ -63,6 +67,7 @@ impl ReadoutWeights<'_> {
     #[inline(always)]
     pub(super) fn state_grads(
         &self,
+        kernel: KernelOptions,
         r: &[f32],
         slope: &[f32],
         g: &[f32],
@@ -79,6 +84,7 @@ impl ReadoutWeights<'_> {
         let block = &mut d_x[start..];
         // ∂r = ∂y · W_out: b_kj = W[k][j] → row stride n + 1, column stride 1.
         gemm_f32(
+            kernel,
             rows,
             n,
             n_out,
@@ -95,6 +101,7 @@ impl ReadoutWeights<'_> {
         // ∂W_out = ∂yᵀ (n_out × rows) · r (rows × n), added into the first n columns of d_w.
         let mut d_w_out = vec![0.0f32; n_out * n];
         gemm_f32(
+            kernel,
             n_out,
             n,
             rows,
@@ -196,9 +203,19 @@ fn readout_grad_rows<const O: usize>(
 /// (each would cost candle a zero-filled gradient, an addition and a transfer-function
 /// backward pass).
 #[derive(Debug, Clone, Copy)]
-pub struct Readout(pub Transfer);
+pub struct Readout {
+    /// The transfer function f.
+    transfer: Transfer,
+    /// Threads and vector code.
+    kernel: KernelOptions,
+}
 
 impl Readout {
+    /// The readout op for transfer function `transfer`, run as `kernel` says.
+    pub fn new(transfer: Transfer, kernel: KernelOptions) -> Self {
+        Readout { transfer, kernel }
+    }
+
     /// y for all rows of x ([rows·N]) with w = [W_out | b_out] ([N_out·(N + 1)]).
     fn forward(&self, x: &[f32], w: &[f32], n: usize, n_out: usize) -> Vec<f32> {
         let weights = ReadoutWeights { w, n, n_out };
@@ -206,17 +223,21 @@ impl Readout {
         if n == 0 {
             return out;
         }
-        with_wide_vectors(
-            #[inline(always)]
-            || {
-                let mut r = vec![0.0f32; READOUT_BLOCK_ROWS * n];
-                for x_block in x.chunks(READOUT_BLOCK_ROWS * n) {
-                    let r = &mut r[..x_block.len()];
-                    apply(self.0, x_block, r);
-                    weights.outputs(r, &mut out);
-                }
-            },
-        );
+        let kernel = self.kernel;
+        kernel.install(|| {
+            with_wide_vectors(
+                kernel.path,
+                #[inline(always)]
+                || {
+                    let mut r = vec![0.0f32; READOUT_BLOCK_ROWS * n];
+                    for x_block in x.chunks(READOUT_BLOCK_ROWS * n) {
+                        let r = &mut r[..x_block.len()];
+                        apply(self.transfer, x_block, r);
+                        weights.outputs(kernel, r, &mut out);
+                    }
+                },
+            )
+        });
         out
     }
 
@@ -235,22 +256,26 @@ impl Readout {
         if n == 0 {
             return (d_x, d_w);
         }
-        with_wide_vectors(
-            #[inline(always)]
-            || {
-                let mut r = vec![0.0f32; READOUT_BLOCK_ROWS * n];
-                let mut slope = vec![0.0f32; READOUT_BLOCK_ROWS * n];
-                let blocks = x
-                    .chunks(READOUT_BLOCK_ROWS * n)
-                    .zip(g.chunks(READOUT_BLOCK_ROWS * n_out));
-                for (x_block, g_block) in blocks {
-                    let (r, slope) = (&mut r[..x_block.len()], &mut slope[..x_block.len()]);
-                    apply(self.0, x_block, r);
-                    slope_from_rates(self.0, r, slope);
-                    weights.state_grads(r, slope, g_block, &mut d_x, &mut d_w);
-                }
-            },
-        );
+        let kernel = self.kernel;
+        kernel.install(|| {
+            with_wide_vectors(
+                kernel.path,
+                #[inline(always)]
+                || {
+                    let mut r = vec![0.0f32; READOUT_BLOCK_ROWS * n];
+                    let mut slope = vec![0.0f32; READOUT_BLOCK_ROWS * n];
+                    let blocks = x
+                        .chunks(READOUT_BLOCK_ROWS * n)
+                        .zip(g.chunks(READOUT_BLOCK_ROWS * n_out));
+                    for (x_block, g_block) in blocks {
+                        let (r, slope) = (&mut r[..x_block.len()], &mut slope[..x_block.len()]);
+                        apply(self.transfer, x_block, r);
+                        slope_from_rates(self.transfer, r, slope);
+                        weights.state_grads(kernel, r, slope, g_block, &mut d_x, &mut d_w);
+                    }
+                },
+            )
+        });
         (d_x, d_w)
     }
 }

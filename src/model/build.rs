@@ -11,6 +11,7 @@ use super::{
     RateRnnOptions, RecordedTransfer, Regularization, Trainable, Transfer,
 };
 use crate::experiment::ConfigError;
+use crate::kernel::KernelOptions;
 use crate::task::TaskShape;
 
 /// A network ready to train, with notes for the user (e.g. what a weights file held that was
@@ -37,8 +38,18 @@ fn regularization(c: &ModelConfig) -> Regularization {
     }
 }
 
-/// α = dt/τ per unit (one value when τ is shared), checked.
-fn alphas(c: &ModelConfig, shape: &TaskShape) -> Result<Vec<f64>, ConfigError> {
+/// α = dt/τ for `model.tau` = `tau` (`None`: the task's `task_tau`), unchecked: one value
+/// when τ is shared, else one per unit.
+pub fn alphas(dt: f64, task_tau: f64, tau: Option<&Tau>) -> Vec<f64> {
+    match tau {
+        None => vec![dt / task_tau],
+        Some(Tau::All(t)) => vec![dt / t],
+        Some(Tau::PerUnit(ts)) => ts.iter().map(|t| dt / t).collect(),
+    }
+}
+
+/// [`alphas`] for a network of `c` on a task of `shape`, checked: one τ per unit, each ≥ dt.
+fn checked_alphas(c: &ModelConfig, shape: &TaskShape) -> Result<Vec<f64>, ConfigError> {
     let taus = match &c.tau {
         None => vec![shape.tau],
         Some(Tau::All(t)) => vec![*t],
@@ -56,27 +67,25 @@ fn alphas(c: &ModelConfig, shape: &TaskShape) -> Result<Vec<f64>, ConfigError> {
             v.clone()
         }
     };
-    taus.iter()
+    if let Some((u, t)) = taus
+        .iter()
         .enumerate()
-        .map(|(u, &t)| {
-            if !(t.is_finite() && t >= shape.dt) {
-                let which = if taus.len() > 1 {
-                    format!(" (unit {u})")
-                } else {
-                    String::new()
-                };
-                Err(ConfigError::new(
-                    "model.tau",
-                    format!(
-                        "{t} ms{which} must be a number ≥ dt = {} ms (α = dt/τ ≤ 1)",
-                        shape.dt
-                    ),
-                ))
-            } else {
-                Ok(shape.dt / t)
-            }
-        })
-        .collect()
+        .find(|&(_, &t)| !(t.is_finite() && t >= shape.dt))
+    {
+        let which = if taus.len() > 1 {
+            format!(" (unit {u})")
+        } else {
+            String::new()
+        };
+        return Err(ConfigError::new(
+            "model.tau",
+            format!(
+                "{t} ms{which} must be a number ≥ dt = {} ms (α = dt/τ ≤ 1)",
+                shape.dt
+            ),
+        ));
+    }
+    Ok(alphas(shape.dt, shape.tau, c.tau.as_ref()))
 }
 
 /// Builds the network for `c` on a task of `shape`, initial weights drawn from `seed` (or
@@ -84,12 +93,24 @@ fn alphas(c: &ModelConfig, shape: &TaskShape) -> Result<Vec<f64>, ConfigError> {
 /// the current directory). With `load`, weights, masks, the Dale ratio and the transfer
 /// function come from the file: a setting left unset is filled from it, and one that
 /// contradicts it (transfer function, Dale ratio, autapses, a connectivity mask, N_rec) is an
-/// error naming both values.
+/// error naming both values. The fused kernels run on one thread ([`build_network_with`]
+/// chooses).
 pub fn build_network(
     c: &ModelConfig,
     shape: &TaskShape,
     seed: u64,
     base_dir: &Path,
+) -> Result<BuiltNetwork, ConfigError> {
+    build_network_with(c, shape, seed, base_dir, KernelOptions::default())
+}
+
+/// [`build_network`] with the fused kernels run as `kernel` says (`psychrnn run --threads`).
+pub fn build_network_with(
+    c: &ModelConfig,
+    shape: &TaskShape,
+    seed: u64,
+    base_dir: &Path,
+    kernel: KernelOptions,
 ) -> Result<BuiltNetwork, ConfigError> {
     let (n_in, n_out) = (shape.n_in(), shape.n_out());
     if c.kind != ModelKind::RateRnn {
@@ -119,6 +140,7 @@ pub fn build_network(
         let mut network = GatedRnn::new(&w, regularization(c), DType::F32, &Device::Cpu)
             .map_err(|e| ConfigError::new("model", e.to_string()))?;
         network.fused = c.fused;
+        network.kernel = kernel;
         return Ok(BuiltNetwork {
             network: Box::new(network),
             model: c.clone(),
@@ -166,7 +188,7 @@ pub fn build_network(
     let k = Constraints::from_config(&model, n_in, n_out)?;
     let c = &model;
     let options = RateRnnOptions {
-        alpha: alphas(c, shape)?,
+        alpha: checked_alphas(c, shape)?,
         rec_noise: c.rec_noise,
         transfer: c.transfer(),
         trainable: Trainable {
@@ -184,6 +206,7 @@ pub fn build_network(
         ],
         regularization: regularization(c),
         fused: c.fused,
+        kernel,
     };
     let network = RateRnn::new(&weights, &options, DType::F32, &Device::Cpu)
         .map_err(|e| ConfigError::new("model", e.to_string()))?;

@@ -123,9 +123,11 @@ pub struct GatedRnn {
     pub b_out: Var,
     regularization: GatedRegularization,
     n_rec: usize,
-    /// Run the time loop as the fused kernel ([`crate::kernel::GatedRecurrence`], f32 only)
-    /// instead of per-step candle ops.
+    /// Run the time loop as the fused kernel ([`crate::kernel::GatedRecurrence`], f32 only;
+    /// the default, what `psychrnn run` takes) instead of per-step candle ops (`false`).
     pub fused: bool,
+    /// The fused kernel's threads and vector code.
+    pub kernel: crate::kernel::KernelOptions,
 }
 
 fn host(t: &Tensor) -> Result<Vec<f32>> {
@@ -133,7 +135,7 @@ fn host(t: &Tensor) -> Result<Vec<f32>> {
 }
 
 impl GatedRnn {
-    /// A network with the given weights.
+    /// A network with the given weights, on the fused kernel with one thread.
     pub fn new(
         w: &GatedWeights,
         regularization: GatedRegularization,
@@ -157,7 +159,8 @@ impl GatedRnn {
             b_out: var(&w.b_out, &[o])?,
             regularization,
             n_rec: n,
-            fused: false,
+            fused: true,
+            kernel: crate::kernel::KernelOptions::default(),
         })
     }
 
@@ -215,11 +218,13 @@ impl GatedRnn {
             let states = inputs.contiguous()?.apply_op3(
                 &p.contiguous()?,
                 &init.contiguous()?,
-                crate::kernel::GatedRecurrence::new(self.cell),
+                crate::kernel::GatedRecurrence::new(self.cell, self.kernel),
             )?;
             let readout = Tensor::cat(&[&w_out, &b_out.unsqueeze(1)?], 1)?;
-            let outputs =
-                states.apply_op2(&readout, crate::kernel::Readout(super::Transfer::Linear))?;
+            let outputs = states.apply_op2(
+                &readout,
+                crate::kernel::Readout::new(super::Transfer::Linear, self.kernel),
+            )?;
             return Ok(Simulation { states, outputs });
         }
         let w_x_t = w_x.t()?;
@@ -261,41 +266,12 @@ impl GatedRnn {
         Ok(Simulation { states, outputs })
     }
 
+    /// The regularisation term: the weight penalties on W_x ("in"), W_h ("rec") and W_out,
+    /// and the firing-rate penalty on h.
     fn penalty(&self, sim: &Simulation) -> Result<Option<Tensor>> {
         let r = &self.regularization;
-        let mut total: Option<Tensor> = None;
-        let mut add = |t: Tensor| -> Result<()> {
-            total = Some(match total.take() {
-                None => t,
-                Some(s) => (s + t)?,
-            });
-            Ok(())
-        };
-        for (c, w, l1) in [
-            (r.l1_in, &self.w_x, true),
-            (r.l1_rec, &self.w_h, true),
-            (r.l1_out, &self.w_out, true),
-            (r.l2_in, &self.w_x, false),
-            (r.l2_rec, &self.w_h, false),
-            (r.l2_out, &self.w_out, false),
-        ] {
-            if c != 0.0 {
-                let m = if l1 {
-                    w.abs()?.mean_all()?
-                } else {
-                    w.sqr()?.mean_all()?
-                };
-                add(m.affine(c, 0.0)?)?;
-            }
-        }
-        if r.l2_firing_rate != 0.0 {
-            add(sim
-                .states
-                .sqr()?
-                .mean_all()?
-                .affine(r.l2_firing_rate, 0.0)?)?;
-        }
-        Ok(total)
+        let weights = r.weight_penalty(&self.w_x, &self.w_h, &self.w_out)?;
+        r.add_firing_rate_penalty(weights, || Ok(sim.states.clone()))
     }
 }
 

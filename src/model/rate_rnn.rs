@@ -11,7 +11,8 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
-use super::{Constraints, Network, Simulation, TrainableVar, Transfer};
+use super::{Constraints, Network, Regularization, Simulation, TrainableVar, Transfer};
+use crate::kernel::KernelOptions;
 use crate::random::Rng;
 
 /// A rate RNN's parameters and constraints as plain row-major arrays (PsychRNN's shapes).
@@ -93,25 +94,6 @@ impl Default for Trainable {
     }
 }
 
-/// Regularisation weights, applied as means (PsychRNN's convention).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Regularization {
-    /// `l1_in · mean(|W_in_eff|)`.
-    pub l1_in: f64,
-    /// `l1_rec · mean(|W_rec_eff|)`.
-    pub l1_rec: f64,
-    /// `l1_out · mean(|W_out_eff|)`.
-    pub l1_out: f64,
-    /// `l2_in · mean(W_in_eff²)`.
-    pub l2_in: f64,
-    /// `l2_rec · mean(W_rec_eff²)`.
-    pub l2_rec: f64,
-    /// `l2_out · mean(W_out_eff²)`.
-    pub l2_out: f64,
-    /// `l2_firing_rate · mean(f(x)²)` over trials, steps and units.
-    pub l2_firing_rate: f64,
-}
-
 /// Everything about a rate RNN that is not a weight.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateRnnOptions {
@@ -127,12 +109,16 @@ pub struct RateRnnOptions {
     pub fixed: [Option<Vec<f32>>; 3],
     /// Penalties added to the loss.
     pub regularization: Regularization,
-    /// Run the time loop as the fused kernel (f32 only) instead of the reference candle ops.
+    /// Run the time loop as the fused kernel (f32 only; the default, what `psychrnn run`
+    /// takes) instead of the reference candle ops (`false`).
     pub fused: bool,
+    /// The fused kernel's threads and vector code.
+    pub kernel: KernelOptions,
 }
 
 impl RateRnnOptions {
-    /// Options with one α, everything trainable, nothing fixed, no penalties.
+    /// Options with one α, everything trainable, nothing fixed, no penalties, on the fused
+    /// kernel with one thread (as `psychrnn run` builds a network, but for the thread count).
     pub fn new(alpha: f64, rec_noise: f64, transfer: Transfer) -> Self {
         RateRnnOptions {
             alpha: vec![alpha],
@@ -141,7 +127,8 @@ impl RateRnnOptions {
             trainable: Trainable::default(),
             fixed: [None, None, None],
             regularization: Regularization::default(),
-            fused: false,
+            fused: true,
+            kernel: KernelOptions::default(),
         }
     }
 }
@@ -392,6 +379,7 @@ impl RateRnn {
             inputs,
             noise,
             states_in_graph,
+            self.options.kernel,
         )
     }
 
@@ -445,17 +433,10 @@ impl RateRnn {
 
     /// The regularisation term for effective weights `e` and states [T, B, N_rec], if any.
     pub fn penalty(&self, e: &EffectiveWeights, states: &Tensor) -> Result<Option<Tensor>> {
-        let mut total = self.weight_penalty(e)?;
         let r = &self.options.regularization;
-        if r.l2_firing_rate != 0.0 {
-            let rates = self.options.transfer.apply(states)?;
-            let term = rates.sqr()?.mean_all()?.affine(r.l2_firing_rate, 0.0)?;
-            total = Some(match total {
-                None => term,
-                Some(s) => (s + term)?,
-            });
-        }
-        Ok(total)
+        r.add_firing_rate_penalty(self.weight_penalty(e)?, || {
+            self.options.transfer.apply(states)
+        })
     }
 
     /// Whether runs take the fused kernel: `fused` is set and the weights are f32 (the kernel is
@@ -466,33 +447,9 @@ impl RateRnn {
 
     /// The weights' share of the regularisation term (L1 and L2 on W_in, W_rec, W_out), if any.
     fn weight_penalty(&self, e: &EffectiveWeights) -> Result<Option<Tensor>> {
-        let r = &self.options.regularization;
-        let mut terms = Vec::new();
-        for (c, w, l1) in [
-            (r.l1_in, &e.w_in, true),
-            (r.l1_rec, &e.w_rec, true),
-            (r.l1_out, &e.w_out, true),
-            (r.l2_in, &e.w_in, false),
-            (r.l2_rec, &e.w_rec, false),
-            (r.l2_out, &e.w_out, false),
-        ] {
-            if c != 0.0 {
-                let m = if l1 {
-                    w.abs()?.mean_all()?
-                } else {
-                    w.sqr()?.mean_all()?
-                };
-                terms.push(m.affine(c, 0.0)?);
-            }
-        }
-        let mut total: Option<Tensor> = None;
-        for t in terms {
-            total = Some(match total {
-                None => t,
-                Some(s) => (s + t)?,
-            });
-        }
-        Ok(total)
+        self.options
+            .regularization
+            .weight_penalty(&e.w_in, &e.w_rec, &e.w_out)
     }
 }
 
@@ -543,6 +500,7 @@ impl Network for RateRnn {
                 inputs,
                 noise.as_ref(),
                 states_in_graph,
+                self.options.kernel,
             )?
         } else {
             simulate(
@@ -581,6 +539,7 @@ impl Network for RateRnn {
             self.options.transfer,
             inputs,
             noise.as_ref(),
+            self.options.kernel,
         )?;
         Ok((outputs, self.weight_penalty(&e)?))
     }
@@ -607,7 +566,8 @@ impl Network for RateRnn {
 /// the op returns the states and the readout is the [`crate::kernel::Readout`] op, so a loss
 /// on the states (the firing-rate penalty) gets gradients; otherwise the op returns the
 /// outputs itself and the states come back outside the autograd graph, which saves candle's
-/// per-tensor gradient bookkeeping on [T, B, N]. Same results as [`simulate`] (f32 only).
+/// per-tensor gradient bookkeeping on [T, B, N]. Same results as [`simulate`] (f32 only), run
+/// as `kernel` says.
 pub fn simulate_fused(
     w: &EffectiveWeights,
     alpha: &Alpha,
@@ -615,6 +575,7 @@ pub fn simulate_fused(
     inputs: &Tensor,
     noise: Option<&Tensor>,
     states_in_graph: bool,
+    kernel: KernelOptions,
 ) -> Result<Simulation> {
     let (n_steps, n_trials, _) = inputs.dims3()?;
     let n_rec = w.w_rec.dim(0)?;
@@ -623,10 +584,10 @@ pub fn simulate_fused(
         recurrent,
         readout,
         op,
-    } = FusedCall::new(w, alpha, transfer, inputs, noise)?;
+    } = FusedCall::new(w, alpha, transfer, inputs, noise, kernel)?;
     if states_in_graph {
         let states = inputs.apply_op2(&recurrent, op)?;
-        let outputs = states.apply_op2(&readout, crate::kernel::Readout(transfer))?;
+        let outputs = states.apply_op2(&readout, crate::kernel::Readout::new(transfer, kernel))?;
         return Ok(Simulation { states, outputs });
     }
     let outputs = inputs.apply_op3(&recurrent, &readout, op.clone())?;
@@ -650,8 +611,9 @@ pub fn outputs_fused(
     transfer: Transfer,
     inputs: &Tensor,
     noise: Option<&Tensor>,
+    kernel: KernelOptions,
 ) -> Result<Tensor> {
-    let call = FusedCall::new(w, alpha, transfer, inputs, noise)?;
+    let call = FusedCall::new(w, alpha, transfer, inputs, noise, kernel)?;
     call.inputs
         .apply_op3(&call.recurrent, &call.readout, call.op.without_states())
 }
@@ -669,13 +631,15 @@ struct FusedCall {
 }
 
 impl FusedCall {
-    /// The op's arguments from the effective weights, α, f, the inputs and the noise.
+    /// The op's arguments from the effective weights, α, f, the inputs and the noise, and the
+    /// op run as `kernel` says.
     fn new(
         w: &EffectiveWeights,
         alpha: &Alpha,
         transfer: Transfer,
         inputs: &Tensor,
         noise: Option<&Tensor>,
+        kernel: KernelOptions,
     ) -> Result<Self> {
         let alphas = match alpha {
             Alpha::Scalar(a) => vec![*a as f32],
@@ -704,7 +668,7 @@ impl FusedCall {
             inputs: inputs.contiguous()?,
             recurrent,
             readout,
-            op: crate::kernel::RateRecurrence::new(alphas, transfer, noise),
+            op: crate::kernel::RateRecurrence::new(alphas, transfer, noise, kernel),
         })
     }
 }

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use super::PipelineError;
-use crate::model::{build_network, Network, RateRnnWeights};
+use crate::kernel::KernelOptions;
+use crate::model::{build_network_with, Network, RateRnnWeights};
 use crate::run_dir::{RunDir, RunLock, RunRecord};
 use crate::script::{load_experiment, LoadOptions, LoadedExperiment};
 use crate::task::Task;
@@ -47,11 +48,13 @@ impl TrainedRun {
 
 /// Opens `dir`: takes its lock, reads config.yaml, loads the run's script (or `script`) with
 /// the run's overrides and seed, rebuilds the network and restores its trained parameters.
-/// `lib_dirs` are module folders searched after the run's own (e.g. `PSYCHRNN_PATH`).
+/// `lib_dirs` are module folders searched after the run's own (e.g. `PSYCHRNN_PATH`); `kernel`
+/// sets the rebuilt network's thread count and kernel path.
 pub fn open_trained(
     dir: &Path,
     script: Option<&Path>,
     lib_dirs: &[PathBuf],
+    kernel: KernelOptions,
 ) -> Result<TrainedRun, PipelineError> {
     let run = RunDir::new(dir);
     let record = run.read_record()?;
@@ -69,7 +72,8 @@ pub fn open_trained(
     crate::validation::validate(&loaded)?;
     let config = &record.experiment;
     let base = script.parent().unwrap_or(Path::new("."));
-    let network = build_network(&config.model, loaded.task.shape(), config.seed, base)?.network;
+    let network =
+        build_network_with(&config.model, loaded.task.shape(), config.seed, base, kernel)?.network;
     let mut optimizer = new_optimizer(network.as_ref(), &config.train)?;
     let Some(iteration) = read_checkpoint_iteration(&run.checkpoint()) else {
         return Err(PipelineError::Refused(format!(

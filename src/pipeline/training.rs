@@ -15,7 +15,8 @@ use std::time::Duration;
 use super::{recorded_overrides, PipelineError};
 use crate::analysis::conditions::accuracy_by;
 use crate::experiment::ExperimentConfig;
-use crate::model::{build_network, BuiltNetwork, Network};
+use crate::kernel::KernelOptions;
+use crate::model::{build_network_with, BuiltNetwork, Network};
 use crate::random::{stream, Rng};
 use crate::report::RunReportError;
 use crate::run_dir::{
@@ -66,6 +67,8 @@ pub struct RunRequest {
     pub options: LoadOptions,
     /// Where the files go.
     pub destination: Destination,
+    /// The model's thread count and kernel path (recorded as summary.yaml's `model_threads`).
+    pub kernel: KernelOptions,
 }
 
 impl RunRequest {
@@ -77,6 +80,7 @@ impl RunRequest {
             destination: Destination::New {
                 parent: PathBuf::from("runs"),
             },
+            kernel: KernelOptions::default(),
         }
     }
 
@@ -156,6 +160,7 @@ pub struct TrainingRun {
     _lock: RunLock,
     state: TrainState,
     resumed: bool,
+    kernel: KernelOptions,
 }
 
 /// A run that finished training (or was interrupted, with its checkpoint written).
@@ -315,7 +320,13 @@ pub fn prepare_run(
         config.train.batch_size.min(8),
     )?;
     let base_dir = plan.script.parent().unwrap_or(Path::new("."));
-    let built = build_network(&config.model, loaded.task.shape(), config.seed, base_dir)?;
+    let built = build_network_with(
+        &config.model,
+        loaded.task.shape(),
+        config.seed,
+        base_dir,
+        request.kernel,
+    )?;
     // Record the network as built (a loaded file's Dale ratio and transfer function).
     config.model = built.model.clone();
     let mut optimizer = new_optimizer(built.network.as_ref(), &config.train)?;
@@ -345,6 +356,7 @@ pub fn prepare_run(
         _lock: lock,
         state,
         resumed: plan.resume.is_some(),
+        kernel: request.kernel,
     })))
 }
 
@@ -472,6 +484,7 @@ impl TrainingRun {
                 self.loaded.task.as_ref(),
                 &self.run,
                 &outcome,
+                self.kernel.threads,
                 observer,
             );
         }
@@ -524,6 +537,7 @@ impl TrainingRun {
             self.loaded.task.as_ref(),
             &self.run,
             &outcome,
+            self.kernel.threads,
             observer,
         )
     }
@@ -578,13 +592,16 @@ fn train_keeping_files(
     outcome
 }
 
-/// Tests on fresh trials and writes weights.npz, trials.npz, the report and summary.yaml.
+/// Tests on fresh trials and writes weights.npz, trials.npz, the report and summary.yaml
+/// (`threads`: the model's thread count, recorded as `model_threads`).
+#[allow(clippy::too_many_arguments)]
 fn finish(
     config: &ExperimentConfig,
     model: &dyn Network,
     task: &dyn Task,
     run: &RunDir,
     outcome: &TrainOutcome,
+    threads: usize,
     observer: &mut dyn RunObserver,
 ) -> Result<FinishedRun, PipelineError> {
     if outcome.stop_reason != StopReason::Iterations {
@@ -641,7 +658,7 @@ fn finish(
         trials_seen: outcome.trials_seen,
         wall_seconds: (outcome.wall_seconds * 1000.0).round() / 1000.0,
         batch_wait_seconds: (outcome.batch_wait_seconds * 1000.0).round() / 1000.0,
-        model_threads: candle_core::utils::get_num_threads(),
+        model_threads: threads,
         stop_reason: outcome.stop_reason,
         metrics: result
             .metrics

@@ -90,7 +90,7 @@ fn a_script_trains_reopens_and_reports_through_the_library() {
     assert_eq!(summary.stop_reason, StopReason::Iterations);
 
     // Reopened, the network is the one weights.npz holds.
-    let trained = open_trained(&out, None, &[]).unwrap();
+    let trained = open_trained(&out, None, &[], Default::default()).unwrap();
     assert_eq!(trained.unfinished_at, None);
     let w = trained.rate_weights("a test").unwrap();
     let saved = npz(&run_dir.weights());
@@ -136,6 +136,7 @@ fn a_stopped_run_keeps_its_checkpoint_and_resumes_to_the_end() {
         script: None,
         options: Default::default(),
         destination: Destination::Resume(out.clone()),
+        kernel: Default::default(),
     };
     let mut seen = Recorder::default();
     let Prepared::Ready(run) = prepare_run(&resume, &mut seen).unwrap() else {

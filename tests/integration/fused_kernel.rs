@@ -180,7 +180,8 @@ fn gated_networks_agree() {
         {
             *v += rng.uniform_range(-0.5, 0.5) as f32;
         }
-        let reference = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+        let mut reference = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+        reference.fused = false;
         let mut fused = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
         fused.fused = true;
         let u: Vec<f32> = (0..t * b * n_in)
@@ -271,6 +272,7 @@ fn loss_without_states_matches() {
     let mask = Tensor::ones((t, b, n_out), DType::F32, &dev).unwrap();
     for l2_firing_rate in [0.0, 0.3] {
         let mut options = RateRnnOptions::new(0.1, 0.05, Transfer::Relu);
+        options.fused = false;
         options.regularization = Regularization {
             l1_rec: 0.01,
             l2_out: 0.02,
@@ -308,7 +310,7 @@ fn loss_without_states_matches() {
 /// keeps X [T·B·N].
 #[test]
 fn recurrence_without_states_keeps_none() {
-    use psychrnn::kernel::RateRecurrence;
+    use psychrnn::kernel::{KernelOptions, RateRecurrence};
     let (n, t, b, n_in, n_out) = (6, 5, 4, 2, 2);
     let dev = Device::Cpu;
     let mut rng = Rng::from_seed(2);
@@ -320,8 +322,9 @@ fn recurrence_without_states_keeps_none() {
     let u = Tensor::from_vec(draw(t * b * n_in), (t, b, n_in), &dev).unwrap();
     let p = Tensor::from_vec(draw(n * (n + n_in + 2)), (n, n + n_in + 2), &dev).unwrap();
     let q = Tensor::from_vec(draw(n_out * (n + 1)), (n_out, n + 1), &dev).unwrap();
-    let keeping = RateRecurrence::new(vec![0.2], Transfer::Tanh, None);
-    let dropping = RateRecurrence::new(vec![0.2], Transfer::Tanh, None).without_states();
+    let keeping = RateRecurrence::new(vec![0.2], Transfer::Tanh, None, KernelOptions::default());
+    let dropping = RateRecurrence::new(vec![0.2], Transfer::Tanh, None, KernelOptions::default())
+        .without_states();
     let y_keep = u.apply_op3(&p, &q, keeping.clone()).unwrap();
     let y_drop = u.apply_op3(&p, &q, dropping.clone()).unwrap();
     assert_eq!(
