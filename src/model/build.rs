@@ -10,7 +10,7 @@ use super::{
     initial_weights, read_weights_npz, Constraints, LoadedWeights, Network, RateRnn,
     RateRnnOptions, RecordedTransfer, Regularization, Trainable, Transfer,
 };
-use crate::experiment::ConfigError;
+use crate::config_error::ConfigError;
 use crate::task::TaskShape;
 
 /// A network ready to train, with notes for the user (e.g. what a weights file held that was
