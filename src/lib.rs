@@ -8,8 +8,11 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod atomic_file;
+pub mod config_error;
 pub mod did_you_mean;
 pub mod experiment;
+pub mod format_version;
 pub mod kernel;
 pub mod linalg;
 pub mod memory;

@@ -7,7 +7,7 @@
 //! - `inputs` [B, T, N_in], `targets` and `mask` [B, T, N_out] (float32);
 //! - `input_names` [N_in], `output_names` [N_out] (text): the channels;
 //! - `dt`, `tau` (0-d float64, ms): the task's time step and time constant;
-//! - `format_version` (0-d int64): [`crate::run_dir::FORMAT_VERSION`];
+//! - `format_version` (0-d int64): [`crate::format_version::FORMAT_VERSION`];
 //! - `epoch_names`, `epoch_occurrence` [E], `epoch_start`, `epoch_end` [B, E] (int64 steps,
 //!   `start..end`, -1 where a trial lacks that epoch): column e is the `epoch_occurrence[e]`-th
 //!   epoch named `epoch_names[e]` in a trial (1 for the first; a name repeats in `epoch_names`
@@ -27,8 +27,9 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
+use crate::atomic_file::write_atomic_with;
+use crate::format_version::FORMAT_VERSION;
 use crate::npz_file::{npy_bytes, read_npz, Array, NpyValues, NpzError};
-use crate::run_dir::{write_atomic_with, FORMAT_VERSION};
 use crate::task::{argmax_accuracy, Batch, ConditionValue, Conditions, EpochSpan, TaskShape};
 
 /// Where each trial's epochs lie, one column per (epoch name, occurrence in a trial).

@@ -10,7 +10,7 @@ use super::{
     initial_weights, read_weights_npz, Constraints, LoadedWeights, Network, RateRnn,
     RateRnnOptions, RecordedTransfer, Regularization, Trainable, Transfer,
 };
-use crate::experiment::ConfigError;
+use crate::config_error::ConfigError;
 use crate::kernel::KernelOptions;
 use crate::task::TaskShape;
 

@@ -10,7 +10,7 @@
 //! and without it simply W ⊙ C. Column j of W_rec holds unit j's outgoing weights.
 
 use super::config::{Matrix, ModelConfig};
-use crate::experiment::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The structural constraints of one network, as row-major host arrays.
 #[derive(Debug, Clone, PartialEq)]

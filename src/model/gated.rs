@@ -16,8 +16,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::{Network, Simulation, TrainableVar};
+use crate::atomic_file::write_atomic_with;
 use crate::random::{stream, Rng};
-use crate::run_dir::write_atomic_with;
 
 /// Which gated cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

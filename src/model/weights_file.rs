@@ -20,7 +20,7 @@ use candle_core::{Device, Tensor};
 
 use super::pickled::{pickled_function_npy, pickled_none_npy, read_pickled_object, PickledObject};
 use super::{Constraints, RateRnnWeights, Transfer};
-use crate::run_dir::write_atomic_with;
+use crate::atomic_file::write_atomic_with;
 
 /// The TensorFlow function PsychRNN uses for `t`, as (module, dotted name).
 pub fn tensorflow_function(t: Transfer) -> (&'static str, &'static str) {

@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{register_fonts, ReportError};
-use crate::run_dir::write_atomic_with;
+use crate::atomic_file::write_atomic_with;
 
 /// A figure that can draw itself on any plotters backend.
 pub trait Figure {

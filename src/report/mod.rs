@@ -1,7 +1,6 @@
 //! Figures, drawn with plotters into PNG or SVG. This module only draws; it computes no science.
 
 mod comparison;
-mod config;
 pub mod figure;
 pub mod html;
 mod population;
@@ -11,8 +10,8 @@ mod training;
 mod trials;
 mod weights;
 
+pub use crate::experiment::{ReportConfig, MAX_FIGURE_ITEMS};
 pub use comparison::{ComparisonFigure, SettingResult};
-pub use config::ReportConfig;
 pub use figure::{condition_colour, save, DrawError, Figure};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
 pub use psychometric::{ChronometricFigure, PsychometricFigure};

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::figure::{err, DrawError};
 use super::{register_fonts, ImageFormat, ReportError};
-use crate::run_dir::write_atomic_with;
+use crate::atomic_file::write_atomic_with;
 
 /// One trial to draw: arrays [time, channel] row-major.
 #[derive(Debug, Clone)]

@@ -14,7 +14,6 @@
 //! | `.lock` | [`RunLock`]: the process that owns the directory | every command that writes |
 
 mod analysis;
-mod atomic;
 mod bundle;
 mod fixed_points;
 pub mod history;
@@ -26,22 +25,19 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use crate::atomic_file::{write_atomic, write_atomic_with};
+pub use crate::experiment::is_plain_name;
+pub use crate::format_version::FORMAT_VERSION;
 pub use analysis::{
     AnalysisArrays, AnalysisFile, ChoiceFraction, ChronometricAnalysis, FixedPointLocation,
     FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
 };
-pub use atomic::{write_atomic, write_atomic_with};
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
 pub use record::{BundledFile, RecordError, RunRecord};
 pub use summary::{AccuracyByCondition, ConditionAccuracy, ConditionLabel, RunSummary, StageStart};
-
-/// The version of the run directory's format that this psychrnn writes: `format_version` in
-/// config.yaml, summary.yaml, checkpoint/state.yaml and the npz files. history.csv follows the
-/// version of the config.yaml beside it. Older versions are read where they can be.
-pub const FORMAT_VERSION: u32 = 1;
 
 /// What can go wrong with a run directory.
 #[derive(Debug, thiserror::Error)]
@@ -102,17 +98,6 @@ impl RunDirError {
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, RunDirError::Io { .. })
     }
-}
-
-/// True if `name` can be a run directory's name: 1 to 200 bytes, only letters, digits, `-`,
-/// `_`, `.`, and not starting with `.` (so never a path, `..`, or a hidden file).
-pub fn is_plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Reads the YAML file `path` as a `T`; `None` when it does not exist.
@@ -294,7 +279,7 @@ impl RunDir {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if !atomic::is_temporary_name(&name) {
+                if !crate::atomic_file::is_temporary_name(&name) {
                     continue;
                 }
                 let path = entry.path();

@@ -5,7 +5,6 @@
 //! and turns what it declares into typed settings plus a [`ScriptTask`] that calls the
 //! script's closures to draw trials.
 
-mod alloc_meter;
 mod curriculum;
 pub mod docs;
 mod engine;
@@ -19,7 +18,6 @@ mod task;
 mod task_api;
 mod value;
 
-pub(crate) use alloc_meter::{note_allocation, note_free};
 pub use curriculum::ScriptCurriculum;
 pub use engine::{
     build_engine, build_engine_bundled, build_engine_logging, BundledModule, ImportLog,

@@ -6,7 +6,7 @@
 //! they re-measure a whole value after each change to it (growing an array to n elements costs
 //! n²/2 element visits: 0.4 s at 16 Ki elements, 12 s at 128 Ki) and they miss values stored by
 //! index into a map. Memory is bounded instead by counting what the call's thread allocates
-//! ([`super::alloc_meter`]), checked before every operation, and the few built-in functions
+//! ([`crate::memory::alloc_meter`]), checked before every operation, and the few built-in functions
 //! that allocate a size given as a number (`blob(n)`, `pad(n, …)`) are replaced by versions
 //! that check the size first.
 
@@ -14,7 +14,7 @@ use std::cell::Cell;
 
 use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, FuncRegistration, ImmutableString, INT};
 
-use super::alloc_meter::{Mark, Usage};
+use crate::memory::alloc_meter::{Mark, Usage};
 
 /// The words every sandbox-limit message starts with (after its `file:line:col: `).
 const LIMIT_PREFIXES: [&str; 4] = [

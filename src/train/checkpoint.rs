@@ -13,8 +13,8 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{Optimizer, TrainState};
+use crate::atomic_file::write_atomic;
 use crate::model::Network;
-use crate::run_dir::write_atomic;
 
 /// The cause of a checkpoint failure (an I/O, YAML, npz or tensor error, or a mismatch with
 /// the model).
@@ -130,7 +130,7 @@ fn write_folder(
         .map_err(|e| ("tensors.npz", e.to_string()))?;
     let tensors_sha256 = sha256_of(&tensors_path).map_err(|e| ("tensors.npz", e.to_string()))?;
     let yaml = serde_norway::to_string(&Saved {
-        format_version: crate::run_dir::FORMAT_VERSION,
+        format_version: crate::format_version::FORMAT_VERSION,
         tensors_sha256: Some(tensors_sha256),
         optimizer_step: step,
         state: state.clone(),

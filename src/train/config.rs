@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The most iterations (and the largest `eval_every`, `lr_step_every`, `checkpoint_every`).
 pub const MAX_ITERATIONS: usize = 100_000_000;

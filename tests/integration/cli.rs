@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use psychrnn::experiment::RunRecord;
+use psychrnn::run_dir::RunRecord;
 
 use crate::harness::{numeric_npz, psychrnn_in, repo, stderr, TempDir};
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The most example trials or single units a report draws.
 pub const MAX_FIGURE_ITEMS: usize = 64;

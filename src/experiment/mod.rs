@@ -4,14 +4,16 @@
 //! `seed`); every field has a default except the task's channels and duration. The resolved
 //! experiment, every default made explicit, is what `config.yaml` holds.
 
-/// config.yaml's record; defined with the other run files in [`crate::run_dir`].
-pub use crate::run_dir::RunRecord;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+mod report_config;
+
+pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
+
+pub use crate::config_error::ConfigError;
 use crate::model::{ModelConfig, MAX_UNITS};
-use crate::report::ReportConfig;
 use crate::task::TaskConfig;
 use crate::train::{StageConfig, TrainConfig};
 
@@ -46,26 +48,6 @@ pub struct ExperimentConfig {
     /// What the report shows.
     #[serde(default)]
     pub report: ReportConfig,
-}
-
-/// A bad value in the experiment's settings, named by its field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("config field `{field}`: {message}")]
-pub struct ConfigError {
-    /// Dotted field path, e.g. `model.n_rec`.
-    pub field: String,
-    /// What is wrong and what is valid.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// A new error for `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
 }
 
 /// Reads section `name` (`model`, `train`, `report`: typed fields only, no free-form maps).
@@ -215,7 +197,7 @@ impl ExperimentConfig {
 
 /// The experiment name names its run directory: it must be a plain name.
 fn check_name(name: &str) -> Result<(), ConfigError> {
-    if crate::run_dir::is_plain_name(name) {
+    if is_plain_name(name) {
         return Ok(());
     }
     Err(ConfigError::new(
@@ -224,6 +206,17 @@ fn check_name(name: &str) -> Result<(), ConfigError> {
             "{name:?} is not a plain name: the run directory is runs/<name>, so use 1 to 200 letters, digits, `-`, `_` or `.`, not starting with `.` (no path separators, no spaces); set `name` in the experiment (it defaults to the script's file name)"
         ),
     ))
+}
+
+/// True if `name` can be a run directory's name: 1 to 200 bytes, only letters, digits, `-`,
+/// `_`, `.`, and not starting with `.` (so never a path, `..`, or a hidden file).
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! of per-step trial generation on two threads (the counters' cache line moving between cores).
 //! Before counting starts, [`heap_bytes`] and [`peak_heap_bytes`] stay 0.
 
+pub mod alloc_meter;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
@@ -20,7 +22,7 @@ static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 /// The system allocator, counting live and peak heap bytes once [`start_counting`] was called,
 /// and each thread's allocations always (the script sandbox bounds a script call's memory
-/// with them, see `script::alloc_meter`).
+/// with them, see [`alloc_meter`]).
 pub struct CountingAllocator;
 
 /// The library's allocator: the script sandbox needs its per-thread counts wherever the
@@ -55,7 +57,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            crate::script::note_allocation(layout.size());
+            alloc_meter::note_allocation(layout.size());
             if counting() {
                 grew(layout.size());
             }
@@ -66,7 +68,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            crate::script::note_allocation(layout.size());
+            alloc_meter::note_allocation(layout.size());
             if counting() {
                 grew(layout.size());
             }
@@ -76,7 +78,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        crate::script::note_free(layout.size());
+        alloc_meter::note_free(layout.size());
         if counting() {
             shrank(layout.size());
         }
@@ -85,8 +87,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            crate::script::note_free(layout.size());
-            crate::script::note_allocation(new_size);
+            alloc_meter::note_free(layout.size());
+            alloc_meter::note_allocation(new_size);
             if counting() {
                 shrank(layout.size());
                 grew(new_size);
