@@ -30,7 +30,7 @@ use super::options::KernelOptions;
 use super::products::gemm_f32;
 use super::rate_recurrence::RecurrenceDims;
 use super::wide_vectors::with_wide_vectors;
-use crate::model::Cell;
+use super::Cell;
 
 /// The fused gated recurrence for one forward/backward pair (it keeps the forward pass's
 /// gate activations for the backward pass).

@@ -1,5 +1,11 @@
 //! Hand-written CPU kernels registered as candle custom ops.
 
+mod cell;
+mod transfer;
+
+pub use cell::Cell;
+pub use transfer::Transfer;
+
 /// Calls `$f::<K>(args)` with K = `$count` (1 to 8): loops over a few inputs or outputs,
 /// unrolled so the loop over units runs in one vectorised pass.
 macro_rules! with_small_count {

@@ -37,7 +37,7 @@ use super::products::gemm_f32;
 use super::readout::ReadoutWeights;
 use super::transfer_loops::{apply, slope_from_rates};
 use super::wide_vectors::with_wide_vectors;
-use crate::model::Transfer;
+use super::Transfer;
 
 /// The fused recurrence. Clones share what the forward pass keeps.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use super::options::KernelOptions;
 use super::products::gemm_f32;
 use super::transfer_loops::{apply, slope_from_rates};
 use super::wide_vectors::with_wide_vectors;
-use crate::model::Transfer;
+use super::Transfer;
 
 /// Readouts with at most this many outputs are summed row by row with the outputs unrolled
 /// (a matrix product with so few columns packs poorly); wider ones use products.

@@ -2,7 +2,7 @@
 //! function.
 
 use super::fast_math;
-use crate::model::Transfer;
+use super::Transfer;
 
 /// out[i] = f(x[i]), with the transfer function chosen once per call (so the loop vectorises).
 #[inline(always)]

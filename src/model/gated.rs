@@ -16,26 +16,9 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::{Network, Simulation, TrainableVar};
+pub use crate::kernel::Cell;
 use crate::atomic_file::write_atomic_with;
 use crate::random::{stream, Rng};
-
-/// Which gated cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cell {
-    /// Long short-term memory: 4 gate blocks, hidden and cell state.
-    Lstm,
-    /// Gated recurrent unit: 3 gate blocks, hidden state.
-    Gru,
-}
-
-impl Cell {
-    fn gates(self) -> usize {
-        match self {
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-        }
-    }
-}
 
 /// A gated network's parameters as host arrays (row-major).
 #[derive(Debug, Clone, PartialEq)]

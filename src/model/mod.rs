@@ -9,21 +9,20 @@ mod init;
 mod pickled;
 mod rate_rnn;
 mod regularization;
-mod transfer;
 mod weights_file;
 
 pub use build::{alphas, build_network, build_network_with, BuiltNetwork};
 pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, Tau, MAX_UNITS};
 pub use constraints::Constraints;
-pub use gated::{Cell, GatedRnn, GatedWeights};
+pub use gated::{GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};
 pub use pickled::{PickleError, PickledObject};
 pub use rate_rnn::{
     outputs_fused, simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions,
     RateRnnWeights, Trainable,
 };
+pub use crate::kernel::{Cell, Transfer};
 pub use regularization::Regularization;
-pub use transfer::Transfer;
 pub use weights_file::{
     read_npz, read_weights_npz, tensorflow_function, transfer_of_python_function,
     write_weights_npz, LoadedWeights, NpyArray, RecordedTransfer, TransferMismatch, WeightsError,
