@@ -311,7 +311,7 @@ pub fn constant_input_drive(w: &RateRnnWeights, input: &[f64]) -> (Vec<f64>, Vec
 /// `count` starting states for the search, drawn uniformly (seeded) from `states`, recorded
 /// states of `n` units each (`[P, N]` flattened, e.g. trials.npz's `states`).
 pub fn starts_from_states(states: &[f32], n: usize, count: usize, seed: u64) -> Vec<Vec<f64>> {
-    let points = if n == 0 { 0 } else { states.len() / n };
+    let points = states.len().checked_div(n).unwrap_or(0);
     if points == 0 {
         return Vec::new();
     }

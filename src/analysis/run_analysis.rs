@@ -415,8 +415,6 @@ pub fn analyse_run(
     })
 }
 
-/// Writes analysis.yaml and analysis.npz (removing an analysis.npz left from before when
-
 /// Each trial's choice among output channels `among`: the one with the largest mask-weighted
 /// mean output (ties go to the first listed).
 fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, RunAnalysisError> {

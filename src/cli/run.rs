@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::script_args::ScriptOptions;
 use super::CliError;
-use psychrnn::pipeline::{prepare_run, Destination, Prepared, RunObserver, RunRequest, RunStart};
 use psychrnn::kernel::KernelOptions;
+use psychrnn::pipeline::{prepare_run, Destination, Prepared, RunObserver, RunRequest, RunStart};
 use psychrnn::run_dir::absolute;
 use psychrnn::train::{HistoryRow, StopReason};
 

@@ -15,7 +15,7 @@ pub fn open(dir: &Path, script: Option<&Path>) -> Result<TrainedRun, CliError> {
         &super::script_args::env_lib_dirs(),
         KernelOptions::with_threads(super::threads::default_count()),
     )
-        .map_err(CliError::pipeline)?;
+    .map_err(CliError::pipeline)?;
     if let Some(iteration) = trained.unfinished_at {
         eprintln!(
             "note: {} has not finished training; using its last checkpoint (iteration {iteration})",

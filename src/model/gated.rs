@@ -16,8 +16,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::{Network, Simulation, TrainableVar};
-pub use crate::kernel::Cell;
 use crate::atomic_file::write_atomic_with;
+pub use crate::kernel::Cell;
 use crate::random::{stream, Rng};
 
 /// A gated network's parameters as host arrays (row-major).

@@ -11,6 +11,7 @@ mod rate_rnn;
 mod regularization;
 mod weights_file;
 
+pub use crate::kernel::{Cell, Transfer};
 pub use build::{alphas, build_network, build_network_with, BuiltNetwork};
 pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, Tau, MAX_UNITS};
 pub use constraints::Constraints;
@@ -21,7 +22,6 @@ pub use rate_rnn::{
     outputs_fused, simulate, simulate_fused, Alpha, EffectiveWeights, RateRnn, RateRnnOptions,
     RateRnnWeights, Trainable,
 };
-pub use crate::kernel::{Cell, Transfer};
 pub use regularization::Regularization;
 pub use weights_file::{
     read_npz, read_weights_npz, tensorflow_function, transfer_of_python_function,

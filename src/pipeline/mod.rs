@@ -67,7 +67,7 @@ pub enum PipelineError {
     #[error("{error}\n(the run stopped at iteration {iteration}; fix the script and train again: psychrnn run {script} --out {run} --overwrite)")]
     ScriptFailed {
         /// What failed.
-        error: TrainError,
+        error: Box<TrainError>,
         /// The iteration it failed at.
         iteration: usize,
         /// The script, as given.
@@ -79,13 +79,13 @@ pub enum PipelineError {
     #[error("{error}; {kept}")]
     Diverged {
         /// What went non-finite.
-        error: TrainError,
+        error: Box<TrainError>,
         /// Which checkpoint is kept.
         kept: String,
     },
     /// Training failed for another reason.
     #[error(transparent)]
-    Train(#[from] TrainError),
+    Train(Box<TrainError>),
     /// A tensor operation or a file written through candle failed.
     #[error(transparent)]
     Tensor(#[from] candle_core::Error),
@@ -97,6 +97,12 @@ pub enum PipelineError {
         /// What failed.
         source: candle_core::Error,
     },
+}
+
+impl From<TrainError> for PipelineError {
+    fn from(e: TrainError) -> Self {
+        PipelineError::Train(Box::new(e))
+    }
 }
 
 impl PipelineError {

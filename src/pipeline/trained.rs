@@ -72,8 +72,14 @@ pub fn open_trained(
     crate::validation::validate(&loaded)?;
     let config = &record.experiment;
     let base = script.parent().unwrap_or(Path::new("."));
-    let network =
-        build_network_with(&config.model, loaded.task.shape(), config.seed, base, kernel)?.network;
+    let network = build_network_with(
+        &config.model,
+        loaded.task.shape(),
+        config.seed,
+        base,
+        kernel,
+    )?
+    .network;
     let mut optimizer = new_optimizer(network.as_ref(), &config.train)?;
     let Some(iteration) = read_checkpoint_iteration(&run.checkpoint()) else {
         return Err(PipelineError::Refused(format!(

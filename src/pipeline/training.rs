@@ -515,7 +515,10 @@ impl TrainingRun {
                     ),
                     None => "no checkpoint was written before it".to_string(),
                 };
-                return Err(PipelineError::Diverged { error, kept });
+                return Err(PipelineError::Diverged {
+                    error: Box::new(error),
+                    kept,
+                });
             }
             Err(
                 error @ (TrainError::Curriculum(_)
@@ -523,7 +526,7 @@ impl TrainingRun {
                 | TrainError::Scoring { .. }),
             ) => {
                 return Err(PipelineError::ScriptFailed {
-                    error,
+                    error: Box::new(error),
                     iteration: self.state.iteration,
                     script: self.script.display().to_string(),
                     run: self.run.root().display().to_string(),
