@@ -5,10 +5,10 @@
 //!
 //! Keys (B trials, T steps, E epoch columns):
 //! - `inputs` [B, T, N_in], `targets` and `mask` [B, T, N_out] (float32);
-//! - `input_names` [N_in], `output_names` [N_out] (text): the channels;
+//! - `input_names` `[N_in]`, `output_names` `[N_out]` (text): the channels;
 //! - `dt`, `tau` (0-d float64, ms): the task's time step and time constant;
 //! - `format_version` (0-d int64): [`crate::format_version::FORMAT_VERSION`];
-//! - `epoch_names`, `epoch_occurrence` [E], `epoch_start`, `epoch_end` [B, E] (int64 steps,
+//! - `epoch_names`, `epoch_occurrence` `[E]`, `epoch_start`, `epoch_end` `[B, E]` (int64 steps,
 //!   `start..end`, -1 where a trial lacks that epoch): column e is the `epoch_occurrence[e]`-th
 //!   epoch named `epoch_names[e]` in a trial (1 for the first; a name repeats in `epoch_names`
 //!   only when a trial repeats it); E = 0 for tasks written per step;

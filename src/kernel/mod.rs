@@ -76,7 +76,7 @@ pub use readout::Readout;
 
 /// The CPU code paths this machine takes, e.g. `x86_64 gemm:avx512f elementwise:avx2+fma`:
 /// the matrix products (`gemm` picks AVX-512, AVX2/FMA or baseline kernels at run time) and the
-/// kernels' elementwise loops ([`wide_vectors`]) add in different orders on different paths, so
+/// kernels' elementwise loops (`wide_vectors`) add in different orders on different paths, so
 /// runs agree bit for bit only between machines with the same paths (and thread count).
 pub fn cpu_paths() -> String {
     #[cfg(target_arch = "x86_64")]

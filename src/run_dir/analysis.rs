@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AccuracyByCondition, RunDir, RunDirError};
 
-/// The arrays `analysis.npz` holds: `pca_components` [k, N], `pca_mean` [N],
-/// `pca_explained_variance_ratio` [k], and with grouped trials `pca_projection` [levels, T, k]
-/// and `pca_levels` [levels].
+/// The arrays `analysis.npz` holds: `pca_components` `[k, N]`, `pca_mean` `[N]`,
+/// `pca_explained_variance_ratio` `[k]`, and with grouped trials `pca_projection` `[levels, T, k]`
+/// and `pca_levels` `[levels]`.
 #[derive(Debug, Clone, Copy)]
 pub struct AnalysisArrays<'a> {
     /// The principal components, each of length N.
@@ -138,9 +138,9 @@ pub struct PcaAnalysis {
     pub units: usize,
     /// Fraction of the total variance along each component, largest first.
     pub explained_variance_ratio: Vec<f64>,
-    /// The file holding `pca_components` [k, N], `pca_mean` [N] and, when trials are grouped,
+    /// The file holding `pca_components` `[k, N]`, `pca_mean` `[N]` and, when trials are grouped,
     /// `pca_projection` [levels, steps, k] (condition-averaged rates projected) and
-    /// `pca_levels` [levels].
+    /// `pca_levels` `[levels]`.
     pub arrays: String,
     /// The condition whose levels `pca_projection` averages over, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,16 +11,16 @@ use crate::model::{read_npz, NpyArray};
 /// What `fixed_points.npz` holds, one entry per distinct point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedPointsFile {
-    /// [K][N] states.
+    /// `[K][N]` states.
     pub x: Vec<Vec<f64>>,
-    /// [K] speeds q = ½‖F(x)‖².
+    /// `[K]` speeds q = ½‖F(x)‖².
     pub q: Vec<f64>,
-    /// [K] whether every eigenvalue of the Jacobian lies inside the unit circle.
+    /// `[K]` whether every eigenvalue of the Jacobian lies inside the unit circle.
     pub stable: Vec<bool>,
-    /// [K][N] the Jacobian's eigenvalues (re, im), largest modulus first (empty when read from
+    /// `[K][N]` the Jacobian's eigenvalues (re, im), largest modulus first (empty when read from
     /// a file that has none).
     pub eigenvalues: Vec<Vec<(f64, f64)>>,
-    /// [K] search hits merged into each point (absent in older files).
+    /// `[K]` search hits merged into each point (absent in older files).
     pub hits: Option<Vec<usize>>,
     /// Hits before merging (absent in older files).
     pub raw_hits: Option<usize>,
