@@ -15,7 +15,8 @@ use psychrnn::run_dir::write_atomic;
 use psychrnn::script::{load_experiment, LoadOptions, Override};
 use psychrnn::sweep::{
     check_grid, expand, parse_squeue, run_locally, run_state, sbatch_script, value_text, GridAxis,
-    RunState, RunningChildren, SlurmOptions, SweepPlan, SweepResult, SweepRun, SweepTally,
+    RunState, RunningChildren, SlurmOptions, SweepError, SweepPlan, SweepResult, SweepRun,
+    SweepTally,
 };
 
 /// Arguments of `psychrnn sweep`.
@@ -78,28 +79,13 @@ fn parse_axis(s: &str) -> Result<GridAxis, String> {
         .map_err(|e: psychrnn::sweep::GridError| e.to_string())
 }
 
-fn plan_path(dir: &Path) -> PathBuf {
-    dir.join("sweep.yaml")
-}
-
-/// Reads `sweep.yaml` of a sweep folder.
-pub fn read_plan(dir: &Path) -> Result<SweepPlan, CliError> {
-    let path = plan_path(dir);
-    let text = fs::read_to_string(&path).map_err(|e| {
-        CliError::input(anyhow!(
-            "{}: {e} (is {} a sweep folder?)",
-            path.display(),
-            dir.display()
-        ))
-    })?;
-    serde_norway::from_str(&text).map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))
-}
-
-fn write_plan(dir: &Path, plan: &SweepPlan) -> Result<(), CliError> {
-    let yaml = serde_norway::to_string(plan).expect("plan serialises");
-    write_atomic(&plan_path(dir), yaml.as_bytes())
-        .with_context(|| format!("cannot write {}", plan_path(dir).display()))
-        .map_err(CliError::failed)
+/// The exit status a sweep error maps to.
+pub fn cli_error(e: SweepError) -> CliError {
+    if e.is_bad_input() {
+        CliError::input(e)
+    } else {
+        CliError::failed(e)
+    }
 }
 
 /// Runs `psychrnn sweep`.
@@ -161,7 +147,7 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
         runs,
         slurm_job: None,
     };
-    if let Ok(old) = read_plan(&root) {
+    if let Ok(old) = SweepPlan::read(&root) {
         let same_script =
             psychrnn::run_dir::absolute(Path::new(&old.script)) == Path::new(&plan.script);
         if old.runs != plan.runs || !same_script || old.overrides != plan.overrides {
@@ -172,7 +158,7 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
         }
         plan.slurm_job = old.slurm_job;
     }
-    write_plan(&root, &plan)?;
+    plan.write(&root).map_err(cli_error)?;
     if args.slurm {
         return submit_slurm(args, &root, &mut plan);
     }
@@ -305,7 +291,7 @@ fn submit_slurm(args: &SweepArgs, root: &Path, plan: &mut SweepPlan) -> Result<(
     }
     let job = text.split_whitespace().last().unwrap_or("").to_string();
     plan.slurm_job = Some(job.clone());
-    write_plan(root, plan)?;
+    plan.write(root).map_err(cli_error)?;
     outln!(
         "submitted SLURM array job {job} with {} tasks; follow it with: psychrnn sweep status {}",
         plan.runs.len(),
@@ -315,7 +301,7 @@ fn submit_slurm(args: &SweepArgs, root: &Path, plan: &mut SweepPlan) -> Result<(
 }
 
 fn status(dir: &Path) -> Result<(), CliError> {
-    let plan = read_plan(dir)?;
+    let plan = SweepPlan::read(dir).map_err(cli_error)?;
     let slurm = plan
         .slurm_job
         .as_deref()

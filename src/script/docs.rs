@@ -150,7 +150,7 @@ fn collect(metadata: &MetadataJson, module: &str, out: &mut Vec<RegisteredFuncti
 /// path): every built-in function registered, `experiment` included.
 fn script_engine() -> Engine {
     let mut engine = build_engine(Path::new("."), &[]);
-    let _declaration = super::experiment::register_experiment(&mut engine);
+    let _declaration = super::load::register_experiment(&mut engine);
     engine
 }
 

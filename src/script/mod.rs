@@ -9,7 +9,7 @@ mod curriculum;
 pub mod docs;
 mod engine;
 mod error;
-mod experiment;
+mod load;
 mod model_api;
 mod rng;
 mod sandbox;
@@ -24,7 +24,7 @@ pub use engine::{
     ImportedModule, LoadedModules,
 };
 pub use error::ScriptError;
-pub use experiment::{
+pub use load::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
     OverrideError,
 };

@@ -3,9 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod collect;
 pub mod local;
+mod plan_file;
 pub mod slurm;
 
+pub use collect::{collect_sweep, iterations_to, CollectedSweep};
 pub use local::{run_locally, RunningChildren, SweepResult, SweepTally};
 pub use slurm::{parse_squeue, sbatch_script, SlurmOptions};
 
@@ -313,6 +316,62 @@ pub fn run_arguments(plan: &SweepPlan, root: &Path, run: &SweepRun) -> Vec<Strin
         args.push(s.clone());
     }
     args
+}
+
+/// What can go wrong reading, writing or collecting a sweep.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The folder has no readable sweep.yaml.
+    #[error("{}: {source} (is {} a sweep folder?)", path.display(), dir.display())]
+    NoPlan {
+        /// sweep.yaml's path.
+        path: PathBuf,
+        /// The folder given.
+        dir: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// sweep.yaml is not a plan psychrnn wrote.
+    #[error("{}: {message}", path.display())]
+    BadPlan {
+        /// sweep.yaml's path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A run's files could not be read.
+    #[error(transparent)]
+    RunDir(#[from] crate::run_dir::RunDirError),
+    /// sweep.csv could not be formed.
+    #[error("{}: {message}", path.display())]
+    Table {
+        /// sweep.csv's path.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// A file or folder could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The comparison figure could not be drawn.
+    #[error(transparent)]
+    Figure(#[from] crate::report::ReportError),
+}
+
+impl SweepError {
+    /// True when the user can fix the cause (a wrong folder, a damaged file): exit status 2.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            SweepError::NoPlan { .. } | SweepError::BadPlan { .. } => true,
+            SweepError::RunDir(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
