@@ -10,6 +10,7 @@ mod harness;
 mod bundle_analysis;
 mod bundle_trials;
 mod cli;
+mod code_shape;
 mod constraints;
 mod embedding;
 mod fused_kernel;
