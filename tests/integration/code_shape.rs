@@ -91,7 +91,10 @@ fn cycle_from(
 fn top_level_modules_have_no_import_cycles() {
     let graph = module_graph();
     assert!(graph.len() > 15, "found the modules: {:?}", graph.keys());
-    assert!(graph["pipeline"].contains("run_dir"), "the scan sees imports");
+    assert!(
+        graph["pipeline"].contains("run_dir"),
+        "the scan sees imports"
+    );
     for m in graph.keys() {
         if let Some(cycle) = cycle_from(&graph, m, &mut vec![m.clone()]) {
             panic!("import cycle: {}", cycle.join(" → "));
@@ -111,7 +114,13 @@ fn the_cycle_check_finds_a_cycle() {
 #[test]
 fn the_command_line_is_private_to_the_binary() {
     let lib = std::fs::read_to_string(repo().join("src/lib.rs")).unwrap();
-    assert!(!lib.contains("mod cli"), "src/lib.rs exports the command line");
+    assert!(
+        !lib.contains("mod cli"),
+        "src/lib.rs exports the command line"
+    );
     let main = std::fs::read_to_string(repo().join("src/main.rs")).unwrap();
-    assert!(main.contains("\nmod cli;"), "src/main.rs owns the command line");
+    assert!(
+        main.contains("\nmod cli;"),
+        "src/main.rs owns the command line"
+    );
 }
