@@ -144,6 +144,20 @@ impl CliError {
     }
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause whose text the message
+/// already holds (the library's errors quote their source; anyhow's `{:#}` would repeat it).
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> std::process::ExitCode {
     malloc_settings::keep_freed_memory();
@@ -166,8 +180,28 @@ pub fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => ExitStatus::Success.into(),
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            eprintln!("error: {}", error_text(&e.error));
             e.status.into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot write out.npz: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_the_message_quotes_is_not_repeated_but_a_context_is_kept() {
+        let io = || std::io::Error::other("disk full");
+        let quoted = anyhow::Error::new(Quoting { source: io() });
+        assert_eq!(error_text(&quoted), "cannot write out.npz: disk full");
+        let context = anyhow::Error::new(io()).context("cannot write run.yaml");
+        assert_eq!(error_text(&context), "cannot write run.yaml: disk full");
     }
 }

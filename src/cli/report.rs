@@ -50,7 +50,13 @@ pub fn execute(args: &ReportArgs) -> Result<(), CliError> {
         &trials,
         weights.as_ref(),
     )
-    .map_err(CliError::failed)?;
+    .map_err(|e| {
+        if e.is_bad_input() {
+            CliError::input(e)
+        } else {
+            CliError::failed(e)
+        }
+    })?;
     outln!("report written to {}", index.display());
     Ok(())
 }

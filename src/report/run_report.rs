@@ -44,6 +44,18 @@ pub enum RunReportError {
     },
 }
 
+impl RunReportError {
+    /// True when the user can fix the cause (a `report.*` setting, a damaged run file): exit
+    /// status 2.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            RunReportError::Analysis(RunAnalysisError::Setting(_)) => true,
+            RunReportError::RunDir(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
+}
+
 /// (iterations, loss, eval loss, accuracy, stage starts) from the run's history.csv.
 fn read_history(run: &RunDir) -> Result<TrainingFigure, RunDirError> {
     let rows = run.read_history()?;

@@ -103,7 +103,11 @@ impl RunDir {
             path: path.clone(),
             message: message.to_string(),
         };
-        let entries = read_npz(&path).map_err(|e| malformed(&e.to_string()))?;
+        let entries = read_npz(&path).map_err(|e| {
+            malformed(&format!(
+                "cannot be read ({e}); remove it or run psychrnn fixedpoints again"
+            ))
+        })?;
         let numeric = |name: &str| match entries.get(name) {
             Some(NpyArray::Numeric(_, v)) => Some(v.clone()),
             _ => None,
