@@ -9,6 +9,7 @@
 
 pub mod analysis;
 pub mod atomic_file;
+pub mod bench;
 pub mod config_error;
 pub mod did_you_mean;
 pub mod experiment;

@@ -5,19 +5,18 @@
 //! iteration spent waiting for trials.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Instant;
 
 use clap::Args;
 
 use super::{flag_values, CliError};
+use psychrnn::bench::{
+    generation_ms, measure_iteration, product_flops, training_wait, BenchCase, IterationCost, BATCH,
+};
 use psychrnn::kernel::KernelOptions;
 use psychrnn::memory;
-use psychrnn::model::{build_network_with, ModelConfig, ModelKind};
-use psychrnn::random::{stream, Rng};
+use psychrnn::model::ModelKind;
 use psychrnn::script::{load_experiment_source, LoadOptions, LoadedExperiment};
-use psychrnn::task::{generate_batch_with_threads, generation_threads, Task, TaskShape};
-use psychrnn::train::{gradient_step, new_optimizer, train, TrainConfig};
+use psychrnn::task::generation_threads;
 
 const EPOCHS: &str = include_str!("../../scripts/perceptual_discrimination.rhai");
 const STEPS: &str = include_str!("../../scripts/perceptual_discrimination_steps.rhai");
@@ -50,198 +49,23 @@ fn load(name: &str, text: &str) -> Result<LoadedExperiment, CliError> {
         .map_err(CliError::failed)
 }
 
-/// Mean milliseconds to build one batch of 64 trials on `threads` threads (0: automatic).
-fn generation_ms(task: &dyn Task, batches: usize, threads: usize) -> Result<f64, CliError> {
-    let start = Instant::now();
-    for k in 0..batches {
-        generate_batch_with_threads(task, 0, stream::TRAIN, k as u64, 64, threads)
-            .map_err(CliError::failed)?;
-    }
-    Ok(start.elapsed().as_secs_f64() * 1e3 / batches as f64)
-}
-
-/// (ms per training iteration, share of the time spent waiting for batches).
-fn training(loaded: &LoadedExperiment, iterations: usize) -> Result<(f64, f64), CliError> {
-    let model_config = psychrnn::model::ModelConfig::default();
-    let kernel = KernelOptions::with_threads(super::threads::default_count());
-    let built = build_network_with(
-        &model_config,
-        loaded.task.shape(),
-        0,
-        Path::new("."),
-        kernel,
-    )
-    .map_err(CliError::failed)?;
-    let config = TrainConfig {
-        iterations,
-        eval_every: iterations,
-        eval_trials: 8,
-        ..TrainConfig::default()
-    };
-    let task: Arc<dyn Task> = loaded.task.clone();
-    let outcome = train(
-        built.network.as_ref(),
-        task,
-        &config,
-        model_config.loss,
-        0,
-        |_| {},
-    )
-    .map_err(CliError::failed)?;
-    Ok((
-        outcome.wall_seconds * 1e3 / outcome.iterations as f64,
-        outcome.batch_wait_seconds / outcome.wall_seconds,
-    ))
-}
-
-/// One network to time: kind, recurrent size, fused kernel or not, steps per trial.
-#[derive(Debug, Clone, Copy)]
-struct Case {
-    kind: ModelKind,
-    n_rec: usize,
-    fused: bool,
-    steps: usize,
-}
-
-/// What one measurement gave.
-#[derive(Debug, Clone, Copy)]
-struct Cost {
-    /// Mean wall time of a training iteration.
-    ms: f64,
-    /// The most heap memory an iteration had live beyond what was live before it.
-    peak_bytes: usize,
-}
-
-const BATCH: usize = 64;
-
-/// Input and output channels of the benchmark's networks.
-const CHANNELS: usize = 2;
-
-/// Blocks a timed run of iterations is split into; the fastest block's mean is reported.
-const TIMED_BLOCKS: usize = 5;
-
-/// Times `iterations` training iterations (forward, masked MSE, backward, Adam: the trainer's
-/// own [`gradient_step`]) of `case` on one fixed random batch of 64 trials with 2 inputs and 2
-/// outputs, after one warm-up iteration, on `threads` model threads: ms per iteration in the
-/// fastest of [`TIMED_BLOCKS`] blocks. `watch` is called with the live heap after each.
+/// [`measure_iteration`] of `case` with `case.default_iterations()` (or `iterations`) on
+/// `threads` model threads, inside the model's pool of that many threads (even for one).
 fn iteration_cost(
-    case: Case,
+    case: BenchCase,
     threads: usize,
     iterations: usize,
     watch: impl FnMut(usize, usize) + Send,
-) -> Result<Cost, CliError> {
+) -> Result<IterationCost, CliError> {
     with_threads(threads, || {
-        iteration_cost_here(case, threads, iterations, watch)
-    })
-}
-
-/// [`iteration_cost`] on the calling thread.
-fn iteration_cost_here(
-    case: Case,
-    threads: usize,
-    iterations: usize,
-    mut watch: impl FnMut(usize, usize),
-) -> Result<Cost, CliError> {
-    use candle_core::{DType, Device, Tensor};
-    let config = ModelConfig {
-        kind: case.kind,
-        n_rec: case.n_rec,
-        fused: case.fused,
-        ..ModelConfig::default()
-    };
-    let shape = TaskShape {
-        inputs: (0..CHANNELS).map(|c| format!("in{c}")).collect(),
-        outputs: (0..CHANNELS).map(|c| format!("out{c}")).collect(),
-        dt: 10.0,
-        tau: 100.0,
-        duration: 10.0 * case.steps as f64,
-    };
-    let kernel = KernelOptions::with_threads(threads);
-    let built =
-        build_network_with(&config, &shape, 0, Path::new("."), kernel).map_err(CliError::failed)?;
-    let model = built.network.as_ref();
-    let dev = Device::Cpu;
-    let shape3 = (case.steps, BATCH, CHANNELS);
-    let fail = CliError::failed;
-    let inputs = Tensor::rand(0f32, 1f32, shape3, &dev).map_err(fail)?;
-    let targets = Tensor::rand(0f32, 1f32, shape3, &dev).map_err(fail)?;
-    let mask = Tensor::ones(shape3, DType::F32, &dev).map_err(fail)?;
-    let train_config = TrainConfig::default();
-    let mut optimizer = new_optimizer(model, &train_config).map_err(fail)?;
-    let trainable = model.trainable();
-    let mut step = |i: usize| {
-        gradient_step(
-            model,
-            &trainable,
-            &mut optimizer,
-            &train_config,
-            config.loss,
-            i,
-            (&inputs, &targets, &mask),
-            &mut Rng::from_seed(i as u64),
+        measure_iteration(
+            case,
+            KernelOptions::with_threads(threads),
+            iterations,
+            watch,
         )
-        .map_err(CliError::failed)
-    };
-    step(1)?;
-    let before = memory::heap_bytes();
-    memory::reset_peak_heap();
-    // The fastest of the blocks, as the GEMM rate is the fastest of its products: on a shared
-    // machine the slower blocks measure the neighbours.
-    let iterations = iterations.max(1);
-    let block = iterations.div_ceil(TIMED_BLOCKS);
-    let mut best = f64::INFINITY;
-    let mut done = 0;
-    while done < iterations {
-        let n = block.min(iterations - done);
-        let start = Instant::now();
-        for i in done..done + n {
-            step(i + 2)?;
-            watch(i + 1, memory::heap_bytes());
-        }
-        best = best.min(start.elapsed().as_secs_f64() * 1e3 / n as f64);
-        done += n;
-    }
-    Ok(Cost {
-        ms: best,
-        peak_bytes: memory::peak_heap_bytes().saturating_sub(before),
     })
-}
-
-/// A rate RNN case with the default 200 steps.
-fn rate(n_rec: usize, fused: bool) -> Case {
-    Case {
-        kind: ModelKind::RateRnn,
-        n_rec,
-        fused,
-        steps: 200,
-    }
-}
-
-/// Iterations per measurement: fewer for the slow large networks, more for the small ones
-/// (whose few-millisecond iterations are noisy).
-fn iterations_for(n_rec: usize) -> usize {
-    match n_rec {
-        256.. => 5,
-        100.. => 20,
-        _ => 100,
-    }
-}
-
-/// The FLOP of one training iteration's matrix products for a benchmark case (batch
-/// [`BATCH`], [`CHANNELS`] inputs and outputs): the recurrence 2·T·B·N² forward and 4·T·B·N²
-/// backward (∂W_rec and the step-to-step product), the input drive 2·T·B·N·N_in and ∂W_in,
-/// the readout 2·T·B·N·N_out and its two backward products; the recurrence and input terms
-/// once per gate for the LSTM (4) and GRU (3).
-fn product_flops(case: &Case) -> f64 {
-    let (rows, n) = ((case.steps * BATCH) as f64, case.n_rec as f64);
-    let channels = CHANNELS as f64;
-    // Pre-activations per unit: one for the rate RNN, one per gate for the LSTM and GRU.
-    let gates = match case.kind {
-        ModelKind::RateRnn => 1.0,
-        ModelKind::Lstm => 4.0,
-        ModelKind::Gru => 3.0,
-    };
-    rows * n * (gates * (6.0 * n + 4.0 * channels) + 6.0 * channels)
+    .map_err(CliError::failed)
 }
 
 fn mib(bytes: usize) -> f64 {
@@ -252,7 +76,9 @@ fn mib(bytes: usize) -> f64 {
 /// the count in their options. candle's products on the reference path take their count only
 /// from `RAYON_NUM_THREADS` (see `threads`), so this measurement tool, which compares counts in
 /// one process, also writes it: measured without this write (candle at the largest count
-/// inside a smaller pool), the reference path at 256 units took 2–3 times as long.
+/// inside a smaller pool), the reference path at 256 units took 2–3 times as long. Between
+/// measurements no other thread of this process runs (the pools' threads are idle), so no read
+/// races the write.
 fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     psychrnn::kernel::thread_pool(threads).install(f)
@@ -287,9 +113,9 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
             let before = psychrnn::kernel::gemm_gflops(1024, threads);
             let mut costs = Vec::new();
             for &n in &args.sizes {
-                let its = iterations_for(n);
-                let reference = iteration_cost(rate(n, false), threads, its, |_, _| {})?;
-                let fused = iteration_cost(rate(n, true), threads, its, |_, _| {})?;
+                let its = BenchCase::rate(n, true).default_iterations();
+                let reference = iteration_cost(BenchCase::rate(n, false), threads, its, |_, _| {})?;
+                let fused = iteration_cost(BenchCase::rate(n, true), threads, its, |_, _| {})?;
                 costs.push((n, reference, fused));
             }
             let gemm = before.max(psychrnn::kernel::gemm_gflops(1024, threads));
@@ -297,7 +123,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                 "  {threads:>7} f32 GEMM 1024³ on {threads} thread(s): {gemm:.1} GFLOP/s"
             )];
             for (n, reference, fused) in costs {
-                let flops = product_flops(&rate(n, true));
+                let flops = product_flops(&BenchCase::rate(n, true));
                 let rate = flops / (fused.ms / 1e3) / 1e9;
                 let arithmetic_ms = flops / gemm / 1e6;
                 rows.push(format!(
@@ -343,13 +169,13 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     );
     for kind in [ModelKind::Lstm, ModelKind::Gru] {
         for &n in &args.sizes {
-            let case = |fused| Case {
+            let case = |fused| BenchCase {
                 kind,
                 n_rec: n,
                 fused,
                 steps: 200,
             };
-            let its = iterations_for(n);
+            let its = BenchCase::rate(n, true).default_iterations();
             let reference = iteration_cost(case(false), threads, its, |_, _| {})?;
             let fused = iteration_cost(case(true), threads, its, |_, _| {})?;
             // Time per iteration, and per FLOP of the products, against the fused rate RNN.
@@ -358,7 +184,8 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                     format!("{:.1}x", fused.ms / f),
                     format!(
                         "{:.1}x",
-                        fused.ms / f * product_flops(&rate(n, true)) / product_flops(&case(true))
+                        fused.ms / f * product_flops(&BenchCase::rate(n, true))
+                            / product_flops(&case(true))
                     ),
                 ),
                 None => Default::default(),
@@ -380,9 +207,9 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     );
     let mut peaks = Vec::new();
     for steps in [100, 200, 400] {
-        let case = Case {
+        let case = BenchCase {
             steps,
-            ..rate(largest, true)
+            ..BenchCase::rate(largest, true)
         };
         let cost = iteration_cost(case, threads, 2, |_, _| {})?;
         peaks.push(cost.peak_bytes as f64);
@@ -412,7 +239,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     );
     let mut live = Vec::with_capacity(256);
     let resident_before = memory::resident_bytes();
-    iteration_cost(rate(smallest, true), threads, 200, |i, bytes| {
+    iteration_cost(BenchCase::rate(smallest, true), threads, 200, |i, bytes| {
         live.push((i, bytes))
     })?;
     let resident_after = memory::resident_bytes();
@@ -452,9 +279,9 @@ pub fn execute(args: &BenchArgs) -> Result<(), CliError> {
     );
     let mut one = Vec::new();
     for (name, loaded) in [("epochs", &epochs), ("per-step", &steps)] {
-        let a = generation_ms(loaded.task.as_ref(), batches, 1)?;
-        let b = generation_ms(loaded.task.as_ref(), batches, all)?;
-        let c = generation_ms(loaded.task.as_ref(), batches, 0)?;
+        let task = loaded.task.as_ref();
+        let ms = |threads| generation_ms(task, BATCH, batches, threads).map_err(CliError::failed);
+        let (a, b, c) = (ms(1)?, ms(all)?, ms(0)?);
         outln!("  {name:<10} {a:>9.2} ms {b:>9.2} ms {c:>9.2} ms");
         one.push(a);
     }
@@ -464,10 +291,13 @@ pub fn execute(args: &BenchArgs) -> Result<(), CliError> {
         args.iterations
     );
     for (name, loaded) in [("epochs", &epochs), ("per-step", &steps)] {
-        let (ms, wait) = training(loaded, args.iterations)?;
+        let kernel = KernelOptions::with_threads(super::threads::default_count());
+        let wait = training_wait(loaded.task.clone(), args.iterations, kernel)
+            .map_err(CliError::failed)?;
         outln!(
-            "  {name:<10} {ms:>7.1} ms per iteration, {:.1}% of it waiting for trials",
-            100.0 * wait
+            "  {name:<10} {:>7.1} ms per iteration, {:.1}% of it waiting for trials",
+            wait.ms_per_iteration,
+            100.0 * wait.waiting
         );
     }
     Ok(())
