@@ -9,9 +9,9 @@ use clap::Args;
 
 use super::script_args::ScriptArgs;
 use super::CliError;
-use psychrnn::random::{stream, Rng};
-use psychrnn::script::{LoadedExperiment, TrialForm};
-use psychrnn::task::{generate_batch, Batch, ConditionValue, Distribution, Task};
+use psychrnn::random::stream;
+use psychrnn::script::{epoch_lengths, EpochLengths, LoadedExperiment, TrialForm};
+use psychrnn::task::{generate_batch, Batch, ConditionValue, Task};
 use psychrnn::train::MAX_BATCH_SIZE;
 use psychrnn::validation::validate;
 
@@ -44,7 +44,7 @@ pub fn execute(args: &CheckArgs) -> Result<(), CliError> {
     let batch =
         generate_batch(loaded.task.as_ref(), seed, stream::TRAIN, 0, n).map_err(CliError::input)?;
     let seconds = start.elapsed().as_secs_f64();
-    let epochs = epoch_summary(&loaded, n).map_err(CliError::input)?;
+    let epochs = epoch_lengths(&loaded.task, seed, n).map_err(CliError::input)?;
     outln!("{}", summary(&loaded, &batch, &epochs, seconds));
     outln!(
         "validated: {} sampled trials of each of {} stage(s); the run needs about {:.2} GiB",
@@ -53,56 +53,6 @@ pub fn execute(args: &CheckArgs) -> Result<(), CliError> {
         validated.memory_bytes as f64 / (1u64 << 30) as f64
     );
     Ok(())
-}
-
-/// One epoch name's lengths over the drawn trials.
-#[derive(Debug, Clone)]
-struct EpochRange {
-    min: f64,
-    max: f64,
-    trials: usize,
-    drawn: Option<Distribution>,
-    open_ended: bool,
-}
-
-/// Lengths of every epoch (by name, in first-seen order) over trials 0..n of batch 0,
-/// drawn from the same streams as the batch; empty for the per-step form.
-fn epoch_summary(loaded: &LoadedExperiment, n: usize) -> anyhow::Result<Vec<(String, EpochRange)>> {
-    let task = loaded.task.as_ref();
-    let mut order: Vec<String> = Vec::new();
-    let mut ranges: BTreeMap<String, EpochRange> = BTreeMap::new();
-    for i in 0..n {
-        let mut rng = Rng::derive(loaded.config.seed, &[stream::TRAIN, 0, i as u64]);
-        let Some(spans) = task.epoch_spans(&mut rng).map_err(anyhow::Error::msg)? else {
-            return Ok(Vec::new());
-        };
-        for (e, d) in &spans {
-            let drawn = match &e.duration {
-                Some(Distribution::Constant(_)) | None => None,
-                Some(dist) => Some(dist.clone()),
-            };
-            let r = ranges.entry(e.name.clone()).or_insert_with(|| {
-                order.push(e.name.clone());
-                EpochRange {
-                    min: f64::INFINITY,
-                    max: f64::NEG_INFINITY,
-                    trials: 0,
-                    drawn: drawn.clone(),
-                    open_ended: e.duration.is_none(),
-                }
-            });
-            r.min = r.min.min(*d);
-            r.max = r.max.max(*d);
-            r.trials += 1;
-        }
-    }
-    Ok(order
-        .into_iter()
-        .map(|name| {
-            let r = ranges[&name].clone();
-            (name, r)
-        })
-        .collect())
 }
 
 /// A number with at most 4 decimals and no trailing zeros.
@@ -116,7 +66,7 @@ fn short(v: f64) -> String {
 fn summary(
     loaded: &LoadedExperiment,
     batch: &Batch,
-    epochs: &[(String, EpochRange)],
+    epochs: &[EpochLengths],
     seconds: f64,
 ) -> String {
     let task = loaded.task.as_ref();
@@ -153,12 +103,13 @@ fn summary(
     );
     if !epochs.is_empty() {
         let _ = writeln!(out, "epochs (over {} trials):", batch.n_trials);
-        let width = epochs.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-        for (name, r) in epochs {
-            let span = if r.min == r.max {
-                format!("{} ms", r.min)
+        let width = epochs.iter().map(|e| e.name.len()).max().unwrap_or(0);
+        for r in epochs {
+            let name = &r.name;
+            let span = if r.min_ms == r.max_ms {
+                format!("{} ms", r.min_ms)
             } else {
-                format!("{:.0}–{:.0} ms", r.min, r.max)
+                format!("{:.0}–{:.0} ms", r.min_ms, r.max_ms)
             };
             let mut notes = Vec::new();
             if let Some(d) = &r.drawn {

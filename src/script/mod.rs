@@ -8,6 +8,7 @@
 mod curriculum;
 pub mod docs;
 mod engine;
+mod epoch_lengths;
 mod error;
 mod load;
 mod model_api;
@@ -23,6 +24,7 @@ pub use engine::{
     build_engine, build_engine_bundled, build_engine_logging, BundledModule, ImportLog,
     ImportedModule, LoadedModules,
 };
+pub use epoch_lengths::{epoch_lengths, EpochLengths};
 pub use error::ScriptError;
 pub use load::{
     load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
