@@ -6,10 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{flag_values, CliError};
-use psychrnn::random::{stream, Rng};
-use psychrnn::task::{generate_batch, Task};
-use psychrnn::train::evaluate;
-use psychrnn::trials_file::TrialRecord;
+use psychrnn::task::Task;
 
 /// Arguments of `psychrnn test`.
 #[derive(Debug, Args)]
@@ -35,21 +32,16 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
     let trained = super::trained_run::open(&args.run, args.script.as_deref())?;
     let config = &trained.record.experiment;
     let seed = args.seed.unwrap_or(config.seed);
-    let task = trained.loaded.task.as_ref();
-    // Batch 1 of the test stream: fresh, and different from the final test (batch 0).
-    let batch =
-        generate_batch(task, seed, stream::TEST, 1, args.trials).map_err(CliError::input)?;
-    let mut noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
-    let eval = evaluate(
-        trained.network.as_ref(),
-        task,
-        &batch,
-        &mut noise,
-        config.model.loss,
-    )
-    .map_err(CliError::failed)?;
-    let record = TrialRecord::new(&batch, eval.outputs, eval.states, eval.rates, task.shape())
-        .with_correct(eval.correct);
+    let fresh = trained
+        .test_fresh_trials(args.trials, seed)
+        .map_err(CliError::pipeline)?;
+    let (n, accuracy, loss) = (
+        fresh.batch.n_trials,
+        fresh.evaluation.accuracy,
+        fresh.evaluation.loss,
+    );
+    let metrics = fresh.evaluation.metrics.clone();
+    let record = fresh.into_record(trained.loaded.task.shape());
     let out = args.out.clone().unwrap_or_else(|| trained.run.trials());
     record
         .write(&out)
@@ -57,12 +49,12 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
         .map_err(CliError::failed)?;
     outln!(
         "{} fresh trials, accuracy {:.3}, loss {:.5}; written to {}",
-        batch.n_trials,
-        eval.accuracy,
-        eval.loss,
+        n,
+        accuracy,
+        loss,
         out.display()
     );
-    for (name, value) in &eval.metrics {
+    for (name, value) in &metrics {
         outln!("  {name} {value:.3}");
     }
     Ok(())

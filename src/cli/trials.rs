@@ -9,7 +9,7 @@ use clap::Args;
 use super::script_args::ScriptArgs;
 use super::{flag_values, CliError};
 use psychrnn::memory::{bytes_of, check_budget, MemoryItem};
-use psychrnn::random::{stream, Rng};
+use psychrnn::random::stream;
 use psychrnn::report::{draw_trials, ImageFormat, TrialPanel};
 use psychrnn::task::{generate_batch, Task};
 use psychrnn::trials_file::write_task_batch;
@@ -60,36 +60,9 @@ pub fn execute(args: &TrialsArgs) -> Result<(), CliError> {
     let n = args.n;
     let batch = generate_batch(task, seed, stream::TRAIN, 0, n).map_err(CliError::input)?;
     let shape = task.shape();
-    let (t, ni, no) = (batch.n_steps, batch.n_in, batch.n_out);
-    let mut panels = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut rng = Rng::derive(seed, &[stream::TRAIN, 0, i as u64]);
-        let spans = task
-            .epoch_spans(&mut rng)
-            .map_err(|m| CliError::input(anyhow::anyhow!(m)))?;
-        let epochs = match spans {
-            None => Vec::new(),
-            Some(spans) => {
-                let mut start = 0.0;
-                spans
-                    .into_iter()
-                    .map(|(e, d)| {
-                        let span = (e.name, start, start + d);
-                        start += d;
-                        span
-                    })
-                    .collect()
-            }
-        };
-        panels.push(TrialPanel {
-            title: psychrnn::report::conditions_title(i, &batch.conditions[i]),
-            inputs: batch.inputs[i * t * ni..(i + 1) * t * ni].to_vec(),
-            targets: batch.targets[i * t * no..(i + 1) * t * no].to_vec(),
-            mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),
-            epochs,
-            outputs: None,
-        });
-    }
+    let panels: Vec<TrialPanel> = (0..n)
+        .map(|i| TrialPanel::from_batch(&batch, i, shape.dt))
+        .collect();
     draw_trials(&args.out, &panels, shape.dt, &shape.inputs, &shape.outputs)
         .map_err(CliError::failed)?;
     outln!(

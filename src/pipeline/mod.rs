@@ -19,7 +19,7 @@
 pub mod trained;
 pub mod training;
 
-pub use trained::{open_trained, TrainedRun};
+pub use trained::{open_trained, FreshTrials, TrainedRun};
 pub use training::{
     prepare_run, Destination, FinishedRun, Prepared, RunObserver, RunRequest, RunStart,
     SilentObserver, TrainingRun,

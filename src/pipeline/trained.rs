@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use super::PipelineError;
 use crate::kernel::KernelOptions;
 use crate::model::{build_network_with, Network, RateRnnWeights};
+use crate::random::{stream, Rng};
 use crate::run_dir::{RunDir, RunLock, RunRecord};
 use crate::script::{load_experiment, LoadOptions, LoadedExperiment};
-use crate::task::Task;
+use crate::task::{generate_batch, Batch, Task};
 use crate::train::checkpoint::{read_checkpoint, read_checkpoint_iteration};
-use crate::train::new_optimizer;
+use crate::train::{evaluate, new_optimizer, Evaluation};
+use crate::trials_file::TrialRecord;
 
 /// A run opened for testing, reporting or analysis.
 pub struct TrainedRun {
@@ -33,7 +35,40 @@ pub struct TrainedRun {
     pub unfinished_at: Option<usize>,
 }
 
+/// Fresh trials run through a trained network (what `psychrnn test` writes).
+pub struct FreshTrials {
+    /// The trials.
+    pub batch: Batch,
+    /// The network's outputs, states and rates on them, their loss and the scorer's verdicts.
+    pub evaluation: Evaluation,
+}
+
+impl FreshTrials {
+    /// The trials with the network's arrays and verdicts, as trials.npz holds them.
+    pub fn into_record(self, shape: &crate::task::TaskShape) -> TrialRecord {
+        let e = self.evaluation;
+        TrialRecord::new(&self.batch, e.outputs, e.states, e.rates, shape).with_correct(e.correct)
+    }
+}
+
 impl TrainedRun {
+    /// Runs `n` fresh trials drawn under `seed` through the network: batch 1 of the test
+    /// stream (the run's own final test used batch 0), with recurrent noise from that batch's
+    /// own stream, so the same seed gives the same trials and outputs.
+    pub fn test_fresh_trials(&self, n: usize, seed: u64) -> Result<FreshTrials, PipelineError> {
+        let task = self.loaded.task.as_ref();
+        let batch = generate_batch(task, seed, stream::TEST, 1, n)?;
+        let mut noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
+        let evaluation = evaluate(
+            self.network.as_ref(),
+            task,
+            &batch,
+            &mut noise,
+            self.record.experiment.model.loss,
+        )?;
+        Ok(FreshTrials { batch, evaluation })
+    }
+
     /// The rate RNN's effective weights, or an error naming the command that needs them.
     pub fn rate_weights(&self, command: &str) -> Result<RateRnnWeights, PipelineError> {
         match self.network.rate_weights() {

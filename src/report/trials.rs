@@ -27,6 +27,25 @@ pub struct TrialPanel {
     pub outputs: Option<Vec<f32>>,
 }
 
+impl TrialPanel {
+    /// Trial `i` of `batch` (no network outputs), titled with its conditions, with its epochs
+    /// where its steps put them (step boundaries × `dt` ms: what the network sees).
+    pub fn from_batch(batch: &crate::task::Batch, i: usize, dt: f64) -> Self {
+        let (t, ni, no) = (batch.n_steps, batch.n_in, batch.n_out);
+        TrialPanel {
+            title: conditions_title(i, &batch.conditions[i]),
+            inputs: batch.inputs[i * t * ni..(i + 1) * t * ni].to_vec(),
+            targets: batch.targets[i * t * no..(i + 1) * t * no].to_vec(),
+            mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),
+            epochs: batch.epochs[i]
+                .iter()
+                .map(|e| (e.name.clone(), e.start as f64 * dt, e.end as f64 * dt))
+                .collect(),
+            outputs: None,
+        }
+    }
+}
+
 const ROW_HEIGHT: u32 = 230;
 const WIDTH: u32 = 1100;
 
@@ -246,4 +265,52 @@ pub fn conditions_title(i: usize, c: &crate::task::Conditions) -> String {
         })
         .collect();
     format!("trial {i}: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{Batch, ConditionValue, EpochSpan};
+
+    #[test]
+    fn a_panel_holds_its_own_trials_rows_and_epochs_at_step_boundaries() {
+        // 2 trials × 3 steps, 1 input, 2 outputs; every value says where it came from.
+        let mut batch = Batch::empty(2, 3, 1, 2);
+        for (k, v) in batch.inputs.iter_mut().enumerate() {
+            *v = k as f32;
+        }
+        for (k, v) in batch.targets.iter_mut().enumerate() {
+            *v = 100.0 + k as f32;
+        }
+        batch.conditions[1].insert("coherence".into(), ConditionValue::Number(0.25));
+        batch.epochs[1] = vec![
+            EpochSpan {
+                name: "fix".into(),
+                start: 0,
+                end: 1,
+            },
+            EpochSpan {
+                name: "go".into(),
+                start: 1,
+                end: 3,
+            },
+        ];
+        let panel = TrialPanel::from_batch(&batch, 1, 20.0);
+        assert_eq!(panel.inputs, vec![3.0, 4.0, 5.0]);
+        assert_eq!(
+            panel.targets,
+            vec![106.0, 107.0, 108.0, 109.0, 110.0, 111.0]
+        );
+        assert_eq!(panel.mask.len(), 6);
+        assert_eq!(
+            panel.epochs,
+            vec![
+                ("fix".to_string(), 0.0, 20.0),
+                ("go".to_string(), 20.0, 60.0)
+            ]
+        );
+        assert_eq!(panel.title, conditions_title(1, &batch.conditions[1]));
+        assert!(panel.title.contains("0.25"), "{}", panel.title);
+        assert!(panel.outputs.is_none());
+    }
 }

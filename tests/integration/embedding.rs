@@ -99,6 +99,33 @@ fn a_script_trains_reopens_and_reports_through_the_library() {
     let reopened: Vec<f64> = w.w_rec.iter().map(|&v| f64::from(v)).collect();
     assert_eq!(&reopened, w_rec);
     let trials = psychrnn::trials_file::TrialRecord::read(&run_dir.trials()).unwrap();
+
+    // Fresh trials (`psychrnn test`): the same seed gives the same trials and outputs, another
+    // seed others; the accuracy is the share of verdicts; the record round-trips its file.
+    let fresh = trained.test_fresh_trials(12, 5).unwrap();
+    let again = trained.test_fresh_trials(12, 5).unwrap();
+    let other = trained.test_fresh_trials(12, 6).unwrap();
+    assert_eq!(fresh.batch, again.batch);
+    assert_eq!(fresh.evaluation.outputs, again.evaluation.outputs);
+    assert_ne!(fresh.batch.inputs, other.batch.inputs);
+    let e = &fresh.evaluation;
+    assert_eq!(e.outputs.len(), 12 * fresh.batch.n_steps * 2);
+    assert_eq!(e.correct.len(), 12);
+    let share = e.correct.iter().filter(|&&c| c).count() as f64 / 12.0;
+    assert!(
+        (e.accuracy - share).abs() < 1e-12,
+        "{} vs {share}",
+        e.accuracy
+    );
+    let outputs = e.outputs.clone();
+    let written = tmp.path().join("fresh.npz");
+    fresh
+        .into_record(psychrnn::task::Task::shape(trained.loaded.task.as_ref()))
+        .write(&written)
+        .unwrap();
+    let read = psychrnn::trials_file::TrialRecord::read(&written).unwrap();
+    assert_eq!(read.outputs, outputs);
+    assert_eq!(read.n_trials, 12);
     drop(trained);
     std::fs::remove_dir_all(run_dir.report_dir()).unwrap();
     let index =
