@@ -119,7 +119,6 @@ pub fn run_locally(
                     let mut command = Command::new(exe);
                     command
                         .args(run_arguments(plan, root, run))
-                        .env("RAYON_NUM_THREADS", "1")
                         .stdin(Stdio::null())
                         .stdout(log)
                         .stderr(err);

@@ -296,11 +296,18 @@ impl SweepPlan {
 }
 
 /// The `psychrnn run` arguments of one run of the sweep in `root` (fresh, or `--resume` when
-/// it has started).
+/// it has started), with `--threads 1`: a sweep's parallelism is its runs, one core each.
 pub fn run_arguments(plan: &SweepPlan, root: &Path, run: &SweepRun) -> Vec<String> {
     let dir = SweepPlan::run_dir(root, run).display().to_string();
     if run_state(Path::new(&dir)) != RunState::Pending {
-        return vec!["run".into(), "--resume".into(), dir, "--quiet".into()];
+        return vec![
+            "run".into(),
+            "--resume".into(),
+            dir,
+            "--quiet".into(),
+            "--threads".into(),
+            "1".into(),
+        ];
     }
     let mut args = vec![
         "run".into(),
@@ -308,6 +315,8 @@ pub fn run_arguments(plan: &SweepPlan, root: &Path, run: &SweepRun) -> Vec<Strin
         "--out".into(),
         dir,
         "--quiet".into(),
+        "--threads".into(),
+        "1".into(),
         "--seed".into(),
         run.seed.to_string(),
     ];

@@ -57,7 +57,7 @@ pub fn sbatch_script(
     if let Some(m) = &options.mem {
         s.push_str(&format!("#SBATCH --mem={m}\n"));
     }
-    s.push_str("# Written by psychrnn sweep: one array task per run. A requeued or restarted task\n# resumes its run from the last checkpoint; a finished run is left as it is.\nset -euo pipefail\nexport RAYON_NUM_THREADS=1\n");
+    s.push_str("# Written by psychrnn sweep: one array task per run. A requeued or restarted task\n# resumes its run from the last checkpoint; a finished run is left as it is.\nset -euo pipefail\n");
     s.push_str(&format!("cd {}\n", shell_quote(&cwd.display().to_string())));
     s.push_str("case \"$SLURM_ARRAY_TASK_ID\" in\n");
     for (i, run) in plan.runs.iter().enumerate() {
@@ -67,6 +67,8 @@ pub fn sbatch_script(
             "--out".into(),
             dir.clone(),
             "--quiet".into(),
+            "--threads".into(),
+            "1".into(),
             "--seed".into(),
             run.seed.to_string(),
         ];
@@ -84,7 +86,7 @@ pub fn sbatch_script(
     s.push_str("  *) echo \"no run for array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2;;\nesac\n");
     let exe = shell_quote(&exe.display().to_string());
     s.push_str(&format!(
-        "if [ -f \"$DIR/config.yaml\" ]; then\n  exec {exe} run --resume \"$DIR\" --quiet\nelse\n  exec {exe} run \"${{FRESH[@]}}\"\nfi\n"
+        "if [ -f \"$DIR/config.yaml\" ]; then\n  exec {exe} run --resume \"$DIR\" --quiet --threads 1\nelse\n  exec {exe} run \"${{FRESH[@]}}\"\nfi\n"
     ));
     s
 }

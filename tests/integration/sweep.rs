@@ -131,11 +131,15 @@ fn the_slurm_script_has_one_array_task_per_run_that_resumes() {
         "#SBATCH --time=00:10:00",
         "#SBATCH --mem=1G",
         "#SBATCH --requeue",
-        "export RAYON_NUM_THREADS=1",
+        "--quiet --threads 1 --seed 1",
     ] {
         assert!(script.contains(line), "{line} missing:\n{script}");
     }
-    assert!(script.contains("run --resume \"$DIR\""), "{script}");
+    assert!(
+        script.contains("run --resume \"$DIR\" --quiet --threads 1"),
+        "{script}"
+    );
+    assert!(!script.contains("RAYON_NUM_THREADS"), "{script}");
     assert!(
         script.contains("3) DIR=") && script.contains("--seed 1 --set train.iterations=40"),
         "{script}"
