@@ -10,13 +10,13 @@ use psychrnn::model::{
 use psychrnn::random::Rng;
 use psychrnn::train::masked_mse;
 
-use crate::harness::alone_in_a_process;
+use psychrnn::kernel::KernelOptions;
 
-/// The model's thread count reaches candle and the kernels through `RAYON_NUM_THREADS`, which
-/// is process-wide: the tests that split batches between two threads run alone in a child
-/// process started with it (setting it here would race with the tests in other threads and
-/// leak into the runs they start).
-const TWO_MODEL_THREADS: &[(&str, &str)] = &[("RAYON_NUM_THREADS", "2")];
+/// The fused kernels' options in the tests that split batches between two threads (the
+/// count is passed to the network, nothing reads the environment).
+fn two_threads() -> KernelOptions {
+    KernelOptions::with_threads(2)
+}
 
 fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
     let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
@@ -32,14 +32,6 @@ fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
 #[test]
 fn fused_and_reference_paths_agree_on_states_outputs_and_gradients() {
     // Two model threads: the kernel splits the 12 trials between them.
-    alone_in_a_process(
-        "fused_kernel::fused_and_reference_paths_agree_on_states_outputs_and_gradients",
-        TWO_MODEL_THREADS,
-        rate_networks_agree,
-    );
-}
-
-fn rate_networks_agree() {
     let (n, t, b) = (24, 40, 12);
     let dev = Device::Cpu;
     // Up to 8 inputs and outputs take the kernels' unrolled row-by-row sums, 9 to 16 inputs
@@ -72,6 +64,7 @@ fn rate_networks_agree() {
             *v = rng.uniform_range(-0.2, 0.2) as f32;
         }
         let mut options = RateRnnOptions::new(0.1, 0.1, transfer);
+        options.kernel = two_threads();
         if per_unit {
             options.alpha = (0..n).map(|i| 0.05 + 0.01 * i as f64).collect();
         }
@@ -147,14 +140,6 @@ fn rate_networks_agree() {
 
 #[test]
 fn fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients() {
-    alone_in_a_process(
-        "fused_kernel::fused_and_reference_gated_networks_agree_on_states_outputs_and_gradients",
-        TWO_MODEL_THREADS,
-        gated_networks_agree,
-    );
-}
-
-fn gated_networks_agree() {
     let (n, n_out, b) = (16, 2, 5);
     let dev = Device::Cpu;
     // 250 steps of 5 trials span two of the kernel's ∂W_h blocks (about 1024 trial rows each).
@@ -184,6 +169,7 @@ fn gated_networks_agree() {
         reference.fused = false;
         let mut fused = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
         fused.fused = true;
+        fused.kernel = two_threads();
         let u: Vec<f32> = (0..t * b * n_in)
             .map(|_| rng.uniform_range(-1.0, 1.5) as f32)
             .collect();
@@ -246,14 +232,6 @@ fn gated_networks_agree() {
 /// with weight penalties and noise on, and the firing-rate penalty takes the states path.
 #[test]
 fn loss_without_states_matches_the_reference_path() {
-    alone_in_a_process(
-        "fused_kernel::loss_without_states_matches_the_reference_path",
-        TWO_MODEL_THREADS,
-        loss_without_states_matches,
-    );
-}
-
-fn loss_without_states_matches() {
     use psychrnn::model::Network;
     let (n, t, b, n_in, n_out) = (20, 30, 10, 3, 2);
     let dev = Device::Cpu;
@@ -272,6 +250,7 @@ fn loss_without_states_matches() {
     let mask = Tensor::ones((t, b, n_out), DType::F32, &dev).unwrap();
     for l2_firing_rate in [0.0, 0.3] {
         let mut options = RateRnnOptions::new(0.1, 0.05, Transfer::Relu);
+        options.kernel = two_threads();
         options.fused = false;
         options.regularization = Regularization {
             l1_rec: 0.01,
@@ -310,7 +289,7 @@ fn loss_without_states_matches() {
 /// keeps X [T·B·N].
 #[test]
 fn recurrence_without_states_keeps_none() {
-    use psychrnn::kernel::{KernelOptions, RateRecurrence};
+    use psychrnn::kernel::RateRecurrence;
     let (n, t, b, n_in, n_out) = (6, 5, 4, 2, 2);
     let dev = Device::Cpu;
     let mut rng = Rng::from_seed(2);

@@ -188,40 +188,6 @@ fn remove_at_exit(dir: PathBuf) {
     });
 }
 
-/// Set in the child process [`alone_in_a_process`] starts, to the test it runs.
-const CHILD_VAR: &str = "PSYCHRNN_TEST_CHILD";
-
-/// Runs `body` in a child process of this test binary that runs only the test `name`
-/// (`module::function`) with the environment variables `env` set from its start: the way to
-/// give a test a process-wide setting (`RAYON_NUM_THREADS`) without `set_var` while other
-/// tests run in threads beside it. Returns in the parent once the child passed; panics with
-/// the child's output otherwise.
-pub fn alone_in_a_process(name: &str, env: &[(&str, &str)], body: impl FnOnce()) {
-    if std::env::var(CHILD_VAR).is_ok_and(|v| v == name) {
-        for (k, v) in env {
-            assert_eq!(
-                std::env::var(k).as_deref(),
-                Ok(*v),
-                "the child process runs with {k}={v}"
-            );
-        }
-        body();
-        return;
-    }
-    let o = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_VAR, name)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run the test binary");
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success() && out.contains("1 passed"),
-        "{name} alone in a process with {env:?} failed:\n{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 #[test]
 fn a_temporary_folder_is_removed_even_when_its_test_panics() {
     let mut path = PathBuf::new();

@@ -2,8 +2,8 @@
 //! the library or the `psychrnn` binary, and [`harness`] holds the helpers they share.
 //!
 //! All tests run in one process, in threads: a test must not change process-wide state
-//! (environment variables, the working directory, rayon's global pool); one that needs such a
-//! setting runs alone in a child process ([`harness::alone_in_a_process`]).
+//! (environment variables, the working directory, rayon's global pool); settings such as the
+//! kernels' thread count are passed to what a test builds (`KernelOptions`).
 
 mod harness;
 
