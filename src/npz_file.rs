@@ -82,6 +82,18 @@ pub enum NpzError {
     },
 }
 
+impl NpzError {
+    /// What is wrong, without the file's name (for messages that name the file themselves).
+    pub fn detail(&self) -> String {
+        match self {
+            NpzError::Open { source, .. } => source.to_string(),
+            NpzError::NotZip { source, .. } => format!("not an .npz (zip) file: {source}"),
+            NpzError::Zip { source, .. } => source.to_string(),
+            NpzError::Entry { entry, source, .. } => format!("entry `{entry}`: {source}"),
+        }
+    }
+}
+
 /// Writes `entries` (name, array) to `path` as an uncompressed `.npz`, each array in `.npy`
 /// format 1.0 with the header candle writes (`np.load` reads it).
 pub fn write_npz<S: AsRef<str>, T: AsRef<Tensor>>(entries: &[(S, T)], path: &Path) -> Result<()> {
@@ -214,6 +226,8 @@ pub enum ArrayValues {
     Bool(Vec<bool>),
     /// `<U…`, trailing NULs removed as numpy does.
     Text(Vec<String>),
+    /// `|O` (a pickled Python object array): the pickle's bytes, unread.
+    Object(Vec<u8>),
 }
 
 /// One array read by [`read_npz`]: its shape and values in C order.
@@ -233,7 +247,7 @@ impl Array {
             ArrayValues::F64(v) => v.iter().map(|&x| x as f32).collect(),
             ArrayValues::Int(v) => v.iter().map(|&x| x as f32).collect(),
             ArrayValues::Bool(v) => v.iter().map(|&x| x as u8 as f32).collect(),
-            ArrayValues::Text(_) => return None,
+            ArrayValues::Text(_) | ArrayValues::Object(_) => return None,
         })
     }
 
@@ -244,7 +258,7 @@ impl Array {
             ArrayValues::F64(v) => v.clone(),
             ArrayValues::Int(v) => v.iter().map(|&x| x as f64).collect(),
             ArrayValues::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
-            ArrayValues::Text(_) => return None,
+            ArrayValues::Text(_) | ArrayValues::Object(_) => return None,
         })
     }
 
@@ -264,6 +278,17 @@ impl Array {
         }
     }
 
+    /// The array as a CPU tensor of its own float type (f32 or f64, exactly); `None` for other
+    /// dtypes.
+    pub fn to_tensor(&self) -> Option<Result<Tensor>> {
+        let cpu = candle_core::Device::Cpu;
+        Some(match &self.values {
+            ArrayValues::F32(v) => Tensor::from_slice(v, self.shape.as_slice(), &cpu),
+            ArrayValues::F64(v) => Tensor::from_slice(v, self.shape.as_slice(), &cpu),
+            _ => return None,
+        })
+    }
+
     /// The dtype in words, for error messages.
     pub fn kind(&self) -> &'static str {
         match &self.values {
@@ -271,6 +296,7 @@ impl Array {
             ArrayValues::Int(_) => "integer",
             ArrayValues::Bool(_) => "bool",
             ArrayValues::Text(_) => "text",
+            ArrayValues::Object(_) => "object",
         }
     }
 }
@@ -380,7 +406,9 @@ pub fn npy_header(bytes: &[u8]) -> std::result::Result<NpyHeader, NpyError> {
     })
 }
 
-/// Parses one `.npy` array written by this module (or by numpy, C order, little-endian).
+/// Parses one `.npy` array (format versions 1–3): little-endian floats, integers, booleans and
+/// fixed-width text, in C order or (2-D) Fortran order, and pickled object arrays (their bytes,
+/// unread). The one decoder of `.npy` data in psychrnn: run files and weights files both use it.
 pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, NpyError> {
     let NpyHeader {
         descr,
@@ -389,13 +417,19 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, NpyError> {
         data_start,
     } = npy_header(bytes)?;
     let descr = descr.as_str();
-    if fortran_order {
+    let data = &bytes[data_start..];
+    if descr.contains('O') {
+        return Ok(Array {
+            shape,
+            values: ArrayValues::Object(data.to_vec()),
+        });
+    }
+    if fortran_order && shape.len() > 2 {
         return Err(NpyError::Unsupported(
-            "Fortran-ordered arrays are not read; save with C order".into(),
+            "Fortran-ordered arrays of more than 2 dimensions are not supported".into(),
         ));
     }
     let count: usize = shape.iter().product();
-    let data = &bytes[data_start..];
     if descr.starts_with('>') && !descr.ends_with("1") {
         return Err(NpyError::Unsupported(format!(
             "big-endian arrays (`{descr}`) are not read"
@@ -408,37 +442,32 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, NpyError> {
             expected: count * width,
         })
     };
+    fn chunks<'a, const W: usize, T>(
+        bytes: &'a [u8],
+        from: impl Fn([u8; W]) -> T + 'a,
+    ) -> impl Iterator<Item = T> + 'a {
+        bytes
+            .chunks_exact(W)
+            .map(move |c| from(c.try_into().expect("chunks of W bytes")))
+    }
     let values = match kind {
-        "f4" => ArrayValues::F32(
-            fixed(4)?
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect(),
+        "f4" => ArrayValues::F32(chunks(fixed(4)?, f32::from_le_bytes).collect()),
+        "f8" => ArrayValues::F64(chunks(fixed(8)?, f64::from_le_bytes).collect()),
+        "i8" => ArrayValues::Int(chunks(fixed(8)?, i64::from_le_bytes).collect()),
+        "u8" => ArrayValues::Int(
+            chunks(fixed(8)?, u64::from_le_bytes)
+                .map(|v| {
+                    i64::try_from(v).map_err(|_| {
+                        NpyError::Unsupported(format!("uint64 value {v} is above 2^63 − 1"))
+                    })
+                })
+                .collect::<std::result::Result<_, _>>()?,
         ),
-        "f8" => ArrayValues::F64(
-            fixed(8)?
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-        ),
-        "i8" => ArrayValues::Int(
-            fixed(8)?
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect(),
-        ),
-        "i4" => ArrayValues::Int(
-            fixed(4)?
-                .chunks_exact(4)
-                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
-                .collect(),
-        ),
-        "u4" => ArrayValues::Int(
-            fixed(4)?
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
-                .collect(),
-        ),
+        "i4" => ArrayValues::Int(chunks(fixed(4)?, |b| i32::from_le_bytes(b) as i64).collect()),
+        "u4" => ArrayValues::Int(chunks(fixed(4)?, |b| u32::from_le_bytes(b) as i64).collect()),
+        "i2" => ArrayValues::Int(chunks(fixed(2)?, |b| i16::from_le_bytes(b) as i64).collect()),
+        "u2" => ArrayValues::Int(chunks(fixed(2)?, |b| u16::from_le_bytes(b) as i64).collect()),
+        "i1" => ArrayValues::Int(fixed(1)?.iter().map(|&b| b as i8 as i64).collect()),
         "u1" => ArrayValues::Int(fixed(1)?.iter().map(|&b| b as i64).collect()),
         "b1" => ArrayValues::Bool(fixed(1)?.iter().map(|&b| b != 0).collect()),
         text if text.starts_with('U') => {
@@ -453,12 +482,41 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Array, NpyError> {
             )))
         }
     };
+    let values = if fortran_order && shape.len() == 2 {
+        c_order(values, shape[0], shape[1])
+    } else {
+        values
+    };
     Ok(Array { shape, values })
+}
+
+/// The values of an `r` × `c` array stored column by column (Fortran order), row by row.
+fn c_order(values: ArrayValues, r: usize, c: usize) -> ArrayValues {
+    fn transpose<T: Clone>(v: Vec<T>, r: usize, c: usize) -> Vec<T> {
+        (0..r * c).map(|k| v[(k % c) * r + k / c].clone()).collect()
+    }
+    match values {
+        ArrayValues::F32(v) => ArrayValues::F32(transpose(v, r, c)),
+        ArrayValues::F64(v) => ArrayValues::F64(transpose(v, r, c)),
+        ArrayValues::Int(v) => ArrayValues::Int(transpose(v, r, c)),
+        ArrayValues::Bool(v) => ArrayValues::Bool(transpose(v, r, c)),
+        ArrayValues::Text(v) => ArrayValues::Text(transpose(v, r, c)),
+        ArrayValues::Object(v) => ArrayValues::Object(v),
+    }
 }
 
 /// Every array of an `.npz` written by [`write_npz_with_npy`] (stored or deflate-compressed),
 /// by entry name without `.npy`. An error names the file and entry.
 pub fn read_npz(path: &Path) -> std::result::Result<BTreeMap<String, Array>, NpzError> {
+    read_npz_with(path, parse_npy)
+}
+
+/// Every entry of an `.npz` (stored or deflate-compressed, as `np.savez` and
+/// `np.savez_compressed` write them), by name without `.npy`, each parsed by `parse`.
+pub fn read_npz_with<T>(
+    path: &Path,
+    parse: impl Fn(&[u8]) -> std::result::Result<T, NpyError>,
+) -> std::result::Result<BTreeMap<String, T>, NpzError> {
     let path_buf = || path.to_path_buf();
     let file = File::open(path).map_err(|source| NpzError::Open {
         path: path_buf(),
@@ -487,7 +545,7 @@ pub fn read_npz(path: &Path) -> std::result::Result<BTreeMap<String, Array>, Npz
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| entry_fail(&name, e.into()))?;
-        let array = parse_npy(&bytes).map_err(|e| entry_fail(&name, e.into()))?;
+        let array = parse(&bytes).map_err(|e| entry_fail(&name, e.into()))?;
         out.insert(name, array);
     }
     Ok(out)
@@ -576,5 +634,68 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("NUL"));
+    }
+
+    /// An `.npy` file with a hand-written header (as numpy writes it) and raw data.
+    fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!(
+            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+            if fortran { "True" } else { "False" }
+        );
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn every_dtype_weights_and_run_files_hold_is_decoded_once() {
+        let values = |descr: &str, data: &[u8], n: usize| {
+            parse_npy(&npy(descr, false, &format!("({n},)"), data))
+                .unwrap()
+                .values
+        };
+        assert_eq!(
+            values("<i2", &[0xff, 0xff, 2, 0], 2),
+            ArrayValues::Int(vec![-1, 2])
+        );
+        assert_eq!(
+            values("<u2", &[0xff, 0xff, 2, 0], 2),
+            ArrayValues::Int(vec![65535, 2])
+        );
+        assert_eq!(values("|i1", &[0xfe, 3], 2), ArrayValues::Int(vec![-2, 3]));
+        assert_eq!(
+            values("<u8", &7u64.to_le_bytes(), 1),
+            ArrayValues::Int(vec![7])
+        );
+        let too_big = parse_npy(&npy("<u8", false, "(1,)", &u64::MAX.to_le_bytes()));
+        assert_eq!(
+            too_big.unwrap_err(),
+            NpyError::Unsupported(format!("uint64 value {} is above 2^63 − 1", u64::MAX))
+        );
+        // Fortran order: column-major data for [[1, 2, 3], [4, 5, 6]] come back row by row.
+        let col: Vec<u8> = [1i32, 4, 2, 5, 3, 6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let a = parse_npy(&npy("<i4", true, "(2, 3)", &col)).unwrap();
+        assert_eq!(a.shape, vec![2, 3]);
+        assert_eq!(a.values, ArrayValues::Int(vec![1, 2, 3, 4, 5, 6]));
+        let deep = parse_npy(&npy("<f4", true, "(1, 1, 1)", &[0; 4]));
+        assert!(matches!(deep, Err(NpyError::Unsupported(m)) if m.contains("more than 2")));
+        // A pickled object keeps its bytes for the weights reader; it is not a number.
+        let o = parse_npy(&npy("|O", false, "()", b"\x80\x03N.")).unwrap();
+        assert_eq!(o.values, ArrayValues::Object(b"\x80\x03N.".to_vec()));
+        assert_eq!((o.to_f64(), o.kind()), (None, "object"));
+        let big = parse_npy(&npy(">f8", false, "(1,)", &[0; 8]));
+        assert_eq!(
+            big.unwrap_err(),
+            NpyError::Unsupported("big-endian arrays (`>f8`) are not read".into())
+        );
     }
 }

@@ -29,8 +29,14 @@ pub enum BenchError {
     Tensor(#[from] candle_core::Error),
     /// A training step or session failed.
     #[error(transparent)]
-    Train(#[from] crate::train::TrainError),
+    Train(Box<crate::train::TrainError>),
     /// A task's batch could not be built.
     #[error(transparent)]
     Task(#[from] crate::task::TaskError),
+}
+
+impl From<crate::train::TrainError> for BenchError {
+    fn from(e: crate::train::TrainError) -> Self {
+        BenchError::Train(Box::new(e))
+    }
 }

@@ -13,7 +13,6 @@
 //! whose `Dale_rec`/`Dale_out` say otherwise, an unreadable `dale_ratio`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -119,112 +118,33 @@ pub enum NpyArray {
 
 use crate::npz_file::NpyError;
 
-/// Parses one `.npy` file (format versions 1–3, little-endian numeric dtypes, C or Fortran order).
+/// Parses one `.npy` file ([`crate::npz_file::parse_npy`]) into what weights files hold:
+/// numbers as f64, text, and what a 0-d pickled object says.
 pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, NpyError> {
-    let crate::npz_file::NpyHeader {
-        descr,
-        fortran_order: fortran,
-        shape,
-        data_start,
-    } = crate::npz_file::npy_header(bytes)?;
-    let descr = descr.as_str();
-    if descr.contains('O') {
-        let payload = &bytes[data_start..];
-        return Ok(NpyArray::Object(if shape.is_empty() {
-            read_pickled_object(payload)
+    use crate::npz_file::ArrayValues;
+    let array = crate::npz_file::parse_npy(bytes)?;
+    Ok(match array.values {
+        ArrayValues::Object(payload) => NpyArray::Object(if array.shape.is_empty() {
+            read_pickled_object(&payload)
                 .unwrap_or_else(|e| PickledObject::Other(format!("an unreadable pickle ({e})")))
         } else {
             PickledObject::Other("an object array of more than one element".into())
-        }));
-    }
-    let count: usize = shape.iter().product();
-    let data = &bytes[data_start..];
-    if let Some(width) = descr[1..].strip_prefix('U') {
-        let width: usize = width
-            .parse()
-            .map_err(|_| NpyError::Unsupported(format!("bad dtype `{descr}`")))?;
-        return Ok(NpyArray::Text(
-            shape,
-            crate::npz_file::decode_text(data, width, count)?,
-        ));
-    }
-    let width = match &descr[1..] {
-        "f4" | "i4" | "u4" => 4,
-        "f8" | "i8" | "u8" => 8,
-        "i2" | "u2" => 2,
-        "b1" | "i1" | "u1" => 1,
-        other => {
-            return Err(NpyError::Unsupported(format!(
-                "unsupported dtype `{other}`"
-            )))
+        }),
+        ArrayValues::Text(text) => NpyArray::Text(array.shape, text),
+        _ => {
+            let values = array.to_f64().expect("numbers");
+            NpyArray::Numeric(array.shape, values)
         }
-    };
-    if descr.starts_with('>') && width > 1 {
-        return Err(NpyError::Unsupported(
-            "big-endian arrays are not supported".into(),
-        ));
-    }
-    if data.len() < count * width {
-        return Err(NpyError::Truncated {
-            len: data.len(),
-            expected: count * width,
-        });
-    }
-    let value = |c: &[u8]| -> f64 {
-        match &descr[1..] {
-            "f4" => f32::from_le_bytes(c.try_into().unwrap()) as f64,
-            "f8" => f64::from_le_bytes(c.try_into().unwrap()),
-            "i4" => i32::from_le_bytes(c.try_into().unwrap()) as f64,
-            "u4" => u32::from_le_bytes(c.try_into().unwrap()) as f64,
-            "i8" => i64::from_le_bytes(c.try_into().unwrap()) as f64,
-            "u8" => u64::from_le_bytes(c.try_into().unwrap()) as f64,
-            "i2" => i16::from_le_bytes(c.try_into().unwrap()) as f64,
-            "u2" => u16::from_le_bytes(c.try_into().unwrap()) as f64,
-            "i1" => c[0] as i8 as f64,
-            _ => c[0] as f64,
-        }
-    };
-    let mut values: Vec<f64> = data[..count * width]
-        .chunks_exact(width)
-        .map(value)
-        .collect();
-    if fortran && shape.len() == 2 {
-        let (r, c) = (shape[0], shape[1]);
-        values = (0..r * c).map(|k| values[(k % c) * r + k / c]).collect();
-    } else if fortran && shape.len() > 2 {
-        return Err(NpyError::Unsupported(
-            "Fortran-ordered arrays of more than 2 dimensions are not supported".into(),
-        ));
-    }
-    Ok(NpyArray::Numeric(shape, values))
+    })
 }
 
 /// Every entry of an `.npz` file (stored or deflate-compressed, as `np.savez` and
 /// `np.savez_compressed` write them), by name without `.npy`.
 pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, WeightsError> {
-    let fail = |message: String| WeightsError {
+    crate::npz_file::read_npz_with(path, parse_npy).map_err(|e| WeightsError {
         path: path.display().to_string(),
-        message,
-    };
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| fail(format!("not an .npz (zip) file: {e}")))?;
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| fail(e.to_string()))?;
-        let name = entry
-            .name()
-            .map_err(|e| fail(e.to_string()))?
-            .trim_end_matches(".npy")
-            .to_string();
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(format!("{name}: {e}")))?;
-        let array = parse_npy(&bytes).map_err(|m| fail(format!("entry `{name}`: {m}")))?;
-        out.insert(name, array);
-    }
-    Ok(out)
+        message: e.detail(),
+    })
 }
 
 /// What a weights file says about its transfer function.
@@ -584,7 +504,7 @@ mod tests {
         );
         assert_eq!(
             parse_npy(&npy("<c8", false, "(1,)", &[0; 8])).unwrap_err(),
-            NpyError::Unsupported("unsupported dtype `c8`".into())
+            NpyError::Unsupported("unsupported dtype `<c8`".into())
         );
         assert!(parse_npy(b"nope").is_err());
     }

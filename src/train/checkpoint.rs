@@ -177,11 +177,16 @@ pub fn read_checkpoint(
     };
     let text = fs::read_to_string(dir.join("state.yaml")).map_err(|e| fail(e.into()))?;
     let saved: Saved = serde_norway::from_str(&text).map_err(|e| fail(e.into()))?;
-    let mut tensors: std::collections::HashMap<String, Tensor> =
-        Tensor::read_npz(dir.join("tensors.npz"))
-            .map_err(|e| fail(e.into()))?
-            .into_iter()
-            .collect();
+    let mut tensors = std::collections::HashMap::<String, Tensor>::new();
+    let arrays = crate::npz_file::read_npz(&dir.join("tensors.npz"))
+        .map_err(|e| fail(format!("tensors.npz: {}", e.detail()).into()))?;
+    for (name, array) in arrays {
+        let tensor = array
+            .to_tensor()
+            .ok_or_else(|| fail(format!("`{name}` holds {} values", array.kind()).into()))?
+            .map_err(|e| fail(e.into()))?;
+        tensors.insert(name, tensor);
+    }
     for t in model.trainable() {
         let key = format!("param/{}", t.name);
         let value = tensors
