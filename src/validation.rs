@@ -124,11 +124,10 @@ fn sample(task: &Arc<dyn Task>, seed: u64, label: &str) -> Result<Batch, Validat
         let mut rng = Rng::derive(seed, &[stream::TRAIN, 0, i as u64]);
         let result = task.trial(&mut rng).and_then(|t| batch.set_trial(i, t));
         if let Err(e) = result {
-            let message = e.to_string();
             failed += 1;
             // A runaway stops at its limit on every trial (up to a second each): one is enough.
-            let runaway = crate::script::is_limit_message(&message);
-            first.get_or_insert((i, message));
+            let runaway = stopped_at_a_sandbox_limit(&e);
+            first.get_or_insert((i, e.to_string()));
             if runaway {
                 break;
             }
@@ -143,6 +142,16 @@ fn sample(task: &Arc<dyn Task>, seed: u64, label: &str) -> Result<Batch, Validat
             trial,
             message,
         }),
+    }
+}
+
+/// Whether a trial's script code stopped at a sandbox limit ([`ScriptError::SandboxLimit`]).
+fn stopped_at_a_sandbox_limit(e: &crate::task::TrialError) -> bool {
+    match e {
+        crate::task::TrialError::Code(code) => code
+            .downcast_ref::<crate::script::ScriptError>()
+            .is_some_and(|s| s.is_sandbox_limit()),
+        _ => false,
     }
 }
 
@@ -279,4 +288,40 @@ pub fn memory_items(config: &ExperimentConfig, shape: &TaskShape) -> Vec<MemoryI
             setting: "train.test_trials".into(),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::script::{load_experiment_source, LoadOptions};
+
+    fn refusal(params: &str) -> String {
+        let text = format!(
+            r#"experiment(#{{ task: #{{
+                name: "t", inputs: ["a"], outputs: ["b"], dt: 10.0, tau: 100.0, duration: 100.0,
+                params: {params},
+                trial: |p| [#{{ name: "all", target: #{{ b: 1.0 }} }}],
+            }} }})"#
+        );
+        let loaded =
+            load_experiment_source("t.rhai", &text, Path::new("."), &LoadOptions::default())
+                .unwrap();
+        super::validate(&loaded).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_runaway_stops_validation_at_its_first_trial_and_other_failures_are_counted() {
+        // An endless loop stops at the operation limit: the next trial would loop again.
+        let runaway = refusal("|rng| { loop { } }");
+        assert!(
+            runaway.contains("1 of 1 sampled trials fail; the first is trial 0")
+                && runaway.contains("operation limit"),
+            "{runaway}"
+        );
+        // An ordinary error in every trial is counted over the whole sample.
+        let thrown = refusal(r#"|rng| { throw "no" }"#);
+        let sampled = format!("{0} of {0} sampled trials fail", super::SAMPLE_TRIALS);
+        assert!(thrown.contains(&sampled), "{thrown}");
+    }
 }

@@ -33,6 +33,10 @@ pub enum ScriptError {
         /// What went wrong.
         message: String,
     },
+    /// A script call stopped at one of the sandbox's limits (operations, call depth, memory,
+    /// allocations): a runaway loop, recursion or growth, which the next call would repeat.
+    #[error(transparent)]
+    SandboxLimit(Box<ScriptError>),
 }
 
 impl ScriptError {
@@ -114,10 +118,21 @@ impl ScriptError {
         if !calls.is_empty() {
             message = format!("{message} [{}]", calls.join(", "));
         }
-        if pos.is_none() && !fallback.is_none() {
-            return located(file, fallback, message);
+        let error = if pos.is_none() && !fallback.is_none() {
+            located(file, fallback, message)
+        } else {
+            located(&source, pos, message)
+        };
+        if limit {
+            ScriptError::SandboxLimit(Box::new(error))
+        } else {
+            error
         }
-        located(&source, pos, message)
+    }
+
+    /// Whether the call stopped at a sandbox limit ([`ScriptError::SandboxLimit`]).
+    pub fn is_sandbox_limit(&self) -> bool {
+        matches!(self, ScriptError::SandboxLimit(_))
     }
 }
 

@@ -32,7 +32,6 @@ pub use load::{
 };
 pub use rng::ScriptRng;
 pub use sandbox::{
-    is_limit_message, MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES,
-    MAX_OPERATIONS,
+    MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES, MAX_OPERATIONS,
 };
 pub use task::{ScriptTask, SettingsError, TrialForm, EPOCH_KEYS};

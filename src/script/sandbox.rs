@@ -16,20 +16,6 @@ use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, FuncRegistration, Immuta
 
 use crate::memory::alloc_meter::{Mark, Usage};
 
-/// The words every sandbox-limit message starts with (after its `file:line:col: `).
-const LIMIT_PREFIXES: [&str; 4] = [
-    "operation limit: ",
-    "call depth limit: ",
-    "memory limit: ",
-    "allocation limit: ",
-];
-
-/// True when `message` reports a sandbox limit (a runaway loop, recursion or growth): drawing
-/// more trials would only run the same runaway again, so validation stops at the first.
-pub fn is_limit_message(message: &str) -> bool {
-    LIMIT_PREFIXES.iter().any(|p| message.contains(p))
-}
-
 /// Operations one script evaluation or one callback may run before it is stopped
 /// (about 0.3 s of script work here).
 pub const MAX_OPERATIONS: u64 = 5_000_000;
