@@ -140,10 +140,18 @@ impl RunDir {
                 {
                     ambiguous.push(p.clone());
                 }
+                let library = m.library.as_ref().and_then(|id| {
+                    record
+                        .libraries
+                        .iter()
+                        .find(|l| &format!("{}@{}", l.name, l.version) == id)
+                        .cloned()
+                });
                 bundled_modules.push(BundledModule {
                     import_path: p.clone(),
                     file: file.clone(),
                     module: m.module.clone(),
+                    library,
                 });
             }
         }
