@@ -246,6 +246,7 @@ fn test(specs: &[String]) -> Result<(), CliError> {
         for module in subject.modules().map_err(library_error)? {
             for f in exported_functions(&module, store.as_ref()).map_err(CliError::input)? {
                 if let Some(why) = &f.not_a_task {
+                    let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
                     skipped.push(format!("{} ({why})", f.signature()));
                     continue;
                 }
@@ -274,7 +275,7 @@ fn test(specs: &[String]) -> Result<(), CliError> {
             reviews.len()
         )));
     }
-    outln!("\nall {} tasks passed", reviews.len());
+    outln!("\nevery task passed ({})", reviews.len());
     Ok(())
 }
 

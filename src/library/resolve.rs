@@ -177,7 +177,9 @@ impl LibraryResolver {
             })?;
             pinned.check(&installed).map_err(|m| {
                 fail(format!(
-                    "{m}; reinstall the locked version ({}) or accept the change with psychrnn lib lock",
+                    "{m}; reinstall the locked version (psychrnn lib remove {}@{}, then {}) or accept the change with psychrnn lib lock",
+                    pinned.name,
+                    pinned.version,
                     pinned.add_command()
                 ))
             })?;

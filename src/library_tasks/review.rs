@@ -138,6 +138,7 @@ pub fn review_task(label: &str, loaded: &LoadedExperiment) -> TaskReview {
     push(&mut checks, "timing", timing(task, &batches));
     push(&mut checks, "scored epochs", scored_epochs(task, &batches));
     push(&mut checks, "targets", targets_score(task, &batches));
+    push(&mut checks, "silent", silent_fails(task, &batches));
     push(&mut checks, "loss", loss_falls(loaded));
     TaskReview {
         task: label.to_string(),
@@ -255,6 +256,30 @@ fn targets_score(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, St
         }
     }
     Ok(format!("{right}/{total} correct"))
+}
+
+/// A network that outputs 0 everywhere must not score 100%: a scorer that counts such a
+/// network right (argmax over one channel, say) cannot tell learning from nothing.
+fn silent_fails(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, String> {
+    let (mut right, mut total) = (0, 0);
+    for (seed, b) in batches {
+        let zeros = vec![0.0f32; b.targets.len()];
+        let scores = task
+            .scorer()
+            .score(&zeros, b, task.shape())
+            .map_err(|e| format!("seed {seed}: {e}"))?;
+        total += scores.correct.len();
+        right += scores.correct.iter().filter(|&&c| c).count();
+    }
+    let text = format!("all-zero outputs score {right}/{total}");
+    if right == total {
+        Err(format!(
+            "{text}: the scorer ({}) counts a silent network correct on every trial, so accuracy says nothing; score with more than one channel or name the epoch and channels it reads",
+            task.scorer().kind()
+        ))
+    } else {
+        Ok(text)
+    }
 }
 
 /// A tiny network's evaluation loss falls below [`LOSS_RATIO`] of where it started.

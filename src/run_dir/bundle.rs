@@ -58,7 +58,12 @@ impl RunDir {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "module.rhai".into());
-            let name = format!("{k}-{file_name}");
+            // A library module's name (`lab@1.0.0/tasks`) has no extension: give its copy one.
+            let name = if Path::new(&file_name).extension().is_some() {
+                format!("{k}-{file_name}")
+            } else {
+                format!("{k}-{file_name}.rhai")
+            };
             let path = dir.join(&name);
             write_atomic(&path, text.as_bytes()).map_err(|source| RunDirError::Io {
                 path: path.clone(),
