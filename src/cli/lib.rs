@@ -133,7 +133,11 @@ fn add(spec: &str) -> Result<(), CliError> {
         );
     }
     for (name, req) in &installed.manifest.dependencies {
-        if store.newest(name, Some(req)).map_err(library_error)?.is_none() {
+        if store
+            .newest(name, Some(req))
+            .map_err(library_error)?
+            .is_none()
+        {
             eprintln!(
                 "note: {} needs {name} {req}, which is not installed; install it with psychrnn lib add",
                 installed.label()
@@ -167,15 +171,16 @@ fn list() -> Result<(), CliError> {
 
 fn remove(spec: &str) -> Result<(), CliError> {
     let store = store()?;
-    let (name, version) = match spec.split_once('@') {
-        Some((n, v)) => (
-            n,
-            Some(semver::Version::parse(v).map_err(|e| {
-                CliError::input(anyhow!("{spec}: `{v}` is not a version ({e})"))
-            })?),
-        ),
-        None => (spec, None),
-    };
+    let (name, version) =
+        match spec.split_once('@') {
+            Some((n, v)) => (
+                n,
+                Some(semver::Version::parse(v).map_err(|e| {
+                    CliError::input(anyhow!("{spec}: `{v}` is not a version ({e})"))
+                })?),
+            ),
+            None => (spec, None),
+        };
     let removed = store
         .remove(name, version.as_ref())
         .map_err(library_error)?;
@@ -222,7 +227,12 @@ fn lock(dir: &std::path::Path) -> Result<(), CliError> {
         );
     }
     for l in &lock.libraries {
-        outln!("pinned {} ({} files) in {}", l.label(), l.files.len(), path.display());
+        outln!(
+            "pinned {} ({} files) in {}",
+            l.label(),
+            l.files.len(),
+            path.display()
+        );
     }
     Ok(())
 }

@@ -60,7 +60,11 @@ fn git(cwd: &Path, args: &[&str]) -> Result<String, LibraryError> {
         .current_dir(cwd)
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
-        .map_err(|e| fail(format!("cannot run git ({e}); install git to add libraries from git")))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot run git ({e}); install git to add libraries from git"
+            ))
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(fail(stderr.trim().to_string()));
@@ -128,7 +132,8 @@ fn clean_head(dir: &Path) -> Option<String> {
     // `dir` must be the work tree's top, not a folder inside some other repository.
     let top = git(dir, &["rev-parse", "--show-toplevel"]).ok()?;
     let same = std::fs::canonicalize(&top).ok()? == std::fs::canonicalize(dir).ok()?;
-    same.then(|| git(dir, &["rev-parse", "HEAD"]).ok()).flatten()
+    same.then(|| git(dir, &["rev-parse", "HEAD"]).ok())
+        .flatten()
 }
 
 #[cfg(test)]

@@ -69,7 +69,11 @@ impl LockedLibrary {
                 Some(_) => {}
             }
         }
-        if let Some(extra) = installed.files.keys().find(|f| !self.files.contains_key(*f)) {
+        if let Some(extra) = installed
+            .files
+            .keys()
+            .find(|f| !self.files.contains_key(*f))
+        {
             return Err(format!(
                 "{} has changed since it was locked: {dir}/{extra} was added",
                 self.label()

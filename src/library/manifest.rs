@@ -163,8 +163,7 @@ pub fn psychrnn_version() -> Version {
 mod tests {
     use super::*;
 
-    const GOOD: &str =
-        "name: lab-tasks\nversion: 1.2.0\npsychrnn: \">=0.1\"\nexports: [tasks]\n";
+    const GOOD: &str = "name: lab-tasks\nversion: 1.2.0\npsychrnn: \">=0.1\"\nexports: [tasks]\n";
 
     #[test]
     fn a_manifest_reads_and_each_bad_field_is_named() {
@@ -195,7 +194,9 @@ mod tests {
                 v = env!("CARGO_PKG_VERSION")
             )
         );
-        assert!(err(&format!("{GOOD}dependencies:\n  other: \"not a req\"\n"))
-            .starts_with("dependencies.other: "));
+        assert!(
+            err(&format!("{GOOD}dependencies:\n  other: \"not a req\"\n"))
+                .starts_with("dependencies.other: ")
+        );
     }
 }

@@ -57,7 +57,10 @@ impl LibraryResolver {
         if !is_valid_name(name) || !is_valid_name(module) {
             return None;
         }
-        let locked = self.lock.as_ref().is_some_and(|(_, l)| l.get(name).is_some());
+        let locked = self
+            .lock
+            .as_ref()
+            .is_some_and(|(_, l)| l.get(name).is_some());
         (locked || self.store.has(name)).then(|| (name.to_string(), module.to_string()))
     }
 
@@ -91,7 +94,9 @@ impl LibraryResolver {
             }
         }
         let installed = if internal {
-            let (_, v) = importer_lib.as_ref().expect("internal imports have an owner");
+            let (_, v) = importer_lib
+                .as_ref()
+                .expect("internal imports have an owner");
             self.checked(&name, v)?
         } else {
             self.choose(&name, requirement.as_ref(), importer_lib.as_ref())?
@@ -119,7 +124,10 @@ impl LibraryResolver {
             source,
         })?;
         // The text loaded is the text hashed (and, with a lock, the text pinned).
-        let sha = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+        let sha = format!(
+            "{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())
+        );
         if installed.files.get(&rel) != Some(&sha) {
             return Err(LibraryError::NotInstalled(format!(
                 "{} changed while it was being read; run again",
@@ -129,7 +137,10 @@ impl LibraryResolver {
         Ok(Some(ResolvedModule {
             file,
             text,
-            module: format!("{}@{}/{module}", installed.manifest.name, installed.manifest.version),
+            module: format!(
+                "{}@{}/{module}",
+                installed.manifest.name, installed.manifest.version
+            ),
             library: installed.locked(),
         }))
     }
@@ -193,8 +204,10 @@ impl LibraryResolver {
         match newest {
             Some(i) => Ok(self.remember(i.clone())),
             None => {
-                let have: Vec<String> =
-                    versions.iter().map(|i| i.manifest.version.to_string()).collect();
+                let have: Vec<String> = versions
+                    .iter()
+                    .map(|i| i.manifest.version.to_string())
+                    .collect();
                 Err(LibraryError::NotInstalled(format!(
                     "{by} {name} {}, but the installed versions are: {}; install one with psychrnn lib add",
                     requirement.map_or("(any version)".into(), |r| r.to_string()),
@@ -207,7 +220,12 @@ impl LibraryResolver {
     /// The installed `name version`, read once.
     fn checked(&self, name: &str, version: &Version) -> Result<Installed, LibraryError> {
         let key = (name.to_string(), version.clone());
-        if let Some(i) = self.checked.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(i) = self
+            .checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Ok(i.clone());
         }
         let installed = self.store.get(name, version)?.ok_or_else(|| {

@@ -27,7 +27,11 @@ struct InstallRecord {
 /// `~/Library/Application Support/psychrnn/libraries`; on Windows
 /// `%APPDATA%\psychrnn\libraries`). `None` when none of these is set.
 pub fn default_store_root() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(home) = var("PSYCHRNN_HOME") {
         return Some(home.join("libraries"));
     }
@@ -193,7 +197,11 @@ impl Store {
         })?;
         // Copied whole into a temporary folder beside its place, then renamed: a version
         // folder is never half there.
-        let tmp = parent.join(format!(".installing-{}-{}", manifest.version, std::process::id()));
+        let tmp = parent.join(format!(
+            ".installing-{}-{}",
+            manifest.version,
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&tmp);
         let result = (|| {
             for rel in files.keys() {
@@ -247,8 +255,10 @@ impl Store {
             .filter(|i| version.is_none_or(|v| &i.manifest.version == v))
             .collect();
         if chosen.is_empty() {
-            let installed: Vec<String> =
-                versions.iter().map(|i| i.manifest.version.to_string()).collect();
+            let installed: Vec<String> = versions
+                .iter()
+                .map(|i| i.manifest.version.to_string())
+                .collect();
             return Err(LibraryError::NotInstalled(match version {
                 Some(v) if !installed.is_empty() => format!(
                     "{name} {v} is not installed; installed versions: {}",
@@ -286,6 +296,27 @@ fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, LibraryError> {
 
 fn read_installed(dir: &Path) -> Result<Installed, LibraryError> {
     let manifest = Manifest::read(dir)?;
+    // A version folder must hold the version it is named after (a renamed folder would make
+    // `NAME@VERSION` load other code).
+    let expected = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy() == manifest.name.as_str())
+        .unwrap_or(false)
+        && dir
+            .file_name()
+            .is_some_and(|v| v.to_string_lossy() == manifest.version.to_string());
+    if !expected {
+        return Err(LibraryError::Manifest {
+            path: dir.join(super::MANIFEST_FILE),
+            message: format!(
+                "the store's folder {} holds {} {}; remove the folder and install the library again",
+                dir.display(),
+                manifest.name,
+                manifest.version
+            ),
+        });
+    }
     let path = dir.join(INSTALL_RECORD);
     let text = std::fs::read_to_string(&path).map_err(|source| LibraryError::Io {
         path: path.clone(),
@@ -303,4 +334,89 @@ fn read_installed(dir: &Path) -> Result<Installed, LibraryError> {
         commit: record.commit,
         files: library_files(dir)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn library(dir: &Path, version: &str, body: &str) {
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(
+            dir.join(super::super::MANIFEST_FILE),
+            format!("name: lab\nversion: {version}\npsychrnn: \"*\"\nexports: [tasks]\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("tasks.rhai"), body).unwrap();
+        std::fs::write(dir.join("sub/notes.txt"), "notes").unwrap();
+        std::fs::write(dir.join(".hidden"), "not part of it").unwrap();
+    }
+
+    #[test]
+    fn versions_install_side_by_side_and_other_content_under_a_version_is_refused() {
+        let root = std::env::temp_dir().join(format!("psychrnn-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let store = Store::new(root.join("store"));
+        library(&root.join("a"), "1.0.0", "fn a() { 1 }");
+        library(&root.join("b"), "1.2.0", "fn a() { 2 }");
+        let (one, new) = store.install(&root.join("a"), "here", None).unwrap();
+        assert!(new);
+        assert_eq!(
+            one.files.keys().collect::<Vec<_>>(),
+            ["psychrnn-library.yaml", "sub/notes.txt", "tasks.rhai"]
+        );
+        assert!(!one.dir.join(".hidden").exists());
+        store
+            .install(&root.join("b"), "there", Some("abc"))
+            .unwrap();
+        let newest = store.newest("lab", None).unwrap().unwrap();
+        assert_eq!(newest.manifest.version.to_string(), "1.2.0");
+        assert_eq!(newest.commit.as_deref(), Some("abc"));
+        let req = VersionReq::parse("<1.1").unwrap();
+        assert_eq!(
+            store
+                .newest("lab", Some(&req))
+                .unwrap()
+                .unwrap()
+                .manifest
+                .version
+                .to_string(),
+            "1.0.0"
+        );
+        assert!(!store.install(&root.join("a"), "here", None).unwrap().1);
+        std::fs::write(root.join("a/tasks.rhai"), "fn a() { 3 }").unwrap();
+        let err = store.install(&root.join("a"), "again", None).unwrap_err();
+        assert_eq!(err.to_string(), "lab 1.0.0 is already installed (from here) with different content; remove it first (psychrnn lib remove lab@1.0.0) or give the new content a new version");
+        // A pinned copy that changed names the file.
+        let pinned = one.locked();
+        std::fs::write(one.dir.join("sub/notes.txt"), "edited").unwrap();
+        let now = store.get("lab", &one.manifest.version).unwrap().unwrap();
+        let message = pinned.check(&now).unwrap_err();
+        assert!(
+            message.starts_with(&format!(
+                "lab 1.0.0 has changed since it was locked: {}/sub/notes.txt has SHA-256 ",
+                one.dir.display()
+            )),
+            "{message}"
+        );
+        std::fs::remove_file(one.dir.join("sub/notes.txt")).unwrap();
+        let now = store.get("lab", &one.manifest.version).unwrap().unwrap();
+        assert_eq!(
+            pinned.check(&now).unwrap_err(),
+            format!(
+                "lab 1.0.0 pins sub/notes.txt, which is missing from {}",
+                one.dir.display()
+            )
+        );
+        assert_eq!(
+            store
+                .remove("lab", Some(&Version::new(3, 0, 0)))
+                .unwrap_err()
+                .to_string(),
+            "lab 3.0.0 is not installed; installed versions: 1.0.0, 1.2.0"
+        );
+        assert_eq!(store.remove("lab", None).unwrap().len(), 2);
+        assert!(store.list().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

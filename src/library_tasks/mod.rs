@@ -32,7 +32,7 @@ pub enum LibrarySubject {
     /// A library folder with a manifest: an installed version or a folder being prepared.
     Folder {
         /// Its manifest.
-        manifest: Manifest,
+        manifest: Box<Manifest>,
         /// Its folder.
         dir: PathBuf,
     },
@@ -64,7 +64,7 @@ impl LibrarySubject {
         let path = Path::new(spec);
         if path.join(MANIFEST_FILE).is_file() {
             return Ok(LibrarySubject::Folder {
-                manifest: Manifest::read(path)?,
+                manifest: Box::new(Manifest::read(path)?),
                 dir: path.to_path_buf(),
             });
         }
@@ -88,7 +88,7 @@ impl LibrarySubject {
         };
         match found {
             Some(i) => Ok(LibrarySubject::Folder {
-                manifest: i.manifest,
+                manifest: Box::new(i.manifest),
                 dir: i.dir,
             }),
             None => Err(LibraryError::NotInstalled(format!(

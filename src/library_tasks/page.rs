@@ -161,7 +161,8 @@ fn timing_rows(loaded: &crate::script::LoadedExperiment) -> Vec<(String, String)
 
 /// Each epoch name (first-seen order) with its duration range over sampled trials.
 fn epoch_rows(task: &dyn Task, seed: u64) -> Result<Vec<(String, String)>, String> {
-    let batch = generate_batch(task, seed, stream::TRAIN, 0, EPOCH_SAMPLE).map_err(|e| e.to_string())?;
+    let batch =
+        generate_batch(task, seed, stream::TRAIN, 0, EPOCH_SAMPLE).map_err(|e| e.to_string())?;
     let dt = task.shape().dt;
     let mut order: Vec<String> = Vec::new();
     let mut ranges: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
@@ -195,7 +196,8 @@ fn epoch_rows(task: &dyn Task, seed: u64) -> Result<Vec<(String, String)>, Strin
 }
 
 fn figure(task: &dyn Task, seed: u64) -> Result<String, String> {
-    let batch = generate_batch(task, seed, stream::TRAIN, 0, EXAMPLE_TRIALS).map_err(|e| e.to_string())?;
+    let batch =
+        generate_batch(task, seed, stream::TRAIN, 0, EXAMPLE_TRIALS).map_err(|e| e.to_string())?;
     let shape = task.shape();
     let (t, ni, no) = (batch.n_steps, batch.n_in, batch.n_out);
     let panels: Vec<TrialPanel> = (0..batch.n_trials)
@@ -206,7 +208,13 @@ fn figure(task: &dyn Task, seed: u64) -> Result<String, String> {
             mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),
             epochs: batch.epochs[i]
                 .iter()
-                .map(|e| (e.name.clone(), e.start as f64 * shape.dt, e.end as f64 * shape.dt))
+                .map(|e| {
+                    (
+                        e.name.clone(),
+                        e.start as f64 * shape.dt,
+                        e.end as f64 * shape.dt,
+                    )
+                })
                 .collect(),
             outputs: None,
         })

@@ -72,9 +72,11 @@ pub fn review_script(path: &Path, options: &LoadOptions) -> TaskReview {
         ("train.stop_at_accuracy", "null"),
         ("train.max_seconds", "null"),
     ] {
-        options
-            .overrides
-            .push(format!("{k}={v}").parse::<Override>().expect("a valid override"));
+        options.overrides.push(
+            format!("{k}={v}")
+                .parse::<Override>()
+                .expect("a valid override"),
+        );
     }
     match load_experiment(path, &options) {
         Ok(loaded) => review_task(&label, &loaded),
@@ -222,7 +224,11 @@ fn scored_epochs(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, St
                         return Err(format!(
                             "seed {seed} trial {i}: the scorer reads epoch {}, which {}",
                             names.join(" or "),
-                            if steps.is_some() { "has no steps" } else { "the trial does not have" }
+                            if steps.is_some() {
+                                "has no steps"
+                            } else {
+                                "the trial does not have"
+                            }
                         ))
                     }
                 }

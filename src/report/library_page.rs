@@ -54,7 +54,8 @@ pub struct TaskPage {
     pub figure_svg: String,
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}\
+const STYLE: &str =
+    "body{font-family:sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}\
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #aaa}\
 section.task{margin:1.5em 0 2.5em}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}\
@@ -90,13 +91,9 @@ pub fn library_page_html(page: &LibraryPage) -> String {
     }
     h.push_str("</ul></nav>\n");
     for m in &page.modules {
-        let _ = write!(
-            h,
-            "<h2 class=\"module\">import \"{}\"</h2>\n",
-            e(&m.import)
-        );
+        let _ = writeln!(h, "<h2 class=\"module\">import \"{}\"</h2>", e(&m.import));
         if !m.doc.is_empty() {
-            let _ = write!(h, "<pre class=\"module-doc\">{}</pre>\n", e(&m.doc));
+            let _ = writeln!(h, "<pre class=\"module-doc\">{}</pre>", e(&m.doc));
         }
         for t in &m.tasks {
             let _ = write!(
@@ -130,16 +127,21 @@ pub fn library_page_html(page: &LibraryPage) -> String {
                 e(&t.scorer)
             );
             // The SVG comes from plotters (names in it are escaped by its backend).
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<figure>{}<figcaption>Example trials with the default options.</figcaption></figure></section>\n",
+                "<figure>{}<figcaption>Example trials with the default options.</figcaption></figure></section>",
                 strip_xml_prolog(&t.figure_svg)
             );
         }
         if !m.functions.is_empty() {
             h.push_str("<h3>Other functions</h3><dl>");
             for (sig, doc) in &m.functions {
-                let _ = write!(h, "<dt><code>{}</code></dt><dd><pre>{}</pre></dd>", e(sig), e(doc));
+                let _ = write!(
+                    h,
+                    "<dt><code>{}</code></dt><dd><pre>{}</pre></dd>",
+                    e(sig),
+                    e(doc)
+                );
             }
             h.push_str("</dl>\n");
         }

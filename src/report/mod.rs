@@ -14,11 +14,11 @@ mod weights;
 pub use crate::experiment::{ReportConfig, MAX_FIGURE_ITEMS};
 pub use comparison::{ComparisonFigure, SettingResult};
 pub use figure::{condition_colour, save, DrawError, Figure};
+pub use library_page::{write_library_page, LibraryPage, ModulePage, TaskPage};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
 pub use psychometric::{ChronometricFigure, PsychometricFigure};
 pub use run_report::{write_report, RunReportError};
 pub use training::TrainingFigure;
-pub use library_page::{write_library_page, LibraryPage, ModulePage, TaskPage};
 pub use trials::{conditions_title, draw_trials, trials_svg, TrialPanel};
 pub use weights::{SpectrumFigure, WeightsFigure};
 

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use super::engine::{
     build_engine_with_libraries, BundledModule, ImportLog, ImportedModule, LoadedModules,
 };
-use crate::library::{LibraryError, LibraryResolver, LockedLibrary, Store};
 use super::task::{ScriptTask, TrialForm};
+use crate::library::{LibraryError, LibraryResolver, LockedLibrary, Store};
 
 const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
 const STEP_EXAMPLE: &str = "|t, p| [input, target, mask]";

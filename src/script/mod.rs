@@ -21,13 +21,12 @@ mod value;
 pub use curriculum::ScriptCurriculum;
 pub use engine::{
     build_engine, build_engine_bundled, build_engine_logging, build_engine_with_libraries,
-    BundledModule, ImportLog,
-    ImportedModule, LoadedModules,
+    BundledModule, ImportLog, ImportedModule, LoadedModules,
 };
 pub use error::ScriptError;
 pub use load::{
-    library_imports, load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
-    OverrideError,
+    library_imports, load_experiment, load_experiment_source, LoadError, LoadOptions,
+    LoadedExperiment, Override, OverrideError,
 };
 pub use rng::ScriptRng;
 pub use sandbox::{

@@ -83,13 +83,21 @@ fn manifest(name: &str, version: &str, extra: &str) -> String {
 /// (untagged); returns the 1.1.0 commit.
 fn lab_repo(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("psychrnn-library.yaml"), manifest("lab-tasks", "1.0.0", "")).unwrap();
+    std::fs::write(
+        dir.join("psychrnn-library.yaml"),
+        manifest("lab-tasks", "1.0.0", ""),
+    )
+    .unwrap();
     std::fs::write(dir.join("tasks.rhai"), task_module(1.0)).unwrap();
     git(dir, &["init", "-q"]);
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "1.0.0"]);
     git(dir, &["tag", "v1.0.0"]);
-    std::fs::write(dir.join("psychrnn-library.yaml"), manifest("lab-tasks", "1.1.0", "")).unwrap();
+    std::fs::write(
+        dir.join("psychrnn-library.yaml"),
+        manifest("lab-tasks", "1.1.0", ""),
+    )
+    .unwrap();
     std::fs::write(dir.join("tasks.rhai"), task_module(0.9)).unwrap();
     git(dir, &["commit", "-qam", "1.1.0"]);
     git(dir, &["rev-parse", "HEAD"])
@@ -122,23 +130,44 @@ fn a_library_from_git_is_installed_by_tag_and_commit_pinned_and_reproduced_where
         )),
         "{text}"
     );
-    stdout(&lib_cmd(&home, &dir, &["lib", "add", &format!("{url}@{commit_1_1}")]));
+    stdout(&lib_cmd(
+        &home,
+        &dir,
+        &["lib", "add", &format!("{url}@{commit_1_1}")],
+    ));
     // The store holds both versions side by side, each with the content of its commit.
     let v1 = home.join("libraries/lab-tasks/1.0.0/tasks.rhai");
     let v11 = home.join("libraries/lab-tasks/1.1.0/tasks.rhai");
     assert_eq!(std::fs::read_to_string(&v1).unwrap(), task_module(1.0));
     assert_eq!(std::fs::read_to_string(&v11).unwrap(), task_module(0.9));
     let list = stdout(&lib_cmd(&home, &dir, &["lib", "list"]));
-    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows[0], ["library", "version", "commit", "source"]);
-    assert_eq!(rows[1], ["lab-tasks", "1.0.0", &tag_commit[..12], url.as_str()]);
-    assert_eq!(rows[2], ["lab-tasks", "1.1.0", &commit_1_1[..12], url.as_str()]);
+    assert_eq!(
+        rows[1],
+        ["lab-tasks", "1.0.0", &tag_commit[..12], url.as_str()]
+    );
+    assert_eq!(
+        rows[2],
+        ["lab-tasks", "1.1.0", &commit_1_1[..12], url.as_str()]
+    );
     // Adding the same content again changes nothing; a missing tag is named.
-    assert!(stdout(&lib_cmd(&home, &dir, &["lib", "add", &format!("{url}@v1.0.0")]))
-        .contains("already installed with the same content"));
+    assert!(stdout(&lib_cmd(
+        &home,
+        &dir,
+        &["lib", "add", &format!("{url}@v1.0.0")]
+    ))
+    .contains("already installed with the same content"));
     let bad = lib_cmd(&home, &dir, &["lib", "add", &format!("{url}@v9")]);
     assert_eq!(code(&bad), 2);
-    assert!(stderr(&bad).contains("has no tag, branch or commit `v9`"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("has no tag, branch or commit `v9`"),
+        "{}",
+        stderr(&bad)
+    );
 
     // The project pins the newest installed version with each file's hash.
     let project = dir.join("project");
@@ -152,10 +181,17 @@ fn a_library_from_git_is_installed_by_tag_and_commit_pinned_and_reproduced_where
     assert_eq!(pinned["name"].as_str(), Some("lab-tasks"));
     assert_eq!(pinned["version"].as_str(), Some("1.1.0"));
     assert_eq!(pinned["commit"].as_str(), Some(commit_1_1.as_str()));
-    assert_eq!(pinned["files"]["tasks.rhai"].as_str(), Some(sha256(&v11).as_str()));
+    assert_eq!(
+        pinned["files"]["tasks.rhai"].as_str(),
+        Some(sha256(&v11).as_str())
+    );
 
     // A run records the library and carries its module.
-    let out = lib_cmd(&home, &project, &["run", "cue.rhai", "--out", "runs/cue", "--quiet"]);
+    let out = lib_cmd(
+        &home,
+        &project,
+        &["run", "cue.rhai", "--out", "runs/cue", "--quiet"],
+    );
     stdout(&out);
     let config: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(project.join("runs/cue/config.yaml")).unwrap(),
@@ -227,7 +263,11 @@ fn a_library_from_git_is_installed_by_tag_and_commit_pinned_and_reproduced_where
 
 /// Installs the folder `lib` into `home` (as a plain folder, no git).
 fn install(home: &Path, lib: &Path) {
-    stdout(&lib_cmd(home, lib.parent().unwrap(), &["lib", "add", lib.to_str().unwrap()]));
+    stdout(&lib_cmd(
+        home,
+        lib.parent().unwrap(),
+        &["lib", "add", lib.to_str().unwrap()],
+    ));
 }
 
 #[test]
@@ -238,7 +278,11 @@ fn imports_that_cannot_resolve_say_why() {
     // would make `import "other/tasks"` ambiguous, which is checked last).
     let lab = dir.join("src/lab");
     std::fs::create_dir_all(&lab).unwrap();
-    std::fs::write(lab.join("psychrnn-library.yaml"), manifest("lab-tasks", "2.0.0", "")).unwrap();
+    std::fs::write(
+        lab.join("psychrnn-library.yaml"),
+        manifest("lab-tasks", "2.0.0", ""),
+    )
+    .unwrap();
     std::fs::write(lab.join("tasks.rhai"), task_module(1.0)).unwrap();
     std::fs::write(lab.join("helpers.rhai"), "fn one() { 1 }\n").unwrap();
     install(&home, &lab);
@@ -251,7 +295,11 @@ fn imports_that_cannot_resolve_say_why() {
         "import \"lab-tasks/tasks\" as lab;\nfn wrapped(options) { lab::cue_report(options) }\n",
     )
     .unwrap();
-    std::fs::write(other.join("psychrnn-library.yaml"), manifest("other", "0.1.0", "")).unwrap();
+    std::fs::write(
+        other.join("psychrnn-library.yaml"),
+        manifest("other", "0.1.0", ""),
+    )
+    .unwrap();
     install(&home, &other);
     let other_v2 = dir.join("src/other2");
     std::fs::create_dir_all(&other_v2).unwrap();
@@ -286,11 +334,19 @@ fn imports_that_cannot_resolve_say_why() {
     // accepts) while a script's own import would load 2.0.0.
     let lab15 = dir.join("src/lab15");
     std::fs::create_dir_all(&lab15).unwrap();
-    std::fs::write(lab15.join("psychrnn-library.yaml"), manifest("lab-tasks", "1.5.0", "")).unwrap();
+    std::fs::write(
+        lab15.join("psychrnn-library.yaml"),
+        manifest("lab-tasks", "1.5.0", ""),
+    )
+    .unwrap();
     std::fs::write(lab15.join("tasks.rhai"), task_module(0.7)).unwrap();
     install(&home, &lab15);
     std::fs::write(dir.join("exp.rhai"), experiment).unwrap();
-    let out = lib_cmd(&home, &dir, &["trials", "exp.rhai", "-n", "2", "-o", "t.npz"]);
+    let out = lib_cmd(
+        &home,
+        &dir,
+        &["trials", "exp.rhai", "-n", "2", "-o", "t.npz"],
+    );
     stdout(&out);
     let loaded = psychrnn::script::load_experiment(
         &dir.join("exp.rhai"),
@@ -320,12 +376,24 @@ fn imports_that_cannot_resolve_say_why() {
     );
     // Spelled as a file, the import is the file.
     let path = dir.join("exp.rhai");
-    std::fs::write(&path, "import \"./lab-tasks/tasks.rhai\" as t;\nlet x = t::x();\n").unwrap();
+    std::fs::write(
+        &path,
+        "import \"./lab-tasks/tasks.rhai\" as t;\nlet x = t::x();\n",
+    )
+    .unwrap();
     let out = lib_cmd(&home, &dir, &["check", "exp.rhai"]);
-    assert!(stderr(&out).contains("declares no experiment"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("declares no experiment"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::remove_dir_all(dir.join("lab-tasks")).unwrap();
     // A lock that does not pin an imported library says so.
-    std::fs::write(dir.join("psychrnn.lock"), "format_version: 1\nlibraries: []\n").unwrap();
+    std::fs::write(
+        dir.join("psychrnn.lock"),
+        "format_version: 1\nlibraries: []\n",
+    )
+    .unwrap();
     let err = check("import \"lab-tasks/tasks\" as t;\n");
     assert!(
         err.contains("psychrnn.lock: the script imports library lab-tasks, which the lock does not pin (it pins: nothing); run psychrnn lib lock"),
@@ -335,7 +403,11 @@ fn imports_that_cannot_resolve_say_why() {
     let bad = dir.join("bad");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("tasks.rhai"), "fn x() { 1 }\n").unwrap();
-    std::fs::write(bad.join("psychrnn-library.yaml"), manifest("bad", "1.0", "")).unwrap();
+    std::fs::write(
+        bad.join("psychrnn-library.yaml"),
+        manifest("bad", "1.0", ""),
+    )
+    .unwrap();
     let out = lib_cmd(&home, &dir, &["lib", "add", "bad"]);
     assert_eq!(code(&out), 2);
     assert!(
@@ -343,7 +415,11 @@ fn imports_that_cannot_resolve_say_why() {
         "{}",
         stderr(&out)
     );
-    std::fs::write(bad.join("psychrnn-library.yaml"), manifest("bad", "1.0.0", "").replace("[tasks]", "[tasks, cues]")).unwrap();
+    std::fs::write(
+        bad.join("psychrnn-library.yaml"),
+        manifest("bad", "1.0.0", "").replace("[tasks]", "[tasks, cues]"),
+    )
+    .unwrap();
     let out = lib_cmd(&home, &dir, &["lib", "add", "bad"]);
     assert!(
         stderr(&out).contains("exports: module `cues` has no file cues.rhai in bad"),
@@ -378,11 +454,21 @@ fn lib_test_passes_the_standard_library_and_every_bundled_script() {
     assert_eq!(rows.len(), stdlib_rows + scripts.len(), "{text}");
     for r in &rows {
         let cells: Vec<&str> = r.split_whitespace().collect();
-        assert_eq!(cells[1..], ["ok", "ok", "ok", "ok", "ok", "ok", "pass"], "{r}");
+        assert_eq!(
+            cells[1..],
+            ["ok", "ok", "ok", "ok", "ok", "ok", "pass"],
+            "{r}"
+        );
     }
-    assert!(text.contains(&format!("every task passed ({})", rows.len())), "{text}");
+    assert!(
+        text.contains(&format!("every task passed ({})", rows.len())),
+        "{text}"
+    );
     // Non-task functions are listed, not silently dropped.
-    assert!(text.contains("scorers::argmax() (does not return a task map"), "{text}");
+    assert!(
+        text.contains("scorers::argmax() (does not return a task map"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -390,14 +476,32 @@ fn lib_test_fails_a_task_whose_scorer_cannot_tell_a_silent_network() {
     let dir = TempDir::new("lib-test-bad");
     let lab = dir.join("lab");
     std::fs::create_dir_all(&lab).unwrap();
-    std::fs::write(lab.join("psychrnn-library.yaml"), manifest("lab-tasks", "1.0.0", "")).unwrap();
+    std::fs::write(
+        lab.join("psychrnn-library.yaml"),
+        manifest("lab-tasks", "1.0.0", ""),
+    )
+    .unwrap();
     // One output channel: argmax counts every network right.
     let one_channel = task_module(1.0)
         .replace("outputs: [\"left\", \"right\"]", "outputs: [\"answer\"]")
         .replace("target: [0.2, 0.2]", "target: [0.2]")
-        .replace("let choice = [0.2, 0.2];\n            choice[p.side] = 1;", "let choice = [1.0 * p.side];");
+        .replace(
+            "let choice = [0.2, 0.2];\n            choice[p.side] = 1;",
+            "let choice = [1.0 * p.side];",
+        );
     assert!(one_channel.contains("let choice = [1.0 * p.side];"));
-    std::fs::write(lab.join("tasks.rhai"), format!("{}\n{}", task_module(1.0), one_channel.replace("fn cue_report", "fn one_channel").replace("//! Test lab tasks.", "").replace("fn double", "fn triple"))).unwrap();
+    std::fs::write(
+        lab.join("tasks.rhai"),
+        format!(
+            "{}\n{}",
+            task_module(1.0),
+            one_channel
+                .replace("fn cue_report", "fn one_channel")
+                .replace("//! Test lab tasks.", "")
+                .replace("fn double", "fn triple")
+        ),
+    )
+    .unwrap();
     let out = lib_cmd(&dir.join("home"), &dir, &["lib", "test", "lab"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -413,7 +517,11 @@ fn lib_test_fails_a_task_whose_scorer_cannot_tell_a_silent_network() {
     let ok = ["ok", "ok", "ok", "ok", "ok", "ok", "pass"];
     assert_eq!(row("tasks::cue_report(options)")[1..], ok, "{text}");
     let silent_fails = ["ok", "ok", "ok", "ok", "FAIL", "ok", "FAIL"];
-    assert_eq!(row("tasks::one_channel(options)")[1..], silent_fails, "{text}");
+    assert_eq!(
+        row("tasks::one_channel(options)")[1..],
+        silent_fails,
+        "{text}"
+    );
     assert!(
         text.contains("FAIL silent         all-zero outputs score 96/96: the scorer (argmax) counts a silent network correct on every trial"),
         "{text}"
@@ -423,13 +531,18 @@ fn lib_test_fails_a_task_whose_scorer_cannot_tell_a_silent_network() {
 
 /// A browser binary: Debian's chromium, or the headless shell.
 fn browser() -> Option<PathBuf> {
-    ["chromium", "chromium-headless-shell", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::split_paths(&std::env::var_os("PATH")?)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
+    [
+        "chromium",
+        "chromium-headless-shell",
+        "chromium-browser",
+        "google-chrome",
+    ]
+    .iter()
+    .find_map(|name| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 fn headless(browser: &Path, profile: &Path) -> Command {
@@ -454,11 +567,18 @@ fn lib_doc_writes_a_page_a_headless_browser_renders() {
     let home = dir.join("home");
     let lab = dir.join("lab");
     std::fs::create_dir_all(&lab).unwrap();
-    std::fs::write(lab.join("psychrnn-library.yaml"), manifest("lab-tasks", "1.0.0", "")).unwrap();
+    std::fs::write(
+        lab.join("psychrnn-library.yaml"),
+        manifest("lab-tasks", "1.0.0", ""),
+    )
+    .unwrap();
     std::fs::write(lab.join("tasks.rhai"), task_module(1.0)).unwrap();
     install(&home, &lab);
     let out = lib_cmd(&home, &dir, &["lib", "doc", "lab-tasks", "-o", "docs"]);
-    assert_eq!(stdout(&out), "lab-tasks 1.0.0 documented in docs/index.html\n");
+    assert_eq!(
+        stdout(&out),
+        "lab-tasks 1.0.0 documented in docs/index.html\n"
+    );
     let page = dir.join("docs/index.html");
     let Some(browser) = browser() else {
         println!("SKIPPED the browser check: no chromium binary on PATH (.ci/run installs it)");
@@ -484,8 +604,15 @@ fn lib_doc_writes_a_page_a_headless_browser_renders() {
     }
     // The browser parsed the inline figure: an svg element holding drawn lines.
     let figure = dom.split("<figure>").nth(1).expect("a figure");
-    assert!(figure.starts_with("<svg"), "{}", &figure[..200.min(figure.len())]);
-    assert!(figure.matches("<polyline").count() >= 6, "the figure draws no curves");
+    assert!(
+        figure.starts_with("<svg"),
+        "{}",
+        &figure[..200.min(figure.len())]
+    );
+    assert!(
+        figure.matches("<polyline").count() >= 6,
+        "the figure draws no curves"
+    );
     let shot = dir.join("page.png");
     let out = headless(&browser, &dir.join("profile"))
         .arg("--window-size=1200,1600")
@@ -518,7 +645,11 @@ fn the_readme_walk_through_of_sharing_a_library_runs_as_written() {
     let mut block: Option<(String, String)> = None;
     let mut scripts = 0;
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_psychrnn")).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for line in section.lines() {
         if let Some((kind, mut body)) = block.take() {
             if line.trim() == "```" {
@@ -551,7 +682,10 @@ fn the_readme_walk_through_of_sharing_a_library_runs_as_written() {
             }
             continue;
         }
-        if let Some(f) = line.strip_prefix("<!-- file: ").and_then(|l| l.strip_suffix(" -->")) {
+        if let Some(f) = line
+            .strip_prefix("<!-- file: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        {
             file = Some(f.to_string());
         } else if let Some(kind) = line.strip_prefix("```") {
             block = Some((kind.to_string(), String::new()));
