@@ -292,11 +292,17 @@ fn silent_fails(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, Str
 fn loss_falls(loaded: &LoadedExperiment) -> Result<String, String> {
     let config = &loaded.config;
     let task = loaded.task.clone();
+    // A script's `model.load` file is relative to the script, as in `psychrnn run`.
+    let base = loaded
+        .script_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let built = crate::model::build_network_with(
         &config.model,
         task.shape(),
         config.seed,
-        Path::new("."),
+        base,
         crate::kernel::KernelOptions::default(),
     )
     .map_err(|e| e.to_string())?;
