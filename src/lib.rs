@@ -15,6 +15,8 @@ pub mod did_you_mean;
 pub mod experiment;
 pub mod format_version;
 pub mod kernel;
+pub mod library;
+pub mod library_tasks;
 pub mod linalg;
 pub mod memory;
 pub mod model;

@@ -15,6 +15,7 @@ pub mod collect;
 pub mod doc;
 pub mod fixed_points;
 pub mod flag_values;
+pub mod lib;
 pub mod malloc_settings;
 pub mod report;
 pub mod run;
@@ -62,6 +63,8 @@ pub enum Command {
     Collect(collect::CollectArgs),
     /// Measure trial generation and training speed on this machine.
     Bench(bench::BenchArgs),
+    /// Share script libraries: add, list, remove, lock, test and document them.
+    Lib(lib::LibArgs),
 }
 
 /// How a command ended: the process exit status, from this one place (README, "Command line").
@@ -176,6 +179,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Test(args) => test::execute(&args),
         Command::Report(args) => report::execute(&args),
         Command::Fixedpoints(args) => fixed_points::execute(&args),
+        Command::Lib(args) => lib::execute(&args),
     };
     match result {
         Ok(()) => ExitStatus::Success.into(),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
+use psychrnn::library::{default_store_root, Store};
 use psychrnn::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
 
 /// How to resolve a script's experiment.
@@ -43,6 +44,12 @@ pub fn env_lib_dirs() -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The library store `psychrnn lib add` installs into (`PSYCHRNN_HOME` or the platform's
+/// data folder); `None` when no home folder is known.
+pub fn library_store() -> Option<Store> {
+    default_store_root().map(Store::new)
+}
+
 impl ScriptOptions {
     /// Module folders from `--lib`, then `PSYCHRNN_PATH` (colon-separated).
     pub fn lib_dirs(&self) -> Vec<PathBuf> {
@@ -58,6 +65,7 @@ impl ScriptOptions {
             seed: self.seed,
             lib_dirs: self.lib_dirs(),
             bundled_modules: Vec::new(),
+            libraries: library_store(),
         }
     }
 }

@@ -122,6 +122,7 @@ pub fn execute(args: &SweepArgs) -> Result<(), CliError> {
                 seed: Some(run.seed),
                 lib_dirs: super::script_args::env_lib_dirs(),
                 bundled_modules: Vec::new(),
+                libraries: super::script_args::library_store(),
             },
         )
         .map_err(|e| CliError::input(anyhow!("{}: {e}", run.name)))?;

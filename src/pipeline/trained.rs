@@ -102,6 +102,7 @@ pub fn open_trained(
         seed: Some(record.experiment.seed),
         lib_dirs: source.lib_dirs,
         bundled_modules: source.bundled_modules,
+        libraries: None,
     };
     let loaded = load_experiment(&script, &options).map_err(PipelineError::RecordedScript)?;
     crate::validation::validate(&loaded)?;

@@ -207,6 +207,7 @@ fn plan(request: &RunRequest) -> Result<Plan, PipelineError> {
                 seed: Some(record.experiment.seed),
                 lib_dirs: source.lib_dirs,
                 bundled_modules: source.bundled_modules,
+                libraries: request.options.libraries.clone(),
             },
             script: request.script.clone().unwrap_or(source.script),
             overrides,
@@ -238,6 +239,7 @@ fn plan(request: &RunRequest) -> Result<Plan, PipelineError> {
                 seed: Some(request.options.seed.unwrap_or(record.experiment.seed)),
                 lib_dirs: source.lib_dirs,
                 bundled_modules: source.bundled_modules,
+                libraries: request.options.libraries.clone(),
             },
             script: source.script,
             overrides,
@@ -428,6 +430,7 @@ fn take_run_dir(
             .map(|d| absolute(d).display().to_string())
             .collect(),
         imports,
+        libraries: loaded.libraries.clone(),
         overrides: plan.overrides.iter().map(override_text).collect(),
         experiment: config.clone(),
     };

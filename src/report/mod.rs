@@ -3,6 +3,7 @@
 mod comparison;
 pub mod figure;
 pub mod html;
+mod library_page;
 mod population;
 mod psychometric;
 pub mod run_report;
@@ -13,11 +14,12 @@ mod weights;
 pub use crate::experiment::{ReportConfig, MAX_FIGURE_ITEMS};
 pub use comparison::{ComparisonFigure, SettingResult};
 pub use figure::{condition_colour, save, DrawError, Figure};
+pub use library_page::{write_library_page, LibraryPage, ModulePage, TaskPage};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
 pub use psychometric::{ChronometricFigure, PsychometricFigure};
 pub use run_report::{write_report, RunReportError};
 pub use training::TrainingFigure;
-pub use trials::{conditions_title, draw_trials, TrialPanel};
+pub use trials::{conditions_title, draw_trials, trials_svg, TrialPanel};
 pub use weights::{SpectrumFigure, WeightsFigure};
 
 use std::path::Path;

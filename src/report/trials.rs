@@ -83,6 +83,28 @@ pub fn draw_trials(
     .map_err(|e| fail(e.to_string()))
 }
 
+/// [`draw_trials`] as SVG text, for a page that inlines its figures.
+pub fn trials_svg(
+    panels: &[TrialPanel],
+    dt: f64,
+    input_names: &[String],
+    output_names: &[String],
+) -> Result<String, ReportError> {
+    register_fonts();
+    let size = (WIDTH, ROW_HEIGHT * panels.len().max(1) as u32 + 40);
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        draw(&root, panels, dt, input_names, output_names)
+            .and_then(|_| root.present().map_err(err))
+            .map_err(|e| ReportError::Draw {
+                path: "(inline figure)".into(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(text)
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     panels: &[TrialPanel],

@@ -58,7 +58,12 @@ impl RunDir {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "module.rhai".into());
-            let name = format!("{k}-{file_name}");
+            // A library module's name (`lab@1.0.0/tasks`) has no extension: give its copy one.
+            let name = if Path::new(&file_name).extension().is_some() {
+                format!("{k}-{file_name}")
+            } else {
+                format!("{k}-{file_name}.rhai")
+            };
             let path = dir.join(&name);
             write_atomic(&path, text.as_bytes()).map_err(|source| RunDirError::Io {
                 path: path.clone(),
@@ -140,10 +145,18 @@ impl RunDir {
                 {
                     ambiguous.push(p.clone());
                 }
+                let library = m.library.as_ref().and_then(|id| {
+                    record
+                        .libraries
+                        .iter()
+                        .find(|l| &format!("{}@{}", l.name, l.version) == id)
+                        .cloned()
+                });
                 bundled_modules.push(BundledModule {
                     import_path: p.clone(),
                     file: file.clone(),
                     module: m.module.clone(),
+                    library,
                 });
             }
         }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FORMAT_VERSION;
 use crate::experiment::ExperimentConfig;
+use crate::library::LockedLibrary;
 use crate::script::ImportedModule;
 
 /// What `config.yaml` holds: the resolved experiment plus where it came from.
@@ -32,6 +33,10 @@ pub struct RunRecord {
     /// Every module the script imported, with the SHA-256 of its source.
     #[serde(default)]
     pub imports: Vec<ImportedModule>,
+    /// Every library the imports came from: name, version, source, commit and the SHA-256 of
+    /// each file (its modules' copies are in `script/modules/`, like other modules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<LockedLibrary>,
     /// The `--set` overrides given, in order.
     pub overrides: Vec<String>,
     /// The resolved experiment.

@@ -10,6 +10,7 @@ use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
 type SharedModule = Shared<Module>;
 
 use super::stdlib;
+use crate::library::{LibraryResolver, LockedLibrary};
 
 /// Builds the sandboxed engine. Scripts get no file or network access; imports resolve the
 /// embedded standard library (`psychrnn/…`), then files next to the importing script (or
@@ -38,9 +39,15 @@ pub struct ImportedModule {
     /// embedded in psychrnn and its version is the run's `psychrnn_version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy: Option<String>,
+    /// The library it belongs to (`NAME@VERSION`), for a module imported from a library.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
     /// The source text, as loaded (not written to config.yaml: the copy holds it).
     #[serde(skip)]
     pub text: Option<String>,
+    /// The library it belongs to, as a run records it (config.yaml lists each library once).
+    #[serde(skip)]
+    pub locked: Option<LockedLibrary>,
 }
 
 /// A module a run keeps a copy of: `import "import_path"` loads `file` (the copy) under the
@@ -53,6 +60,8 @@ pub struct BundledModule {
     pub file: PathBuf,
     /// The module's original name (its path when the run was made).
     pub module: String,
+    /// The library the module came from, as the run recorded it.
+    pub library: Option<LockedLibrary>,
 }
 
 /// Where [`build_engine_logging`] records every module loaded.
@@ -82,6 +91,20 @@ pub fn build_engine_bundled(
     loaded: LoadedModules,
     bundled: &[BundledModule],
 ) -> Engine {
+    build_engine_with_libraries(script_dir, lib_dirs, log, loaded, bundled, None)
+}
+
+/// [`build_engine_bundled`] that also resolves `import "NAME/MODULE"` to installed libraries
+/// through `libraries` (after the standard library and the run's copies, before files; an
+/// import that could name both a library and a file is an error).
+pub fn build_engine_with_libraries(
+    script_dir: &Path,
+    lib_dirs: &[PathBuf],
+    log: ImportLog,
+    loaded: LoadedModules,
+    bundled: &[BundledModule],
+    libraries: Option<std::sync::Arc<LibraryResolver>>,
+) -> Engine {
     let mut engine = Engine::new();
     super::sandbox::apply(&mut engine);
     engine.on_print(|s| eprintln!("[script] {s}"));
@@ -96,6 +119,7 @@ pub fn build_engine_bundled(
             .iter()
             .map(|b| (b.import_path.clone(), b.clone()))
             .collect(),
+        libraries,
     });
     super::rng::register(&mut engine);
     super::task_api::register(&mut engine);
@@ -118,6 +142,25 @@ struct ModuleSearch {
     loaded: LoadedModules,
     /// Import paths that load a run's copy of a module (see [`BundledModule`]).
     bundled: HashMap<String, BundledModule>,
+    /// Installed libraries (`import "NAME/MODULE"`).
+    libraries: Option<std::sync::Arc<LibraryResolver>>,
+}
+
+/// One module to load: where it came from and what to record.
+struct ModuleText<'a> {
+    /// Cache key (canonical file path or import name).
+    key: &'a str,
+    /// Its name in records and messages.
+    name: &'a str,
+    /// The path the `import` statement gave.
+    import_path: &'a str,
+    /// The source.
+    text: &'a str,
+    /// The file it was read from, which its own relative imports start from (`None`: the
+    /// standard library or a copy named after its original).
+    file: Option<&'a Path>,
+    /// The library it belongs to.
+    library: Option<&'a LockedLibrary>,
 }
 
 impl ModuleSearch {
@@ -151,16 +194,20 @@ impl ModuleSearch {
         dirs.into_iter().map(|d| d.join(&file)).collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn load(
         &self,
         engine: &Engine,
-        key: &str,
-        name: &str,
-        import_path: &str,
-        source: &str,
+        m: ModuleText<'_>,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
+        let ModuleText {
+            key,
+            name,
+            import_path,
+            text: source,
+            file,
+            library,
+        } = m;
         {
             use sha2::Digest;
             let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
@@ -175,7 +222,9 @@ impl ModuleSearch {
                     sha256: format!("{:x}", sha2::Sha256::digest(source.as_bytes())),
                     import_paths: vec![import_path.to_string()],
                     copy: None,
+                    library: library.map(|l| format!("{}@{}", l.name, l.version)),
                     text: Some(source.to_string()),
+                    locked: library.cloned(),
                 }),
             }
         }
@@ -190,7 +239,15 @@ impl ModuleSearch {
         let mut ast = engine
             .compile(source)
             .map_err(|e| EvalAltResult::ErrorInModule(name.into(), Box::new(e.into()), pos))?;
-        ast.set_source(name);
+        // A library module's errors name its file, and its relative imports start there.
+        match file {
+            Some(f) if library.is_some() => {
+                ast.set_source(f.display().to_string());
+            }
+            _ => {
+                ast.set_source(name);
+            }
+        }
         // A module being loaded on this thread that is imported again is a cycle: loading it
         // would recurse until the stack overflows.
         let cycle = IMPORTING.with_borrow_mut(|stack| {
@@ -249,7 +306,18 @@ impl ModuleResolver for ModuleSearch {
                     pos,
                 ));
             };
-            return self.load(engine, path, path, path, src, pos);
+            return self.load(
+                engine,
+                ModuleText {
+                    key: path,
+                    name: path,
+                    import_path: path,
+                    text: src,
+                    file: None,
+                    library: None,
+                },
+                pos,
+            );
         }
         if let Some(b) = self.bundled.get(path) {
             let text = std::fs::read_to_string(&b.file).map_err(|e| {
@@ -261,9 +329,54 @@ impl ModuleResolver for ModuleSearch {
             let key = std::fs::canonicalize(&b.file)
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| b.file.display().to_string());
-            return self.load(engine, &key, &b.module, path, &text, pos);
+            return self.load(
+                engine,
+                ModuleText {
+                    key: &key,
+                    name: &b.module,
+                    import_path: path,
+                    text: &text,
+                    file: None,
+                    library: b.library.as_ref(),
+                },
+                pos,
+            );
         }
         let candidates = self.candidates(source, path);
+        if let Some(libraries) = &self.libraries {
+            let importer = source.map(Path::new).filter(|p| p.is_file());
+            let resolved = libraries
+                .resolve(path, importer)
+                .map_err(|e| EvalAltResult::ErrorRuntime(e.to_string().into(), pos))?;
+            if let Some(r) = resolved {
+                // A library must not silently hide a file of the same path, nor a file a library.
+                if let Some(file) = candidates.iter().find(|f| f.is_file()) {
+                    return Err(EvalAltResult::ErrorRuntime(
+                        format!(
+                            "import \"{path}\" names both the library module {} and the file {}; rename the file (or import it as \"./{path}.rhai\")",
+                            r.module,
+                            file.display()
+                        )
+                        .into(),
+                        pos,
+                    )
+                    .into());
+                }
+                let key = r.file.display().to_string();
+                return self.load(
+                    engine,
+                    ModuleText {
+                        key: &key,
+                        name: &r.module,
+                        import_path: path,
+                        text: &r.text,
+                        file: Some(&r.file),
+                        library: Some(&r.library),
+                    },
+                    pos,
+                );
+            }
+        }
         for file in &candidates {
             if file.is_file() {
                 let text = std::fs::read_to_string(file).map_err(|e| {
@@ -277,12 +390,30 @@ impl ModuleResolver for ModuleSearch {
                 let key = std::fs::canonicalize(file)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| name.clone());
-                return self.load(engine, &key, &name, path, &text, pos);
+                return self.load(
+                    engine,
+                    ModuleText {
+                        key: &key,
+                        name: &name,
+                        import_path: path,
+                        text: &text,
+                        file: Some(file),
+                        library: None,
+                    },
+                    pos,
+                );
             }
         }
         let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        let hint = match (&self.libraries, path.split_once('/')) {
+            (Some(l), Some((name, _))) if crate::library::is_valid_name(name) => format!(
+                "; no library {name} is installed in {} (psychrnn lib list shows what is)",
+                l.store().root().display()
+            ),
+            _ => String::new(),
+        };
         Err(not_found(
-            format!("{path} not found; searched: {}", searched.join(", ")),
+            format!("{path} not found; searched: {}{hint}", searched.join(", ")),
             pos,
         ))
     }

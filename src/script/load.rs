@@ -11,9 +11,10 @@ use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
 use super::engine::{
-    build_engine_bundled, BundledModule, ImportLog, ImportedModule, LoadedModules,
+    build_engine_with_libraries, BundledModule, ImportLog, ImportedModule, LoadedModules,
 };
 use super::task::{ScriptTask, TrialForm};
+use crate::library::{LibraryError, LibraryResolver, LockedLibrary, Store};
 
 const TRIAL_EXAMPLE: &str = "|p| [#{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }]";
 const STEP_EXAMPLE: &str = "|t, p| [input, target, mask]";
@@ -87,6 +88,9 @@ pub struct LoadOptions {
     pub lib_dirs: Vec<PathBuf>,
     /// A run's copies of its modules, loaded instead of searching (reopening a run).
     pub bundled_modules: Vec<BundledModule>,
+    /// The store of installed libraries that `import "NAME/MODULE"` resolves against (through
+    /// the `psychrnn.lock` beside the script, if there is one); `None`: no libraries.
+    pub libraries: Option<Store>,
 }
 
 /// Takes the rule closures out of `curriculum` stages (`advance: |state| …`), leaving the text
@@ -167,6 +171,8 @@ pub struct LoadedExperiment {
     pub config: ExperimentConfig,
     /// Every module the script imported, with its hash.
     pub imports: Vec<ImportedModule>,
+    /// Every library the imports came from, once each, in first-import order.
+    pub libraries: Vec<LockedLibrary>,
     /// Rule closures of the curriculum stages (`None` where the rule is data).
     pub rules: Vec<Option<FnPtr>>,
     /// Tasks of the curriculum stages that declare their own (`None`: the main task).
@@ -215,6 +221,9 @@ pub enum LoadError {
     /// A setting is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The library store or the lock file beside the script cannot be used.
+    #[error(transparent)]
+    Library(#[from] LibraryError),
 }
 
 fn closure(task: &mut Map, key: &str, example: &str, file: &str) -> Result<FnPtr, ScriptError> {
@@ -269,12 +278,17 @@ pub fn load_experiment_source(
     let script_sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
     let import_log = ImportLog::default();
     let loaded = LoadedModules::default();
-    let mut engine = build_engine_bundled(
+    let libraries = match &options.libraries {
+        Some(store) => Some(Arc::new(LibraryResolver::new(store.clone(), Some(dir))?)),
+        None => None,
+    };
+    let mut engine = build_engine_with_libraries(
         dir,
         &options.lib_dirs,
         import_log.clone(),
         loaded.clone(),
         &options.bundled_modules,
+        libraries,
     );
     let declared = register_experiment(&mut engine);
     let mut ast = engine
@@ -380,9 +394,16 @@ pub fn load_experiment_source(
         .into());
     }
     let imports = import_log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut libraries: Vec<LockedLibrary> = Vec::new();
+    for l in imports.iter().filter_map(|m| m.locked.as_ref()) {
+        if !libraries.contains(l) {
+            libraries.push(l.clone());
+        }
+    }
     Ok(LoadedExperiment {
         config,
         imports,
+        libraries,
         rules,
         stage_tasks,
         task: Arc::new(task),
@@ -390,6 +411,48 @@ pub fn load_experiment_source(
         script_sha256,
         script_text: text,
     })
+}
+
+/// The libraries the script at `path` imports (their own library imports included), each
+/// resolved to the newest installed version its importer accepts, ignoring any lock file:
+/// what `psychrnn lib lock` pins. Imports are resolved as the script is compiled; the script
+/// itself is not run.
+pub fn library_imports(path: &Path, store: &Store) -> Result<Vec<LockedLibrary>, LoadError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let log = ImportLog::default();
+    let resolver = Arc::new(LibraryResolver::new(store.clone(), None)?);
+    let mut engine = build_engine_with_libraries(
+        &dir,
+        &[],
+        log.clone(),
+        LoadedModules::default(),
+        &[],
+        Some(resolver),
+    );
+    let _declared = register_experiment(&mut engine);
+    engine
+        .compile_into_self_contained(&Scope::new(), &text)
+        .map_err(|e| ScriptError::from_eval(&file, &e, ""))?;
+    let mut libraries: Vec<LockedLibrary> = Vec::new();
+    for l in log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(|m| m.locked.as_ref())
+    {
+        if !libraries.contains(l) {
+            libraries.push(l.clone());
+        }
+    }
+    Ok(libraries)
 }
 
 /// What a script's `experiment(…)` call declared: the map and where the call is.

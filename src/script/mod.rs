@@ -21,14 +21,14 @@ mod value;
 
 pub use curriculum::ScriptCurriculum;
 pub use engine::{
-    build_engine, build_engine_bundled, build_engine_logging, BundledModule, ImportLog,
-    ImportedModule, LoadedModules,
+    build_engine, build_engine_bundled, build_engine_logging, build_engine_with_libraries,
+    BundledModule, ImportLog, ImportedModule, LoadedModules,
 };
 pub use epoch_lengths::{epoch_lengths, EpochLengths};
 pub use error::ScriptError;
 pub use load::{
-    load_experiment, load_experiment_source, LoadError, LoadOptions, LoadedExperiment, Override,
-    OverrideError,
+    library_imports, load_experiment, load_experiment_source, LoadError, LoadOptions,
+    LoadedExperiment, Override, OverrideError,
 };
 pub use rng::ScriptRng;
 pub use sandbox::{

@@ -15,6 +15,7 @@ mod constraints;
 mod embedding;
 mod fused_kernel;
 mod gated_reference;
+mod libraries;
 mod lifecycle;
 mod rate_rnn_reference;
 mod readme;
