@@ -550,4 +550,42 @@ mod tests {
             .to_string();
         assert!(err.contains("only the last epoch"), "{err}");
     }
+
+    #[test]
+    fn overlays_replace_only_their_channels_and_must_lie_in_their_epoch() {
+        // Epoch "stim" covers steps 2..7 (15 ms → step 2, 15 + 50 = 65 ms → step 7).
+        let e = [
+            epoch("fix", Some(15.0), [0.0, 0.0], 0.0),
+            epoch("stim", Some(50.0), [1.0, 2.0], 1.0),
+        ];
+        let cue = Overlay {
+            epoch: 1,
+            name: "cue".into(),
+            onset: 20.0,
+            duration: None,
+            input: vec![(1, 5.0)],
+            target: vec![],
+            mask: vec![(0, 0.0)],
+        };
+        let f = fill_epochs_overlaid(&shape(), &e, &[cue.clone()], 0.0, &mut Rng::from_seed(0))
+            .unwrap();
+        // Onset 15 + 20 = 35 ms → step 4; no duration: to the epoch's end (step 7).
+        let b: Vec<f32> = f.inputs.chunks(2).map(|r| r[1]).collect();
+        assert_eq!(b, [0., 0., 2., 2., 5., 5., 5., 0., 0., 0.]);
+        let a: Vec<f32> = f.inputs.chunks(2).map(|r| r[0]).collect();
+        assert_eq!(a, [0., 0., 1., 1., 1., 1., 1., 0., 0., 0.]);
+        assert_eq!(f.mask, [0., 0., 1., 1., 0., 0., 0., 0., 0., 0.]);
+        assert_eq!(f.spans.len(), 2);
+        let late = Overlay {
+            duration: Some(40.0),
+            ..cue
+        };
+        let err =
+            fill_epochs_overlaid(&shape(), &e, &[late], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(matches!(err, TrialError::Overlay { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "epoch 'stim', overlay 'cue': it runs from 35 ms to 75 ms, past the end of its epoch at 70 ms (the epoch runs from 20 ms to 70 ms); an overlay must lie inside its epoch"
+        );
+    }
 }
