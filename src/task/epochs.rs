@@ -567,8 +567,14 @@ mod tests {
             target: vec![],
             mask: vec![(0, 0.0)],
         };
-        let f = fill_epochs_overlaid(&shape(), &e, &[cue.clone()], 0.0, &mut Rng::from_seed(0))
-            .unwrap();
+        let f = fill_epochs_overlaid(
+            &shape(),
+            &e,
+            std::slice::from_ref(&cue),
+            0.0,
+            &mut Rng::from_seed(0),
+        )
+        .unwrap();
         // Onset 15 + 20 = 35 ms → step 4; no duration: to the epoch's end (step 7).
         let b: Vec<f32> = f.inputs.chunks(2).map(|r| r[1]).collect();
         assert_eq!(b, [0., 0., 2., 2., 5., 5., 5., 0., 0., 0.]);

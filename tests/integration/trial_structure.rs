@@ -189,6 +189,26 @@ fn params_see_the_sequence_and_declaring_it_is_checked() {
     assert_eq!(number(&b, 0, "length"), 4.0);
     assert_eq!(b.inputs[3 * 10], 1.0);
 
+    // A failure in an earlier trial of the sequence, drawn again for a later batch, names
+    // that trial's position and the script's line.
+    let p = dir.write(
+        "fails.rhai",
+        &script(
+            "sequence: #{ length: 10 },",
+            "|rng, settings, seq| { if seq.position == 1 { throw \"no block yet\"; } #{ count: 0 } }",
+        ),
+    );
+    let err = generate_batch(task_of(&p).as_ref(), 0, stream::TRAIN, 1, 2)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "task `task`, trial 0: earlier trial at position 1 of its sequence (this trial depends on it): {}:2:59: no block yet (in task.params)",
+            p.display()
+        )
+    );
+
     let check = |name: &str, text: &str| {
         let p = dir.write(name, text);
         let o = psychrnn(&["check", p.to_str().unwrap()]);
