@@ -14,7 +14,7 @@ use crate::did_you_mean::suggestion;
 use crate::experiment::{ConfigError, ExperimentConfig};
 use crate::memory::{bytes_of, check_budget, MemoryError, MemoryItem};
 use crate::model::ModelKind;
-use crate::random::{stream, Rng};
+use crate::random::stream;
 use crate::script::LoadedExperiment;
 use crate::task::{Batch, ConditionValue, Task, TaskShape};
 use crate::train::CurriculumState;
@@ -121,8 +121,9 @@ fn sample(task: &Arc<dyn Task>, seed: u64, label: &str) -> Result<Batch, Validat
     let mut drawn = 0;
     for i in 0..SAMPLE_TRIALS {
         drawn += 1;
-        let mut rng = Rng::derive(seed, &[stream::TRAIN, 0, i as u64]);
-        let result = task.trial(&mut rng).and_then(|t| batch.set_trial(i, t));
+        let result =
+            crate::task::draw_trial(task.as_ref(), seed, stream::TRAIN, 0, SAMPLE_TRIALS, i)
+                .and_then(|t| batch.set_trial(i, t));
         if let Err(e) = result {
             failed += 1;
             // A runaway stops at its limit on every trial (up to a second each): one is enough.

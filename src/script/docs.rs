@@ -402,7 +402,7 @@ mod tests {
                 // A fresh engine each time: `experiment` may be called once per engine.
                 let engine = script_engine();
                 let mut scope = rhai::Scope::new();
-                scope.push("rng", ScriptRng::new(Rng::from_seed(1)));
+                scope.push("rng", ScriptRng::with_dt(Rng::from_seed(1), 10.0));
                 let got = engine
                     .eval_with_scope::<rhai::Dynamic>(&mut scope, &call)
                     .unwrap_or_else(|e| panic!("{}: `{call}` fails: {e}", f.signature()));

@@ -1,6 +1,6 @@
 //! Script errors, located at file:line:col.
 
-use rhai::{EvalAltResult, ParseError, Position};
+use rhai::{EvalAltResult, ParseError, ParseErrorType, Position};
 
 /// An error a script caused, with where it happened.
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +41,44 @@ pub enum ScriptError {
 
 impl ScriptError {
     /// A syntax error in `file`.
+    ///
+    /// A reserved word used as a map key or property (`#{ go: 1.0 }`, `p.match`) gets a hint
+    /// that says how to quote it.
     pub fn from_parse(file: &str, err: &ParseError) -> Self {
-        located(file, err.position(), err.err_type().to_string())
+        let mut message = err.err_type().to_string();
+        if let ParseErrorType::Reserved(word) = err.err_type() {
+            if message.ends_with("reserved keyword") {
+                message = format!("{message}; {}", quote_hint(word));
+            }
+        }
+        located(file, err.position(), message)
+    }
+
+    /// [`Self::from_parse`] for a script whose text is `text`: a keyword where a map key or
+    /// property is expected (`#{ switch: 1 }`, `p.if`) gets the same hint.
+    pub fn from_parse_in(file: &str, text: &str, err: &ParseError) -> Self {
+        let plain = Self::from_parse(file, err);
+        let word = keyword_at(text, err.position());
+        match (plain, word) {
+            (
+                ScriptError::Located {
+                    file,
+                    line,
+                    col,
+                    message,
+                },
+                Some(word),
+            ) if !matches!(err.err_type(), ParseErrorType::Reserved(_)) => ScriptError::Located {
+                file,
+                line,
+                col,
+                message: format!(
+                    "{message} (`{word}` is a Rhai keyword; {})",
+                    quote_hint(word)
+                ),
+            },
+            (plain, _) => plain,
+        }
     }
 
     /// A runtime error raised while running code of `file`; `context` says what the host was
@@ -149,6 +185,31 @@ impl From<crate::task::DistributionError> for Box<EvalAltResult> {
     fn from(e: crate::task::DistributionError) -> Self {
         e.to_string().into()
     }
+}
+
+/// Rhai's keywords: none of them can be a bare map key or property name.
+const KEYWORDS: &[&str] = &[
+    "true", "false", "let", "const", "if", "else", "switch", "do", "while", "until", "loop", "for",
+    "in", "continue", "break", "return", "throw", "try", "catch", "fn", "private", "import",
+    "export", "as", "global", "this",
+];
+
+/// How to use `word` as a map key.
+fn quote_hint(word: &str) -> String {
+    format!(
+        "to use it as a map key, quote it: #{{ \"{word}\": 1.0 }}, and read it as p[\"{word}\"]"
+    )
+}
+
+/// The keyword that starts at `pos` in `text`, if one does.
+fn keyword_at(text: &str, pos: Position) -> Option<&'static str> {
+    let (line, col) = (pos.line()?, pos.position()?);
+    let rest: String = text.lines().nth(line - 1)?.chars().skip(col - 1).collect();
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    KEYWORDS.iter().copied().find(|k| *k == word)
 }
 
 fn located(file: &str, pos: Position, message: String) -> ScriptError {

@@ -293,7 +293,7 @@ pub fn load_experiment_source(
     let declared = register_experiment(&mut engine);
     let mut ast = engine
         .compile(&text)
-        .map_err(|e| ScriptError::from_parse(&file, &e))?;
+        .map_err(|e| ScriptError::from_parse_in(&file, &text, &e))?;
     ast.set_source(file.as_str());
     // Evaluated as a module, so that every function the script defines (closures included)
     // keeps the script's imports when the host calls it later for each trial.

@@ -34,4 +34,4 @@ pub use rng::ScriptRng;
 pub use sandbox::{
     MAX_ALLOCATED_BYTES, MAX_ALLOCATIONS, MAX_CALL_LEVELS, MAX_LIVE_BYTES, MAX_OPERATIONS,
 };
-pub use task::{ScriptTask, SettingsError, TrialForm, EPOCH_KEYS};
+pub use task::{ScriptTask, SettingsError, TrialForm, EPOCH_KEYS, OVERLAY_KEYS};

@@ -9,12 +9,28 @@ use crate::random::Rng;
 /// A script's handle on one trial's random stream. Copies share the stream, so passing `rng`
 /// into a helper function and drawing there advances the same sequence.
 #[derive(Debug, Clone)]
-pub struct ScriptRng(Arc<Mutex<Rng>>);
+pub struct ScriptRng {
+    stream: Arc<Mutex<Rng>>,
+    /// The task's time step in ms, for `rng.duration` (`None` outside a task).
+    dt: Option<f64>,
+}
 
 impl ScriptRng {
-    /// Wraps a stream.
+    /// Wraps a stream (no time step: `rng.duration` is an error).
     pub fn new(rng: Rng) -> Self {
-        ScriptRng(Arc::new(Mutex::new(rng)))
+        ScriptRng {
+            stream: Arc::new(Mutex::new(rng)),
+            dt: None,
+        }
+    }
+
+    /// Wraps a stream of a task whose time step is `dt` ms, so that `rng.duration` rounds
+    /// to its steps.
+    pub fn with_dt(rng: Rng, dt: f64) -> Self {
+        ScriptRng {
+            stream: Arc::new(Mutex::new(rng)),
+            dt: Some(dt),
+        }
     }
 
     /// The stream's current state (after whatever the script drew).
@@ -23,14 +39,26 @@ impl ScriptRng {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Rng> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.stream.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
+/// `items` in an order drawn from `rng` (Fisher–Yates: every order equally likely).
+fn shuffled(rng: &mut Rng, mut items: Array) -> Array {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+    items
+}
+
 use super::task_api::number;
-use crate::task::Distribution;
+use crate::task::{steps_at_or_after, Distribution};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// The most elements `rng.permutation(n)` makes.
+pub const MAX_DRAWN_ITEMS: usize = 100_000;
 
 /// Registers the `Rng` type and its methods with `engine`, each with its doc comment
 /// (`psychrnn doc` prints them; every example is evaluated by the tests in `docs.rs`).
@@ -152,4 +180,237 @@ pub fn register(engine: &mut Engine) {
             }
             Ok(r.lock().uniform() < p)
         });
+    FuncRegistration::new("sample")
+        .with_comments([
+            "/// One draw from a `dist::` distribution, exactly as the host draws an epoch duration (not rounded).",
+            "/// Example: `rng.sample(dist::uniform(300, 700))`",
+        ])
+        .with_params_info(["rng: &mut Rng", "distribution"])
+        .register_into_engine(engine, |r: &mut ScriptRng, d: Distribution| -> Fallible<f64> {
+            d.validate()?;
+            Ok(d.sample(&mut r.lock()))
+        });
+    FuncRegistration::new("duration")
+        .with_comments([
+            "/// A duration drawn from a `dist::` distribution (or a number of ms), rounded up to whole steps of the task's dt: ceil(ms / dt) · dt, the rule every epoch boundary follows, so an epoch given this duration lasts exactly this long and the answer can use it. Only in task.params.",
+            "/// Example: `rng.duration(dist::choice([530, 850, 1170]))`",
+        ])
+        .with_params_info(["rng: &mut Rng", "distribution"])
+        .register_into_engine(engine, |r: &mut ScriptRng, d: Dynamic| -> Fallible<f64> {
+            let d = match number(&d, "rng.duration(distribution)") {
+                Ok(x) => Distribution::Constant(x),
+                Err(e) => d.try_cast::<Distribution>().ok_or(e)?,
+            };
+            d.validate()?;
+            let Some(dt) = r.dt else {
+                return Err("rng.duration needs the task's dt: call it in task.params".into());
+            };
+            let ms = d.sample(&mut r.lock());
+            if !(ms.is_finite() && ms >= 0.0) {
+                return Err(format!("rng.duration: a duration must be ≥ 0 ms, drew {ms} from {d}").into());
+            }
+            Ok(steps_at_or_after(ms, dt) as f64 * dt)
+        });
+    FuncRegistration::new("shuffle")
+        .with_comments([
+            "/// The array's elements in an order drawn from the trial's stream (every order equally likely).",
+            "/// Example: `rng.shuffle([\"a\", \"b\", \"c\"]).len()` → `3`",
+        ])
+        .with_params_info(["rng: &mut Rng", "array"])
+        .register_into_engine(engine, |r: &mut ScriptRng, items: Array| {
+            shuffled(&mut r.lock(), items)
+        });
+    FuncRegistration::new("permutation")
+        .with_comments([
+            "/// The integers 0 … n−1 in an order drawn from the trial's stream.",
+            "/// Example: `rng.permutation(4).len()` → `4`",
+        ])
+        .with_params_info(["rng: &mut Rng", "n"])
+        .register_into_engine(engine, |r: &mut ScriptRng, n: INT| -> Fallible<Array> {
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= MAX_DRAWN_ITEMS)
+                .ok_or_else(|| {
+                    format!("permutation(n) needs n between 0 and {MAX_DRAWN_ITEMS}, got {n}")
+                })?;
+            let items = (0..n as INT).map(Dynamic::from).collect();
+            Ok(shuffled(&mut r.lock(), items))
+        });
+    FuncRegistration::new("choose")
+        .with_comments([
+            "/// k different elements of the array (without replacement), in drawn order.",
+            "/// Example: `rng.choose([0, 1, 2, 3], 2).len()` → `2`",
+        ])
+        .with_params_info(["rng: &mut Rng", "array", "k"])
+        .register_into_engine(
+            engine,
+            |r: &mut ScriptRng, items: Array, k: INT| -> Fallible<Array> {
+                let n = items.len();
+                let k = usize::try_from(k).ok().filter(|&k| k <= n).ok_or_else(|| {
+                    format!("choose(array, k) needs 0 ≤ k ≤ {n} (the array's length), got {k}")
+                })?;
+                let mut rng = r.lock();
+                let mut items = items;
+                // The first k steps of Fisher–Yates from the front.
+                for i in 0..k {
+                    let j = i + rng.below((n - i) as u64) as usize;
+                    items.swap(i, j);
+                }
+                items.truncate(k);
+                Ok(items)
+            },
+        );
+    FuncRegistration::new("choice")
+        .with_comments([
+            "/// One element of the array, element i with probability weights[i] / sum(weights).",
+            "/// Example: `rng.choice([\"A\", \"B\"], [0.0, 2.0])` → `\"B\"`",
+        ])
+        .with_params_info(["rng: &mut Rng", "array", "weights"])
+        .register_into_engine(
+            engine,
+            |r: &mut ScriptRng, items: Array, weights: Array| -> Fallible<Dynamic> {
+                if items.is_empty() || items.len() != weights.len() {
+                    return Err(format!(
+                        "choice(array, weights) needs a non-empty array and one weight per element, got {} elements and {} weights",
+                        items.len(),
+                        weights.len()
+                    )
+                    .into());
+                }
+                let w = weights
+                    .iter()
+                    .map(|x| number(x, "choice(array, weights): every weight"))
+                    .collect::<Fallible<Vec<f64>>>()?;
+                let total: f64 = w.iter().sum();
+                if w.iter().any(|&x| !(x.is_finite() && x >= 0.0)) || !(total > 0.0 && total.is_finite()) {
+                    return Err(format!(
+                        "choice(array, weights) needs finite weights ≥ 0 with a positive sum, got {w:?}"
+                    )
+                    .into());
+                }
+                let u = r.lock().uniform() * total;
+                let mut acc = 0.0;
+                for (i, x) in w.iter().enumerate() {
+                    acc += x;
+                    if u < acc {
+                        return Ok(items[i].clone());
+                    }
+                }
+                // Rounding can leave u at the total: the last element with weight > 0.
+                let last = w.iter().rposition(|&x| x > 0.0).unwrap_or(0);
+                Ok(items[last].clone())
+            },
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let mut engine = Engine::new();
+        register(&mut engine);
+        super::super::task_api::register(&mut engine);
+        engine
+    }
+
+    fn eval<T: Clone + Send + Sync + 'static>(rng: &ScriptRng, code: &str) -> T {
+        let mut scope = rhai::Scope::new();
+        scope.push("rng", rng.clone());
+        engine()
+            .eval_with_scope::<T>(&mut scope, code)
+            .unwrap_or_else(|e| panic!("{code}: {e}"))
+    }
+
+    fn ints(a: Array) -> Vec<INT> {
+        a.into_iter().map(|x| x.cast::<INT>()).collect()
+    }
+
+    #[test]
+    fn shuffle_and_permutation_draw_every_order_equally_often() {
+        let rng = ScriptRng::new(Rng::from_seed(2));
+        let mut counts = std::collections::BTreeMap::new();
+        for k in 0..6000 {
+            let code = if k % 2 == 0 {
+                "rng.shuffle([0, 1, 2])"
+            } else {
+                "rng.permutation(3)"
+            };
+            *counts.entry(ints(eval(&rng, code))).or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), 6, "{counts:?}");
+        for (order, c) in &counts {
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, [0, 1, 2]);
+            assert!((850..1150).contains(c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn choose_draws_distinct_elements_each_equally_likely() {
+        let rng = ScriptRng::new(Rng::from_seed(3));
+        let mut counts = [0; 5];
+        for _ in 0..5000 {
+            let mut got = ints(eval(&rng, "rng.choose([0, 1, 2, 3, 4], 2)"));
+            got.iter().for_each(|&x| counts[x as usize] += 1);
+            got.dedup();
+            assert_eq!(got.len(), 2);
+        }
+        // Each element is in 2/5 of the draws.
+        assert!(
+            counts.iter().all(|&c| (1850..2150).contains(&c)),
+            "{counts:?}"
+        );
+        let e = engine()
+            .eval_with_scope::<Array>(
+                &mut {
+                    let mut s = rhai::Scope::new();
+                    s.push("rng", rng.clone());
+                    s
+                },
+                "rng.choose([1, 2], 3)",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("choose(array, k) needs 0 ≤ k ≤ 2 (the array's length), got 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn weighted_choice_follows_the_weights() {
+        let rng = ScriptRng::new(Rng::from_seed(4));
+        let n = 8000;
+        let b = (0..n)
+            .filter(|_| eval::<INT>(&rng, "rng.choice([0, 1], [1, 3])") == 1)
+            .count();
+        let frac = b as f64 / n as f64;
+        assert!((frac - 0.75).abs() < 0.02, "{frac}");
+    }
+
+    #[test]
+    fn duration_rounds_the_same_draw_up_to_whole_steps() {
+        for seed in 0..50 {
+            let rng = ScriptRng::with_dt(Rng::from_seed(seed), 20.0);
+            let d: f64 = eval(&rng, "rng.duration(dist::uniform(100, 300))");
+            let raw = Rng::from_seed(seed).uniform_range(100.0, 300.0);
+            assert_eq!(d, (raw / 20.0).ceil() * 20.0, "drew {raw}");
+            let fixed: f64 = eval(&rng, "rng.duration(850)");
+            assert_eq!(fixed, 860.0);
+        }
+        let e = engine()
+            .eval_with_scope::<f64>(
+                &mut {
+                    let mut s = rhai::Scope::new();
+                    s.push("rng", ScriptRng::new(Rng::from_seed(0)));
+                    s
+                },
+                "rng.duration(dist::uniform(1, 2))",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rng.duration needs the task's dt"), "{e}");
+    }
 }

@@ -4,6 +4,11 @@
 //!   fills the arrays;
 //! - per step (PsychRNN's `trial_function`): `step: |t, p| [input, target, mask]` is called for
 //!   every time step t (in ms).
+//!
+//! With `sequence: #{ length: L }`, trials form sequences of L and `params: |rng, settings,
+//! seq|` receives `seq`, a map: `position` (0-based), `length`, and `previous`, the params maps
+//! of the sequence's earlier trials, oldest first (`seq.previous[-1]` is the last one). A
+//! trial's params are the state carried to the next trial.
 
 use std::sync::Arc;
 
@@ -16,12 +21,23 @@ use super::ScriptError;
 use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
-    fill_epochs, ConditionValue, Conditions, Distribution, Epoch, EpochValues, Task, TaskConfig,
-    TaskError, TaskShape, Trial, TrialError,
+    fill_epochs_overlaid, ConditionValue, Conditions, Distribution, Epoch, EpochValues, Overlay,
+    Task, TaskConfig, TaskError, TaskShape, Trial, TrialError, MAX_SEQUENCE_LENGTH,
 };
 
 /// Keys an epoch map may have.
-pub const EPOCH_KEYS: &[&str] = &["name", "duration", "input", "target", "mask", "input_noise"];
+pub const EPOCH_KEYS: &[&str] = &[
+    "name",
+    "duration",
+    "input",
+    "target",
+    "mask",
+    "input_noise",
+    "overlays",
+];
+
+/// Keys an overlay map (an entry of an epoch's `overlays`) may have.
+pub const OVERLAY_KEYS: &[&str] = &["name", "onset", "duration", "input", "target", "mask"];
 
 /// Why task settings (a curriculum stage's or its rule's) cannot be laid over a task's.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,6 +87,12 @@ pub struct ScriptTask {
     settings: Dynamic,
     /// Whether `params` takes the settings (`|rng, settings|`).
     params_takes_settings: bool,
+}
+
+/// The epochs a `trial` closure returned, with their overlays.
+struct Described {
+    epochs: Vec<Epoch>,
+    overlays: Vec<Overlay>,
 }
 
 /// `f` with its own copy of every value it captured, holding no shared cells.
@@ -153,7 +175,33 @@ impl ScriptTask {
             .iter_functions()
             .find(|m| m.name == params.fn_name())
             .map(|m| m.params.len().saturating_sub(params.curry().len()));
-        let params_takes_settings = declared == Some(2);
+        let params_takes_settings = declared == Some(2) || declared == Some(3);
+        match (&config.sequence, declared) {
+            (Some(seq), _) if !(1..=MAX_SEQUENCE_LENGTH).contains(&seq.length) => {
+                return Err(TaskError::Shape {
+                    field: "sequence.length".into(),
+                    message: format!(
+                        "must be between 1 and {MAX_SEQUENCE_LENGTH} trials, got {}",
+                        seq.length
+                    ),
+                })
+            }
+            (Some(_), Some(n)) if n != 3 => {
+                return Err(TaskError::Shape {
+                    field: "params".into(),
+                    message: format!(
+                        "the task declares a sequence, so params receives the sequence as its third argument: write `params: |rng, settings, seq| …` (it takes {n})"
+                    ),
+                })
+            }
+            (None, Some(3)) => {
+                return Err(TaskError::Shape {
+                    field: "params".into(),
+                    message: "params takes a third argument (the sequence) but the task declares no sequence: add `sequence: #{ length: 20 }` or write `params: |rng, settings| …`".into(),
+                })
+            }
+            _ => {}
+        }
         let settings = super::value::from_yaml(&config.settings);
         let params = private_closure(&params);
         let form = match form {
@@ -222,15 +270,16 @@ impl ScriptTask {
     /// Draws one trial's epochs with the lengths it gets (drawn lengths included), from the
     /// same stream as [`Task::trial`]; `None` for the per-step form. Used to describe and
     /// draw epochs (`psychrnn check`, `psychrnn trials`).
+    /// A sequence task's trial is drawn as the first of its sequence.
     pub fn epoch_spans(&self, rng: &mut Rng) -> Result<Option<Vec<(Epoch, f64)>>, TrialError> {
-        let params = self.params(rng)?;
+        let params = self.params(rng, 0, &Array::new())?;
         let TrialForm::Epochs(f) = &self.form else {
             return Ok(None);
         };
         let value = self.call(f, (params,), "in task.trial")?;
-        let epochs = self.epochs(value)?;
-        let filled = fill_epochs(&self.shape, &epochs, 0.0, rng)?;
-        Ok(Some(epochs.into_iter().zip(filled.durations).collect()))
+        let d = self.epochs(value)?;
+        let filled = self.fill(&d, 0.0, rng)?;
+        Ok(Some(d.epochs.into_iter().zip(filled.durations).collect()))
     }
 
     /// Calls a curriculum rule closure (defined in the same script) with `arg`.
@@ -271,9 +320,25 @@ impl ScriptTask {
             })
     }
 
-    fn params(&self, rng: &mut Rng) -> Result<Map, TrialError> {
-        let script_rng = ScriptRng::new(rng.clone());
-        let params = if self.params_takes_settings {
+    /// Draws one trial's params; `position` and `previous` (the earlier trials' params) are
+    /// what a sequence task's `params` receives as `seq`.
+    fn params(&self, rng: &mut Rng, position: usize, previous: &Array) -> Result<Map, TrialError> {
+        let script_rng = ScriptRng::with_dt(rng.clone(), self.shape.dt);
+        let params = if let Some(seq) = &self.config.sequence {
+            let mut context = Map::new();
+            context.insert("position".into(), Dynamic::from(position as INT));
+            context.insert("length".into(), Dynamic::from(seq.length as INT));
+            context.insert("previous".into(), Dynamic::from_array(previous.clone()));
+            self.call(
+                &self.params,
+                (
+                    script_rng.clone(),
+                    self.settings.clone(),
+                    Dynamic::from_map(context),
+                ),
+                "in task.params",
+            )?
+        } else if self.params_takes_settings {
             self.call(
                 &self.params,
                 (script_rng.clone(), self.settings.clone()),
@@ -291,21 +356,113 @@ impl ScriptTask {
         })
     }
 
-    fn epochs(&self, value: Dynamic) -> Result<Vec<Epoch>, TrialError> {
+    fn epochs(&self, value: Dynamic) -> Result<Described, TrialError> {
         let type_name = value.type_name();
         let Some(items) = value.try_cast::<Array>() else {
             return Err(TrialError::Description(format!(
                 "task.trial must return an array of epoch maps, got {type_name}"
             )));
         };
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(k, item)| self.epoch(item, k).map_err(TrialError::Description))
-            .collect()
+        let mut out = Described {
+            epochs: Vec::with_capacity(items.len()),
+            overlays: Vec::new(),
+        };
+        for (k, item) in items.into_iter().enumerate() {
+            let epoch = self
+                .epoch(item, k, &mut out.overlays)
+                .map_err(TrialError::Description)?;
+            out.epochs.push(epoch);
+        }
+        Ok(out)
     }
 
-    fn epoch(&self, item: Dynamic, k: usize) -> Result<Epoch, String> {
+    /// Fills the arrays; an overlay error is located where the script writes `overlays:`.
+    fn fill(
+        &self,
+        d: &Described,
+        input_noise: f64,
+        rng: &mut Rng,
+    ) -> Result<crate::task::FilledTrial, TrialError> {
+        fill_epochs_overlaid(&self.shape, &d.epochs, &d.overlays, input_noise, rng).map_err(|e| {
+            match e {
+                TrialError::Overlay { .. } => {
+                    let pos = closure_position(&self.source, "overlays");
+                    let message = format!("{e} (in task.trial)");
+                    match (pos.line(), pos.position()) {
+                        (Some(line), col) => TrialError::Code(Box::new(ScriptError::Located {
+                            file: self.file.clone(),
+                            line,
+                            col: col.unwrap_or(1),
+                            message,
+                        })),
+                        _ => e,
+                    }
+                }
+                e => e,
+            }
+        })
+    }
+
+    /// One overlay of epoch `k` (named `label` in errors) from its map.
+    fn overlay(&self, item: &Dynamic, k: usize, j: usize, label: &str) -> Result<Overlay, String> {
+        let type_name = item.type_name();
+        let Some(map) = item.clone().try_cast::<Map>() else {
+            return Err(format!(
+                "{label}: overlays[{j}] must be a map like #{{ name: \"cue\", onset: 200, duration: 100, input: #{{ cue: 1.0 }} }}, got {type_name}"
+            ));
+        };
+        for key in map.keys() {
+            if !OVERLAY_KEYS.contains(&key.as_str()) {
+                return Err(format!(
+                    "{label}: overlays[{j}]: unknown key `{key}`; valid keys: {}{}",
+                    OVERLAY_KEYS.join(", "),
+                    suggestion(key, OVERLAY_KEYS.iter().copied())
+                ));
+            }
+        }
+        let name = match map.get("name") {
+            None => format!("#{j}"),
+            Some(v) => v
+                .clone()
+                .try_cast::<ImmutableString>()
+                .map(|s| s.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "{label}: overlays[{j}]: name must be a string, got {}",
+                        v.type_name()
+                    )
+                })?,
+        };
+        let at = format!("{label}, overlay '{name}'");
+        let ms = |key: &str| -> Result<Option<f64>, String> {
+            map.get(key)
+                .map(|v| {
+                    number(v).ok_or_else(|| {
+                        format!("{at}: {key} must be a number of ms, got {}", v.type_name())
+                    })
+                })
+                .transpose()
+        };
+        let onset = ms("onset")?.unwrap_or(0.0);
+        let duration = ms("duration")?;
+        let channels = |key: &str, names: &[String]| -> Result<Vec<(usize, f32)>, String> {
+            match map.get(key) {
+                None => Ok(Vec::new()),
+                Some(v) => overlay_values(v, names).map_err(|e| format!("{at}: {key}: {e}")),
+            }
+        };
+        Ok(Overlay {
+            epoch: k,
+            name,
+            onset,
+            duration,
+            input: channels("input", &self.shape.inputs)?,
+            target: channels("target", &self.shape.outputs)?,
+            mask: channels("mask", &self.shape.outputs)?,
+        })
+    }
+
+    fn epoch(&self, item: Dynamic, k: usize, overlays: &mut Vec<Overlay>) -> Result<Epoch, String> {
         let type_name = item.type_name();
         let Some(map) = item.try_cast::<Map>() else {
             return Err(format!(
@@ -351,6 +508,15 @@ impl ScriptTask {
                 Some(v) => channel_values(v, names).map_err(|e| format!("{label}: {key}: {e}")),
             }
         };
+        if let Some(v) = map.get("overlays") {
+            let type_name = v.type_name();
+            let items = v.clone().try_cast::<Array>().ok_or_else(|| {
+                format!("{label}: overlays must be an array of overlay maps, got {type_name}")
+            })?;
+            for (j, item) in items.iter().enumerate() {
+                overlays.push(self.overlay(item, k, j, &label)?);
+            }
+        }
         Ok(Epoch {
             name: name.clone(),
             duration,
@@ -365,8 +531,9 @@ impl ScriptTask {
 
     fn epoch_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, TrialError> {
         let value = self.call(f, (params.clone(),), "in task.trial")?;
-        let epochs = self.epochs(value)?;
-        let filled = fill_epochs(&self.shape, &epochs, self.config.input_noise, rng)?;
+        let described = self.epochs(value)?;
+        let filled = self.fill(&described, self.config.input_noise, rng)?;
+        let epochs = described.epochs;
         let mut conditions = conditions(&params);
         for (e, d) in epochs.iter().zip(&filled.durations) {
             if matches!(e.duration, Some(ref dist) if !matches!(dist, Distribution::Constant(_))) {
@@ -510,6 +677,28 @@ fn channel_values(v: &Dynamic, names: &[String]) -> Result<Vec<f32>, String> {
     ))
 }
 
+/// The channels an overlay sets, as (channel, value): a number or an array sets every
+/// channel, a map from channel name to value only the channels it names.
+fn overlay_values(v: &Dynamic, names: &[String]) -> Result<Vec<(usize, f32)>, String> {
+    if let Some(map) = v.clone().try_cast::<Map>() {
+        let mut out = Vec::with_capacity(map.len());
+        for (key, x) in map.iter() {
+            let Some(c) = names.iter().position(|n| n.as_str() == key.as_str()) else {
+                return Err(format!(
+                    "no channel named `{key}`; channels: {}{}",
+                    names.join(", "),
+                    suggestion(key, names.iter().map(String::as_str))
+                ));
+            };
+            let x = number(x)
+                .ok_or_else(|| format!("channel `{key}` is {}, not a number", x.type_name()))?;
+            out.push((c, x as f32));
+        }
+        return Ok(out);
+    }
+    Ok(channel_values(v, names)?.into_iter().enumerate().collect())
+}
+
 /// The scalar entries of a params map (numbers, booleans as 0/1, strings); other values are
 /// not conditions and are left out.
 fn conditions(map: &Map) -> Conditions {
@@ -542,8 +731,44 @@ impl Task for ScriptTask {
         &self.config.score
     }
 
+    /// A sequence task's trial drawn alone is the first of its sequence.
     fn trial(&self, rng: &mut Rng) -> Result<Trial, TrialError> {
-        let params = self.params(rng)?;
+        let params = self.params(rng, 0, &Array::new())?;
+        self.build(params, rng)
+    }
+
+    fn sequence_length(&self) -> Option<usize> {
+        self.config.sequence.as_ref().map(|s| s.length)
+    }
+
+    fn sequence_trials(
+        &self,
+        rng_at: &dyn Fn(usize) -> Rng,
+        from: usize,
+        to: usize,
+    ) -> Result<Vec<Trial>, (usize, TrialError)> {
+        if self.config.sequence.is_none() {
+            return (from..to)
+                .map(|k| self.trial(&mut rng_at(k)).map_err(|e| (k, e)))
+                .collect();
+        }
+        let mut previous = Array::with_capacity(to);
+        let mut out = Vec::with_capacity(to.saturating_sub(from));
+        for k in 0..to {
+            let mut rng = rng_at(k);
+            let params = self.params(&mut rng, k, &previous).map_err(|e| (k, e))?;
+            if k >= from {
+                out.push(self.build(params.clone(), &mut rng).map_err(|e| (k, e))?);
+            }
+            previous.push(Dynamic::from_map(params));
+        }
+        Ok(out)
+    }
+}
+
+impl ScriptTask {
+    /// The trial described by `params`, drawing the rest from `rng`.
+    fn build(&self, params: Map, rng: &mut Rng) -> Result<Trial, TrialError> {
         match &self.form {
             TrialForm::Epochs(f) => self.epoch_trial(f, params, rng),
             TrialForm::Steps(f) => self.step_trial(f, params, rng),

@@ -1,5 +1,5 @@
-//! Functions scripts use to describe trials: `dist::…` distributions for epoch durations and
-//! `ring_bump` for angle inputs.
+//! Functions scripts use to describe trials: `dist::…` distributions for epoch durations,
+//! `channels`, `one_hot` and `ring_bump` for channel values.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Module, INT};
 
@@ -125,6 +125,32 @@ pub fn register(engine: &mut Engine) {
                 .map(|k| Dynamic::from(format!("{prefix}_{k}")))
                 .collect())
         });
+    FuncRegistration::new("one_hot")
+        .with_comments([
+            "/// n values, 1.0 at index i and 0.0 elsewhere (i from 0 to n−1).",
+            "/// Example: `one_hot(2, 4)` → `[0.0, 0.0, 1.0, 0.0]`",
+        ])
+        .with_params_info(["i", "n"])
+        .register_into_engine(engine, |i: INT, n: INT| -> Fallible<Array> {
+            let n = channel_count("one_hot(i, n)", n, 1)?;
+            let i = one_hot_index("one_hot(i, n)", i, n)?;
+            Ok((0..n)
+                .map(|k| Dynamic::from(if k == i { 1.0 } else { 0.0 }))
+                .collect())
+        });
+    FuncRegistration::new("one_hot")
+        .with_comments([
+            "/// A channel map setting channel prefix_i (of prefix_0 … prefix_{n−1}, as `channels(prefix, n)` names them) to 1.0: the other channels of an epoch's input or target stay 0.",
+            "/// Example: `one_hot(\"stim\", 1, 3)` → `#{ \"stim_1\": 1.0 }`",
+        ])
+        .with_params_info(["prefix", "i", "n"])
+        .register_into_engine(engine, |prefix: &str, i: INT, n: INT| -> Fallible<rhai::Map> {
+            let n = channel_count("one_hot(prefix, i, n)", n, 1)?;
+            let i = one_hot_index("one_hot(prefix, i, n)", i, n)?;
+            let mut m = rhai::Map::new();
+            m.insert(format!("{prefix}_{i}").into(), Dynamic::from(1.0));
+            Ok(m)
+        });
     FuncRegistration::new("ring_bump")
         .with_comments([
             "/// A Gaussian bump over n channels with preferred angles 2πk/n: exp(−d²/(2·0.5²)), d the wrapped angle difference (radians).",
@@ -143,6 +169,14 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |angle: Dynamic, n: INT, width: Dynamic| {
             ring_bump(&angle, n, &width)
         });
+}
+
+/// `i` as an index below `n`, or an error naming `call`.
+fn one_hot_index(call: &str, i: INT, n: usize) -> Fallible<usize> {
+    match usize::try_from(i) {
+        Ok(k) if k < n => Ok(k),
+        _ => Err(format!("{call} needs 0 ≤ i < n = {n}, got i = {i}").into()),
+    }
 }
 
 /// `n` as a channel count between `min` and [`MAX_CHANNELS`], or an error naming `call`.
@@ -216,6 +250,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("uniform(5, 1): needs lo ≤ hi"), "{e}");
+        let v: Array = engine.eval("one_hot(1, 3)").unwrap();
+        let v: Vec<f64> = v.into_iter().map(|x| x.cast::<f64>()).collect();
+        assert_eq!(v, [0.0, 1.0, 0.0]);
+        let m: rhai::Map = engine.eval("one_hot(\"dir\", 2, 3)").unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["dir_2"].clone().cast::<f64>(), 1.0);
+        for code in ["one_hot(3, 3)", "one_hot(\"dir\", -1, 3)"] {
+            let e = engine.eval::<rhai::Dynamic>(code).unwrap_err().to_string();
+            assert!(e.contains("needs 0 ≤ i < n = 3"), "{code}: {e}");
+        }
         let d: Distribution = engine.eval("dist::trunc_exp(200, 100)").unwrap();
         assert_eq!(
             d,

@@ -38,6 +38,28 @@ pub struct Epoch {
     pub values: EpochValues,
 }
 
+/// A period inside one epoch whose values replace some of the epoch's: a cue during a
+/// stimulus, without splitting the stimulus by hand. It starts `onset` ms after its epoch's
+/// start and lasts `duration` ms (to the epoch's end when `None`); its edges fall on the first
+/// step at or after them, the rule of epoch boundaries. It must end within its epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlay {
+    /// Index of the epoch it lies in.
+    pub epoch: usize,
+    /// Name, used in error messages.
+    pub name: String,
+    /// Start in ms after the start of its epoch (≥ 0).
+    pub onset: f64,
+    /// Length in ms; `None` lasts to the end of its epoch.
+    pub duration: Option<f64>,
+    /// Input channels it sets, as (channel index, value); the others keep the epoch's values.
+    pub input: Vec<(usize, f32)>,
+    /// Output channels whose target it sets.
+    pub target: Vec<(usize, f32)>,
+    /// Output channels whose mask weight it sets.
+    pub mask: Vec<(usize, f32)>,
+}
+
 /// One trial's arrays, [time, channel] row-major, and the epochs' lengths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilledTrial {
@@ -52,6 +74,15 @@ pub struct FilledTrial {
     pub durations: Vec<f64>,
     /// Each epoch's steps, in epoch order.
     pub spans: Vec<EpochSpan>,
+}
+
+/// The index of the first step at or after `ms` (step i is at t = i·dt): ceil(ms / dt), with a
+/// tolerance of 1e-9 steps that absorbs sums like 0.1 + 0.2. The one rounding rule of time to
+/// steps: every epoch boundary and overlay edge falls there, and `rng.duration` rounds its draw
+/// up to `steps_at_or_after(ms, dt) · dt`, so an epoch that lasts a whole number of steps
+/// lasts exactly that long wherever it starts.
+pub fn steps_at_or_after(ms: f64, dt: f64) -> usize {
+    (ms / dt - 1e-9).ceil().max(0.0) as usize
 }
 
 /// Checks that every value is finite (and every mask weight ≥ 0); names epoch and channel.
@@ -98,6 +129,19 @@ pub fn fill_epochs(
     input_noise: f64,
     rng: &mut Rng,
 ) -> Result<FilledTrial, TrialError> {
+    fill_epochs_overlaid(shape, epochs, &[], input_noise, rng)
+}
+
+/// [`fill_epochs`] with `overlays` laid over their epochs' values (before input noise, which
+/// stays the epoch's). An overlay that starts before or ends after its epoch, or sets a
+/// channel the task does not have or a non-finite value, is a [`TrialError::Overlay`].
+pub fn fill_epochs_overlaid(
+    shape: &TaskShape,
+    epochs: &[Epoch],
+    overlays: &[Overlay],
+    input_noise: f64,
+    rng: &mut Rng,
+) -> Result<FilledTrial, TrialError> {
     let (n_steps, n_in, n_out) = (shape.n_steps(), shape.n_in(), shape.n_out());
     if epochs.is_empty() {
         return Err(TrialError::Description(
@@ -105,10 +149,10 @@ pub fn fill_epochs(
                 .into(),
         ));
     }
-    // The first step at or after `ms` (a small tolerance absorbs sums like 0.1 + 0.2).
-    let first_step_at = |ms: f64| (ms / shape.dt - 1e-9).ceil().max(0.0);
+    let first_step_at = |ms: f64| steps_at_or_after(ms, shape.dt) as f64;
     let mut spans = Vec::with_capacity(epochs.len());
     let mut durations = Vec::with_capacity(epochs.len());
+    let mut starts_ms = Vec::with_capacity(epochs.len());
     let mut end_ms = 0.0;
     let mut start = 0usize;
     for (k, e) in epochs.iter().enumerate() {
@@ -127,6 +171,7 @@ pub fn fill_epochs(
         check("target", e.values.target.len(), n_out, &shape.outputs)?;
         check("mask", e.values.mask.len(), n_out, &shape.outputs)?;
         check_values(e, shape)?;
+        starts_ms.push(end_ms);
         let end = match &e.duration {
             Some(dist) => {
                 dist.validate().map_err(|source| TrialError::Duration {
@@ -177,22 +222,35 @@ pub fn fill_epochs(
         });
         start = end;
     }
+    let mut placed = Vec::with_capacity(overlays.len());
+    for o in overlays {
+        placed.push(place_overlay(shape, epochs, &spans, &starts_ms, o)?);
+    }
     let mut inputs = vec![0.0f32; n_steps * n_in];
     let mut targets = vec![0.0f32; n_steps * n_out];
     let mut mask = vec![0.0f32; n_steps * n_out];
-    for (epoch, span) in epochs.iter().zip(&spans) {
+    for (k, (epoch, span)) in epochs.iter().zip(&spans).enumerate() {
         let v = &epoch.values;
         let noise = v.input_noise.unwrap_or(input_noise) as f32;
         for i in span.start..span.end {
             let row = &mut inputs[i * n_in..(i + 1) * n_in];
             row.copy_from_slice(&v.input);
+            let target = &mut targets[i * n_out..(i + 1) * n_out];
+            target.copy_from_slice(&v.target);
+            let weights = &mut mask[i * n_out..(i + 1) * n_out];
+            weights.copy_from_slice(&v.mask);
+            for (o, steps) in overlays.iter().zip(&placed) {
+                if o.epoch == k && steps.contains(&i) {
+                    o.input.iter().for_each(|&(c, x)| row[c] = x);
+                    o.target.iter().for_each(|&(c, x)| target[c] = x);
+                    o.mask.iter().for_each(|&(c, x)| weights[c] = x);
+                }
+            }
             if noise > 0.0 {
                 for x in row.iter_mut() {
                     *x += rng.normal() as f32 * noise;
                 }
             }
-            targets[i * n_out..(i + 1) * n_out].copy_from_slice(&v.target);
-            mask[i * n_out..(i + 1) * n_out].copy_from_slice(&v.mask);
         }
     }
     Ok(FilledTrial {
@@ -202,6 +260,79 @@ pub fn fill_epochs(
         durations,
         spans,
     })
+}
+
+/// The steps an overlay covers, after checking it lies in its epoch and its values are usable.
+fn place_overlay(
+    shape: &TaskShape,
+    epochs: &[Epoch],
+    spans: &[EpochSpan],
+    starts_ms: &[f64],
+    o: &Overlay,
+) -> Result<std::ops::Range<usize>, TrialError> {
+    let Some(epoch) = epochs.get(o.epoch) else {
+        return Err(TrialError::Description(format!(
+            "overlay '{}' names epoch {} but the trial has {} epochs",
+            o.name,
+            o.epoch,
+            epochs.len()
+        )));
+    };
+    let fail = |message: String| TrialError::Overlay {
+        epoch: epoch.name.clone(),
+        overlay: o.name.clone(),
+        message,
+    };
+    if !(o.onset.is_finite() && o.onset >= 0.0) {
+        return Err(fail(format!(
+            "onset must be a number of ms ≥ 0 after the epoch's start, got {}",
+            o.onset
+        )));
+    }
+    if let Some(d) = o.duration {
+        if !(d.is_finite() && d >= 0.0) {
+            return Err(fail(format!(
+                "duration must be a number of ms ≥ 0, got {d}"
+            )));
+        }
+    }
+    let span = &spans[o.epoch];
+    let epoch_start = starts_ms[o.epoch];
+    let epoch_end = span.end as f64 * shape.dt;
+    let start_ms = epoch_start + o.onset;
+    let start = steps_at_or_after(start_ms, shape.dt);
+    let (end, end_ms) = match o.duration {
+        None => (span.end, epoch_end),
+        Some(d) => (steps_at_or_after(start_ms + d, shape.dt), start_ms + d),
+    };
+    if start > span.end || end > span.end {
+        return Err(fail(format!(
+            "it runs from {start_ms} ms to {end_ms} ms, past the end of its epoch at {epoch_end} ms (the epoch runs from {} ms to {epoch_end} ms); an overlay must lie inside its epoch",
+            span.start as f64 * shape.dt
+        )));
+    }
+    let groups = [
+        ("input", &o.input, &shape.inputs),
+        ("target", &o.target, &shape.outputs),
+        ("mask", &o.mask, &shape.outputs),
+    ];
+    for (what, values, names) in groups {
+        for &(c, v) in values.iter() {
+            let Some(name) = names.get(c) else {
+                return Err(fail(format!(
+                    "{what} channel {c} does not exist; the task has {} ({})",
+                    names.len(),
+                    names.join(", ")
+                )));
+            };
+            if !v.is_finite() || (what == "mask" && v < 0.0) {
+                return Err(fail(format!(
+                    "{what} of channel {c} ({name}) is {v}; values must be finite (mask weights ≥ 0)"
+                )));
+            }
+        }
+    }
+    Ok(start..end)
 }
 
 #[cfg(test)]
@@ -418,5 +549,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("only the last epoch"), "{err}");
+    }
+
+    #[test]
+    fn overlays_replace_only_their_channels_and_must_lie_in_their_epoch() {
+        // Epoch "stim" covers steps 2..7 (15 ms → step 2, 15 + 50 = 65 ms → step 7).
+        let e = [
+            epoch("fix", Some(15.0), [0.0, 0.0], 0.0),
+            epoch("stim", Some(50.0), [1.0, 2.0], 1.0),
+        ];
+        let cue = Overlay {
+            epoch: 1,
+            name: "cue".into(),
+            onset: 20.0,
+            duration: None,
+            input: vec![(1, 5.0)],
+            target: vec![],
+            mask: vec![(0, 0.0)],
+        };
+        let f = fill_epochs_overlaid(
+            &shape(),
+            &e,
+            std::slice::from_ref(&cue),
+            0.0,
+            &mut Rng::from_seed(0),
+        )
+        .unwrap();
+        // Onset 15 + 20 = 35 ms → step 4; no duration: to the epoch's end (step 7).
+        let b: Vec<f32> = f.inputs.chunks(2).map(|r| r[1]).collect();
+        assert_eq!(b, [0., 0., 2., 2., 5., 5., 5., 0., 0., 0.]);
+        let a: Vec<f32> = f.inputs.chunks(2).map(|r| r[0]).collect();
+        assert_eq!(a, [0., 0., 1., 1., 1., 1., 1., 0., 0., 0.]);
+        assert_eq!(f.mask, [0., 0., 1., 1., 0., 0., 0., 0., 0., 0.]);
+        assert_eq!(f.spans.len(), 2);
+        let late = Overlay {
+            duration: Some(40.0),
+            ..cue
+        };
+        let err =
+            fill_epochs_overlaid(&shape(), &e, &[late], 0.0, &mut Rng::from_seed(0)).unwrap_err();
+        assert!(matches!(err, TrialError::Overlay { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "epoch 'stim', overlay 'cue': it runs from 35 ms to 75 ms, past the end of its epoch at 70 ms (the epoch runs from 20 ms to 70 ms); an overlay must lie inside its epoch"
+        );
     }
 }

@@ -89,6 +89,27 @@ pub enum TrialError {
         /// What is wrong with the distribution.
         source: DistributionError,
     },
+    /// An overlay of an epoch is unusable (outside its epoch, a bad value).
+    #[error("epoch '{epoch}', overlay '{overlay}': {message}")]
+    Overlay {
+        /// The epoch's name.
+        epoch: String,
+        /// The overlay's name.
+        overlay: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A trial of a sequence depends on an earlier one of the same sequence, and drawing
+    /// that earlier one failed.
+    #[error(
+        "earlier trial at position {position} of its sequence (this trial depends on it): {source}"
+    )]
+    Earlier {
+        /// The earlier trial's position in its sequence.
+        position: usize,
+        /// Why it failed.
+        source: Box<TrialError>,
+    },
     /// The trial's description is unusable (no epochs, a wrong number of values, an unknown
     /// key, an epoch past the end of the trial, …); the message says which and what to do.
     #[error("{0}")]

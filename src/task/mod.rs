@@ -14,7 +14,9 @@ mod scorer;
 pub use argmax::{argmax_accuracy, argmax_channel, argmax_choices};
 pub use batch::{Batch, ConditionValue, Conditions, EpochSpan, Trial};
 pub use distribution::{trunc_exp, Distribution, DistributionError};
-pub use epochs::{fill_epochs, Epoch, EpochValues, FilledTrial};
+pub use epochs::{
+    fill_epochs, fill_epochs_overlaid, steps_at_or_after, Epoch, EpochValues, FilledTrial, Overlay,
+};
 pub use error::{TaskError, TrialError};
 pub use prefetch::BatchPrefetcher;
 pub use scorer::{
@@ -171,6 +173,19 @@ pub struct TaskConfig {
     /// How a trial is scored (default: PsychRNN's argmax over the masked outputs).
     #[serde(default)]
     pub score: Scorer,
+    /// Trials that form sequences (blocks), each depending on the earlier ones; `None`:
+    /// independent trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SequenceConfig>,
+}
+
+/// `task.sequence`: consecutive trials form sequences of `length` trials; `params` receives
+/// each trial's position and the earlier trials' parameters (see [`generate_batch`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceConfig {
+    /// Trials per sequence, 1 to [`MAX_SEQUENCE_LENGTH`].
+    pub length: usize,
 }
 
 fn empty_settings() -> serde_norway::Value {
@@ -213,6 +228,126 @@ pub trait Task: Send + Sync {
     fn scorer(&self) -> &Scorer {
         &DEFAULT_SCORER
     }
+    /// The length of the sequences consecutive trials form, for a task whose trials depend on
+    /// earlier ones (blocks of trials, history effects); `None` (the default): every trial is
+    /// independent. See [`generate_batch`] for how sequences map onto batch rows.
+    fn sequence_length(&self) -> Option<usize> {
+        None
+    }
+    /// Trials `from..to` of one sequence, in order; the trial at position k draws from
+    /// `rng_at(k)`. Positions before `from` are drawn too (the later ones may depend on them)
+    /// but not returned. A failure gives the position that failed. The default draws
+    /// independent trials with [`Task::trial`].
+    fn sequence_trials(
+        &self,
+        rng_at: &dyn Fn(usize) -> Rng,
+        from: usize,
+        to: usize,
+    ) -> Result<Vec<Trial>, (usize, TrialError)> {
+        (from..to)
+            .map(|k| self.trial(&mut rng_at(k)).map_err(|e| (k, e)))
+            .collect()
+    }
+}
+
+/// The path element that marks a sequence's streams: the trial at position k of sequence s
+/// of stream `stream` draws from `Rng::derive(seed, &[stream, SEQUENCE_STREAM, s, k])`.
+pub const SEQUENCE_STREAM: u64 = 0x5345_5155_454E_4345;
+
+/// The most trials a sequence may have.
+pub const MAX_SEQUENCE_LENGTH: usize = 1000;
+
+/// Where batch row `i` of batch `batch` (of `n_trials` rows) lies in a task's sequences of
+/// `length` trials: (sequence, position). Rows are consecutive trials of one long run of
+/// sequences: global trial g = batch · n_trials + i is position g mod length of sequence
+/// g / length.
+pub fn sequence_place(batch: u64, n_trials: usize, i: usize, length: usize) -> (u64, usize) {
+    let g = batch
+        .saturating_mul(n_trials as u64)
+        .saturating_add(i as u64);
+    let length = length.max(1) as u64;
+    (g / length, (g % length) as usize)
+}
+
+/// Draws row `i` of batch `batch` (of `n_trials` rows) of stream `stream` alone, exactly as
+/// [`generate_batch`] draws it (for a sequence task, after the earlier trials of its
+/// sequence).
+pub fn draw_trial(
+    task: &dyn Task,
+    seed: u64,
+    stream: u64,
+    batch: u64,
+    n_trials: usize,
+    i: usize,
+) -> Result<Trial, TrialError> {
+    match task.sequence_length() {
+        None => task.trial(&mut Rng::derive(seed, &[stream, batch, i as u64])),
+        Some(length) => {
+            let (s, k) = sequence_place(batch, n_trials, i, length);
+            let rng_at = |p: usize| Rng::derive(seed, &[stream, SEQUENCE_STREAM, s, p as u64]);
+            let mut trials = task
+                .sequence_trials(&rng_at, k, k + 1)
+                .map_err(|(p, e)| earlier(p, k, e))?;
+            trials.pop().ok_or_else(|| {
+                TrialError::Description("the task's sequence returned no trial".into())
+            })
+        }
+    }
+}
+
+/// `e`, raised at position `failed`, as the error of the trial at position `wanted`.
+fn earlier(failed: usize, wanted: usize, e: TrialError) -> TrialError {
+    if failed < wanted {
+        TrialError::Earlier {
+            position: failed,
+            source: Box::new(e),
+        }
+    } else {
+        e
+    }
+}
+
+/// [`generate_batch`] for a task whose trials form sequences: each sequence is drawn in
+/// order on the calling thread (its trials depend on each other).
+fn generate_sequence_batch(
+    task: &dyn Task,
+    seed: u64,
+    stream: u64,
+    batch: u64,
+    n_trials: usize,
+    length: usize,
+) -> Result<Batch, TaskError> {
+    let shape = task.shape();
+    let mut out = Batch::empty(n_trials, shape.n_steps(), shape.n_in(), shape.n_out());
+    let mut i = 0;
+    while i < n_trials {
+        let (s, from) = sequence_place(batch, n_trials, i, length);
+        let to = length.min(from + (n_trials - i));
+        let rng_at = |p: usize| Rng::derive(seed, &[stream, SEQUENCE_STREAM, s, p as u64]);
+        let fail = |row: usize, source: TrialError| TaskError::Trial {
+            task: task.name().to_string(),
+            trial: row,
+            source,
+        };
+        let trials = task.sequence_trials(&rng_at, from, to).map_err(|(p, e)| {
+            let row = i + p.saturating_sub(from);
+            fail(row, earlier(p, from, e))
+        })?;
+        if trials.len() != to - from {
+            return Err(fail(
+                i,
+                TrialError::Description(format!(
+                    "the task's sequence gave {} trials for positions {from}..{to}",
+                    trials.len()
+                )),
+            ));
+        }
+        for (k, trial) in trials.into_iter().enumerate() {
+            out.set_trial(i + k, trial).map_err(|e| fail(i + k, e))?;
+        }
+        i += to - from;
+    }
+    Ok(out)
 }
 
 static DEFAULT_SCORER: Scorer = Scorer::ARGMAX;
@@ -222,6 +357,14 @@ static DEFAULT_SCORER: Scorer = Scorer::ARGMAX;
 /// many threads build them or on what was drawn before. The first trial is timed; when the
 /// whole batch would take more than [`PARALLEL_ABOVE_SECONDS`], the rest is built on
 /// [`generation_threads`] threads (for cheap trials, threads cost more than they save).
+///
+/// A task whose trials form sequences ([`Task::sequence_length`]) is drawn differently: the
+/// rows of a stream's batches are consecutive trials of one long run of sequences (see
+/// [`sequence_place`]); the trial at position k of sequence s draws from
+/// `Rng::derive(seed, &[stream, SEQUENCE_STREAM, s, k])` after the trials before it in its
+/// sequence (those of an earlier batch are drawn again, so any batch can be drawn alone:
+/// nothing is carried from batch to batch, and resuming needs no sequence state). Each row is
+/// still one trial, run from the network's initial state.
 pub fn generate_batch(
     task: &dyn Task,
     seed: u64,
@@ -251,6 +394,9 @@ pub fn generate_batch_with_threads(
     n_trials: usize,
     threads: usize,
 ) -> Result<Batch, TaskError> {
+    if let Some(length) = task.sequence_length() {
+        return generate_sequence_batch(task, seed, stream, batch, n_trials, length);
+    }
     let shape = task.shape();
     let draw = |i: usize| {
         let mut rng = Rng::derive(seed, &[stream, batch, i as u64]);

@@ -25,6 +25,7 @@ mod simulate;
 mod stdlib_tasks;
 mod sweep;
 mod tools;
+mod trial_structure;
 mod trust_run_dir;
 mod trust_sandbox;
 mod trust_validation;

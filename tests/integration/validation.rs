@@ -71,7 +71,7 @@ fn unknown_keys_and_channels_suggest_the_valid_ones() {
     );
     assert_eq!(
         e,
-        "task `keys`, trial 0: epoch 0: unknown key `inptu`; valid keys: name, duration, input, target, mask, input_noise; did you mean `input`?"
+        "task `keys`, trial 0: epoch 0: unknown key `inptu`; valid keys: name, duration, input, target, mask, input_noise, overlays; did you mean `input`?"
     );
     let e = error_of(
         "channels",
