@@ -49,7 +49,7 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::failed)?;
     let record = TrialRecord::new(&batch, eval.outputs, eval.states, eval.rates, task.shape())
-        .with_correct(eval.correct);
+        .with_verdicts(eval.correct, &eval.credit);
     let out = args.out.clone().unwrap_or_else(|| trained.run.trials());
     record
         .write(&out)

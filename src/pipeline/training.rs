@@ -631,7 +631,7 @@ fn finish(
         result.rates.clone(),
         task.shape(),
     )
-    .with_correct(result.correct.clone());
+    .with_verdicts(result.correct.clone(), &result.credit);
     record
         .write(&run.trials())
         .map_err(|source| PipelineError::Write {
@@ -639,7 +639,7 @@ fn finish(
             source,
         })?;
     let by_condition = config.report.condition.as_ref().and_then(|name| {
-        let groups: Vec<ConditionAccuracy> = accuracy_by(&test.conditions, &result.correct, name)
+        let groups: Vec<ConditionAccuracy> = accuracy_by(&test.conditions, &result.credit, name)
             .into_iter()
             .map(|(v, trials, accuracy)| ConditionAccuracy {
                 value: ConditionLabel::from(&v),

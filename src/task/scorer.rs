@@ -1,10 +1,12 @@
 //! `Scorer`: how a task decides whether the network got a trial right. A task map's `score`
-//! field picks one (`#{ kind: "angle", … }`, usually from `psychrnn/scorers`); without one,
-//! PsychRNN's argmax accuracy is used.
+//! field picks one (`#{ kind: "angle", … }`, usually from `psychrnn/scorers`) or is a script
+//! closure (`score: |trial| …`, kind `script`); without one, PsychRNN's argmax accuracy is used.
 //!
 //! Every scorer reads the network's outputs together with the trial's targets, mask,
-//! conditions and epoch spans, and returns one verdict per trial plus summary metrics (d′ for
-//! go/no-go).
+//! conditions and epoch spans, and returns one credit per trial (1 right, 0 wrong, or partial
+//! credit from a closure) plus summary metrics (d′ for go/no-go). Under softmax cross-entropy
+//! the outputs are logits, and a channel "responds" when it is the largest
+//! ([`OutputReading::Logits`]), not when it exceeds a threshold.
 
 use std::f64::consts::PI;
 
@@ -117,6 +119,41 @@ pub enum Scorer {
         /// The scorers combined.
         of: Vec<Scorer>,
     },
+    /// NeuroGym's rule: the response is the first step of `epoch` (the first epoch of that
+    /// name) where the largest of the `choices` outputs exceeds the `fixation` output (and
+    /// `threshold`, when given); the trial is right when that choice is the answer. The answer
+    /// is the choice whose target has the largest mean over the epoch, or, with `target`, the
+    /// condition holding the answer's index in `choices`. No response is wrong.
+    FirstResponse {
+        /// The fixation output channel.
+        fixation: String,
+        /// The choice output channels.
+        choices: Vec<String>,
+        /// The epoch in which the response is looked for (NeuroGym's `decision`).
+        epoch: String,
+        /// Condition holding the index (0-based, into `choices`) of the right choice.
+        #[serde(default)]
+        target: Option<String>,
+        /// A choice must also exceed this level to count as a response (outputs read as
+        /// levels only; logits respond by being the largest).
+        #[serde(default)]
+        threshold: Option<f64>,
+    },
+    /// The task's own `score: |trial| …` closure; config.yaml records a closure as this kind
+    /// (the closure itself stays in the script).
+    Script {},
+}
+
+/// How scorers read the network's outputs; follows the loss the network is trained with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputReading {
+    /// Outputs are levels (mean squared error, binary cross-entropy): a channel responds when
+    /// it exceeds the scorer's threshold.
+    Levels,
+    /// Outputs are the logits of a softmax (softmax cross-entropy): a channel responds when it
+    /// is the largest output at that step (or of the mean over an epoch), and a ring of
+    /// channels is decoded from the softmax of its mean logits.
+    Logits,
 }
 
 /// How [`Scorer::Angle`] reads an angle from output channels.
@@ -221,6 +258,20 @@ pub enum TrialProblem {
         /// The trial's epochs, in order.
         epochs: Vec<String>,
     },
+    /// The task's `score` closure failed or returned something that is not a score; the
+    /// message names the script position and what was returned.
+    #[error("{0}")]
+    Closure(String),
+    /// The condition meant to hold a choice's index does not.
+    #[error("condition `{name}` is {value}, but it must be the index (0 to {}) of the right choice in `choices`", choices - 1)]
+    BadChoiceIndex {
+        /// The condition.
+        name: String,
+        /// Its value.
+        value: f64,
+        /// How many choices there are.
+        choices: usize,
+    },
     /// The epoch has no steps, so the trial cannot be judged.
     #[error("epoch `{epoch}` has no steps (it lasts less than half a step), so the scorer cannot judge the trial; make it longer")]
     EmptyEpoch {
@@ -232,19 +283,43 @@ pub enum TrialProblem {
 /// What scoring a batch found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scores {
-    /// One verdict per trial.
+    /// One verdict per trial: its credit is at least 0.5.
     pub correct: Vec<bool>,
+    /// One credit per trial in [0, 1]: 1 right, 0 wrong; a closure scorer may give partial
+    /// credit. Accuracy is their mean.
+    pub credit: Vec<f64>,
     /// Named summary values (`hit_rate`, `false_alarm_rate`, `d_prime` for go/no-go).
     pub metrics: Vec<(String, f64)>,
 }
 
 impl Scores {
-    /// The fraction of trials scored correct (0 for an empty batch).
+    /// Scores from one verdict per trial (credit 1 or 0).
+    pub fn from_verdicts(correct: Vec<bool>, metrics: Vec<(String, f64)>) -> Self {
+        let credit = correct.iter().map(|&c| if c { 1.0 } else { 0.0 }).collect();
+        Scores {
+            correct,
+            credit,
+            metrics,
+        }
+    }
+
+    /// Scores from one credit in [0, 1] per trial (verdict: credit ≥ 0.5).
+    pub fn from_credit(credit: Vec<f64>, metrics: Vec<(String, f64)>) -> Self {
+        let correct = credit.iter().map(|&c| c >= 0.5).collect();
+        Scores {
+            correct,
+            credit,
+            metrics,
+        }
+    }
+
+    /// The mean credit: the fraction of trials scored correct when every credit is 0 or 1
+    /// (0 for an empty batch).
     pub fn accuracy(&self) -> f64 {
-        if self.correct.is_empty() {
+        if self.credit.is_empty() {
             return 0.0;
         }
-        self.correct.iter().filter(|&&c| c).count() as f64 / self.correct.len() as f64
+        self.credit.iter().sum::<f64>() / self.credit.len() as f64
     }
 }
 
@@ -256,11 +331,42 @@ struct TrialView<'a> {
     targets: &'a [f32],
     mask: &'a [f32],
     batch: &'a Batch,
+    reading: OutputReading,
 }
 
 impl TrialView<'_> {
     fn output(&self, step: usize, channel: usize) -> f64 {
         self.outputs[step * self.n_out + channel] as f64
+    }
+
+    /// Whether `channel` is the largest output at `step` (ties go to the first channel).
+    fn is_largest(&self, step: usize, channel: usize) -> bool {
+        let all: Vec<usize> = (0..self.n_out).collect();
+        argmax_channel(self.outputs, None, self.n_out, step..step + 1, &all) == channel
+    }
+
+    /// Whether `channel` responds at `step`: above `threshold` (levels) or the largest
+    /// output (logits).
+    fn responds(&self, step: usize, channel: usize, threshold: f64) -> bool {
+        match self.reading {
+            OutputReading::Levels => self.output(step, channel) > threshold,
+            OutputReading::Logits => self.is_largest(step, channel),
+        }
+    }
+
+    /// Whether `channel` responds on average over `span` (which has steps): its mean above
+    /// `threshold` (levels), or the largest mean output (logits).
+    fn responds_on_average(&self, span: &EpochSpan, channel: usize, threshold: f64) -> bool {
+        match self.reading {
+            OutputReading::Levels => {
+                self.mean_over(span, &[channel]).expect("span has steps")[0] > threshold
+            }
+            OutputReading::Logits => {
+                let all: Vec<usize> = (0..self.n_out).collect();
+                argmax_channel(self.outputs, None, self.n_out, span.start..span.end, &all)
+                    == channel
+            }
+        }
     }
 
     /// `problem` as a problem of this trial.
@@ -462,6 +568,8 @@ impl Scorer {
             Scorer::GoNogo { .. } => "go_nogo",
             Scorer::Sign { .. } => "sign",
             Scorer::All { .. } => "all",
+            Scorer::FirstResponse { .. } => "first_response",
+            Scorer::Script { .. } => "script",
         }
     }
 
@@ -562,16 +670,43 @@ impl Scorer {
                     return Err(ScoreProblem::Setting("`of` lists no scorers".into()));
                 }
             }
+            Scorer::FirstResponse {
+                fixation,
+                choices,
+                threshold,
+                ..
+            } => {
+                channel_indices(None, std::slice::from_ref(fixation), outs)?;
+                channel_indices(None, choices, outs)?;
+                if choices.is_empty() {
+                    return Err(ScoreProblem::Setting("choices is empty".into()));
+                }
+                if choices.contains(fixation) {
+                    return Err(ScoreProblem::Setting(format!(
+                        "choices lists the fixation channel `{fixation}`; list only the choice outputs"
+                    )));
+                }
+                if let Some(t) = threshold {
+                    if !t.is_finite() {
+                        return Err(ScoreProblem::Setting(format!(
+                            "threshold must be a number, got {t}"
+                        )));
+                    }
+                }
+            }
+            Scorer::Script {} => {}
         }
         Ok(())
     }
 
-    /// Scores every trial of `batch` given the network's `outputs` ([B, T, N_out]).
+    /// Scores every trial of `batch` given the network's `outputs` ([B, T, N_out]), read as
+    /// `reading` says (see [`OutputReading`]).
     pub fn score(
         &self,
         outputs: &[f32],
         batch: &Batch,
         shape: &TaskShape,
+        reading: OutputReading,
     ) -> Result<Scores, ScoreError> {
         assert_eq!(outputs.len(), batch.targets.len());
         let prefix = |problem: ScoreProblem| ScoreError {
@@ -586,6 +721,7 @@ impl Scorer {
             targets: &batch.targets[i * per..(i + 1) * per],
             mask: &batch.mask[i * per..(i + 1) * per],
             batch,
+            reading,
         };
         let outs = &shape.outputs;
         let mut metrics = Vec::new();
@@ -625,20 +761,26 @@ impl Scorer {
                             Some(r) => v.condition(r)? != 0.0,
                             None => true,
                         };
-                        let Some(ring) = v.mean_over(span, &c) else {
+                        let Some(mut ring) = v.mean_over(span, &c) else {
                             return Ok(false);
                         };
                         let fixating = match f {
-                            Some(f) => {
-                                v.mean_over(span, &[f]).expect("span is not empty")[0] > *threshold
-                            }
+                            Some(f) => v.responds_on_average(span, f, *threshold),
                             None => false,
                         };
                         if !must_respond {
-                            return Ok(match f {
-                                Some(_) => fixating,
-                                None => ring.iter().all(|&o| o < *threshold),
+                            return Ok(match (f, reading) {
+                                (Some(_), _) => fixating,
+                                (None, OutputReading::Levels) => {
+                                    ring.iter().all(|&o| o < *threshold)
+                                }
+                                (None, OutputReading::Logits) => {
+                                    !c.iter().any(|&k| v.responds_on_average(span, k, *threshold))
+                                }
                             });
+                        }
+                        if reading == OutputReading::Logits && *decode == AngleDecode::Ring {
+                            ring = softmax(&ring);
                         }
                         let decoded = decode_angle(*decode, &ring);
                         let err = wrap_angle(decoded - v.condition(target)?).abs();
@@ -670,7 +812,7 @@ impl Scorer {
                         }
                         Ok(spans
                             .iter()
-                            .all(|s| (s.start..s.end).all(|t| v.output(t, c) > *threshold)))
+                            .all(|s| (s.start..s.end).all(|t| v.responds(t, c, *threshold))))
                     })
                     .collect::<Result<_, ScoreProblem>>()
                     .map_err(prefix)?
@@ -694,7 +836,7 @@ impl Scorer {
                         }
                         let want = v.condition(target)?;
                         Ok(
-                            match (start..batch.n_steps).find(|&t| v.output(t, c) > *threshold) {
+                            match (start..batch.n_steps).find(|&t| v.responds(t, c, *threshold)) {
                                 Some(t) => {
                                     let produced = (t - start) as f64 * shape.dt;
                                     (produced - want).abs() <= tolerance * want + tolerance_ms
@@ -722,7 +864,7 @@ impl Scorer {
                         let responded = v
                             .spans_with_steps(epoch)?
                             .iter()
-                            .any(|s| (s.start..s.end).any(|t| v.output(t, c) > *threshold));
+                            .any(|s| (s.start..s.end).any(|t| v.responds(t, c, *threshold)));
                         if is_go {
                             n_go += 1;
                             hits += responded as usize;
@@ -772,7 +914,7 @@ impl Scorer {
             Scorer::All { of } => {
                 let mut all = vec![true; batch.n_trials];
                 for s in of {
-                    let part = s.score(outputs, batch, shape)?;
+                    let part = s.score(outputs, batch, shape, reading)?;
                     for (a, p) in all.iter_mut().zip(&part.correct) {
                         *a &= p;
                     }
@@ -780,9 +922,82 @@ impl Scorer {
                 }
                 all
             }
+            Scorer::FirstResponse {
+                fixation,
+                choices,
+                epoch,
+                target,
+                threshold,
+            } => {
+                let f = channel_indices(Some("fixation"), std::slice::from_ref(fixation), outs)
+                    .map_err(prefix)?[0];
+                let c = channel_indices(Some("choices"), choices, outs).map_err(prefix)?;
+                (0..batch.n_trials)
+                    .map(|i| {
+                        let v = view(i);
+                        let span = v.spans_with_steps(epoch)?[0];
+                        let answer = match target {
+                            Some(name) => {
+                                let k = v.condition(name)?;
+                                if !(k >= 0.0 && k.fract() == 0.0 && (k as usize) < c.len()) {
+                                    return Err(v.problem(TrialProblem::BadChoiceIndex {
+                                        name: name.clone(),
+                                        value: k,
+                                        choices: c.len(),
+                                    }));
+                                }
+                                k as usize
+                            }
+                            None => argmax_channel(
+                                v.targets,
+                                None,
+                                v.n_out,
+                                span.start..span.end,
+                                &c,
+                            ),
+                        };
+                        Ok(first_response(&v, span, f, &c, *threshold) == Some(answer))
+                    })
+                    .collect::<Result<_, ScoreProblem>>()
+                    .map_err(prefix)?
+            }
+            Scorer::Script {} => {
+                return Err(prefix(ScoreProblem::Setting(
+                    "kind `script` is scored by the task's `score: |trial| …` closure, and this task has none; write the closure in the task map".into(),
+                )))
+            }
         };
-        Ok(Scores { correct, metrics })
+        Ok(Scores::from_verdicts(correct, metrics))
     }
+}
+
+/// NeuroGym's response rule: the position in `choices` of the first choice, in the steps of
+/// `span`, whose output is the largest of the choices and exceeds the fixation output `f` (and
+/// `threshold`, if given, when outputs are levels); `None` when the network never responds.
+fn first_response(
+    v: &TrialView,
+    span: &EpochSpan,
+    f: usize,
+    choices: &[usize],
+    threshold: Option<f64>,
+) -> Option<usize> {
+    (span.start..span.end).find_map(|t| {
+        let k = argmax_channel(v.outputs, None, v.n_out, t..t + 1, choices);
+        let o = v.output(t, choices[k]);
+        let above = match (v.reading, threshold) {
+            (OutputReading::Levels, Some(level)) => o > level,
+            _ => true,
+        };
+        (o > v.output(t, f) && above).then_some(k)
+    })
+}
+
+/// The softmax of `x`.
+fn softmax(x: &[f64]) -> Vec<f64> {
+    let max = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
 }
 
 /// The angle [`Scorer::Angle`] reads from mean outputs.
@@ -910,7 +1125,8 @@ mod tests {
 
     fn score(s: &Scorer, outputs: &[f32], b: &Batch, sh: &TaskShape) -> Scores {
         s.validate(sh).expect("valid scorer");
-        s.score(outputs, b, sh).expect("scoring succeeds")
+        s.score(outputs, b, sh, OutputReading::Levels)
+            .expect("scoring succeeds")
     }
 
     fn metric(scores: &Scores, name: &str) -> f64 {
@@ -1090,7 +1306,7 @@ mod tests {
             },
         ];
         for s in scorers {
-            let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+            let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
             assert!(
                 err.contains("trial 0: epoch `response` has no steps"),
                 "{}: {err}",
@@ -1111,7 +1327,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(err.contains("epoch `response` has no steps"), "{err}");
     }
 
@@ -1359,7 +1575,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(err.starts_with("score (angle): "), "{err}");
         assert!(err.contains("trial 1"), "{err}");
         assert!(err.contains("no condition `direction`"), "{err}");
@@ -1375,7 +1591,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(
             err.contains("no condition `thetaa`") && err.contains("did you mean `theta`?"),
             "{err}"
@@ -1391,7 +1607,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(
             err.contains("`label`") && err.contains("\"left\"") && err.contains("number"),
             "{err}"
@@ -1415,7 +1631,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(err.contains("trial 0"), "{err}");
         assert!(err.contains("no epoch `respons`"), "{err}");
         assert!(err.contains("fixation, stimulus, response"), "{err}");
@@ -1431,7 +1647,7 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(
             err.contains("`response`") && err.contains("no epochs"),
             "{err}"
@@ -1472,7 +1688,7 @@ mod tests {
         );
         // A trial with none of the listed epochs is an error naming one of them.
         b.epochs[2] = vec![span("go", 0, 10)];
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(err.starts_with("score (fixation): trial 2"), "{err}");
         assert!(err.contains("`fixation`") && err.contains("go"), "{err}");
     }
@@ -1663,7 +1879,7 @@ mod tests {
             channels: None,
             epoch: Some("go".into()),
         };
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(
             err.contains("no epoch `go`") && err.contains("fixation, response, delay, response"),
             "{err}"
@@ -1857,7 +2073,7 @@ mod tests {
                 },
             ],
         };
-        let err = broken.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = broken.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
         assert!(
             err.starts_with("score (fixation)") && err.contains("`hold`"),
             "{err}"
@@ -1887,7 +2103,7 @@ mod tests {
         // score() checks the names too.
         let (b, o) = blank(&sh, 1);
         assert!(s
-            .score(&o, &b, &sh)
+            .score(&o, &b, &sh, OutputReading::Levels)
             .unwrap_err()
             .to_string()
             .contains("did you mean `right`?"));

@@ -160,6 +160,8 @@ pub struct Evaluation {
     pub metrics: Vec<(String, f64)>,
     /// The scorer's verdict on each trial.
     pub correct: Vec<bool>,
+    /// The scorer's credit for each trial in [0, 1] (`accuracy` is their mean).
+    pub credit: Vec<f64>,
     /// Outputs [B, T, N_out].
     pub outputs: Vec<f32>,
     /// States [B, T, N_rec].
@@ -211,8 +213,7 @@ pub fn evaluate(
         .to_scalar::<f64>()?;
     let outputs = batch_major(&sim.outputs)?;
     let scores = task
-        .scorer()
-        .score(&outputs, batch, task.shape())
+        .score(&outputs, batch, kind.output_reading())
         .map_err(|source| TrainError::Scoring {
             task: task.name().to_string(),
             source,
@@ -222,6 +223,7 @@ pub fn evaluate(
         accuracy: scores.accuracy(),
         metrics: scores.metrics,
         correct: scores.correct,
+        credit: scores.credit,
         outputs,
         states: batch_major(&sim.states)?,
         rates: batch_major(&model.rates(&sim.states)?)?,
