@@ -16,8 +16,9 @@ use super::ScriptError;
 use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
-    fill_epochs, ConditionValue, Conditions, Distribution, Epoch, EpochValues, Task, TaskConfig,
-    TaskError, TaskShape, Trial, TrialError,
+    fill_epochs, Batch, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
+    OutputReading, ScoreError, ScoreProblem, Scorer, Scores, Task, TaskConfig, TaskError,
+    TaskShape, Trial, TrialError, TrialProblem,
 };
 
 /// Keys an epoch map may have.
@@ -71,6 +72,8 @@ pub struct ScriptTask {
     settings: Dynamic,
     /// Whether `params` takes the settings (`|rng, settings|`).
     params_takes_settings: bool,
+    /// The `score: |trial| …` closure, used when the config's scorer is kind `script`.
+    score: Option<FnPtr>,
 }
 
 /// `f` with its own copy of every value it captured, holding no shared cells.
@@ -171,7 +174,60 @@ impl ScriptTask {
             form,
             file,
             source,
+            score: None,
         })
+    }
+
+    /// The same task scoring with `f`, its `score: |trial| …` closure (see
+    /// [`super::score_closure`]); the closure is used while the config's scorer is kind
+    /// `script` (a `--set task.score.kind=…` replaces it).
+    pub fn with_score_closure(mut self, f: &FnPtr) -> Self {
+        self.score = Some(private_closure(f));
+        self
+    }
+
+    /// Scores every trial of `batch` with the closure `f`: one call per trial, each in a
+    /// fresh sandbox budget.
+    fn score_with_closure(
+        &self,
+        f: &FnPtr,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+    ) -> Result<Scores, ScoreError> {
+        let fail = |trial: usize, message: String| ScoreError {
+            scorer: "script",
+            problem: ScoreProblem::Trial {
+                trial,
+                problem: TrialProblem::Closure(message),
+            },
+        };
+        let credit = (0..batch.n_trials)
+            .map(|i| {
+                let arg = super::score_closure::trial_map(outputs, batch, &self.shape, i, reading);
+                let value = self
+                    .call(f, (Dynamic::from_map(arg),), "in task.score")
+                    .map_err(|e| fail(i, e.to_string()))?;
+                super::score_closure::credit(&value).map_err(|returned| {
+                    let at = closure_position(&self.source, "score");
+                    let message = format!("task.score returned {returned}; return true (right), false (wrong) or a credit between 0 and 1");
+                    let located = match (at.line(), at.position()) {
+                        (Some(line), Some(col)) => ScriptError::Located {
+                            file: self.file.clone(),
+                            line,
+                            col,
+                            message,
+                        },
+                        _ => ScriptError::Script {
+                            file: self.file.clone(),
+                            message,
+                        },
+                    };
+                    fail(i, located.to_string())
+                })
+            })
+            .collect::<Result<Vec<f64>, ScoreError>>()?;
+        Ok(Scores::from_credit(credit, Vec::new()))
     }
 
     /// The task's data section.
@@ -540,6 +596,18 @@ impl Task for ScriptTask {
 
     fn scorer(&self) -> &crate::task::Scorer {
         &self.config.score
+    }
+
+    fn score(
+        &self,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+    ) -> Result<Scores, ScoreError> {
+        match (&self.config.score, &self.score) {
+            (Scorer::Script {}, Some(f)) => self.score_with_closure(f, outputs, batch, reading),
+            (scorer, _) => scorer.score(outputs, batch, &self.shape, reading),
+        }
     }
 
     fn trial(&self, rng: &mut Rng) -> Result<Trial, TrialError> {
