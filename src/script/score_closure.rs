@@ -16,9 +16,83 @@
 //! ```
 //!
 //! and returns `true`/`false` (right or wrong) or a credit in [0, 1]; anything else is an error
-//! naming the script position, the trial and the value.
+//! naming the script position, the trial and the value. Two native helpers, `mean_over` and
+//! `first_above`, read a channel over an epoch span without a script loop (5–6 times faster).
 
-use rhai::{Array, Dynamic, Map, INT};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map, INT};
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// The steps `span` (a map `#{ start, end }`, as in `trial.epochs`) covers in an array of
+/// `len` values; an error when it is not such a map or does not fit.
+fn span_range(span: &Map, len: usize, what: &str) -> Fallible<std::ops::Range<usize>> {
+    let bound = |key: &str| -> Fallible<INT> {
+        span.get(key)
+            .and_then(|v| v.as_int().ok())
+            .ok_or_else(|| format!("{what}: the span must be a map #{{ start, end }} of step numbers (as in trial.epochs), but its `{key}` is missing or not an integer").into())
+    };
+    let (start, end) = (bound("start")?, bound("end")?);
+    if start < 0 || end < start || end as usize > len {
+        return Err(format!(
+            "{what}: span {start}..{end} does not fit an array of {len} steps"
+        )
+        .into());
+    }
+    Ok(start as usize..end as usize)
+}
+
+/// The number in `values[t]`; an error naming the step when it is not one.
+fn value_at(values: &Array, t: usize, what: &str) -> Fallible<f64> {
+    let v = &values[t];
+    v.as_float()
+        .or_else(|_| v.as_int().map(|i| i as f64))
+        .map_err(|_| format!("{what}: step {t} holds a {}, not a number", v.type_name()).into())
+}
+
+/// Registers `mean_over(values, span)` and `first_above(values, span, level)`, the native
+/// readers of a channel's values over an epoch span for `score` closures.
+pub(crate) fn register(engine: &mut Engine) {
+    FuncRegistration::new("mean_over")
+        .with_comments([
+            "/// The mean of `values` (one number per step, e.g. `trial.output.left`) over the steps of",
+            "/// `span` (`#{ start, end }`, end excluded, e.g. `trial.epochs.response`); an empty span is an error.",
+            "/// Example: `mean_over([0.0, 1.0, 2.0, 4.0], #{ start: 1, end: 3 })` → `1.5`",
+        ])
+        .with_params_info(["values: Array", "span: Map"])
+        .register_into_engine(engine, |values: Array, span: Map| -> Fallible<f64> {
+            let what = "mean_over(values, span)";
+            let steps = span_range(&span, values.len(), what)?;
+            if steps.is_empty() {
+                return Err(format!("{what}: the span has no steps").into());
+            }
+            let n = steps.len() as f64;
+            let mut sum = 0.0;
+            for t in steps {
+                sum += value_at(&values, t, what)?;
+            }
+            Ok(sum / n)
+        });
+    FuncRegistration::new("first_above")
+        .with_comments([
+            "/// The first step of `span` (`#{ start, end }`) at which `values` exceeds `level`, or -1 when it",
+            "/// never does (e.g. the response time: `first_above(trial.output.go, trial.epochs.response, 0.5)`).",
+            "/// Example: `first_above([0.1, 0.7, 0.2, 0.9], #{ start: 2, end: 4 }, 0.5)` → `3`",
+        ])
+        .with_params_info(["values: Array", "span: Map", "level"])
+        .register_into_engine(
+            engine,
+            |values: Array, span: Map, level: Dynamic| -> Fallible<INT> {
+                let what = "first_above(values, span, level)";
+                let level = super::task_api::number(&level, "first_above: level")?;
+                for t in span_range(&span, values.len(), what)? {
+                    if value_at(&values, t, what)? > level {
+                        return Ok(t as INT);
+                    }
+                }
+                Ok(-1)
+            },
+        );
+}
 
 use crate::task::{Batch, ConditionValue, EpochSpan, OutputReading, TaskShape};
 

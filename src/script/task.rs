@@ -16,7 +16,7 @@ use super::ScriptError;
 use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
-    fill_epochs, Batch, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
+    fill_epochs, generation_threads, Batch, PARALLEL_ABOVE_SECONDS, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
     OutputReading, ScoreError, ScoreProblem, Scorer, Scores, Task, TaskConfig, TaskError,
     TaskShape, Trial, TrialError, TrialProblem,
 };
@@ -187,7 +187,10 @@ impl ScriptTask {
     }
 
     /// Scores every trial of `batch` with the closure `f`: one call per trial, each in a
-    /// fresh sandbox budget.
+    /// fresh sandbox budget. The first trial is timed; when the whole batch would take more
+    /// than [`PARALLEL_ABOVE_SECONDS`], the rest is scored on [`generation_threads`] threads
+    /// (the closure holds private copies of what it captured, so calls share nothing). On
+    /// failure the error of the lowest failing trial is returned.
     fn score_with_closure(
         &self,
         f: &FnPtr,
@@ -195,39 +198,82 @@ impl ScriptTask {
         batch: &Batch,
         reading: OutputReading,
     ) -> Result<Scores, ScoreError> {
-        let fail = |trial: usize, message: String| ScoreError {
+        let one = |i: usize| self.score_trial(f, outputs, batch, reading, i);
+        let n = batch.n_trials;
+        if n == 0 {
+            return Ok(Scores::from_credit(Vec::new(), Vec::new()));
+        }
+        let start = std::time::Instant::now();
+        let mut credit = vec![one(0)?];
+        let estimate = start.elapsed().as_secs_f64() * n as f64;
+        let threads = if estimate > PARALLEL_ABOVE_SECONDS {
+            generation_threads().clamp(1, n - 1)
+        } else {
+            1
+        };
+        if threads <= 1 {
+            for i in 1..n {
+                credit.push(one(i)?);
+            }
+        } else {
+            let chunk = (n - 1).div_ceil(threads);
+            let parts: Vec<Result<Vec<f64>, ScoreError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|k| {
+                        let range = (1 + k * chunk).min(n)..(1 + (k + 1) * chunk).min(n);
+                        let one = &one;
+                        scope.spawn(move || range.map(one).collect())
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("scoring thread panicked"))
+                    .collect()
+            });
+            for part in parts {
+                credit.extend(part?);
+            }
+        }
+        Ok(Scores::from_credit(credit, Vec::new()))
+    }
+
+    /// The credit `f` gives trial `i` of `batch`.
+    fn score_trial(
+        &self,
+        f: &FnPtr,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+        i: usize,
+    ) -> Result<f64, ScoreError> {
+        let fail = |message: String| ScoreError {
             scorer: "script",
             problem: ScoreProblem::Trial {
-                trial,
+                trial: i,
                 problem: TrialProblem::Closure(message),
             },
         };
-        let credit = (0..batch.n_trials)
-            .map(|i| {
-                let arg = super::score_closure::trial_map(outputs, batch, &self.shape, i, reading);
-                let value = self
-                    .call(f, (Dynamic::from_map(arg),), "in task.score")
-                    .map_err(|e| fail(i, e.to_string()))?;
-                super::score_closure::credit(&value).map_err(|returned| {
-                    let at = closure_position(&self.source, "score");
-                    let message = format!("task.score returned {returned}; return true (right), false (wrong) or a credit between 0 and 1");
-                    let located = match (at.line(), at.position()) {
-                        (Some(line), Some(col)) => ScriptError::Located {
-                            file: self.file.clone(),
-                            line,
-                            col,
-                            message,
-                        },
-                        _ => ScriptError::Script {
-                            file: self.file.clone(),
-                            message,
-                        },
-                    };
-                    fail(i, located.to_string())
-                })
-            })
-            .collect::<Result<Vec<f64>, ScoreError>>()?;
-        Ok(Scores::from_credit(credit, Vec::new()))
+        let arg = super::score_closure::trial_map(outputs, batch, &self.shape, i, reading);
+        let value = self
+            .call(f, (Dynamic::from_map(arg),), "in task.score")
+            .map_err(|e| fail(e.to_string()))?;
+        super::score_closure::credit(&value).map_err(|returned| {
+            let at = closure_position(&self.source, "score");
+            let message = format!("task.score returned {returned}; return true (right), false (wrong) or a credit between 0 and 1");
+            let located = match (at.line(), at.position()) {
+                (Some(line), Some(col)) => ScriptError::Located {
+                    file: self.file.clone(),
+                    line,
+                    col,
+                    message,
+                },
+                _ => ScriptError::Script {
+                    file: self.file.clone(),
+                    message,
+                },
+            };
+            fail(located.to_string())
+        })
     }
 
     /// The task's data section.
