@@ -71,7 +71,8 @@ pub struct HistoryRow {
     pub loss: f64,
     /// Loss on the evaluation batch.
     pub eval_loss: f64,
-    /// Accuracy on the evaluation batch (PsychRNN's argmax accuracy).
+    /// Accuracy on the evaluation batch (the task scorer's mean credit; PsychRNN's argmax
+    /// accuracy by default).
     pub accuracy: f64,
     /// Curriculum stage (its name).
     pub stage: String,
@@ -87,6 +88,8 @@ pub enum StopReason {
     Iterations,
     /// An evaluation reached `train.stop_at_accuracy`.
     AccuracyReached,
+    /// The accuracy stopped rising (`train.stop_on_plateau`).
+    Plateau,
     /// The last curriculum stage advanced, or a rule said stop.
     Curriculum,
     /// `train.max_seconds` passed.
@@ -429,6 +432,20 @@ pub fn train_session(
             if stop_reason.is_none() && config.stop_at_accuracy.is_some_and(|a| eval.accuracy >= a)
             {
                 stop_reason = Some(StopReason::AccuracyReached);
+            }
+            if stop_reason.is_none() {
+                if let Some(plateau) = &config.stop_on_plateau {
+                    let (_, began) = state.curriculum.stage_starts.last().expect("a stage began");
+                    let stage: Vec<HistoryRow> = state
+                        .history
+                        .iter()
+                        .filter(|r| r.iteration >= *began)
+                        .cloned()
+                        .collect();
+                    if plateau.reached(&stage) {
+                        stop_reason = Some(StopReason::Plateau);
+                    }
+                }
             }
         }
         if stop_reason.is_some() {
