@@ -2080,6 +2080,202 @@ mod tests {
         );
     }
 
+    // ---------- first response ----------
+
+    fn first_response_scorer(target: Option<&str>, threshold: Option<f64>) -> Scorer {
+        Scorer::FirstResponse {
+            fixation: "fix".into(),
+            choices: names(&["left", "right"]),
+            epoch: "decision".into(),
+            target: target.map(str::to_string),
+            threshold,
+        }
+    }
+
+    #[test]
+    fn first_response_is_the_first_choice_above_fixation_in_the_epoch() {
+        // 8 steps: fixation 0..4, decision 4..8; outputs (fix, left, right); the answer
+        // (largest target in the decision epoch) is `right` in every trial.
+        let sh = shape(&["fix", "left", "right"], 8);
+        let (mut b, mut o) = blank(&sh, 6);
+        for i in 0..6 {
+            b.epochs[i] = vec![span("fixation", 0, 4), span("decision", 4, 8)];
+            fill_targets(&mut b, i, 4..8, 2, 1.0);
+            fill(&mut o, &b, i, 0..8, 0, 0.8); // fixation output 0.8 throughout
+            b.conditions[i] = conds(&[("answer", 1.0)]);
+        }
+        // Trial 0: right rises above fixation at step 5 → responds right → correct.
+        fill(&mut o, &b, 0, 5..8, 2, 0.9);
+        // Trial 1: left first (step 4), right later (step 6) → responds left → wrong.
+        o[at(&b, 1, 4, 1)] = 0.85;
+        fill(&mut o, &b, 1, 6..8, 2, 0.95);
+        // Trial 2: a choice above fixation before the decision epoch does not count; inside
+        // it, right at step 7 → correct.
+        o[at(&b, 2, 2, 1)] = 0.99;
+        o[at(&b, 2, 7, 2)] = 0.81;
+        // Trial 3: never above fixation (equal is not above) → no response → wrong.
+        fill(&mut o, &b, 3, 4..8, 2, 0.8);
+        // Trial 4: both above fixation at step 6, right the larger → correct.
+        o[at(&b, 4, 6, 1)] = 0.9;
+        o[at(&b, 4, 6, 2)] = 0.95;
+        // Trial 5: fixation drops to 0 at step 5, where left 0.1 > right 0.05 → left → wrong.
+        o[at(&b, 5, 5, 0)] = 0.0;
+        o[at(&b, 5, 5, 1)] = 0.1;
+        o[at(&b, 5, 5, 2)] = 0.05;
+        let s = first_response_scorer(None, None);
+        assert_eq!(
+            score(&s, &o, &b, &sh).correct,
+            [true, false, true, false, true, false]
+        );
+        // The answer from a condition gives the same verdicts here.
+        let by_condition = first_response_scorer(Some("answer"), None);
+        assert_eq!(
+            score(&by_condition, &o, &b, &sh).correct,
+            [true, false, true, false, true, false]
+        );
+        // A threshold of 0.92: trial 0's 0.9 and trial 2's 0.81 no longer respond; trial 1's
+        // left 0.85 neither, so its right 0.95 at step 6 is the response (now right); trial
+        // 4's 0.95 still responds; trial 5's left 0.1 does not, so it has no response.
+        let high = first_response_scorer(None, Some(0.92));
+        assert_eq!(
+            score(&high, &o, &b, &sh).correct,
+            [false, true, false, false, true, false]
+        );
+        // As logits the threshold is ignored (a channel responds by being the largest).
+        assert_eq!(
+            high.score(&o, &b, &sh, OutputReading::Logits)
+                .unwrap()
+                .correct,
+            [true, false, true, false, true, false]
+        );
+        // A condition that is no index of a choice is an error naming it.
+        b.conditions[3] = conds(&[("answer", 2.0)]);
+        let err = by_condition
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "score (first_response): trial 3: condition `answer` is 2, but it must be the index (0 to 1) of the right choice in `choices`"
+        );
+        // Validation: choices must not hold the fixation channel.
+        let bad = Scorer::FirstResponse {
+            fixation: "fix".into(),
+            choices: names(&["fix", "left"]),
+            epoch: "decision".into(),
+            target: None,
+            threshold: None,
+        };
+        assert!(bad
+            .validate(&sh)
+            .unwrap_err()
+            .to_string()
+            .contains("choices lists the fixation channel `fix`"));
+    }
+
+    // ---------- softmax logits ----------
+
+    #[test]
+    fn logits_below_one_half_with_the_right_argmax_score_correct() {
+        // A softmax network's logits: every output below 0.5 (even negative), the right
+        // channel the largest. Read as levels (MSE), nothing crosses 0.5; read as logits,
+        // the largest channel responds.
+        let sh = shape(&["fix", "go_out"], 10);
+        let (mut b, mut o) = blank(&sh, 2);
+        for i in 0..2 {
+            b.epochs[i] = vec![span("fixation", 0, 5), span("response", 5, 10)];
+            b.conditions[i] = conds(&[("go", 1.0), ("t", 50.0)]);
+            fill_targets(&mut b, i, 0..5, 0, 1.0);
+            fill_targets(&mut b, i, 5..10, 1, 1.0);
+            b.mask.iter_mut().for_each(|m| *m = 1.0);
+        }
+        // Trial 0 right: fixation largest while fixating, go_out largest in the response.
+        fill(&mut o, &b, 0, 0..5, 0, 0.3);
+        fill(&mut o, &b, 0, 0..5, 1, -1.0);
+        fill(&mut o, &b, 0, 5..10, 0, -2.0);
+        fill(&mut o, &b, 0, 5..10, 1, 0.1);
+        // Trial 1 wrong: go_out never the largest.
+        fill(&mut o, &b, 1, 0..10, 0, 0.2);
+        fill(&mut o, &b, 1, 0..10, 1, 0.1);
+        assert!(o.iter().all(|&x| x < 0.5));
+        let fixation = Scorer::Fixation {
+            channel: "fix".into(),
+            epochs: names(&["fixation"]),
+            threshold: 0.5,
+        };
+        let go = Scorer::GoNogo {
+            channel: "go_out".into(),
+            epoch: "response".into(),
+            go: "go".into(),
+            threshold: 0.5,
+        };
+        let both = Scorer::All {
+            of: vec![fixation.clone(), go.clone()],
+        };
+        let read = |s: &Scorer, r: OutputReading| s.score(&o, &b, &sh, r).unwrap().correct;
+        assert_eq!(read(&fixation, OutputReading::Levels), [false, false]);
+        assert_eq!(read(&fixation, OutputReading::Logits), [true, true]);
+        assert_eq!(read(&go, OutputReading::Levels), [false, false]);
+        assert_eq!(read(&go, OutputReading::Logits), [true, false]);
+        assert_eq!(read(&both, OutputReading::Logits), [true, false]);
+        // Interval: go_out first the largest at step 5, 50 ms after `fixation` starts at 0
+        // (target 50 ms); never as levels.
+        let interval = Scorer::Interval {
+            channel: "go_out".into(),
+            from: "fixation".into(),
+            target: "t".into(),
+            threshold: 0.5,
+            tolerance: 0.0,
+            tolerance_ms: 0.0,
+        };
+        assert_eq!(read(&interval, OutputReading::Logits), [true, false]);
+        assert_eq!(read(&interval, OutputReading::Levels), [false, false]);
+        // Argmax already compares the largest channel: the same either way.
+        assert_eq!(
+            read(&Scorer::ARGMAX, OutputReading::Levels),
+            read(&Scorer::ARGMAX, OutputReading::Logits)
+        );
+    }
+
+    #[test]
+    fn a_ring_of_logits_is_decoded_from_its_softmax() {
+        // Ring of 4 channels at 0, π/2, π, 3π/2 with mean logits (0, 0, −3, 0.5): the raw
+        // population vector is atan2(0 − 0.5, 0 + 3) ≈ −0.165, the softmax weights p give
+        // atan2(p1 − p3, p0 − p2), a larger error.
+        let sh = shape(&["r0", "r1", "r2", "r3"], 2);
+        let (mut b, mut o) = blank(&sh, 1);
+        b.epochs[0] = vec![span("response", 0, 2)];
+        b.conditions[0] = conds(&[("theta", 0.0)]);
+        let logits = [0.0f32, 0.0, -3.0, 0.5];
+        for (c, &l) in logits.iter().enumerate() {
+            fill(&mut o, &b, 0, 0..2, c, l);
+        }
+        let e: Vec<f64> = logits.iter().map(|&l| f64::from(l).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        let p: Vec<f64> = e.iter().map(|x| x / sum).collect();
+        let softmax_angle = (p[1] - p[3]).atan2(p[0] - p[2]);
+        let raw_angle = (0.0f64 - 0.5).atan2(0.0 + 3.0);
+        assert!((softmax_angle - raw_angle).abs() > 0.1);
+        // A tolerance between the two errors tells which one was decoded.
+        let tolerance = (softmax_angle.abs() + raw_angle.abs()) / 2.0;
+        let s = angle(
+            names(&["r0", "r1", "r2", "r3"]),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            tolerance,
+            None,
+            None,
+        );
+        let levels = s.score(&o, &b, &sh, OutputReading::Levels).unwrap();
+        let logits_read = s.score(&o, &b, &sh, OutputReading::Logits).unwrap();
+        assert_eq!(
+            (levels.correct[0], logits_read.correct[0]),
+            (raw_angle.abs() <= tolerance, softmax_angle.abs() <= tolerance)
+        );
+        assert_ne!(levels.correct, logits_read.correct);
+    }
+
     // ---------- validate and YAML ----------
 
     #[test]

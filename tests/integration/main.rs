@@ -20,6 +20,7 @@ mod rate_rnn_reference;
 mod readme;
 mod report;
 mod script_tasks;
+mod scoring;
 mod simulate;
 mod stdlib_tasks;
 mod sweep;
