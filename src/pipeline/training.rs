@@ -29,8 +29,8 @@ use crate::train::checkpoint::{
     has_checkpoint, read_checkpoint, read_checkpoint_iteration, write_checkpoint,
 };
 use crate::train::{
-    chance_accuracy, chance_warning, evaluate, new_optimizer, train_session, Curriculum, HistoryRow, Hooks, Optimizer, StopReason,
-    TrainError, TrainOutcome, TrainState,
+    chance_accuracy, chance_warning, evaluate, new_optimizer, train_session, Curriculum,
+    HistoryRow, Hooks, Optimizer, StopReason, TrainError, TrainOutcome, TrainState,
 };
 use crate::trials_file::TrialRecord;
 
@@ -625,13 +625,16 @@ fn finish(
     let test = generate_batch(task, config.seed, stream::TEST, 0, config.train.test_trials)?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
     let result = evaluate(model, task, &test, &mut noise, config.model.loss)?;
-    let chance = chance_accuracy(task, &test, config.model.loss.output_reading()).map_err(
-        |source| TrainError::Scoring {
-            task: task.name().to_string(),
-            source,
-        },
-    )?;
-    let warnings: Vec<String> = chance_warning(result.accuracy, chance).into_iter().collect();
+    let chance =
+        chance_accuracy(task, &test, config.model.loss.output_reading()).map_err(|source| {
+            TrainError::Scoring {
+                task: task.name().to_string(),
+                source,
+            }
+        })?;
+    let warnings: Vec<String> = chance_warning(result.accuracy, chance)
+        .into_iter()
+        .collect();
     model
         .write_npz(&run.weights())
         .map_err(|source| PipelineError::Write {

@@ -159,7 +159,9 @@ fn task_closures(task: &mut Map, label: &str, file: &str) -> Result<TaskClosures
             )))
         }
     };
-    let score = task.get("score").and_then(|v| v.clone().try_cast::<FnPtr>());
+    let score = task
+        .get("score")
+        .and_then(|v| v.clone().try_cast::<FnPtr>());
     if score.is_some() {
         let mut kind = Map::new();
         kind.insert("kind".into(), Dynamic::from("script"));

@@ -33,10 +33,9 @@ fn span_range(span: &Map, len: usize, what: &str) -> Fallible<std::ops::Range<us
     };
     let (start, end) = (bound("start")?, bound("end")?);
     if start < 0 || end < start || end as usize > len {
-        return Err(format!(
-            "{what}: span {start}..{end} does not fit an array of {len} steps"
-        )
-        .into());
+        return Err(
+            format!("{what}: span {start}..{end} does not fit an array of {len} steps").into(),
+        );
     }
     Ok(start as usize..end as usize)
 }
@@ -203,7 +202,10 @@ mod tests {
             Err("the number NaN".into())
         );
         let text = credit(&Dynamic::from("yes")).unwrap_err();
-        assert!(text.contains("\"yes\"") && text.contains("string"), "{text}");
+        assert!(
+            text.contains("\"yes\"") && text.contains("string"),
+            "{text}"
+        );
         assert!(credit(&Dynamic::UNIT).unwrap_err().contains("()"));
     }
 
@@ -270,7 +272,10 @@ mod tests {
         // `epochs` holds the first epoch of each name, `epoch_list` all of them.
         let go = get(&get(&m, "epochs").cast::<Map>(), "go").cast::<Map>();
         assert_eq!(
-            (get(&go, "start").cast::<INT>(), get(&go, "end").cast::<INT>()),
+            (
+                get(&go, "start").cast::<INT>(),
+                get(&go, "end").cast::<INT>()
+            ),
             (0, 1)
         );
         let list = get(&m, "epoch_list").cast::<Array>();

@@ -16,9 +16,9 @@ use super::ScriptError;
 use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
-    fill_epochs, generation_threads, Batch, PARALLEL_ABOVE_SECONDS, ConditionValue, Conditions, Distribution, Epoch, EpochValues,
-    OutputReading, ScoreError, ScoreProblem, Scorer, Scores, Task, TaskConfig, TaskError,
-    TaskShape, Trial, TrialError, TrialProblem,
+    fill_epochs, generation_threads, Batch, ConditionValue, Conditions, Distribution, Epoch,
+    EpochValues, OutputReading, ScoreError, ScoreProblem, Scorer, Scores, Task, TaskConfig,
+    TaskError, TaskShape, Trial, TrialError, TrialProblem, PARALLEL_ABOVE_SECONDS,
 };
 
 /// Keys an epoch map may have.

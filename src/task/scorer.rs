@@ -1306,7 +1306,10 @@ mod tests {
             },
         ];
         for s in scorers {
-            let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+            let err = s
+                .score(&o, &b, &sh, OutputReading::Levels)
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("trial 0: epoch `response` has no steps"),
                 "{}: {err}",
@@ -1327,7 +1330,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("epoch `response` has no steps"), "{err}");
     }
 
@@ -1575,7 +1581,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("score (angle): "), "{err}");
         assert!(err.contains("trial 1"), "{err}");
         assert!(err.contains("no condition `direction`"), "{err}");
@@ -1591,7 +1600,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no condition `thetaa`") && err.contains("did you mean `theta`?"),
             "{err}"
@@ -1607,7 +1619,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`label`") && err.contains("\"left\"") && err.contains("number"),
             "{err}"
@@ -1631,7 +1646,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("trial 0"), "{err}");
         assert!(err.contains("no epoch `respons`"), "{err}");
         assert!(err.contains("fixation, stimulus, response"), "{err}");
@@ -1647,7 +1665,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`response`") && err.contains("no epochs"),
             "{err}"
@@ -1688,7 +1709,10 @@ mod tests {
         );
         // A trial with none of the listed epochs is an error naming one of them.
         b.epochs[2] = vec![span("go", 0, 10)];
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("score (fixation): trial 2"), "{err}");
         assert!(err.contains("`fixation`") && err.contains("go"), "{err}");
     }
@@ -1879,7 +1903,10 @@ mod tests {
             channels: None,
             epoch: Some("go".into()),
         };
-        let err = s.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no epoch `go`") && err.contains("fixation, response, delay, response"),
             "{err}"
@@ -2073,7 +2100,10 @@ mod tests {
                 },
             ],
         };
-        let err = broken.score(&o, &b, &sh, OutputReading::Levels).unwrap_err().to_string();
+        let err = broken
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("score (fixation)") && err.contains("`hold`"),
             "{err}"
@@ -2271,7 +2301,10 @@ mod tests {
         let logits_read = s.score(&o, &b, &sh, OutputReading::Logits).unwrap();
         assert_eq!(
             (levels.correct[0], logits_read.correct[0]),
-            (raw_angle.abs() <= tolerance, softmax_angle.abs() <= tolerance)
+            (
+                raw_angle.abs() <= tolerance,
+                softmax_angle.abs() <= tolerance
+            )
         );
         assert_ne!(levels.correct, logits_read.correct);
     }

@@ -93,20 +93,35 @@ mod tests {
         assert_eq!(Scorer::default(), *task.scorer());
         // Balanced: the mean target ties, argmax takes channel a, right on half the trials.
         let b = batch(&[0, 1, 0, 1]);
-        assert_eq!(chance_accuracy(&task, &b, OutputReading::Levels).unwrap(), 0.5);
+        assert_eq!(
+            chance_accuracy(&task, &b, OutputReading::Levels).unwrap(),
+            0.5
+        );
         // 3 of 4 answer b: the mean target says b, right on 3 of 4.
         let b = batch(&[1, 1, 0, 1]);
-        assert_eq!(chance_accuracy(&task, &b, OutputReading::Logits).unwrap(), 0.75);
+        assert_eq!(
+            chance_accuracy(&task, &b, OutputReading::Logits).unwrap(),
+            0.75
+        );
         // Always a: chance is 1.
         let b = batch(&[0, 0, 0]);
-        assert_eq!(chance_accuracy(&task, &b, OutputReading::Levels).unwrap(), 1.0);
+        assert_eq!(
+            chance_accuracy(&task, &b, OutputReading::Levels).unwrap(),
+            1.0
+        );
     }
 
     #[test]
     fn warns_within_the_margin_of_chance_only() {
         let w = chance_warning(0.52, 0.5).expect("at chance");
-        assert!(w.starts_with("test accuracy 0.520 is not above chance level"), "{w}");
-        assert!(w.contains("score 0.500") && w.contains("train.learning_rate"), "{w}");
+        assert!(
+            w.starts_with("test accuracy 0.520 is not above chance level"),
+            "{w}"
+        );
+        assert!(
+            w.contains("score 0.500") && w.contains("train.learning_rate"),
+            "{w}"
+        );
         assert!(chance_warning(0.549, 0.5).is_some());
         assert!(chance_warning(0.55, 0.5).is_none());
         assert!(chance_warning(0.9, 0.5).is_none());

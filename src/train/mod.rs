@@ -1,7 +1,7 @@
 //! Training: losses, optimizers, curricula, and the loop that runs them over prefetched batches.
 
-pub mod checkpoint;
 mod chance;
+pub mod checkpoint;
 mod config;
 pub mod curriculum;
 mod loss;
@@ -18,8 +18,8 @@ pub use curriculum::{
     StageConfig,
 };
 pub use loss::{loss, masked_binary_cross_entropy, masked_mse, masked_softmax_cross_entropy};
-pub use plateau::Plateau;
 pub use optimizer::{clip_by_norm, clip_global, Adam, Optimizer, Sgd};
+pub use plateau::Plateau;
 pub use trainer::{
     batch_tensors, evaluate, gradient_step, new_optimizer, train, train_session, Evaluation,
     HistoryRow, Hooks, StopReason, TrainError, TrainOutcome, TrainState,

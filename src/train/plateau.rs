@@ -35,10 +35,7 @@ impl Plateau {
         if !(0.0..1.0).contains(&self.min_gain) {
             return Err(ConfigError::new(
                 "train.stop_on_plateau.min_gain",
-                format!(
-                    "must be an accuracy gain in [0, 1), got {}",
-                    self.min_gain
-                ),
+                format!("must be an accuracy gain in [0, 1), got {}", self.min_gain),
             ));
         }
         Ok(())

@@ -128,7 +128,10 @@ fn a_stage_scored_always_wrong_never_advances() {
             "curriculum: [ #{{ name: \"first\", advance: 0.01, task: {stage_task} }}, #{{ name: \"second\" }} ],"
         )
     };
-    for (name, score, stages) in [("never", "score: |t| false", 1), ("always", "score: |t| true", 2)] {
+    for (name, score, stages) in [
+        ("never", "score: |t| false", 1),
+        ("always", "score: |t| true", 2),
+    ] {
         let text = script("", "", &stage(score));
         let o = run(&dir, name, &text, &["--quiet"]);
         assert!(o.status.success(), "{name}: {}", stderr(&o));
@@ -164,7 +167,11 @@ fn partial_credit_is_averaged_per_trial_and_per_condition() {
     assert!(zeros > 0 && zeros < side.len(), "{side:?}");
     let mean = want.iter().sum::<f64>() / want.len() as f64;
     let s = summary(&r);
-    assert!((s.final_accuracy - mean).abs() < 1e-12, "{}", s.final_accuracy);
+    assert!(
+        (s.final_accuracy - mean).abs() < 1e-12,
+        "{}",
+        s.final_accuracy
+    );
     assert!((trials.accuracy() - mean).abs() < 1e-12);
     // Verdicts: credit ≥ 0.5.
     assert_eq!(
@@ -172,11 +179,7 @@ fn partial_credit_is_averaged_per_trial_and_per_condition() {
         want.iter().map(|&c| c >= 0.5).collect::<Vec<_>>()
     );
     let by = s.accuracy_by.unwrap();
-    let groups: Vec<(f64, usize)> = by
-        .groups
-        .iter()
-        .map(|g| (g.accuracy, g.trials))
-        .collect();
+    let groups: Vec<(f64, usize)> = by.groups.iter().map(|g| (g.accuracy, g.trials)).collect();
     assert_eq!(groups, [(0.25, zeros), (1.0, side.len() - zeros)]);
 }
 
@@ -198,8 +201,8 @@ fn the_closure_gets_named_channels_steps_epochs_and_conditions() {
         "",
         "",
     );
-    let loaded = load_experiment_source("t.rhai", &text, Path::new("."), &LoadOptions::default())
-        .unwrap();
+    let loaded =
+        load_experiment_source("t.rhai", &text, Path::new("."), &LoadOptions::default()).unwrap();
     let task = loaded.task.as_ref();
     let b = generate_batch(task, 5, 0, 0, 40).unwrap();
     let outputs = vec![0.0f32; b.targets.len()];
@@ -211,9 +214,12 @@ fn the_closure_gets_named_channels_steps_epochs_and_conditions() {
     assert_eq!(scores.credit, want);
     // Under softmax cross-entropy the closure is told the outputs are logits.
     let text = script("score: |trial| trial.logits,", "", "");
-    let loaded = load_experiment_source("t.rhai", &text, Path::new("."), &LoadOptions::default())
+    let loaded =
+        load_experiment_source("t.rhai", &text, Path::new("."), &LoadOptions::default()).unwrap();
+    let s = loaded
+        .task
+        .score(&outputs, &b, OutputReading::Logits)
         .unwrap();
-    let s = loaded.task.score(&outputs, &b, OutputReading::Logits).unwrap();
     assert_eq!(s.accuracy(), 1.0);
 }
 
@@ -267,11 +273,15 @@ fn first_response_from_the_library_checks_its_channels() {
         "",
         "",
     );
-    let file = dir.write("f.rhai", &format!("import \"psychrnn/scorers\" as scorers;\n{text}"));
+    let file = dir.write(
+        "f.rhai",
+        &format!("import \"psychrnn/scorers\" as scorers;\n{text}"),
+    );
     let o = psychrnn_in(&dir, &["check", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("score (first_response): no output channel `fix`; outputs: left, right"),
+        stderr(&o)
+            .contains("score (first_response): no output channel `fix`; outputs: left, right"),
         "{}",
         stderr(&o)
     );
@@ -330,9 +340,9 @@ fn a_run_at_chance_level_says_so() {
     let trials = TrialRecord::read(&r.join("trials.npz")).unwrap();
     let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_out);
     let mut mean = vec![0.0f64; t * n];
-    for i in 0..b {
-        for k in 0..t * n {
-            mean[k] += f64::from(trials.targets[i * t * n + k]) / b as f64;
+    for trial in trials.targets.chunks(t * n) {
+        for (m, &x) in mean.iter_mut().zip(trial) {
+            *m += f64::from(x) / b as f64;
         }
     }
     // PsychRNN's argmax on mask-weighted sums; ties go to the first channel.
@@ -363,7 +373,11 @@ fn a_run_at_chance_level_says_so() {
     );
     assert_eq!(s.warnings.len(), 1);
     assert!(s.warnings[0].starts_with(&want), "{:?}", s.warnings);
-    assert!(stderr(&o).contains(&format!("warning: {want}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("warning: {want}")),
+        "{}",
+        stderr(&o)
+    );
     // A closure that says "always right" is far above chance: no warning.
     let o = run(
         &dir,
@@ -375,4 +389,39 @@ fn a_run_at_chance_level_says_so() {
     let s = summary(&dir.join("right"));
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     assert!(!stderr(&o).contains("warning:"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_readme_closure_scores_the_perceptual_discrimination_task() {
+    let readme = std::fs::read_to_string(crate::harness::repo().join("README.md")).unwrap();
+    let closure = readme
+        .split("```rhai\n")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.starts_with("score: |trial|"))
+        .expect("README shows a score closure");
+    let script = std::fs::read_to_string(
+        crate::harness::repo().join("scripts/perceptual_discrimination.rhai"),
+    )
+    .unwrap();
+    let text = script.replacen(
+        "    },\n    model: #{",
+        &format!("{closure}    }},\n    model: #{{"),
+        1,
+    );
+    assert_ne!(text, script);
+    let loaded =
+        load_experiment_source("pd.rhai", &text, Path::new("."), &LoadOptions::default()).unwrap();
+    let task = loaded.task.as_ref();
+    let b = generate_batch(task, 2, 0, 0, 64).unwrap();
+    // Outputs equal to the targets choose the direction: all right. Swapped channels: all
+    // wrong. Both agree with the built-in argmax.
+    let swapped: Vec<f32> = b.targets.chunks(2).flat_map(|c| [c[1], c[0]]).collect();
+    for (outputs, want) in [(&b.targets, 1.0), (&swapped, 0.0)] {
+        let closure = task.score(outputs, &b, OutputReading::Levels).unwrap();
+        assert_eq!(closure.accuracy(), want);
+        let argmax = psychrnn::task::Scorer::ARGMAX
+            .score(outputs, &b, task.shape(), OutputReading::Levels)
+            .unwrap();
+        assert_eq!(closure.correct, argmax.correct);
+    }
 }
