@@ -179,7 +179,7 @@ impl ScriptTask {
     }
 
     /// The same task scoring with `f`, its `score: |trial| …` closure (see
-    /// [`super::score_closure`]); the closure is used while the config's scorer is kind
+    /// README, "Scoring"); the closure is used while the config's scorer is kind
     /// `script` (a `--set task.score.kind=…` replaces it).
     pub fn with_score_closure(mut self, f: &FnPtr) -> Self {
         self.score = Some(private_closure(f));
