@@ -17,7 +17,9 @@
 //!   each trial's label ("" where it lacks one). A condition that is text on some trials and a
 //!   number on others is stored as text (numbers written out);
 //! - `trials.npz` only: `outputs` [B, T, N_out], `states` and `rates` [B, T, N_rec]
-//!   (float32), and `correct` \[B\] (bool): the task scorer's verdict on each trial.
+//!   (float32), and `correct` \[B\] (bool): the task scorer's verdict on each trial;
+//!   `credit` \[B\] (float64, in [0, 1]) when a closure scorer gave partial credit (the
+//!   accuracy is its mean; `correct` is credit ≥ 0.5).
 //!
 //! Files written before the channel names, epochs, labels and `format_version` were added
 //! (their text labels sit in `trials_labels.yaml` beside them) are still read.
@@ -30,7 +32,9 @@ use candle_core::{Device, Tensor};
 use crate::atomic_file::write_atomic_with;
 use crate::format_version::FORMAT_VERSION;
 use crate::npz_file::{npy_bytes, read_npz, Array, NpyValues, NpzError};
-use crate::task::{argmax_accuracy, Batch, ConditionValue, Conditions, EpochSpan, TaskShape};
+use crate::task::{
+    argmax_accuracy, Batch, ConditionValue, Conditions, EpochSpan, Scores, TaskShape,
+};
 
 /// Where each trial's epochs lie, one column per (epoch name, occurrence in a trial).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -351,6 +355,9 @@ pub struct TrialRecord {
     /// The task scorer's verdict on each trial, when known (files written before it, or
     /// records built without a scorer, have none).
     pub correct: Option<Vec<bool>>,
+    /// The scorer's credit on each trial, when some credit is partial (a closure scorer's);
+    /// the accuracy is its mean.
+    pub credit: Option<Vec<f64>>,
 }
 
 /// Takes entry `key` out of `entries`, if there.
@@ -414,6 +421,7 @@ impl TrialRecord {
             labels,
             epochs: Some(EpochTable::of(&batch.epochs)),
             correct: None,
+            credit: None,
         }
     }
 
@@ -423,9 +431,28 @@ impl TrialRecord {
         self
     }
 
-    /// The fraction of trials the task's scorer counted correct; without verdicts,
-    /// PsychRNN's argmax accuracy.
+    /// The record with the task scorer's verdict on each trial, and its credit when some
+    /// credit is partial (neither 0 nor 1: a closure scorer's).
+    pub fn with_scores(self, scores: &Scores) -> Self {
+        self.with_verdicts(scores.correct.clone(), &scores.credit)
+    }
+
+    /// [`Self::with_scores`] from the verdicts and credits themselves.
+    pub fn with_verdicts(mut self, correct: Vec<bool>, credit: &[f64]) -> Self {
+        self.correct = Some(correct);
+        self.credit = credit
+            .iter()
+            .any(|&c| c != 0.0 && c != 1.0)
+            .then(|| credit.to_vec());
+        self
+    }
+
+    /// The task scorer's mean credit (the fraction of trials counted correct unless credit
+    /// is partial); without verdicts, PsychRNN's argmax accuracy.
     pub fn accuracy(&self) -> f64 {
+        if let Some(c) = &self.credit {
+            return c.iter().sum::<f64>() / c.len().max(1) as f64;
+        }
         if let Some(c) = &self.correct {
             return c.iter().filter(|&&ok| ok).count() as f64 / c.len().max(1) as f64;
         }
@@ -462,6 +489,9 @@ impl TrialRecord {
         .add_to(&mut entries)?;
         if let Some(correct) = &self.correct {
             entries.bool("correct", correct)?;
+        }
+        if let Some(credit) = &self.credit {
+            entries.f64("credit", credit, &[credit.len()])?;
         }
         entries.write(path)
     }
@@ -538,6 +568,18 @@ impl TrialRecord {
             ),
             None => None,
         };
+        let credit = match take(&mut entries, "credit") {
+            Some(a) => {
+                let c = f64_of(&a, "credit")?;
+                if c.len() != n_trials || c.iter().any(|v| !(0.0..=1.0).contains(v)) {
+                    return Err(fail(format!(
+                        "`credit` must hold {n_trials} values in [0, 1], one per trial"
+                    )));
+                }
+                Some(c)
+            }
+            None => None,
+        };
         let epochs = match take(&mut entries, "epoch_names") {
             None => None,
             Some(names) => {
@@ -600,6 +642,7 @@ impl TrialRecord {
             labels,
             epochs,
             correct,
+            credit,
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::memory::{bytes_of, check_budget, MemoryError, MemoryItem};
 use crate::model::ModelKind;
 use crate::random::stream;
 use crate::script::LoadedExperiment;
-use crate::task::{Batch, ConditionValue, Task, TaskShape};
+use crate::task::{Batch, ConditionValue, OutputReading, Task, TaskShape};
 use crate::train::CurriculumState;
 
 /// Trials drawn from each curriculum stage (training batch 0's trials 0..SAMPLE_TRIALS), so
@@ -96,7 +96,12 @@ pub fn validate(loaded: &LoadedExperiment) -> Result<Validated, ValidationError>
             )
         };
         let batch = sample(&task, config.seed, &label)?;
-        check_sample(task.as_ref(), &batch, &label)?;
+        check_sample(
+            task.as_ref(),
+            &batch,
+            config.model.loss.output_reading(),
+            &label,
+        )?;
         for c in &batch.conditions {
             for (name, value) in c {
                 conditions.insert((name.clone(), matches!(value, ConditionValue::Number(_))));
@@ -157,7 +162,12 @@ fn stopped_at_a_sandbox_limit(e: &crate::task::TrialError) -> bool {
 }
 
 /// The mask must weight something, and the scorer must find what it reads in every trial.
-fn check_sample(task: &dyn Task, batch: &Batch, label: &str) -> Result<(), ValidationError> {
+fn check_sample(
+    task: &dyn Task,
+    batch: &Batch,
+    reading: OutputReading,
+    label: &str,
+) -> Result<(), ValidationError> {
     let fail = |message: String| ValidationError::Sample {
         task: label.to_string(),
         message,
@@ -169,8 +179,7 @@ fn check_sample(task: &dyn Task, batch: &Batch, label: &str) -> Result<(), Valid
         )));
     }
     let outputs = vec![0.0f32; batch.targets.len()];
-    task.scorer()
-        .score(&outputs, batch, task.shape())
+    task.score(&outputs, batch, reading)
         .map_err(|e| fail(e.to_string()))?;
     Ok(())
 }

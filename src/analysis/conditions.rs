@@ -90,23 +90,23 @@ mod tests {
     }
 }
 
-/// Accuracy of the trials grouped by the value of condition `name`: (value, trials, fraction
-/// correct), numbers in increasing order, then labels in alphabetical order. Trials without the
+/// Accuracy of the trials grouped by the value of condition `name`: (value, trials, mean
+/// `credit`, the fraction correct when every credit is 0 or 1), numbers in increasing order, then labels in alphabetical order. Trials without the
 /// condition are left out; an empty list means no trial has it.
 pub fn accuracy_by(
     conditions: &[Conditions],
-    correct: &[bool],
+    credit: &[f64],
     name: &str,
 ) -> Vec<(ConditionValue, usize, f64)> {
-    let mut groups: Vec<(ConditionValue, usize, usize)> = Vec::new();
-    for (c, &ok) in conditions.iter().zip(correct) {
+    let mut groups: Vec<(ConditionValue, usize, f64)> = Vec::new();
+    for (c, &ok) in conditions.iter().zip(credit) {
         let Some(value) = c.get(name) else { continue };
         match groups.iter_mut().find(|(v, _, _)| v == value) {
             Some(g) => {
                 g.1 += 1;
-                g.2 += ok as usize;
+                g.2 += ok;
             }
-            None => groups.push((value.clone(), 1, ok as usize)),
+            None => groups.push((value.clone(), 1, ok)),
         }
     }
     groups.sort_by(|a, b| match (&a.0, &b.0) {
@@ -117,7 +117,7 @@ pub fn accuracy_by(
     });
     groups
         .into_iter()
-        .map(|(v, n, k)| (v, n, k as f64 / n as f64))
+        .map(|(v, n, k)| (v, n, k / n as f64))
         .collect()
 }
 
@@ -143,17 +143,17 @@ mod accuracy_tests {
             trial("task", Number(0.5)),
             trial("task", Text("go".into())),
         ];
-        let correct = [true, false, true, false, true, true, true];
-        let got = accuracy_by(&conditions, &correct, "task");
+        let credit = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.25];
+        let got = accuracy_by(&conditions, &credit, "task");
         assert_eq!(
             got,
             vec![
                 (Number(0.5), 1, 1.0),
                 (Number(2.0), 1, 0.0),
                 (Text("anti".into()), 1, 1.0),
-                (Text("go".into()), 3, 2.0 / 3.0),
+                (Text("go".into()), 3, 1.25 / 3.0),
             ]
         );
-        assert!(accuracy_by(&conditions, &correct, "missing").is_empty());
+        assert!(accuracy_by(&conditions, &credit, "missing").is_empty());
     }
 }

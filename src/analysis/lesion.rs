@@ -211,8 +211,7 @@ pub fn simulate_network(
     };
     let outputs = batch_major(&sim.outputs)?;
     let scores = task
-        .scorer()
-        .score(&outputs, &batch, shape)
+        .score(&outputs, &batch, config.model.loss.output_reading())
         .map_err(|m| LesionError::Score(format!("task `{}`: {m}", task.name())))?;
     Ok(TrialRecord::new(
         &batch,
@@ -221,7 +220,7 @@ pub fn simulate_network(
         batch_major(&model.options().transfer.apply(&sim.states)?)?,
         shape,
     )
-    .with_correct(scores.correct))
+    .with_scores(&scores))
 }
 
 #[cfg(test)]

@@ -311,21 +311,27 @@ pub fn analyse_run(
     let grouping = match grouping(config, trials)? {
         Some((name, values)) => {
             let lv = levels(&values);
-            if let Some(correct) = &trials.correct {
+            let credit = trials.credit.clone().or_else(|| {
+                trials
+                    .correct
+                    .as_ref()
+                    .map(|c| c.iter().map(|&ok| f64::from(u8::from(ok))).collect())
+            });
+            if let Some(credit) = &credit {
                 let groups = lv
                     .iter()
                     .filter_map(|&level| {
-                        let (mut count, mut right) = (0usize, 0usize);
-                        for (v, ok) in values.iter().zip(correct) {
+                        let (mut count, mut right) = (0usize, 0.0f64);
+                        for (v, c) in values.iter().zip(credit) {
                             if *v == level {
                                 count += 1;
-                                right += usize::from(*ok);
+                                right += c;
                             }
                         }
                         (count > 0).then(|| ConditionAccuracy {
                             value: level_value(&name, level, trials),
                             trials: count,
-                            accuracy: right as f64 / count as f64,
+                            accuracy: right / count as f64,
                         })
                     })
                     .collect();

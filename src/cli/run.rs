@@ -234,6 +234,9 @@ pub fn execute(args: &RunArgs) -> Result<(), CliError> {
             outln!("accuracy by {}: {}", by.condition, parts.join(", "));
         }
     }
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
     if summary.stop_reason == StopReason::Interrupted {
         return Err(CliError::interrupted(anyhow!(
             "interrupted at iteration {}; checkpoint written. Resume with: psychrnn run --resume {}",

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::random::{stream, Rng};
 use crate::script::{load_experiment, LoadOptions, LoadedExperiment, Override};
-use crate::task::{generate_batch, Batch, Scorer, Task};
+use crate::task::{generate_batch, Batch, OutputReading, Scorer, Task};
 use crate::train::{evaluate, train};
 
 /// The seeds each task's batches are drawn with.
@@ -139,8 +139,13 @@ pub fn review_task(label: &str, loaded: &LoadedExperiment) -> TaskReview {
     }
     push(&mut checks, "timing", timing(task, &batches));
     push(&mut checks, "scored epochs", scored_epochs(task, &batches));
-    push(&mut checks, "targets", targets_score(task, &batches));
-    push(&mut checks, "silent", silent_fails(task, &batches));
+    let reading = loaded.config.model.loss.output_reading();
+    push(
+        &mut checks,
+        "targets",
+        targets_score(task, &batches, reading),
+    );
+    push(&mut checks, "silent", silent_fails(task, &batches, reading));
     push(&mut checks, "loss", loss_falls(loaded));
     TaskReview {
         task: label.to_string(),
@@ -243,13 +248,17 @@ fn scored_epochs(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, St
         .join(", "))
 }
 
-/// The targets, fed to the scorer as if they were the network's outputs, are all correct.
-fn targets_score(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, String> {
+/// The targets, fed to the task's scoring as if they were the network's outputs (read as the
+/// task's loss reads outputs), are all correct.
+fn targets_score(
+    task: &dyn Task,
+    batches: &[(u64, Batch)],
+    reading: OutputReading,
+) -> Result<String, String> {
     let (mut right, mut total) = (0, 0);
     for (seed, b) in batches {
         let scores = task
-            .scorer()
-            .score(&b.targets, b, task.shape())
+            .score(&b.targets, b, reading)
             .map_err(|e| format!("seed {seed}: {e}"))?;
         total += scores.correct.len();
         right += scores.correct.iter().filter(|&&c| c).count();
@@ -266,13 +275,16 @@ fn targets_score(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, St
 
 /// A network that outputs 0 everywhere must not score 100%: a scorer that counts such a
 /// network right (argmax over one channel, say) cannot tell learning from nothing.
-fn silent_fails(task: &dyn Task, batches: &[(u64, Batch)]) -> Result<String, String> {
+fn silent_fails(
+    task: &dyn Task,
+    batches: &[(u64, Batch)],
+    reading: OutputReading,
+) -> Result<String, String> {
     let (mut right, mut total) = (0, 0);
     for (seed, b) in batches {
         let zeros = vec![0.0f32; b.targets.len()];
         let scores = task
-            .scorer()
-            .score(&zeros, b, task.shape())
+            .score(&zeros, b, reading)
             .map_err(|e| format!("seed {seed}: {e}"))?;
         total += scores.correct.len();
         right += scores.correct.iter().filter(|&&c| c).count();

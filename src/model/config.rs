@@ -57,6 +57,17 @@ pub enum LossKind {
     SoftmaxCrossEntropy,
 }
 
+impl LossKind {
+    /// How scorers read outputs trained with this loss: logits under softmax cross-entropy
+    /// (the largest channel responds), levels otherwise (a channel above its threshold).
+    pub fn output_reading(self) -> crate::task::OutputReading {
+        match self {
+            LossKind::Mse | LossKind::BinaryCrossEntropy => crate::task::OutputReading::Levels,
+            LossKind::SoftmaxCrossEntropy => crate::task::OutputReading::Logits,
+        }
+    }
+}
+
 /// A time constant: one value for every unit or one per unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

@@ -47,7 +47,8 @@ impl FreshTrials {
     /// The trials with the network's arrays and verdicts, as trials.npz holds them.
     pub fn into_record(self, shape: &crate::task::TaskShape) -> TrialRecord {
         let e = self.evaluation;
-        TrialRecord::new(&self.batch, e.outputs, e.states, e.rates, shape).with_correct(e.correct)
+        TrialRecord::new(&self.batch, e.outputs, e.states, e.rates, shape)
+            .with_verdicts(e.correct, &e.credit)
     }
 }
 

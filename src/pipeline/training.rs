@@ -29,8 +29,8 @@ use crate::train::checkpoint::{
     has_checkpoint, read_checkpoint, read_checkpoint_iteration, write_checkpoint,
 };
 use crate::train::{
-    evaluate, new_optimizer, train_session, Curriculum, HistoryRow, Hooks, Optimizer, StopReason,
-    TrainError, TrainOutcome, TrainState,
+    chance_accuracy, chance_warning, evaluate, new_optimizer, train_session, Curriculum,
+    HistoryRow, Hooks, Optimizer, StopReason, TrainError, TrainOutcome, TrainState,
 };
 use crate::trials_file::TrialRecord;
 
@@ -612,7 +612,14 @@ fn finish(
 ) -> Result<FinishedRun, PipelineError> {
     if outcome.stop_reason != StopReason::Iterations {
         let reason = serde_norway::to_string(&outcome.stop_reason).unwrap_or_default();
-        observer.finishing(&format!("training stopped: {}", reason.trim()));
+        let detail = match (&outcome.stop_reason, &config.train.stop_on_plateau) {
+            (StopReason::Plateau, Some(p)) => format!(
+                " (the last {} evaluations did not raise the accuracy more than {} above its best)",
+                p.patience, p.min_gain
+            ),
+            _ => String::new(),
+        };
+        observer.finishing(&format!("training stopped: {}{detail}", reason.trim()));
     }
     observer.finishing(&format!(
         "testing on {} fresh trials and writing files…",
@@ -621,6 +628,16 @@ fn finish(
     let test = generate_batch(task, config.seed, stream::TEST, 0, config.train.test_trials)?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
     let result = evaluate(model, task, &test, &mut noise, config.model.loss)?;
+    let chance =
+        chance_accuracy(task, &test, config.model.loss.output_reading()).map_err(|source| {
+            TrainError::Scoring {
+                task: task.name().to_string(),
+                source,
+            }
+        })?;
+    let warnings: Vec<String> = chance_warning(result.accuracy, chance)
+        .into_iter()
+        .collect();
     model
         .write_npz(&run.weights())
         .map_err(|source| PipelineError::Write {
@@ -634,7 +651,7 @@ fn finish(
         result.rates.clone(),
         task.shape(),
     )
-    .with_correct(result.correct.clone());
+    .with_verdicts(result.correct.clone(), &result.credit);
     record
         .write(&run.trials())
         .map_err(|source| PipelineError::Write {
@@ -642,7 +659,7 @@ fn finish(
             source,
         })?;
     let by_condition = config.report.condition.as_ref().and_then(|name| {
-        let groups: Vec<ConditionAccuracy> = accuracy_by(&test.conditions, &result.correct, name)
+        let groups: Vec<ConditionAccuracy> = accuracy_by(&test.conditions, &result.credit, name)
             .into_iter()
             .map(|(v, trials, accuracy)| ConditionAccuracy {
                 value: ConditionLabel::from(&v),
@@ -680,6 +697,8 @@ fn finish(
                 began_at_iteration: *began,
             })
             .collect(),
+        chance_accuracy: Some(chance),
+        warnings,
     };
     let mut report_error = None;
     if config.report.enabled {

@@ -95,4 +95,12 @@ pub struct RunSummary {
     pub accuracy_by: Option<AccuracyByCondition>,
     /// When each curriculum stage began.
     pub stages: Vec<StageStart>,
+    /// The test accuracy of outputs that ignore the inputs (the mean target at every step),
+    /// the chance level `warnings` compares with (absent in runs of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance_accuracy: Option<f64>,
+    /// What the user should know about the result, e.g. that the test accuracy is at chance
+    /// level (also printed at the end of the run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }

@@ -124,6 +124,7 @@ pub fn build_engine_with_libraries(
     super::rng::register(&mut engine);
     super::task_api::register(&mut engine);
     super::model_api::register(&mut engine);
+    super::score_closure::register(&mut engine);
     engine
 }
 

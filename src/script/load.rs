@@ -96,7 +96,10 @@ pub struct LoadOptions {
 /// Takes the rule closures out of `curriculum` stages (`advance: |state| …`), leaving the text
 /// `rule` in their place; one entry per stage.
 /// A stage's own task closures (`curriculum[k].task`), if it has a task.
-type StageClosures = Option<(FnPtr, TrialForm)>;
+type StageClosures = Option<TaskClosures>;
+
+/// A task map's closures: `params`, the trial form, and a `score` closure if it has one.
+type TaskClosures = (FnPtr, TrialForm, Option<FnPtr>);
 
 fn take_rules(
     map: &mut Map,
@@ -135,13 +138,11 @@ fn take_rules(
     Ok((rules, tasks))
 }
 
-/// Takes a task map's closures out: `params` and either `trial` (epochs) or `step`.
-/// `label` names the map in errors (`task`, `curriculum[1].task`).
-fn task_closures(
-    task: &mut Map,
-    label: &str,
-    file: &str,
-) -> Result<(FnPtr, TrialForm), ScriptError> {
+/// Takes a task map's closures out: `params`, either `trial` (epochs) or `step`, and a
+/// `score: |trial| …` closure (left in the map as `#{ kind: "script" }`, so config.yaml says
+/// the task scores with its closure). `label` names the map in errors (`task`,
+/// `curriculum[1].task`).
+fn task_closures(task: &mut Map, label: &str, file: &str) -> Result<TaskClosures, ScriptError> {
     let fail = |message: String| ScriptError::Script {
         file: file.to_string(),
         message: format!("{label}: {message}"),
@@ -162,7 +163,15 @@ fn task_closures(
             )))
         }
     };
-    Ok((params, form))
+    let score = task
+        .get("score")
+        .and_then(|v| v.clone().try_cast::<FnPtr>());
+    if score.is_some() {
+        let mut kind = Map::new();
+        kind.insert("kind".into(), Dynamic::from("script"));
+        task.insert("score".into(), Dynamic::from_map(kind));
+    }
+    Ok((params, form, score))
 }
 
 /// A script's experiment, ready to run.
@@ -326,7 +335,7 @@ pub fn load_experiment_source(
         }
         None => return Err(ConfigError::new("task", "the experiment has no task").into()),
     };
-    let (params, form) = task_closures(&mut task, "task", &file)?;
+    let (params, form, score) = task_closures(&mut task, "task", &file)?;
     map.insert("task".into(), Dynamic::from_map(task));
     let (rules, stage_closures) = take_rules(&mut map, &file)?;
     let mut root = to_yaml(&Dynamic::from_map(map), "")?;
@@ -343,7 +352,7 @@ pub fn load_experiment_source(
         .unwrap_or_else(|| "experiment".into());
     let config = ExperimentConfig::from_value(&root, &stem)?;
     let (engine, functions) = (Arc::new(engine), Arc::new(functions));
-    let task = ScriptTask::new(
+    let mut task = ScriptTask::new(
         config.task.clone(),
         engine.clone(),
         functions.clone(),
@@ -353,9 +362,12 @@ pub fn load_experiment_source(
         text.clone(),
     )
     .map_err(|e| ConfigError::new("task", e.to_string()))?;
+    if let Some(f) = &score {
+        task = task.with_score_closure(f);
+    }
     let mut stage_tasks = Vec::with_capacity(stage_closures.len());
     for (k, closures) in stage_closures.into_iter().enumerate() {
-        let Some((params, form)) = closures else {
+        let Some((params, form, score)) = closures else {
             stage_tasks.push(None);
             continue;
         };
@@ -384,7 +396,10 @@ pub fn load_experiment_source(
             text.clone(),
         )
         .map_err(|e| ConfigError::new(field.clone(), e.to_string()))?;
-        stage_tasks.push(Some(t));
+        stage_tasks.push(Some(match &score {
+            Some(f) => t.with_score_closure(f),
+            None => t,
+        }));
     }
     if rules.len() != config.curriculum.len() {
         return Err(ConfigError::new(

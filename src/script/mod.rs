@@ -14,6 +14,7 @@ mod load;
 mod model_api;
 mod rng;
 mod sandbox;
+mod score_closure;
 pub mod stdlib;
 mod task;
 mod task_api;

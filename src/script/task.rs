@@ -21,8 +21,10 @@ use super::ScriptError;
 use crate::did_you_mean::suggestion;
 use crate::random::Rng;
 use crate::task::{
-    fill_epochs_overlaid, ConditionValue, Conditions, Distribution, Epoch, EpochValues, Overlay,
-    Task, TaskConfig, TaskError, TaskShape, Trial, TrialError, MAX_SEQUENCE_LENGTH,
+    fill_epochs_overlaid, generation_threads, Batch, ConditionValue, Conditions, Distribution,
+    Epoch, EpochValues, OutputReading, Overlay, ScoreError, ScoreProblem, Scorer, Scores, Task,
+    TaskConfig, TaskError, TaskShape, Trial, TrialError, TrialProblem, MAX_SEQUENCE_LENGTH,
+    PARALLEL_ABOVE_SECONDS,
 };
 
 /// Keys an epoch map may have.
@@ -87,6 +89,8 @@ pub struct ScriptTask {
     settings: Dynamic,
     /// Whether `params` takes the settings (`|rng, settings|`).
     params_takes_settings: bool,
+    /// The `score: |trial| …` closure, used when the config's scorer is kind `script`.
+    score: Option<FnPtr>,
 }
 
 /// The epochs a `trial` closure returned, with their overlays.
@@ -219,6 +223,105 @@ impl ScriptTask {
             form,
             file,
             source,
+            score: None,
+        })
+    }
+
+    /// The same task scoring with `f`, its `score: |trial| …` closure (see
+    /// README, "Scoring"); the closure is used while the config's scorer is kind
+    /// `script` (a `--set task.score.kind=…` replaces it).
+    pub fn with_score_closure(mut self, f: &FnPtr) -> Self {
+        self.score = Some(private_closure(f));
+        self
+    }
+
+    /// Scores every trial of `batch` with the closure `f`: one call per trial, each in a
+    /// fresh sandbox budget. The first trial is timed; when the whole batch would take more
+    /// than [`PARALLEL_ABOVE_SECONDS`], the rest is scored on [`generation_threads`] threads
+    /// (the closure holds private copies of what it captured, so calls share nothing). On
+    /// failure the error of the lowest failing trial is returned.
+    fn score_with_closure(
+        &self,
+        f: &FnPtr,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+    ) -> Result<Scores, ScoreError> {
+        let one = |i: usize| self.score_trial(f, outputs, batch, reading, i);
+        let n = batch.n_trials;
+        if n == 0 {
+            return Ok(Scores::from_credit(Vec::new(), Vec::new()));
+        }
+        let start = std::time::Instant::now();
+        let mut credit = vec![one(0)?];
+        let estimate = start.elapsed().as_secs_f64() * n as f64;
+        let threads = if estimate > PARALLEL_ABOVE_SECONDS {
+            generation_threads().clamp(1, n - 1)
+        } else {
+            1
+        };
+        if threads <= 1 {
+            for i in 1..n {
+                credit.push(one(i)?);
+            }
+        } else {
+            let chunk = (n - 1).div_ceil(threads);
+            let parts: Vec<Result<Vec<f64>, ScoreError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|k| {
+                        let range = (1 + k * chunk).min(n)..(1 + (k + 1) * chunk).min(n);
+                        let one = &one;
+                        scope.spawn(move || range.map(one).collect())
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("scoring thread panicked"))
+                    .collect()
+            });
+            for part in parts {
+                credit.extend(part?);
+            }
+        }
+        Ok(Scores::from_credit(credit, Vec::new()))
+    }
+
+    /// The credit `f` gives trial `i` of `batch`.
+    fn score_trial(
+        &self,
+        f: &FnPtr,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+        i: usize,
+    ) -> Result<f64, ScoreError> {
+        let fail = |message: String| ScoreError {
+            scorer: "script",
+            problem: ScoreProblem::Trial {
+                trial: i,
+                problem: TrialProblem::Closure(message),
+            },
+        };
+        let arg = super::score_closure::trial_map(outputs, batch, &self.shape, i, reading);
+        let value = self
+            .call(f, (Dynamic::from_map(arg),), "in task.score")
+            .map_err(|e| fail(e.to_string()))?;
+        super::score_closure::credit(&value).map_err(|returned| {
+            let at = closure_position(&self.source, "score");
+            let message = format!("task.score returned {returned}; return true (right), false (wrong) or a credit between 0 and 1");
+            let located = match (at.line(), at.position()) {
+                (Some(line), Some(col)) => ScriptError::Located {
+                    file: self.file.clone(),
+                    line,
+                    col,
+                    message,
+                },
+                _ => ScriptError::Script {
+                    file: self.file.clone(),
+                    message,
+                },
+            };
+            fail(located.to_string())
         })
     }
 
@@ -729,6 +832,18 @@ impl Task for ScriptTask {
 
     fn scorer(&self) -> &crate::task::Scorer {
         &self.config.score
+    }
+
+    fn score(
+        &self,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+    ) -> Result<Scores, ScoreError> {
+        match (&self.config.score, &self.score) {
+            (Scorer::Script {}, Some(f)) => self.score_with_closure(f, outputs, batch, reading),
+            (scorer, _) => scorer.score(outputs, batch, &self.shape, reading),
+        }
     }
 
     /// A sequence task's trial drawn alone is the first of its sequence.

@@ -20,8 +20,8 @@ pub use epochs::{
 pub use error::{TaskError, TrialError};
 pub use prefetch::BatchPrefetcher;
 pub use scorer::{
-    d_prime, decode_angle, normal_quantile, wrap_angle, AngleDecode, ScoreError, ScoreProblem,
-    Scorer, Scores, TrialProblem,
+    d_prime, decode_angle, normal_quantile, wrap_angle, AngleDecode, OutputReading, ScoreError,
+    ScoreProblem, Scorer, Scores, TrialProblem,
 };
 
 use crate::random::Rng;
@@ -247,6 +247,17 @@ pub trait Task: Send + Sync {
         (from..to)
             .map(|k| self.trial(&mut rng_at(k)).map_err(|e| (k, e)))
             .collect()
+    }
+    /// Scores the network's `outputs` ([B, T, N_out]) on `batch` (drawn from this task), read
+    /// as `reading` says. Every accuracy goes through here: the task's [`Scorer`], unless the
+    /// task scores another way (a script's `score: |trial| …` closure).
+    fn score(
+        &self,
+        outputs: &[f32],
+        batch: &Batch,
+        reading: OutputReading,
+    ) -> Result<Scores, ScoreError> {
+        self.scorer().score(outputs, batch, self.shape(), reading)
     }
 }
 

@@ -1,10 +1,12 @@
 //! `Scorer`: how a task decides whether the network got a trial right. A task map's `score`
-//! field picks one (`#{ kind: "angle", … }`, usually from `psychrnn/scorers`); without one,
-//! PsychRNN's argmax accuracy is used.
+//! field picks one (`#{ kind: "angle", … }`, usually from `psychrnn/scorers`) or is a script
+//! closure (`score: |trial| …`, kind `script`); without one, PsychRNN's argmax accuracy is used.
 //!
 //! Every scorer reads the network's outputs together with the trial's targets, mask,
-//! conditions and epoch spans, and returns one verdict per trial plus summary metrics (d′ for
-//! go/no-go).
+//! conditions and epoch spans, and returns one credit per trial (1 right, 0 wrong, or partial
+//! credit from a closure) plus summary metrics (d′ for go/no-go). Under softmax cross-entropy
+//! the outputs are logits, and a channel "responds" when it is the largest
+//! ([`OutputReading::Logits`]), not when it exceeds a threshold.
 
 use std::f64::consts::PI;
 
@@ -117,6 +119,41 @@ pub enum Scorer {
         /// The scorers combined.
         of: Vec<Scorer>,
     },
+    /// NeuroGym's rule: the response is the first step of `epoch` (the first epoch of that
+    /// name) where the largest of the `choices` outputs exceeds the `fixation` output (and
+    /// `threshold`, when given); the trial is right when that choice is the answer. The answer
+    /// is the choice whose target has the largest mean over the epoch, or, with `target`, the
+    /// condition holding the answer's index in `choices`. No response is wrong.
+    FirstResponse {
+        /// The fixation output channel.
+        fixation: String,
+        /// The choice output channels.
+        choices: Vec<String>,
+        /// The epoch in which the response is looked for (NeuroGym's `decision`).
+        epoch: String,
+        /// Condition holding the index (0-based, into `choices`) of the right choice.
+        #[serde(default)]
+        target: Option<String>,
+        /// A choice must also exceed this level to count as a response (outputs read as
+        /// levels only; logits respond by being the largest).
+        #[serde(default)]
+        threshold: Option<f64>,
+    },
+    /// The task's own `score: |trial| …` closure; config.yaml records a closure as this kind
+    /// (the closure itself stays in the script).
+    Script {},
+}
+
+/// How scorers read the network's outputs; follows the loss the network is trained with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputReading {
+    /// Outputs are levels (mean squared error, binary cross-entropy): a channel responds when
+    /// it exceeds the scorer's threshold.
+    Levels,
+    /// Outputs are the logits of a softmax (softmax cross-entropy): a channel responds when it
+    /// is the largest output at that step (or of the mean over an epoch), and a ring of
+    /// channels is decoded from the softmax of its mean logits.
+    Logits,
 }
 
 /// How [`Scorer::Angle`] reads an angle from output channels.
@@ -221,6 +258,20 @@ pub enum TrialProblem {
         /// The trial's epochs, in order.
         epochs: Vec<String>,
     },
+    /// The task's `score` closure failed or returned something that is not a score; the
+    /// message names the script position and what was returned.
+    #[error("{0}")]
+    Closure(String),
+    /// The condition meant to hold a choice's index does not.
+    #[error("condition `{name}` is {value}, but it must be the index (0 to {}) of the right choice in `choices`", choices - 1)]
+    BadChoiceIndex {
+        /// The condition.
+        name: String,
+        /// Its value.
+        value: f64,
+        /// How many choices there are.
+        choices: usize,
+    },
     /// The epoch has no steps, so the trial cannot be judged.
     #[error("epoch `{epoch}` has no steps (it lasts less than half a step), so the scorer cannot judge the trial; make it longer")]
     EmptyEpoch {
@@ -232,19 +283,43 @@ pub enum TrialProblem {
 /// What scoring a batch found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scores {
-    /// One verdict per trial.
+    /// One verdict per trial: its credit is at least 0.5.
     pub correct: Vec<bool>,
+    /// One credit per trial in [0, 1]: 1 right, 0 wrong; a closure scorer may give partial
+    /// credit. Accuracy is their mean.
+    pub credit: Vec<f64>,
     /// Named summary values (`hit_rate`, `false_alarm_rate`, `d_prime` for go/no-go).
     pub metrics: Vec<(String, f64)>,
 }
 
 impl Scores {
-    /// The fraction of trials scored correct (0 for an empty batch).
+    /// Scores from one verdict per trial (credit 1 or 0).
+    pub fn from_verdicts(correct: Vec<bool>, metrics: Vec<(String, f64)>) -> Self {
+        let credit = correct.iter().map(|&c| if c { 1.0 } else { 0.0 }).collect();
+        Scores {
+            correct,
+            credit,
+            metrics,
+        }
+    }
+
+    /// Scores from one credit in [0, 1] per trial (verdict: credit ≥ 0.5).
+    pub fn from_credit(credit: Vec<f64>, metrics: Vec<(String, f64)>) -> Self {
+        let correct = credit.iter().map(|&c| c >= 0.5).collect();
+        Scores {
+            correct,
+            credit,
+            metrics,
+        }
+    }
+
+    /// The mean credit: the fraction of trials scored correct when every credit is 0 or 1
+    /// (0 for an empty batch).
     pub fn accuracy(&self) -> f64 {
-        if self.correct.is_empty() {
+        if self.credit.is_empty() {
             return 0.0;
         }
-        self.correct.iter().filter(|&&c| c).count() as f64 / self.correct.len() as f64
+        self.credit.iter().sum::<f64>() / self.credit.len() as f64
     }
 }
 
@@ -256,11 +331,42 @@ struct TrialView<'a> {
     targets: &'a [f32],
     mask: &'a [f32],
     batch: &'a Batch,
+    reading: OutputReading,
 }
 
 impl TrialView<'_> {
     fn output(&self, step: usize, channel: usize) -> f64 {
         self.outputs[step * self.n_out + channel] as f64
+    }
+
+    /// Whether `channel` is the largest output at `step` (ties go to the first channel).
+    fn is_largest(&self, step: usize, channel: usize) -> bool {
+        let all: Vec<usize> = (0..self.n_out).collect();
+        argmax_channel(self.outputs, None, self.n_out, step..step + 1, &all) == channel
+    }
+
+    /// Whether `channel` responds at `step`: above `threshold` (levels) or the largest
+    /// output (logits).
+    fn responds(&self, step: usize, channel: usize, threshold: f64) -> bool {
+        match self.reading {
+            OutputReading::Levels => self.output(step, channel) > threshold,
+            OutputReading::Logits => self.is_largest(step, channel),
+        }
+    }
+
+    /// Whether `channel` responds on average over `span` (which has steps): its mean above
+    /// `threshold` (levels), or the largest mean output (logits).
+    fn responds_on_average(&self, span: &EpochSpan, channel: usize, threshold: f64) -> bool {
+        match self.reading {
+            OutputReading::Levels => {
+                self.mean_over(span, &[channel]).expect("span has steps")[0] > threshold
+            }
+            OutputReading::Logits => {
+                let all: Vec<usize> = (0..self.n_out).collect();
+                argmax_channel(self.outputs, None, self.n_out, span.start..span.end, &all)
+                    == channel
+            }
+        }
     }
 
     /// `problem` as a problem of this trial.
@@ -462,6 +568,8 @@ impl Scorer {
             Scorer::GoNogo { .. } => "go_nogo",
             Scorer::Sign { .. } => "sign",
             Scorer::All { .. } => "all",
+            Scorer::FirstResponse { .. } => "first_response",
+            Scorer::Script { .. } => "script",
         }
     }
 
@@ -562,16 +670,43 @@ impl Scorer {
                     return Err(ScoreProblem::Setting("`of` lists no scorers".into()));
                 }
             }
+            Scorer::FirstResponse {
+                fixation,
+                choices,
+                threshold,
+                ..
+            } => {
+                channel_indices(None, std::slice::from_ref(fixation), outs)?;
+                channel_indices(None, choices, outs)?;
+                if choices.is_empty() {
+                    return Err(ScoreProblem::Setting("choices is empty".into()));
+                }
+                if choices.contains(fixation) {
+                    return Err(ScoreProblem::Setting(format!(
+                        "choices lists the fixation channel `{fixation}`; list only the choice outputs"
+                    )));
+                }
+                if let Some(t) = threshold {
+                    if !t.is_finite() {
+                        return Err(ScoreProblem::Setting(format!(
+                            "threshold must be a number, got {t}"
+                        )));
+                    }
+                }
+            }
+            Scorer::Script {} => {}
         }
         Ok(())
     }
 
-    /// Scores every trial of `batch` given the network's `outputs` ([B, T, N_out]).
+    /// Scores every trial of `batch` given the network's `outputs` ([B, T, N_out]), read as
+    /// `reading` says (see [`OutputReading`]).
     pub fn score(
         &self,
         outputs: &[f32],
         batch: &Batch,
         shape: &TaskShape,
+        reading: OutputReading,
     ) -> Result<Scores, ScoreError> {
         assert_eq!(outputs.len(), batch.targets.len());
         let prefix = |problem: ScoreProblem| ScoreError {
@@ -586,6 +721,7 @@ impl Scorer {
             targets: &batch.targets[i * per..(i + 1) * per],
             mask: &batch.mask[i * per..(i + 1) * per],
             batch,
+            reading,
         };
         let outs = &shape.outputs;
         let mut metrics = Vec::new();
@@ -625,20 +761,26 @@ impl Scorer {
                             Some(r) => v.condition(r)? != 0.0,
                             None => true,
                         };
-                        let Some(ring) = v.mean_over(span, &c) else {
+                        let Some(mut ring) = v.mean_over(span, &c) else {
                             return Ok(false);
                         };
                         let fixating = match f {
-                            Some(f) => {
-                                v.mean_over(span, &[f]).expect("span is not empty")[0] > *threshold
-                            }
+                            Some(f) => v.responds_on_average(span, f, *threshold),
                             None => false,
                         };
                         if !must_respond {
-                            return Ok(match f {
-                                Some(_) => fixating,
-                                None => ring.iter().all(|&o| o < *threshold),
+                            return Ok(match (f, reading) {
+                                (Some(_), _) => fixating,
+                                (None, OutputReading::Levels) => {
+                                    ring.iter().all(|&o| o < *threshold)
+                                }
+                                (None, OutputReading::Logits) => {
+                                    !c.iter().any(|&k| v.responds_on_average(span, k, *threshold))
+                                }
                             });
+                        }
+                        if reading == OutputReading::Logits && *decode == AngleDecode::Ring {
+                            ring = softmax(&ring);
                         }
                         let decoded = decode_angle(*decode, &ring);
                         let err = wrap_angle(decoded - v.condition(target)?).abs();
@@ -670,7 +812,7 @@ impl Scorer {
                         }
                         Ok(spans
                             .iter()
-                            .all(|s| (s.start..s.end).all(|t| v.output(t, c) > *threshold)))
+                            .all(|s| (s.start..s.end).all(|t| v.responds(t, c, *threshold))))
                     })
                     .collect::<Result<_, ScoreProblem>>()
                     .map_err(prefix)?
@@ -694,7 +836,7 @@ impl Scorer {
                         }
                         let want = v.condition(target)?;
                         Ok(
-                            match (start..batch.n_steps).find(|&t| v.output(t, c) > *threshold) {
+                            match (start..batch.n_steps).find(|&t| v.responds(t, c, *threshold)) {
                                 Some(t) => {
                                     let produced = (t - start) as f64 * shape.dt;
                                     (produced - want).abs() <= tolerance * want + tolerance_ms
@@ -722,7 +864,7 @@ impl Scorer {
                         let responded = v
                             .spans_with_steps(epoch)?
                             .iter()
-                            .any(|s| (s.start..s.end).any(|t| v.output(t, c) > *threshold));
+                            .any(|s| (s.start..s.end).any(|t| v.responds(t, c, *threshold)));
                         if is_go {
                             n_go += 1;
                             hits += responded as usize;
@@ -772,7 +914,7 @@ impl Scorer {
             Scorer::All { of } => {
                 let mut all = vec![true; batch.n_trials];
                 for s in of {
-                    let part = s.score(outputs, batch, shape)?;
+                    let part = s.score(outputs, batch, shape, reading)?;
                     for (a, p) in all.iter_mut().zip(&part.correct) {
                         *a &= p;
                     }
@@ -780,9 +922,82 @@ impl Scorer {
                 }
                 all
             }
+            Scorer::FirstResponse {
+                fixation,
+                choices,
+                epoch,
+                target,
+                threshold,
+            } => {
+                let f = channel_indices(Some("fixation"), std::slice::from_ref(fixation), outs)
+                    .map_err(prefix)?[0];
+                let c = channel_indices(Some("choices"), choices, outs).map_err(prefix)?;
+                (0..batch.n_trials)
+                    .map(|i| {
+                        let v = view(i);
+                        let span = v.spans_with_steps(epoch)?[0];
+                        let answer = match target {
+                            Some(name) => {
+                                let k = v.condition(name)?;
+                                if !(k >= 0.0 && k.fract() == 0.0 && (k as usize) < c.len()) {
+                                    return Err(v.problem(TrialProblem::BadChoiceIndex {
+                                        name: name.clone(),
+                                        value: k,
+                                        choices: c.len(),
+                                    }));
+                                }
+                                k as usize
+                            }
+                            None => argmax_channel(
+                                v.targets,
+                                None,
+                                v.n_out,
+                                span.start..span.end,
+                                &c,
+                            ),
+                        };
+                        Ok(first_response(&v, span, f, &c, *threshold) == Some(answer))
+                    })
+                    .collect::<Result<_, ScoreProblem>>()
+                    .map_err(prefix)?
+            }
+            Scorer::Script {} => {
+                return Err(prefix(ScoreProblem::Setting(
+                    "kind `script` is scored by the task's `score: |trial| …` closure, and this task has none; write the closure in the task map".into(),
+                )))
+            }
         };
-        Ok(Scores { correct, metrics })
+        Ok(Scores::from_verdicts(correct, metrics))
     }
+}
+
+/// NeuroGym's response rule: the position in `choices` of the first choice, in the steps of
+/// `span`, whose output is the largest of the choices and exceeds the fixation output `f` (and
+/// `threshold`, if given, when outputs are levels); `None` when the network never responds.
+fn first_response(
+    v: &TrialView,
+    span: &EpochSpan,
+    f: usize,
+    choices: &[usize],
+    threshold: Option<f64>,
+) -> Option<usize> {
+    (span.start..span.end).find_map(|t| {
+        let k = argmax_channel(v.outputs, None, v.n_out, t..t + 1, choices);
+        let o = v.output(t, choices[k]);
+        let above = match (v.reading, threshold) {
+            (OutputReading::Levels, Some(level)) => o > level,
+            _ => true,
+        };
+        (o > v.output(t, f) && above).then_some(k)
+    })
+}
+
+/// The softmax of `x`.
+fn softmax(x: &[f64]) -> Vec<f64> {
+    let max = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
 }
 
 /// The angle [`Scorer::Angle`] reads from mean outputs.
@@ -910,7 +1125,8 @@ mod tests {
 
     fn score(s: &Scorer, outputs: &[f32], b: &Batch, sh: &TaskShape) -> Scores {
         s.validate(sh).expect("valid scorer");
-        s.score(outputs, b, sh).expect("scoring succeeds")
+        s.score(outputs, b, sh, OutputReading::Levels)
+            .expect("scoring succeeds")
     }
 
     fn metric(scores: &Scores, name: &str) -> f64 {
@@ -1090,7 +1306,10 @@ mod tests {
             },
         ];
         for s in scorers {
-            let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+            let err = s
+                .score(&o, &b, &sh, OutputReading::Levels)
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("trial 0: epoch `response` has no steps"),
                 "{}: {err}",
@@ -1111,7 +1330,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("epoch `response` has no steps"), "{err}");
     }
 
@@ -1359,7 +1581,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("score (angle): "), "{err}");
         assert!(err.contains("trial 1"), "{err}");
         assert!(err.contains("no condition `direction`"), "{err}");
@@ -1375,7 +1600,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no condition `thetaa`") && err.contains("did you mean `theta`?"),
             "{err}"
@@ -1391,7 +1619,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`label`") && err.contains("\"left\"") && err.contains("number"),
             "{err}"
@@ -1415,7 +1646,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("trial 0"), "{err}");
         assert!(err.contains("no epoch `respons`"), "{err}");
         assert!(err.contains("fixation, stimulus, response"), "{err}");
@@ -1431,7 +1665,10 @@ mod tests {
             None,
             None,
         );
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`response`") && err.contains("no epochs"),
             "{err}"
@@ -1472,7 +1709,10 @@ mod tests {
         );
         // A trial with none of the listed epochs is an error naming one of them.
         b.epochs[2] = vec![span("go", 0, 10)];
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("score (fixation): trial 2"), "{err}");
         assert!(err.contains("`fixation`") && err.contains("go"), "{err}");
     }
@@ -1663,7 +1903,10 @@ mod tests {
             channels: None,
             epoch: Some("go".into()),
         };
-        let err = s.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = s
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no epoch `go`") && err.contains("fixation, response, delay, response"),
             "{err}"
@@ -1857,11 +2100,213 @@ mod tests {
                 },
             ],
         };
-        let err = broken.score(&o, &b, &sh).unwrap_err().to_string();
+        let err = broken
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("score (fixation)") && err.contains("`hold`"),
             "{err}"
         );
+    }
+
+    // ---------- first response ----------
+
+    fn first_response_scorer(target: Option<&str>, threshold: Option<f64>) -> Scorer {
+        Scorer::FirstResponse {
+            fixation: "fix".into(),
+            choices: names(&["left", "right"]),
+            epoch: "decision".into(),
+            target: target.map(str::to_string),
+            threshold,
+        }
+    }
+
+    #[test]
+    fn first_response_is_the_first_choice_above_fixation_in_the_epoch() {
+        // 8 steps: fixation 0..4, decision 4..8; outputs (fix, left, right); the answer
+        // (largest target in the decision epoch) is `right` in every trial.
+        let sh = shape(&["fix", "left", "right"], 8);
+        let (mut b, mut o) = blank(&sh, 6);
+        for i in 0..6 {
+            b.epochs[i] = vec![span("fixation", 0, 4), span("decision", 4, 8)];
+            fill_targets(&mut b, i, 4..8, 2, 1.0);
+            fill(&mut o, &b, i, 0..8, 0, 0.8); // fixation output 0.8 throughout
+            b.conditions[i] = conds(&[("answer", 1.0)]);
+        }
+        // Trial 0: right rises above fixation at step 5 → responds right → correct.
+        fill(&mut o, &b, 0, 5..8, 2, 0.9);
+        // Trial 1: left first (step 4), right later (step 6) → responds left → wrong.
+        o[at(&b, 1, 4, 1)] = 0.85;
+        fill(&mut o, &b, 1, 6..8, 2, 0.95);
+        // Trial 2: a choice above fixation before the decision epoch does not count; inside
+        // it, right at step 7 → correct.
+        o[at(&b, 2, 2, 1)] = 0.99;
+        o[at(&b, 2, 7, 2)] = 0.81;
+        // Trial 3: never above fixation (equal is not above) → no response → wrong.
+        fill(&mut o, &b, 3, 4..8, 2, 0.8);
+        // Trial 4: both above fixation at step 6, right the larger → correct.
+        o[at(&b, 4, 6, 1)] = 0.9;
+        o[at(&b, 4, 6, 2)] = 0.95;
+        // Trial 5: fixation drops to 0 at step 5, where left 0.1 > right 0.05 → left → wrong.
+        o[at(&b, 5, 5, 0)] = 0.0;
+        o[at(&b, 5, 5, 1)] = 0.1;
+        o[at(&b, 5, 5, 2)] = 0.05;
+        let s = first_response_scorer(None, None);
+        assert_eq!(
+            score(&s, &o, &b, &sh).correct,
+            [true, false, true, false, true, false]
+        );
+        // The answer from a condition gives the same verdicts here.
+        let by_condition = first_response_scorer(Some("answer"), None);
+        assert_eq!(
+            score(&by_condition, &o, &b, &sh).correct,
+            [true, false, true, false, true, false]
+        );
+        // A threshold of 0.92: trial 0's 0.9 and trial 2's 0.81 no longer respond; trial 1's
+        // left 0.85 neither, so its right 0.95 at step 6 is the response (now right); trial
+        // 4's 0.95 still responds; trial 5's left 0.1 does not, so it has no response.
+        let high = first_response_scorer(None, Some(0.92));
+        assert_eq!(
+            score(&high, &o, &b, &sh).correct,
+            [false, true, false, false, true, false]
+        );
+        // As logits the threshold is ignored (a channel responds by being the largest).
+        assert_eq!(
+            high.score(&o, &b, &sh, OutputReading::Logits)
+                .unwrap()
+                .correct,
+            [true, false, true, false, true, false]
+        );
+        // A condition that is no index of a choice is an error naming it.
+        b.conditions[3] = conds(&[("answer", 2.0)]);
+        let err = by_condition
+            .score(&o, &b, &sh, OutputReading::Levels)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "score (first_response): trial 3: condition `answer` is 2, but it must be the index (0 to 1) of the right choice in `choices`"
+        );
+        // Validation: choices must not hold the fixation channel.
+        let bad = Scorer::FirstResponse {
+            fixation: "fix".into(),
+            choices: names(&["fix", "left"]),
+            epoch: "decision".into(),
+            target: None,
+            threshold: None,
+        };
+        assert!(bad
+            .validate(&sh)
+            .unwrap_err()
+            .to_string()
+            .contains("choices lists the fixation channel `fix`"));
+    }
+
+    // ---------- softmax logits ----------
+
+    #[test]
+    fn logits_below_one_half_with_the_right_argmax_score_correct() {
+        // A softmax network's logits: every output below 0.5 (even negative), the right
+        // channel the largest. Read as levels (MSE), nothing crosses 0.5; read as logits,
+        // the largest channel responds.
+        let sh = shape(&["fix", "go_out"], 10);
+        let (mut b, mut o) = blank(&sh, 2);
+        for i in 0..2 {
+            b.epochs[i] = vec![span("fixation", 0, 5), span("response", 5, 10)];
+            b.conditions[i] = conds(&[("go", 1.0), ("t", 50.0)]);
+            fill_targets(&mut b, i, 0..5, 0, 1.0);
+            fill_targets(&mut b, i, 5..10, 1, 1.0);
+            b.mask.iter_mut().for_each(|m| *m = 1.0);
+        }
+        // Trial 0 right: fixation largest while fixating, go_out largest in the response.
+        fill(&mut o, &b, 0, 0..5, 0, 0.3);
+        fill(&mut o, &b, 0, 0..5, 1, -1.0);
+        fill(&mut o, &b, 0, 5..10, 0, -2.0);
+        fill(&mut o, &b, 0, 5..10, 1, 0.1);
+        // Trial 1 wrong: go_out never the largest.
+        fill(&mut o, &b, 1, 0..10, 0, 0.2);
+        fill(&mut o, &b, 1, 0..10, 1, 0.1);
+        assert!(o.iter().all(|&x| x < 0.5));
+        let fixation = Scorer::Fixation {
+            channel: "fix".into(),
+            epochs: names(&["fixation"]),
+            threshold: 0.5,
+        };
+        let go = Scorer::GoNogo {
+            channel: "go_out".into(),
+            epoch: "response".into(),
+            go: "go".into(),
+            threshold: 0.5,
+        };
+        let both = Scorer::All {
+            of: vec![fixation.clone(), go.clone()],
+        };
+        let read = |s: &Scorer, r: OutputReading| s.score(&o, &b, &sh, r).unwrap().correct;
+        assert_eq!(read(&fixation, OutputReading::Levels), [false, false]);
+        assert_eq!(read(&fixation, OutputReading::Logits), [true, true]);
+        assert_eq!(read(&go, OutputReading::Levels), [false, false]);
+        assert_eq!(read(&go, OutputReading::Logits), [true, false]);
+        assert_eq!(read(&both, OutputReading::Logits), [true, false]);
+        // Interval: go_out first the largest at step 5, 50 ms after `fixation` starts at 0
+        // (target 50 ms); never as levels.
+        let interval = Scorer::Interval {
+            channel: "go_out".into(),
+            from: "fixation".into(),
+            target: "t".into(),
+            threshold: 0.5,
+            tolerance: 0.0,
+            tolerance_ms: 0.0,
+        };
+        assert_eq!(read(&interval, OutputReading::Logits), [true, false]);
+        assert_eq!(read(&interval, OutputReading::Levels), [false, false]);
+        // Argmax already compares the largest channel: the same either way.
+        assert_eq!(
+            read(&Scorer::ARGMAX, OutputReading::Levels),
+            read(&Scorer::ARGMAX, OutputReading::Logits)
+        );
+    }
+
+    #[test]
+    fn a_ring_of_logits_is_decoded_from_its_softmax() {
+        // Ring of 4 channels at 0, π/2, π, 3π/2 with mean logits (0, 0, −3, 0.5): the raw
+        // population vector is atan2(0 − 0.5, 0 + 3) ≈ −0.165, the softmax weights p give
+        // atan2(p1 − p3, p0 − p2), a larger error.
+        let sh = shape(&["r0", "r1", "r2", "r3"], 2);
+        let (mut b, mut o) = blank(&sh, 1);
+        b.epochs[0] = vec![span("response", 0, 2)];
+        b.conditions[0] = conds(&[("theta", 0.0)]);
+        let logits = [0.0f32, 0.0, -3.0, 0.5];
+        for (c, &l) in logits.iter().enumerate() {
+            fill(&mut o, &b, 0, 0..2, c, l);
+        }
+        let e: Vec<f64> = logits.iter().map(|&l| f64::from(l).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        let p: Vec<f64> = e.iter().map(|x| x / sum).collect();
+        let softmax_angle = (p[1] - p[3]).atan2(p[0] - p[2]);
+        let raw_angle = (0.0f64 - 0.5).atan2(0.0 + 3.0);
+        assert!((softmax_angle - raw_angle).abs() > 0.1);
+        // A tolerance between the two errors tells which one was decoded.
+        let tolerance = (softmax_angle.abs() + raw_angle.abs()) / 2.0;
+        let s = angle(
+            names(&["r0", "r1", "r2", "r3"]),
+            AngleDecode::Ring,
+            "theta",
+            "response",
+            tolerance,
+            None,
+            None,
+        );
+        let levels = s.score(&o, &b, &sh, OutputReading::Levels).unwrap();
+        let logits_read = s.score(&o, &b, &sh, OutputReading::Logits).unwrap();
+        assert_eq!(
+            (levels.correct[0], logits_read.correct[0]),
+            (
+                raw_angle.abs() <= tolerance,
+                softmax_angle.abs() <= tolerance
+            )
+        );
+        assert_ne!(levels.correct, logits_read.correct);
     }
 
     // ---------- validate and YAML ----------
@@ -1887,7 +2332,7 @@ mod tests {
         // score() checks the names too.
         let (b, o) = blank(&sh, 1);
         assert!(s
-            .score(&o, &b, &sh)
+            .score(&o, &b, &sh, OutputReading::Levels)
             .unwrap_err()
             .to_string()
             .contains("did you mean `right`?"));

@@ -80,6 +80,9 @@ pub struct TrainConfig {
     pub test_trials: usize,
     /// Stop early once an evaluation reaches this accuracy; `null` trains all iterations.
     pub stop_at_accuracy: Option<f64>,
+    /// Stop once `patience` evaluations in a row have not raised the accuracy more than
+    /// `min_gain` above its best (`#{ patience: 5, min_gain: 0.01 }`); `null`: never.
+    pub stop_on_plateau: Option<super::Plateau>,
     /// Stop after this many seconds of training; `null`: no limit.
     pub max_seconds: Option<f64>,
     /// Write a checkpoint every this many iterations (and at the end).
@@ -104,6 +107,7 @@ impl Default for TrainConfig {
             eval_trials: 256,
             test_trials: 512,
             stop_at_accuracy: None,
+            stop_on_plateau: None,
             max_seconds: None,
             checkpoint_every: 500,
         }
@@ -206,6 +210,9 @@ impl TrainConfig {
                     format!("must be between 0 and 1 or null, got {a}"),
                 ));
             }
+        }
+        if let Some(p) = &self.stop_on_plateau {
+            p.validate()?;
         }
         Ok(())
     }

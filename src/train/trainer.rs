@@ -71,7 +71,8 @@ pub struct HistoryRow {
     pub loss: f64,
     /// Loss on the evaluation batch.
     pub eval_loss: f64,
-    /// Accuracy on the evaluation batch (PsychRNN's argmax accuracy).
+    /// Accuracy on the evaluation batch (the task scorer's mean credit; PsychRNN's argmax
+    /// accuracy by default).
     pub accuracy: f64,
     /// Curriculum stage (its name).
     pub stage: String,
@@ -87,6 +88,8 @@ pub enum StopReason {
     Iterations,
     /// An evaluation reached `train.stop_at_accuracy`.
     AccuracyReached,
+    /// The accuracy stopped rising (`train.stop_on_plateau`).
+    Plateau,
     /// The last curriculum stage advanced, or a rule said stop.
     Curriculum,
     /// `train.max_seconds` passed.
@@ -160,6 +163,8 @@ pub struct Evaluation {
     pub metrics: Vec<(String, f64)>,
     /// The scorer's verdict on each trial.
     pub correct: Vec<bool>,
+    /// The scorer's credit for each trial in [0, 1] (`accuracy` is their mean).
+    pub credit: Vec<f64>,
     /// Outputs [B, T, N_out].
     pub outputs: Vec<f32>,
     /// States [B, T, N_rec].
@@ -211,8 +216,7 @@ pub fn evaluate(
         .to_scalar::<f64>()?;
     let outputs = batch_major(&sim.outputs)?;
     let scores = task
-        .scorer()
-        .score(&outputs, batch, task.shape())
+        .score(&outputs, batch, kind.output_reading())
         .map_err(|source| TrainError::Scoring {
             task: task.name().to_string(),
             source,
@@ -222,6 +226,7 @@ pub fn evaluate(
         accuracy: scores.accuracy(),
         metrics: scores.metrics,
         correct: scores.correct,
+        credit: scores.credit,
         outputs,
         states: batch_major(&sim.states)?,
         rates: batch_major(&model.rates(&sim.states)?)?,
@@ -427,6 +432,20 @@ pub fn train_session(
             if stop_reason.is_none() && config.stop_at_accuracy.is_some_and(|a| eval.accuracy >= a)
             {
                 stop_reason = Some(StopReason::AccuracyReached);
+            }
+            if stop_reason.is_none() {
+                if let Some(plateau) = &config.stop_on_plateau {
+                    let (_, began) = state.curriculum.stage_starts.last().expect("a stage began");
+                    let stage: Vec<HistoryRow> = state
+                        .history
+                        .iter()
+                        .filter(|r| r.iteration >= *began)
+                        .cloned()
+                        .collect();
+                    if plateau.reached(&stage) {
+                        stop_reason = Some(StopReason::Plateau);
+                    }
+                }
             }
         }
         if stop_reason.is_some() {

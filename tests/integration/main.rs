@@ -20,6 +20,7 @@ mod lifecycle;
 mod rate_rnn_reference;
 mod readme;
 mod report;
+mod scoring;
 mod script_tasks;
 mod simulate;
 mod stdlib_tasks;

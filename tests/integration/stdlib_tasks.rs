@@ -10,7 +10,9 @@ use std::sync::Arc;
 use psychrnn::model::build_network;
 use psychrnn::random::{stream, Rng};
 use psychrnn::script::{load_experiment, load_experiment_source, LoadOptions, LoadedExperiment};
-use psychrnn::task::{decode_angle, generate_batch, AngleDecode, Batch, ConditionValue, Task};
+use psychrnn::task::{
+    decode_angle, generate_batch, AngleDecode, Batch, ConditionValue, OutputReading, Task,
+};
 use psychrnn::train::{evaluate, train, CurriculumState, Decision, HistoryRow};
 
 use crate::harness::{psychrnn, repo, stdout};
@@ -100,8 +102,7 @@ fn trials(b: &Batch) -> impl Iterator<Item = View<'_>> {
 /// Accuracy of the task's scorer when the network's outputs are `outputs`.
 fn score(loaded: &LoadedExperiment, b: &Batch, outputs: &[f32]) -> f64 {
     let task = loaded.task.as_ref();
-    task.scorer()
-        .score(outputs, b, task.shape())
+    task.score(outputs, b, OutputReading::Levels)
         .unwrap()
         .accuracy()
 }
@@ -296,8 +297,7 @@ fn go_nogo_targets_follow_the_cue_and_report_d_prime() {
     }
     let scores = loaded
         .task
-        .scorer()
-        .score(&always, &b, loaded.task.shape())
+        .score(&always, &b, OutputReading::Levels)
         .unwrap();
     let metric = |n: &str| scores.metrics.iter().find(|(k, _)| k == n).unwrap().1;
     assert_eq!(metric("hit_rate"), 1.0);
