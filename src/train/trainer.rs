@@ -429,7 +429,15 @@ pub fn train_session(
                     2,
                 );
             }
-            if stop_reason.is_none() && config.stop_at_accuracy.is_some_and(|a| eval.accuracy >= a)
+            // The accuracy counts only when it was measured on the task the run ends with: the
+            // last stage, its settings unchanged by this evaluation's decision. (Checked on an
+            // evaluation that just advanced, it stopped runs with the previous stage's
+            // accuracy, and on an earlier stage, before the curriculum was done.)
+            let last_stage = state.curriculum.stage + 1 >= curriculum.stages();
+            if stop_reason.is_none()
+                && !changed
+                && last_stage
+                && config.stop_at_accuracy.is_some_and(|a| eval.accuracy >= a)
             {
                 stop_reason = Some(StopReason::AccuracyReached);
             }

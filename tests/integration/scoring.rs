@@ -425,3 +425,32 @@ fn the_readme_closure_scores_the_perceptual_discrimination_task() {
         assert_eq!(closure.correct, argmax.correct);
     }
 }
+
+#[test]
+fn stop_at_accuracy_waits_for_the_last_stage_and_an_evaluation_of_it() {
+    // Stage "first" advances at its first evaluation (iteration 10); every evaluation scores
+    // 1, so stop_at_accuracy 0.5 would have stopped the run there, on the first stage's
+    // accuracy. It must stop at the first evaluation of the last stage instead: iteration 20.
+    let dir = TempDir::new("score-stop-stage");
+    let stage_task = "#{ name: \"two_choice\", inputs: [\"a\", \"b\"], outputs: [\"left\", \"right\"], dt: 10.0, tau: 100.0, duration: 200.0, params: |rng| #{ side: rng.int(0, 1) }, trial: task.trial, score: |t| true }";
+    let curriculum = format!(
+        "curriculum: [ #{{ name: \"first\", advance: 0.01, task: {stage_task} }}, #{{ name: \"second\", task: {stage_task} }} ],"
+    );
+    let text = script("", "stop_at_accuracy: 0.5", &curriculum);
+    let o = run(&dir, "stages", &text, &["--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&dir.join("stages"));
+    assert_eq!(s.stages.len(), 2, "{:?}", s.stages);
+    assert_eq!(s.stages[1].began_at_iteration, 11);
+    assert_eq!(s.stop_reason, psychrnn::train::StopReason::AccuracyReached);
+    assert_eq!(s.iterations, 20);
+    // Without a curriculum the one task is the last stage: it stops at the first evaluation.
+    let single = script("score: |t| true,", "stop_at_accuracy: 0.5", "");
+    let o = run(&dir, "single", &single, &["--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&dir.join("single"));
+    assert_eq!(
+        (s.stop_reason, s.iterations),
+        (psychrnn::train::StopReason::AccuracyReached, 10)
+    );
+}
