@@ -551,6 +551,26 @@ pub fn read_npz_with<T>(
     Ok(out)
 }
 
+/// An `.npy` file with a hand-written header, as numpy writes it, and raw `data` (for tests of
+/// the readers).
+#[cfg(test)]
+pub(crate) fn npy_for_test(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+        if fortran { "True" } else { "False" }
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = NPY_MAGIC.to_vec();
+    out.extend([1u8, 0]);
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,22 +656,7 @@ mod tests {
             .contains("NUL"));
     }
 
-    /// An `.npy` file with a hand-written header (as numpy writes it) and raw data.
-    fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = format!(
-            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
-            if fortran { "True" } else { "False" }
-        );
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.as_bytes());
-        out.extend(data);
-        out
-    }
+    use super::npy_for_test as npy;
 
     #[test]
     fn every_dtype_weights_and_run_files_hold_is_decoded_once() {

@@ -8,8 +8,7 @@ use super::{exported_functions, load_task, LibrarySubject, LibraryTasksError};
 use crate::library::Store;
 use crate::random::stream;
 use crate::report::{
-    conditions_title, trials_svg, write_library_page, LibraryPage, ModulePage, ReportError,
-    TaskPage, TrialPanel,
+    trials_svg, write_library_page, LibraryPage, ModulePage, ReportError, TaskPage, TrialPanel,
 };
 use crate::task::{generate_batch, Task};
 
@@ -199,25 +198,8 @@ fn figure(task: &dyn Task, seed: u64) -> Result<String, String> {
     let batch =
         generate_batch(task, seed, stream::TRAIN, 0, EXAMPLE_TRIALS).map_err(|e| e.to_string())?;
     let shape = task.shape();
-    let (t, ni, no) = (batch.n_steps, batch.n_in, batch.n_out);
     let panels: Vec<TrialPanel> = (0..batch.n_trials)
-        .map(|i| TrialPanel {
-            title: conditions_title(i, &batch.conditions[i]),
-            inputs: batch.inputs[i * t * ni..(i + 1) * t * ni].to_vec(),
-            targets: batch.targets[i * t * no..(i + 1) * t * no].to_vec(),
-            mask: batch.mask[i * t * no..(i + 1) * t * no].to_vec(),
-            epochs: batch.epochs[i]
-                .iter()
-                .map(|e| {
-                    (
-                        e.name.clone(),
-                        e.start as f64 * shape.dt,
-                        e.end as f64 * shape.dt,
-                    )
-                })
-                .collect(),
-            outputs: None,
-        })
+        .map(|i| TrialPanel::from_batch(&batch, i, shape.dt))
         .collect();
     trials_svg(&panels, shape.dt, &shape.inputs, &shape.outputs).map_err(|e| e.to_string())
 }
