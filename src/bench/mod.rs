@@ -1,11 +1,11 @@
 //! Benchmarks behind `psychrnn bench`: what is measured, as numbers; the command line only
 //! prints them as tables.
 //!
-//! - [`iteration`]: ms per training iteration of a network (rate RNN, LSTM, GRU; fused
+//! - [`measure_iteration`]: ms per training iteration of a network (rate RNN, LSTM, GRU; fused
 //!   kernel or reference path) on a fixed batch, its heap peak, and the arithmetic of its
 //!   matrix products ([`product_flops`]) to compare with the GEMM rate.
-//! - [`trial_generation`]: ms per batch of a task's trials on a given number of threads, and
-//!   the share of training time spent waiting for them.
+//! - [`generation_ms`] and [`training_wait`]: ms per batch of a task's trials on a given
+//!   number of threads, and the share of training time spent waiting for them.
 //!
 //! Every function measures on the calling thread with the [`crate::kernel::KernelOptions`] it
 //! is given; none reads or writes the process environment. (candle's own products on the
