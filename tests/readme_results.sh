@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's table of bundled-script results, remeasured: trains every script in scripts/ with
-# seeds 0..N-1 (default 3) and prints one markdown row per script with the range over the seeds of
-# the test accuracy (512 fresh trials), the iterations trained and why training stopped, and the
+# seeds 0..N-1 (default 3) and prints one markdown row per script with its units and the range over
+# the seeds of the test accuracy (512 fresh trials), the iterations trained and why training stopped, and the
 # training time. Every number in the README's table comes from this command:
 #
 #     cargo build --release && bash tests/readme_results.sh 3
@@ -16,8 +16,8 @@ out=${OUT:-$(mktemp -d)}
 keep=${OUT:+1}
 value() { awk -v k="$1:" '$1 == k { print $2; exit }' "$2"; }
 range() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (lo == hi) print lo; else print lo "–" hi }'; }
-echo "| script | seeds | test accuracy (512 trials) | iterations (stop) | training time |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| script | units | seeds | test accuracy (512 trials) | iterations (stop) | training time |"
+echo "| --- | --- | --- | --- | --- | --- |"
 for script in scripts/*.rhai; do
   name=$(basename "$script" .rhai)
   acc=() its=() secs=() stops=()
@@ -31,7 +31,8 @@ for script in scripts/*.rhai; do
     stops+=("$(value stop_reason "$s")")
   done
   stop=$(printf '%s\n' "${stops[@]}" | sort -u | paste -sd/ -)
-  printf '| `%s.rhai` | 0–%d | %s | %s (%s) | %s s |\n' "$name" "$((seeds - 1))" \
+  units=$(value n_rec "$out/$name-0/config.yaml")
+  printf '| `%s.rhai` | %s | 0–%d | %s | %s (%s) | %s s |\n' "$name" "$units" "$((seeds - 1))" \
     "$(printf '%s\n' "${acc[@]}" | range)" "$(printf '%s\n' "${its[@]}" | range)" "$stop" \
     "$(printf '%s\n' "${secs[@]}" | range)"
 done
