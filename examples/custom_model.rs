@@ -96,6 +96,9 @@ impl Network for LeakyLinearRnn {
     fn rates(&self, states: &Tensor) -> Result<Tensor> {
         Ok(states.clone())
     }
+    fn n_rec(&self) -> usize {
+        self.w_rec.dims()[0]
+    }
     fn dtype(&self) -> DType {
         DType::F32
     }

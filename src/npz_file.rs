@@ -126,6 +126,94 @@ pub fn write_npz_with_npy<S: AsRef<str>, T: AsRef<Tensor>, N: AsRef<str>>(
     Ok(())
 }
 
+/// The values of one array for [`write_npz_arrays`]: numbers borrowed from the caller (so a
+/// large array is written without a copy) or owned, or ready `.npy` bytes.
+#[derive(Debug, Clone)]
+pub enum NpyData<'a> {
+    /// float32 values in C order.
+    F32(std::borrow::Cow<'a, [f32]>),
+    /// float64 values in C order.
+    F64(std::borrow::Cow<'a, [f64]>),
+    /// int64 values in C order.
+    I64(std::borrow::Cow<'a, [i64]>),
+    /// A whole `.npy` array, header included (e.g. from [`npy_bytes`]).
+    Npy(Vec<u8>),
+}
+
+/// One named array of an `.npz` archive: its shape and values.
+#[derive(Debug, Clone)]
+pub struct NpyArray<'a> {
+    /// The key (`np.load(path)[name]`), without `.npy`.
+    pub name: String,
+    /// The shape (empty for a 0-d array); ignored for [`NpyData::Npy`].
+    pub dims: Vec<usize>,
+    /// The values.
+    pub data: NpyData<'a>,
+}
+
+/// Writes `values` little-endian through a 64 KiB buffer: no copy of the array is made.
+fn write_values<T: Copy, const N: usize>(
+    values: &[T],
+    to_bytes: impl Fn(T) -> [u8; N],
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let mut buffer = Vec::with_capacity(1 << 16);
+    for chunk in values.chunks((1 << 16) / N) {
+        buffer.clear();
+        for &v in chunk {
+            buffer.extend_from_slice(&to_bytes(v));
+        }
+        out.write_all(&buffer)?;
+    }
+    Ok(())
+}
+
+/// Writes `arrays` to `path` as an uncompressed `.npz` in their order, streaming each array's
+/// values into the archive (peak memory does not grow with the arrays' size). Says which
+/// array's shape disagrees with its number of values.
+pub fn write_npz_arrays(arrays: &[NpyArray<'_>], path: &Path) -> Result<()> {
+    let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(path)?));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for array in arrays {
+        let expected: usize = array.dims.iter().product();
+        let len = match &array.data {
+            NpyData::F32(v) => Some(v.len()),
+            NpyData::F64(v) => Some(v.len()),
+            NpyData::I64(v) => Some(v.len()),
+            NpyData::Npy(_) => None,
+        };
+        if let Some(len) = len.filter(|&len| len != expected) {
+            candle_core::bail!(
+                "npz: array `{}` has {len} values for shape {:?} ({expected} values)",
+                array.name,
+                array.dims
+            );
+        }
+        zip.start_file(format!("{}.npy", array.name), options)
+            .map_err(Error::wrap)?;
+        let mut out = BufWriter::with_capacity(1 << 16, &mut zip);
+        match &array.data {
+            NpyData::F32(v) => {
+                write_header("<f4", &array.dims, &mut out)?;
+                write_values(v, f32::to_le_bytes, &mut out)?;
+            }
+            NpyData::F64(v) => {
+                write_header("<f8", &array.dims, &mut out)?;
+                write_values(v, f64::to_le_bytes, &mut out)?;
+            }
+            NpyData::I64(v) => {
+                write_header("<i8", &array.dims, &mut out)?;
+                write_values(v, i64::to_le_bytes, &mut out)?;
+            }
+            NpyData::Npy(bytes) => out.write_all(bytes)?,
+        }
+        out.flush()?;
+    }
+    zip.finish().map_err(Error::wrap)?.flush()?;
+    Ok(())
+}
+
 /// The `.npy` header: magic, version 1.0, header length, the header dict padded with spaces
 /// to a multiple of 16 bytes.
 fn write_header(descr: &str, dims: &[usize], out: &mut impl Write) -> std::io::Result<()> {
@@ -575,6 +663,72 @@ pub(crate) fn npy_for_test(descr: &str, fortran: bool, shape: &str, data: &[u8])
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn streamed_arrays_read_back_as_written_and_bytes_match_the_tensor_writer() {
+        use std::borrow::Cow;
+        let dir = std::env::temp_dir().join(format!("psychrnn-npz-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // More values than one 64 KiB write buffer holds, so chunking is exercised.
+        let big: Vec<f32> = (0..40_000).map(|i| i as f32 * 0.25 - 7.0).collect();
+        let ints: Vec<i64> = vec![-3, 0, 1 << 40];
+        let streamed = dir.join("streamed.npz");
+        write_npz_arrays(
+            &[
+                NpyArray {
+                    name: "big".into(),
+                    dims: vec![200, 200],
+                    data: NpyData::F32(Cow::Borrowed(&big)),
+                },
+                NpyArray {
+                    name: "ints".into(),
+                    dims: vec![3],
+                    data: NpyData::I64(Cow::Borrowed(&ints)),
+                },
+                NpyArray {
+                    name: "x".into(),
+                    dims: vec![],
+                    data: NpyData::F64(Cow::Owned(vec![2.5])),
+                },
+            ],
+            &streamed,
+        )
+        .unwrap();
+        let back = read_npz(&streamed).unwrap();
+        assert_eq!(back["big"].to_f32().unwrap(), big);
+        assert_eq!(back["ints"].to_i64().unwrap(), ints);
+        assert_eq!(back["x"].to_f64().unwrap(), vec![2.5]);
+        // The same bytes as the tensor writer's (np.load-compatible header and layout).
+        let via_tensor = dir.join("tensor.npz");
+        let t = Tensor::from_slice(&big, (200, 200), &Device::Cpu).unwrap();
+        write_npz(&[("big", &t)], &via_tensor).unwrap();
+        let entry = |path: &Path| {
+            let mut zip = zip::ZipArchive::new(File::open(path).unwrap()).unwrap();
+            let mut bytes = Vec::new();
+            zip.by_name("big.npy")
+                .unwrap()
+                .read_to_end(&mut bytes)
+                .unwrap();
+            bytes
+        };
+        assert_eq!(entry(&streamed), entry(&via_tensor));
+        // A shape that disagrees with the values is refused, naming the array.
+        let err = write_npz_arrays(
+            &[NpyArray {
+                name: "rates".into(),
+                dims: vec![2, 3],
+                data: NpyData::F32(Cow::Borrowed(&big[..5])),
+            }],
+            &dir.join("bad.npz"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("array `rates` has 5 values for shape [2, 3] (6 values)"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn arrays() -> Vec<(&'static str, Tensor)> {
         let cpu = Device::Cpu;

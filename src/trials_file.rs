@@ -24,14 +24,15 @@
 //! Files written before the channel names, epochs, labels and `format_version` were added
 //! (their text labels sit in `trials_labels.yaml` beside them) are still read.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
-
 use crate::atomic_file::write_atomic_with;
 use crate::format_version::FORMAT_VERSION;
-use crate::npz_file::{npy_bytes, read_npz, Array, NpyValues, NpzError};
+use crate::npz_file::{
+    npy_bytes, read_npz, write_npz_arrays, Array, NpyArray, NpyData, NpyValues, NpzError,
+};
 use crate::task::{
     argmax_accuracy, Batch, ConditionValue, Conditions, EpochSpan, Scores, TaskShape,
 };
@@ -188,57 +189,71 @@ fn labels_per_trial(codes: &[f64], labels: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The arrays of one `.npz` file before it is written.
+/// The arrays of one `.npz` file before it is written: numbers are borrowed from the record
+/// or batch and streamed into the file (at 256 units a run's states and rates are 200 MiB; a
+/// copy of them had doubled the run's peak memory).
 #[derive(Default)]
-struct Entries {
-    tensors: Vec<(String, Tensor)>,
-    npy: Vec<(String, Vec<u8>)>,
+struct Entries<'a> {
+    numbers: Vec<NpyArray<'a>>,
+    npy: Vec<NpyArray<'a>>,
 }
 
-impl Entries {
-    fn f32(&mut self, key: &str, values: &[f32], dims: &[usize]) -> candle_core::Result<()> {
-        let t = Tensor::from_slice(values, dims, &Device::Cpu)?;
-        self.tensors.push((key.into(), t));
-        Ok(())
+impl<'a> Entries<'a> {
+    fn push(&mut self, key: &str, dims: &[usize], data: NpyData<'a>) {
+        self.numbers.push(NpyArray {
+            name: key.into(),
+            dims: dims.to_vec(),
+            data,
+        });
     }
 
-    fn f64(&mut self, key: &str, values: &[f64], dims: &[usize]) -> candle_core::Result<()> {
-        let t = Tensor::from_slice(values, dims, &Device::Cpu)?;
-        self.tensors.push((key.into(), t));
-        Ok(())
+    fn f32(&mut self, key: &str, values: &'a [f32], dims: &[usize]) {
+        self.push(key, dims, NpyData::F32(Cow::Borrowed(values)));
     }
 
-    fn i64(&mut self, key: &str, values: &[i64], dims: &[usize]) -> candle_core::Result<()> {
-        let t = Tensor::from_slice(values, dims, &Device::Cpu)?;
-        self.tensors.push((key.into(), t));
-        Ok(())
+    fn f64(&mut self, key: &str, values: &'a [f64], dims: &[usize]) {
+        self.push(key, dims, NpyData::F64(Cow::Borrowed(values)));
     }
 
-    fn scalar(&mut self, key: &str, value: f64) -> candle_core::Result<()> {
-        self.tensors
-            .push((key.into(), Tensor::new(value, &Device::Cpu)?));
-        Ok(())
+    fn i64(&mut self, key: &str, values: &'a [i64], dims: &[usize]) {
+        self.push(key, dims, NpyData::I64(Cow::Borrowed(values)));
+    }
+
+    fn i64_owned(&mut self, key: &str, values: Vec<i64>, dims: &[usize]) {
+        self.push(key, dims, NpyData::I64(Cow::Owned(values)));
+    }
+
+    fn scalar(&mut self, key: &str, value: f64) {
+        self.push(key, &[], NpyData::F64(Cow::Owned(vec![value])));
+    }
+
+    fn npy(&mut self, key: &str, bytes: Vec<u8>) {
+        self.npy.push(NpyArray {
+            name: key.into(),
+            dims: Vec::new(),
+            data: NpyData::Npy(bytes),
+        });
     }
 
     fn text(&mut self, key: &str, values: &[String]) -> candle_core::Result<()> {
         let bytes = npy_bytes(&[values.len()], NpyValues::Text(values))
             .map_err(|e| candle_core::Error::msg(format!("`{key}`: {e}")))?;
-        self.npy.push((key.into(), bytes));
+        self.npy(key, bytes);
         Ok(())
     }
 
     fn bool(&mut self, key: &str, values: &[bool]) -> candle_core::Result<()> {
         let bytes = npy_bytes(&[values.len()], NpyValues::Bool(values))
             .map_err(|e| candle_core::Error::msg(format!("`{key}`: {e}")))?;
-        self.npy.push((key.into(), bytes));
+        self.npy(key, bytes);
         Ok(())
     }
 
     /// Writes `path` atomically: a failed write leaves no file (and an older one unchanged).
-    fn write(&self, path: &Path) -> candle_core::Result<()> {
-        write_atomic_with(path, |tmp| {
-            crate::npz_file::write_npz_with_npy(&self.tensors, &self.npy, tmp)
-        })
+    /// Numbers first, then text and booleans (the order the archive always had).
+    fn write(mut self, path: &Path) -> candle_core::Result<()> {
+        self.numbers.append(&mut self.npy);
+        write_atomic_with(path, |tmp| write_npz_arrays(&self.numbers, tmp))
     }
 }
 
@@ -254,10 +269,10 @@ struct TaskMetadata<'a> {
     epochs: Option<&'a EpochTable>,
 }
 
-impl TaskMetadata<'_> {
+impl<'a> TaskMetadata<'a> {
     /// Adds the channel names, `dt`, `tau`, `format_version`, epochs and conditions (what is
     /// known: a record read from an older file may lack names, `tau` and epochs).
-    fn add_to(&self, entries: &mut Entries) -> candle_core::Result<()> {
+    fn add_to(&self, entries: &mut Entries<'a>) -> candle_core::Result<()> {
         let b = self.n_trials;
         if !self.input_names.is_empty() {
             entries.text("input_names", self.input_names)?;
@@ -265,20 +280,20 @@ impl TaskMetadata<'_> {
         if !self.output_names.is_empty() {
             entries.text("output_names", self.output_names)?;
         }
-        entries.scalar("dt", self.dt)?;
+        entries.scalar("dt", self.dt);
         if let Some(tau) = self.tau {
-            entries.scalar("tau", tau)?;
+            entries.scalar("tau", tau);
         }
-        entries.i64("format_version", &[FORMAT_VERSION as i64], &[])?;
+        entries.i64_owned("format_version", vec![FORMAT_VERSION as i64], &[]);
         if let Some(epochs) = self.epochs {
             let e = epochs.n_columns();
             entries.text("epoch_names", &epochs.names)?;
-            entries.i64("epoch_occurrence", &epochs.occurrence, &[e])?;
-            entries.i64("epoch_start", &epochs.start, &[b, e])?;
-            entries.i64("epoch_end", &epochs.end, &[b, e])?;
+            entries.i64("epoch_occurrence", &epochs.occurrence, &[e]);
+            entries.i64("epoch_start", &epochs.start, &[b, e]);
+            entries.i64("epoch_end", &epochs.end, &[b, e]);
         }
         for (name, values) in self.conditions {
-            entries.f64(&format!("condition_{name}"), values, &[b])?;
+            entries.f64(&format!("condition_{name}"), values, &[b]);
             if let Some(l) = self.labels.get(name) {
                 entries.text(&format!("label_{name}"), &labels_per_trial(values, l))?;
             }
@@ -295,9 +310,9 @@ pub fn write_task_batch(batch: &Batch, shape: &TaskShape, path: &Path) -> candle
     let (conditions, labels) = condition_columns(&batch.conditions);
     let epochs = EpochTable::of(&batch.epochs);
     let mut entries = Entries::default();
-    entries.f32("inputs", &batch.inputs, &[b, t, batch.n_in])?;
-    entries.f32("targets", &batch.targets, &[b, t, batch.n_out])?;
-    entries.f32("mask", &batch.mask, &[b, t, batch.n_out])?;
+    entries.f32("inputs", &batch.inputs, &[b, t, batch.n_in]);
+    entries.f32("targets", &batch.targets, &[b, t, batch.n_out]);
+    entries.f32("mask", &batch.mask, &[b, t, batch.n_out]);
     TaskMetadata {
         n_trials: b,
         input_names: &shape.inputs,
@@ -470,12 +485,12 @@ impl TrialRecord {
     pub fn write(&self, path: &Path) -> candle_core::Result<()> {
         let (b, t) = (self.n_trials, self.n_steps);
         let mut entries = Entries::default();
-        entries.f32("inputs", &self.inputs, &[b, t, self.n_in])?;
-        entries.f32("targets", &self.targets, &[b, t, self.n_out])?;
-        entries.f32("mask", &self.mask, &[b, t, self.n_out])?;
-        entries.f32("outputs", &self.outputs, &[b, t, self.n_out])?;
-        entries.f32("states", &self.states, &[b, t, self.n_rec])?;
-        entries.f32("rates", &self.rates, &[b, t, self.n_rec])?;
+        entries.f32("inputs", &self.inputs, &[b, t, self.n_in]);
+        entries.f32("targets", &self.targets, &[b, t, self.n_out]);
+        entries.f32("mask", &self.mask, &[b, t, self.n_out]);
+        entries.f32("outputs", &self.outputs, &[b, t, self.n_out]);
+        entries.f32("states", &self.states, &[b, t, self.n_rec]);
+        entries.f32("rates", &self.rates, &[b, t, self.n_rec]);
         TaskMetadata {
             n_trials: b,
             input_names: &self.input_names,
@@ -491,7 +506,7 @@ impl TrialRecord {
             entries.bool("correct", correct)?;
         }
         if let Some(credit) = &self.credit {
-            entries.f64("credit", credit, &[credit.len()])?;
+            entries.f64("credit", credit, &[credit.len()]);
         }
         entries.write(path)
     }

@@ -130,7 +130,8 @@ impl Pca {
     }
 }
 
-/// Principal components of the row-major `n_rows`×`n_cols` data `rows` (row = observation).
+/// Principal components of the row-major `n_rows`×`n_cols` data `rows` (row = observation;
+/// f32 or f64 values, accumulated in f64, so a run's f32 rates need no f64 copy).
 ///
 /// Returns the top `k` components (`k` is clamped to `n_cols`) sorted by decreasing variance;
 /// see the module docs for the formulas.
@@ -148,7 +149,12 @@ impl Pca {
 /// let (a, b) = (p.components[0][0], p.components[0][1]);
 /// assert!((b / a - 2.0).abs() < 1e-9);
 /// ```
-pub fn pca(rows: &[f64], n_rows: usize, n_cols: usize, k: usize) -> Result<Pca, PcaError> {
+pub fn pca<T: Copy + Into<f64>>(
+    rows: &[T],
+    n_rows: usize,
+    n_cols: usize,
+    k: usize,
+) -> Result<Pca, PcaError> {
     if n_rows.checked_mul(n_cols) != Some(rows.len()) {
         return Err(PcaError::WrongLength {
             len: rows.len(),
@@ -159,7 +165,7 @@ pub fn pca(rows: &[f64], n_rows: usize, n_cols: usize, k: usize) -> Result<Pca, 
     if n_rows < 2 {
         return Err(PcaError::TooFewRows { n_rows });
     }
-    if rows.iter().any(|v| !v.is_finite()) {
+    if rows.iter().any(|&v| !v.into().is_finite()) {
         return Err(PcaError::NonFinite);
     }
     let d = n_cols;
@@ -169,7 +175,7 @@ pub fn pca(rows: &[f64], n_rows: usize, n_cols: usize, k: usize) -> Result<Pca, 
     let mut mean = vec![0.0; d];
     for row in rows.chunks_exact(d.max(1)).take(n_rows) {
         for (m, &x) in mean.iter_mut().zip(row) {
-            *m += x;
+            *m += x.into();
         }
     }
     let inv_n = 1.0 / n_rows as f64;
@@ -182,7 +188,7 @@ pub fn pca(rows: &[f64], n_rows: usize, n_cols: usize, k: usize) -> Result<Pca, 
     let mut centred = vec![0.0; d];
     for row in rows.chunks_exact(d.max(1)).take(n_rows) {
         for ((c, &x), &m) in centred.iter_mut().zip(row).zip(&mean) {
-            *c = x - m;
+            *c = x.into() - m;
         }
         for i in 0..d {
             let ci = centred[i];
@@ -676,9 +682,20 @@ mod tests {
             e.to_string(),
             "PCA needs at least 2 rows (observations) to estimate a covariance, got 1"
         );
-        assert_eq!(pca(&[], 0, 3, 1), Err(PcaError::TooFewRows { n_rows: 0 }));
+        assert_eq!(
+            pca::<f64>(&[], 0, 3, 1),
+            Err(PcaError::TooFewRows { n_rows: 0 })
+        );
         let e = pca(&[1.0, f64::NAN, 3.0, 4.0], 2, 2, 1).unwrap_err();
         assert_eq!(e, PcaError::NonFinite);
+        assert_eq!(
+            pca(&[1.0f32, f32::INFINITY, 3.0, 4.0], 2, 2, 1).unwrap_err(),
+            PcaError::NonFinite
+        );
+        // f32 data (a run's rates) gives the PCA of the same values as f64.
+        let rows32: Vec<f32> = (0..60).map(|i| ((i * 37) % 11) as f32 * 0.5).collect();
+        let rows64: Vec<f64> = rows32.iter().map(|&v| v as f64).collect();
+        assert_eq!(pca(&rows32, 20, 3, 2), pca(&rows64, 20, 3, 2));
         assert!(e.to_string().contains("NaN or infinite"));
         let big = pca(&[0.0; 4], usize::MAX, 2, 1).unwrap_err();
         assert!(big.to_string().contains("overflows"));

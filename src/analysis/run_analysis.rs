@@ -351,8 +351,7 @@ pub fn analyse_run(
     };
 
     let pca_arrays = if n >= 2 && b * t >= 2 {
-        let rows: Vec<f64> = trials.rates.iter().map(|&v| v as f64).collect();
-        let p = pca(&rows, b * t, n, MAX_COMPONENTS.min(n))?;
+        let p = pca(&trials.rates, b * t, n, MAX_COMPONENTS.min(n))?;
         let k = p.components.len();
         let projected = grouping.as_ref().filter(|g| g.levels.len() <= 12);
         let projection = projected.map(|g| {

@@ -300,6 +300,10 @@ impl Network for GatedRnn {
         self.w_h.dtype()
     }
 
+    fn n_rec(&self) -> usize {
+        self.n_rec
+    }
+
     fn device(&self) -> Device {
         self.w_h.device().clone()
     }

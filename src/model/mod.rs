@@ -79,6 +79,8 @@ pub trait Network {
     fn rates(&self, states: &Tensor) -> Result<Tensor>;
     /// Element type of the parameters.
     fn dtype(&self) -> DType;
+    /// The number of recurrent units N_rec.
+    fn n_rec(&self) -> usize;
     /// Where the parameters live.
     fn device(&self) -> Device;
     /// Writes the weights file (atomically).

@@ -552,6 +552,10 @@ impl Network for RateRnn {
         self.w_rec.dtype()
     }
 
+    fn n_rec(&self) -> usize {
+        self.w_rec.dims()[0]
+    }
+
     fn device(&self) -> Device {
         self.w_rec.device().clone()
     }

@@ -107,4 +107,21 @@ impl Batch {
         self.epochs[i] = trial.epochs;
         Ok(())
     }
+
+    /// Trials `range` of the batch as a batch of their own (copies).
+    pub fn trials(&self, range: std::ops::Range<usize>) -> Batch {
+        let (t, ni, no) = (self.n_steps, self.n_in, self.n_out);
+        let (a, b) = (range.start, range.end);
+        Batch {
+            n_trials: b - a,
+            n_steps: t,
+            n_in: ni,
+            n_out: no,
+            inputs: self.inputs[a * t * ni..b * t * ni].to_vec(),
+            targets: self.targets[a * t * no..b * t * no].to_vec(),
+            mask: self.mask[a * t * no..b * t * no].to_vec(),
+            conditions: self.conditions[a..b].to_vec(),
+            epochs: self.epochs[a..b].to_vec(),
+        }
+    }
 }

@@ -200,8 +200,21 @@ fn batch_major(t: &Tensor) -> candle_core::Result<Vec<f32>> {
         .to_vec1::<f32>()
 }
 
+/// The most bytes one array of an evaluation chunk (states or rates of its trials) takes:
+/// evaluation runs the model on this many trials at a time, so a test set of thousands of
+/// trials never holds more than a few chunks' tensors besides its results.
+const EVALUATION_CHUNK_BYTES: usize = 8 << 20;
+
+/// How many trials of `n_steps` steps and `n_rec` units [`evaluate`] runs at once (a function
+/// of the shapes only, so results never depend on the machine).
+pub fn evaluation_chunk_trials(n_steps: usize, n_rec: usize) -> usize {
+    (EVALUATION_CHUNK_BYTES / (n_steps * n_rec * 4).max(1)).max(1)
+}
+
 /// Runs `model` (no gradients) on `batch` of `task` with noise from `noise_rng` and scores it
-/// with the task's scorer; `kind` is the loss.
+/// with the task's scorer; `kind` is the loss. The model runs on chunks of
+/// [`evaluation_chunk_trials`] trials in order, drawing their noise from `noise_rng` one
+/// chunk after another; the loss and the scores are computed over the whole batch.
 pub fn evaluate(
     model: &dyn Network,
     task: &dyn Task,
@@ -209,12 +222,37 @@ pub fn evaluate(
     noise_rng: &mut Rng,
     kind: LossKind,
 ) -> Result<Evaluation, TrainError> {
-    let (inputs, targets, mask) = batch_tensors(batch, model.dtype(), &model.device())?;
-    let (sim, _) = model.run(&inputs, noise_rng, false)?;
-    let loss = loss(kind, &sim.outputs, &targets, &mask)?
+    let (b, t) = (batch.n_trials, batch.n_steps);
+    let chunk = evaluation_chunk_trials(t, model.n_rec());
+    let mut outputs = Vec::with_capacity(b * t * batch.n_out);
+    let mut states = Vec::with_capacity(b * t * model.n_rec());
+    let mut rates = Vec::with_capacity(b * t * model.n_rec());
+    for first in (0..b.max(1)).step_by(chunk) {
+        let last = (first + chunk).min(b);
+        let part;
+        let part_batch = if first == 0 && last == b {
+            batch
+        } else {
+            part = batch.trials(first..last);
+            &part
+        };
+        let (inputs, _, _) = batch_tensors(part_batch, model.dtype(), &model.device())?;
+        let (sim, _) = model.run(&inputs, noise_rng, false)?;
+        drop(inputs);
+        outputs.extend(batch_major(&sim.outputs)?);
+        states.extend(batch_major(&sim.states)?);
+        let part_rates = model.rates(&sim.states)?;
+        drop(sim);
+        rates.extend(batch_major(&part_rates)?);
+    }
+    let (_, targets, mask) = batch_tensors(batch, model.dtype(), &model.device())?;
+    let all_outputs = Tensor::from_slice(&outputs, (b, t, batch.n_out), &model.device())?
+        .transpose(0, 1)?
+        .contiguous()?
+        .to_dtype(model.dtype())?;
+    let loss = loss(kind, &all_outputs, &targets, &mask)?
         .to_dtype(DType::F64)?
         .to_scalar::<f64>()?;
-    let outputs = batch_major(&sim.outputs)?;
     let scores = task
         .score(&outputs, batch, kind.output_reading())
         .map_err(|source| TrainError::Scoring {
@@ -228,8 +266,8 @@ pub fn evaluate(
         correct: scores.correct,
         credit: scores.credit,
         outputs,
-        states: batch_major(&sim.states)?,
-        rates: batch_major(&model.rates(&sim.states)?)?,
+        states,
+        rates,
     })
 }
 

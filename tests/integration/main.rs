@@ -13,6 +13,7 @@ mod cli;
 mod code_shape;
 mod constraints;
 mod embedding;
+mod evaluation_chunks;
 mod fused_kernel;
 mod gated_reference;
 mod libraries;
