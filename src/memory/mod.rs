@@ -115,6 +115,18 @@ pub fn reset_peak_heap() {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
 }
 
+/// Hands memory freed but kept by the C allocator back to the system (glibc: `malloc_trim`;
+/// a no-op elsewhere). The binary tells glibc to keep freed blocks for training's speed (see
+/// `cli::malloc_settings`); after training, a run calls this so that the test set's arrays
+/// do not come on top of the memory training's iterations had left behind.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Resident memory of this process in bytes (Linux: `/proc/self/statm`), or `None` elsewhere.
 pub fn resident_bytes() -> Option<usize> {
     #[cfg(target_os = "linux")]

@@ -625,9 +625,14 @@ fn finish(
         "testing on {} fresh trials and writing files…",
         config.train.test_trials
     ));
+    // Training's iterations leave tens of megabytes freed but kept (for speed); the test
+    // set's arrays should not come on top of them.
+    crate::memory::release_freed_memory();
     let test = generate_batch(task, config.seed, stream::TEST, 0, config.train.test_trials)?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);
     let mut result = evaluate(model, task, &test, &mut noise, config.model.loss)?;
+    // Likewise the evaluation's per-chunk buffers, before the files and the report.
+    crate::memory::release_freed_memory();
     let chance =
         chance_accuracy(task, &test, config.model.loss.output_reading()).map_err(|source| {
             TrainError::Scoring {

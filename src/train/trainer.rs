@@ -203,7 +203,7 @@ fn batch_major(t: &Tensor) -> candle_core::Result<Vec<f32>> {
 /// The most bytes one array of an evaluation chunk (states or rates of its trials) takes:
 /// evaluation runs the model on this many trials at a time, so a test set of thousands of
 /// trials never holds more than a few chunks' tensors besides its results.
-const EVALUATION_CHUNK_BYTES: usize = 8 << 20;
+const EVALUATION_CHUNK_BYTES: usize = 2 << 20;
 
 /// How many trials of `n_steps` steps and `n_rec` units [`evaluate`] runs at once (a function
 /// of the shapes only, so results never depend on the machine).
