@@ -153,6 +153,7 @@ fn a_run_writes_every_test_trial_and_the_file_reads_back() {
 /// Runs `psychrnn ARGS` and returns its peak resident memory in bytes (Linux: the child's own
 /// `ru_maxrss` from `wait4`, not the largest of every child the test binary ran).
 #[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not know about
 fn peak_resident_bytes(args: &[&str]) -> usize {
     let child = crate::harness::command(&crate::harness::repo(), args)
         .stdout(std::process::Stdio::null())
