@@ -36,17 +36,19 @@ pub struct TrainingWait {
     pub waiting: f64,
 }
 
-/// Trains the default model (50 units) on `task` for `iterations` iterations with fresh,
-/// prefetched batches, as `psychrnn run` does, with the kernel options `kernel`.
+/// Trains a network of `model_config` on `task` for `iterations` iterations with fresh,
+/// prefetched batches of [`crate::bench::BATCH`] trials, as `psychrnn run` does (the trainer
+/// itself, one evaluation of 8 trials at the end), with the kernel options `kernel`.
 pub fn training_wait(
     task: Arc<dyn Task>,
+    model_config: &ModelConfig,
     iterations: usize,
     kernel: KernelOptions,
 ) -> Result<TrainingWait, BenchError> {
-    let model_config = ModelConfig::default();
-    let built = build_network_with(&model_config, task.shape(), 0, Path::new("."), kernel)?;
+    let built = build_network_with(model_config, task.shape(), 0, Path::new("."), kernel)?;
     let config = TrainConfig {
         iterations: iterations.max(1),
+        batch_size: super::BATCH,
         eval_every: iterations.max(1),
         eval_trials: 8,
         ..TrainConfig::default()
@@ -63,4 +65,46 @@ pub fn training_wait(
         ms_per_iteration: outcome.wall_seconds * 1e3 / outcome.iterations as f64,
         waiting: outcome.batch_wait_seconds / outcome.wall_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelKind;
+    use crate::script::{load_experiment_source, LoadOptions};
+
+    #[test]
+    fn run_style_training_trains_the_network_it_is_given() {
+        let script = r#"experiment(#{ task: #{ name: "t", inputs: ["a"], outputs: ["b"],
+            dt: 10.0, tau: 100.0, duration: 50.0,
+            params: |rng| #{ x: rng.uniform(0.0, 1.0) },
+            trial: |p| [#{ name: "all", input: [p.x], target: [p.x] }] } });"#;
+        let loaded =
+            load_experiment_source("t.rhai", script, Path::new("."), &LoadOptions::default())
+                .unwrap();
+        for kind in [ModelKind::RateRnn, ModelKind::Lstm, ModelKind::Gru] {
+            let config = ModelConfig {
+                kind,
+                n_rec: 6,
+                ..ModelConfig::default()
+            };
+            let wait =
+                training_wait(loaded.task.clone(), &config, 3, KernelOptions::default()).unwrap();
+            assert!(
+                wait.ms_per_iteration.is_finite() && wait.ms_per_iteration > 0.0,
+                "{kind:?}"
+            );
+            assert!(
+                (0.0..=1.0).contains(&wait.waiting),
+                "{kind:?}: {}",
+                wait.waiting
+            );
+        }
+        // A size the task's shape cannot take is an error, not a panic.
+        let zero = ModelConfig {
+            n_rec: 0,
+            ..ModelConfig::default()
+        };
+        assert!(training_wait(loaded.task.clone(), &zero, 1, KernelOptions::default()).is_err());
+    }
 }

@@ -14,7 +14,7 @@ use psychrnn::bench::{
 };
 use psychrnn::kernel::KernelOptions;
 use psychrnn::memory;
-use psychrnn::model::ModelKind;
+use psychrnn::model::{ModelConfig, ModelKind};
 use psychrnn::script::{load_experiment_source, LoadOptions, LoadedExperiment};
 use psychrnn::task::generation_threads;
 
@@ -105,6 +105,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
         "peak heap"
     );
     let mut fused_ms = std::collections::BTreeMap::new();
+    let mut fused_gated_ms = std::collections::BTreeMap::new();
     for &threads in &args.threads {
         let rows = (|| -> Result<Vec<String>, CliError> {
             // The GEMM rate before and after the rows, the better of the two: once in a few
@@ -149,8 +150,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
          path, beyond the model)"
     );
 
-    let threads = args.threads.first().copied().unwrap_or(1);
-    outln!("LSTM and GRU on {threads} thread(s), same batch, per-step candle ops (reference) and fused kernel:");
+    outln!("LSTM and GRU, same batch, per-step candle ops (reference) and fused kernel:");
     outln!(
         "  (per FLOP: the time ratio to the fused rate RNN divided by the ratio of their products' \
          arithmetic, {} and {} times the rate RNN's)",
@@ -158,7 +158,8 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
         "about 3"
     );
     outln!(
-        "  {:>6} {:>6} {:>11} {:>11} {:>8} {:>18} {:>9}",
+        "  {:>7} {:>6} {:>6} {:>11} {:>11} {:>8} {:>18} {:>9}",
+        "threads",
         "kind",
         "N_rec",
         "reference",
@@ -167,39 +168,45 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
         "vs fused rate RNN",
         "per FLOP"
     );
-    for kind in [ModelKind::Lstm, ModelKind::Gru] {
-        for &n in &args.sizes {
-            let case = |fused| BenchCase {
-                kind,
-                n_rec: n,
-                fused,
-                steps: 200,
-            };
-            let its = BenchCase::rate(n, true).default_iterations();
-            let reference = iteration_cost(case(false), threads, its, |_, _| {})?;
-            let fused = iteration_cost(case(true), threads, its, |_, _| {})?;
-            // Time per iteration, and per FLOP of the products, against the fused rate RNN.
-            let (ratio, per_flop) = match fused_ms.get(&(threads, n)) {
-                Some(f) => (
-                    format!("{:.1}x", fused.ms / f),
-                    format!(
-                        "{:.1}x",
-                        fused.ms / f * product_flops(&BenchCase::rate(n, true))
-                            / product_flops(&case(true))
+    for &threads in &args.threads {
+        for kind in [ModelKind::Lstm, ModelKind::Gru] {
+            for &n in &args.sizes {
+                let case = |fused| BenchCase {
+                    kind,
+                    n_rec: n,
+                    fused,
+                    steps: 200,
+                };
+                let its = BenchCase::rate(n, true).default_iterations();
+                let reference = iteration_cost(case(false), threads, its, |_, _| {})?;
+                let fused = iteration_cost(case(true), threads, its, |_, _| {})?;
+                // Time per iteration, and per FLOP of the products, against the fused rate RNN.
+                let (ratio, per_flop) = match fused_ms.get(&(threads, n)) {
+                    Some(f) => (
+                        format!("{:.1}x", fused.ms / f),
+                        format!(
+                            "{:.1}x",
+                            fused.ms / f * product_flops(&BenchCase::rate(n, true))
+                                / product_flops(&case(true))
+                        ),
                     ),
-                ),
-                None => Default::default(),
-            };
-            outln!(
-                "  {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18} {per_flop:>9}",
-                format!("{kind:?}").to_lowercase(),
-                reference.ms,
-                fused.ms,
-                reference.ms / fused.ms
-            );
+                    None => Default::default(),
+                };
+                outln!(
+                    "  {threads:>7} {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18} {per_flop:>9}",
+                    kind_name(kind),
+                    reference.ms,
+                    fused.ms,
+                    reference.ms / fused.ms
+                );
+                fused_gated_ms.insert((threads, format!("{kind:?}"), n), fused.ms);
+            }
         }
     }
 
+    run_style_table(args, &fused_ms, &fused_gated_ms)?;
+
+    let threads = args.threads.first().copied().unwrap_or(1);
     let largest = args.sizes.iter().copied().max().unwrap_or(50);
     let smallest = args.sizes.iter().copied().min().unwrap_or(50);
     outln!(
@@ -260,6 +267,79 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The kind as the tables name it.
+fn kind_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::RateRnn => "rate",
+        ModelKind::Lstm => "lstm",
+        ModelKind::Gru => "gru",
+    }
+}
+
+/// `run`-style iterations next to the fixed-batch ones: the trainer itself on fresh,
+/// prefetched batches of the perceptual discrimination task (its 2 inputs and 2 outputs, 200
+/// steps, as the fixed batch), for every kind, size and thread count measured above. The
+/// ratio is what a user's `psychrnn run` pays beyond the model: batch building it waits for,
+/// moving batches into tensors, evaluation, bookkeeping.
+fn run_style_table(
+    args: &BenchArgs,
+    rate_ms: &std::collections::BTreeMap<(usize, usize), f64>,
+    gated_ms: &std::collections::BTreeMap<(usize, String, usize), f64>,
+) -> Result<(), CliError> {
+    let task = load("perceptual_discrimination.rhai", EPOCHS)?.task;
+    outln!(
+        "run-style iterations (fresh perceptual discrimination batches of {BATCH}, prefetched, the trainer itself) vs the fixed batch, fused kernels:"
+    );
+    outln!(
+        "  {:>7} {:>6} {:>6} {:>11} {:>11} {:>9} {:>8}",
+        "threads",
+        "kind",
+        "N_rec",
+        "fixed",
+        "run-style",
+        "run ÷",
+        "waiting"
+    );
+    for &threads in &args.threads {
+        for kind in [ModelKind::RateRnn, ModelKind::Lstm, ModelKind::Gru] {
+            for &n in &args.sizes {
+                let fixed = match kind {
+                    ModelKind::RateRnn => rate_ms.get(&(threads, n)),
+                    _ => gated_ms.get(&(threads, format!("{kind:?}"), n)),
+                };
+                let Some(&fixed) = fixed else { continue };
+                let config = ModelConfig {
+                    kind,
+                    n_rec: n,
+                    ..ModelConfig::default()
+                };
+                let its = BenchCase::rate(n, true).default_iterations();
+                let kernel = KernelOptions::with_threads(threads);
+                // A short session first, as the fixed batch's warm-up iteration: the memory
+                // the iterations need is then the process's already.
+                let wait = with_threads(threads, || {
+                    training_wait(task.clone(), &config, 2, kernel)?;
+                    training_wait(task.clone(), &config, its, kernel)
+                })
+                .map_err(CliError::failed)?;
+                outln!(
+                    "  {threads:>7} {:>6} {n:>6} {fixed:>8.1} ms {:>8.1} ms {:>8.2}x {:>7.1}%",
+                    kind_name(kind),
+                    wait.ms_per_iteration,
+                    wait.ms_per_iteration / fixed,
+                    100.0 * wait.waiting
+                );
+            }
+        }
+    }
+    outln!(
+        "  (run-style: mean over a session's iterations after a 2-iteration warm-up session, where the \
+         fixed batch reports its fastest block; waiting: share of the time spent waiting for the \
+         next batch)"
+    );
+    Ok(())
+}
+
 /// Runs `psychrnn bench`.
 pub fn execute(args: &BenchArgs) -> Result<(), CliError> {
     if args.model {
@@ -292,8 +372,13 @@ pub fn execute(args: &BenchArgs) -> Result<(), CliError> {
     );
     for (name, loaded) in [("epochs", &epochs), ("per-step", &steps)] {
         let kernel = KernelOptions::with_threads(super::threads::default_count());
-        let wait = training_wait(loaded.task.clone(), args.iterations, kernel)
-            .map_err(CliError::failed)?;
+        let wait = training_wait(
+            loaded.task.clone(),
+            &ModelConfig::default(),
+            args.iterations,
+            kernel,
+        )
+        .map_err(CliError::failed)?;
         outln!(
             "  {name:<10} {:>7.1} ms per iteration, {:.1}% of it waiting for trials",
             wait.ms_per_iteration,

@@ -13,7 +13,7 @@ mod report_config;
 pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
 
 pub use crate::config_error::ConfigError;
-use crate::model::{ModelConfig, MAX_UNITS};
+use crate::model::ModelConfig;
 use crate::task::TaskConfig;
 use crate::train::{StageConfig, TrainConfig};
 
@@ -175,15 +175,7 @@ impl ExperimentConfig {
             other => ConfigError::new("task", other.to_string()),
         })?;
         check_name(&self.name)?;
-        if !(1..=MAX_UNITS).contains(&self.model.n_rec) {
-            return Err(ConfigError::new(
-                "model.n_rec",
-                format!(
-                    "must be between 1 and {MAX_UNITS}, got {}",
-                    self.model.n_rec
-                ),
-            ));
-        }
+        self.model.check_units()?;
         if !(self.model.rec_noise.is_finite() && self.model.rec_noise >= 0.0) {
             return Err(ConfigError::new("model.rec_noise", "must be ≥ 0"));
         }

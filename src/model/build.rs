@@ -112,6 +112,7 @@ pub fn build_network_with(
     base_dir: &Path,
     kernel: KernelOptions,
 ) -> Result<BuiltNetwork, ConfigError> {
+    c.check_units()?;
     let (n_in, n_out) = (shape.n_in(), shape.n_out());
     if c.kind != ModelKind::RateRnn {
         let only_rate = [

@@ -202,4 +202,15 @@ impl ModelConfig {
     pub fn transfer(&self) -> Transfer {
         self.transfer_function.unwrap_or(Transfer::Relu)
     }
+
+    /// Checks `n_rec` is 1 to [`MAX_UNITS`].
+    pub fn check_units(&self) -> Result<(), crate::config_error::ConfigError> {
+        if (1..=MAX_UNITS).contains(&self.n_rec) {
+            return Ok(());
+        }
+        Err(crate::config_error::ConfigError::new(
+            "model.n_rec",
+            format!("must be between 1 and {MAX_UNITS}, got {}", self.n_rec),
+        ))
+    }
 }

@@ -243,10 +243,15 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
     // The products' FLOP per row of the batch per unit at N = 8 with 2 inputs and 2 outputs:
     // gates · (6N + 4·2) + 6·2, one gate for the rate RNN.
     let flops = |gates: f64| gates * (6.0 * 8.0 + 8.0) + 12.0;
-    for (kind, gates) in [("lstm", 4.0), ("gru", 3.0)] {
+    for (threads, kind, gates) in [
+        ("1", "lstm", 4.0),
+        ("1", "gru", 3.0),
+        ("2", "lstm", 4.0),
+        ("2", "gru", 3.0),
+    ] {
         let row = out
             .lines()
-            .find(|l| l.split_whitespace().take(2).eq([kind, "8"]))
+            .find(|l| l.split_whitespace().take(3).eq([threads, kind, "8"]) && !l.contains('%'))
             .expect(&out);
         // reference, fused; speed-up, ratio to the rate RNN and that ratio per FLOP.
         assert_eq!(row.matches(" ms").count(), 2, "{row}");
@@ -261,6 +266,37 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
             (ratios[2] - expected).abs() < 0.1,
             "{row}: per FLOP {expected}"
         );
+    }
+    // Run-style iterations (fresh batches, the trainer) next to the fixed batch, for every
+    // kind and thread count: both times, their ratio (checked against the two times) and the
+    // share spent waiting.
+    let run_style = out.split("run-style iterations").nth(1).expect(&out);
+    for threads in ["1", "2"] {
+        for kind in ["rate", "lstm", "gru"] {
+            let row = run_style
+                .lines()
+                .find(|l| l.split_whitespace().take(3).eq([threads, kind, "8"]))
+                .expect(run_style);
+            let ms: Vec<f64> = row
+                .split(" ms")
+                .filter_map(|p| p.split_whitespace().last()?.parse().ok())
+                .collect();
+            let ratio: f64 = row
+                .split_whitespace()
+                .find_map(|w| w.strip_suffix('x'))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(ms.len(), 2, "{row}");
+            // The times are printed to 0.1 ms: the ratio of the printed times may be off by
+            // that rounding.
+            let rounding = ratio * (0.05 / ms[0] + 0.05 / ms[1]);
+            assert!(
+                (ratio - ms[1] / ms[0]).abs() <= 0.006 + rounding,
+                "{row}: {ms:?}"
+            );
+            assert!(row.ends_with('%'), "{row}");
+        }
     }
     // Peak memory grows by the same amount per step × trial × unit from 100 to 200 steps as
     // from 200 to 400.
