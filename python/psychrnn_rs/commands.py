@@ -163,6 +163,7 @@ def test(
 
 def simulate(
     run: Union[PathLike, Run],
+    inputs: Union[np.ndarray, Trials, None] = None,
     n: int = 64,
     seed: Optional[int] = None,
     *,
@@ -173,12 +174,16 @@ def simulate(
     out: Optional[PathLike] = None,
     script: Optional[PathLike] = None,
 ) -> Trials:
-    """The trained rate RNN on ``n`` fresh trials of its task, optionally perturbed
-    (``psychrnn simulate``; PsychRNN's ``BasicSimulator.run_trials``).
+    """The trained rate RNN on given inputs or on ``n`` fresh trials of its task, optionally
+    perturbed (``psychrnn simulate``; PsychRNN's ``BasicSimulator.run_trials``).
 
     Args:
         run: the run directory (or a :class:`Run`).
-        n: the number of fresh trials (1 to 100000).
+        inputs: inputs ``[trials, steps, N_in]`` to run the network on (PsychRNN's
+            ``trial_input``), or :class:`Trials` (e.g. from :func:`trials`, edited), whose
+            targets and mask are kept; such trials are not scored (``correct`` is ``None``).
+            ``None``: fresh trials of the run's task, scored by its scorer.
+        n: the number of fresh trials (1 to 100000) when ``inputs`` is ``None``.
         seed: the seed of the trials and the recurrent noise [default: the run's].
         silence: units whose rates reach no unit and no output.
         cut: connections ``(from, to)`` to remove from W_rec.
@@ -195,7 +200,16 @@ def simulate(
     root = load_run(run).path
     silence = [int(u) for u in silence]
     with tempfile.TemporaryDirectory(prefix="psychrnn-simulate-") as folder:
-        args = ["simulate", str(root), "-n", str(n)]
+        args = ["simulate", str(root)]
+        if inputs is None:
+            args += ["-n", str(n)]
+        else:
+            given = Path(folder) / "inputs.npz"
+            if isinstance(inputs, Trials):
+                np.savez(given, inputs=inputs.inputs, targets=inputs.targets, mask=inputs.mask)
+            else:
+                np.savez(given, inputs=np.asarray(inputs, dtype=np.float32))
+            args += ["--inputs", str(given)]
         args += optional_flags({"--seed": seed, "--noise": noise, "--script": script})
         if silence:
             args += ["--silence", ",".join(str(u) for u in silence)]

@@ -146,11 +146,12 @@ class Run:
 
         return test(self, n=n, seed=seed, **kwargs)
 
-    def simulate(self, n: int = 64, seed: Optional[int] = None, **kwargs) -> Trials:
-        """This network on fresh, optionally perturbed trials: :func:`psychrnn_rs.simulate`."""
+    def simulate(self, inputs=None, n: int = 64, seed: Optional[int] = None, **kwargs) -> Trials:
+        """This network on given inputs or fresh trials, optionally perturbed:
+        :func:`psychrnn_rs.simulate`."""
         from .commands import simulate
 
-        return simulate(self, n=n, seed=seed, **kwargs)
+        return simulate(self, inputs, n=n, seed=seed, **kwargs)
 
     def __repr__(self) -> str:
         s = self.summary

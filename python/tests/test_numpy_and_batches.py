@@ -115,3 +115,32 @@ def test_errors_from_the_binary_carry_its_message(tmp_path, tiny_run):
         pr.trials(PD_SCRIPT, n=2, model={"nrec": 3})
     with pytest.raises(pr.PsychrnnError, match=r"^--silence `9`: units are 0..7 and a range goes up$"):
         pr.simulate(tiny_run, n=2, silence=[3, 9])
+
+
+def test_given_inputs_run_through_the_network_like_numpy(tiny_run):
+    """PsychRNN's BasicSimulator.run_trials(trial_input): any inputs, any number of steps."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(3, 57, 2)).astype(np.float32)
+    sim = pr.simulate(tiny_run, inputs, noise=0.0)
+    assert sim.outputs.shape == (3, 57, 2) and sim.correct is None
+    np.testing.assert_array_equal(sim.inputs, inputs)
+    task = tiny_run.config["task"]
+    states, outputs = numpy_forward(tiny_run.weights, inputs.astype(np.float64), task["dt"] / task["tau"])
+    np.testing.assert_allclose(sim.outputs, outputs, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(sim.states, states, atol=1e-5, rtol=1e-4)
+    # An edited task batch keeps its targets and mask.
+    batch = pr.trials(PD_SCRIPT, n=4, seed=9)
+    batch.inputs[:, :, 1] = 0.0
+    edited = tiny_run.simulate(batch, noise=0.0)
+    np.testing.assert_array_equal(edited.inputs, batch.inputs)
+    np.testing.assert_array_equal(edited.targets, batch.targets)
+    np.testing.assert_array_equal(edited.mask, batch.mask)
+
+
+def test_given_inputs_that_do_not_fit_are_refused(tiny_run):
+    with pytest.raises(pr.PsychrnnError, match=r"^--inputs .*inputs.npz: `inputs` has shape \[2, 10, 3\], expected \[trials, steps, 2\]"):
+        pr.simulate(tiny_run, np.zeros((2, 10, 3)))
+    bad = np.zeros((2, 10, 2))
+    bad[1, 4, 1] = np.nan
+    with pytest.raises(pr.PsychrnnError, match=r"`inputs` holds NaN at trial 1, step 4, channel 1; values must be finite numbers$"):
+        pr.simulate(tiny_run, bad)
