@@ -159,6 +159,9 @@ pub fn step_masks(
     Ok(Tensor::from_vec(v, (n_steps, n, n), &Device::Cpu)?)
 }
 
+/// A numeric npz entry: its shape and values.
+type Shaped<'a> = (&'a Vec<usize>, &'a Vec<f64>);
+
 /// The trials of a file of given inputs (`psychrnn simulate --inputs`; `file` names it in
 /// errors): its `inputs` [B, T, N_in] drive the network; its `targets` and `mask` [B, T,
 /// N_out] are kept when it has both (a task batch from `psychrnn trials -o batch.npz`), else
@@ -171,7 +174,7 @@ pub fn given_inputs(
     n_out: usize,
 ) -> Result<Batch, LesionError> {
     let fail = |m: String| LesionError::Inputs(format!("{file}: {m}"));
-    let array = |key: &str| -> Result<Option<(&Vec<usize>, &Vec<f64>)>, LesionError> {
+    let array = |key: &str| -> Result<Option<Shaped>, LesionError> {
         match entries.get(key) {
             None => Ok(None),
             Some(NpyArray::Numeric(shape, values)) => Ok(Some((shape, values))),
