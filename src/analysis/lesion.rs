@@ -1,6 +1,6 @@
 //! Lesions of a trained rate network: silenced units (their recurrent and output weights set
 //! to 0) and cut connections (one W_rec entry set to 0), and the lesioned network run on fresh
-//! trials of its task (`psychrnn simulate`).
+//! trials of its task or on given inputs (`psychrnn simulate`, `--inputs`).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::experiment::ExperimentConfig;
 use crate::model::{NpyArray, RateRnn, RateRnnOptions, RateRnnWeights};
 use crate::random::{stream, Rng};
-use crate::task::{generate_batch, Task, TaskError};
+use crate::task::{generate_batch, Batch, Task, TaskError, MAX_STEPS};
 use crate::train::batch_tensors;
 use crate::trials_file::TrialRecord;
 
@@ -51,6 +51,9 @@ pub enum LesionError {
     /// A per-step connectivity file is not `[steps, N, N]` or lacks its array.
     #[error("{0}")]
     StepMasks(String),
+    /// A file of given inputs lacks `inputs`, has the wrong shapes or non-finite values.
+    #[error("{0}")]
+    Inputs(String),
     /// The task's channels do not fit the network.
     #[error("the network has {n_in} inputs and {n_out} outputs but the script's task has {task_in} and {task_out}")]
     WrongTask {
@@ -156,7 +159,78 @@ pub fn step_masks(
     Ok(Tensor::from_vec(v, (n_steps, n, n), &Device::Cpu)?)
 }
 
-/// How a (lesioned) network is run on fresh trials.
+/// A numeric npz entry: its shape and values.
+type Shaped<'a> = (&'a Vec<usize>, &'a Vec<f64>);
+
+/// The trials of a file of given inputs (`psychrnn simulate --inputs`; `file` names it in
+/// errors): its `inputs` [B, T, N_in] drive the network; its `targets` and `mask` [B, T,
+/// N_out] are kept when it has both (a task batch from `psychrnn trials -o batch.npz`), else
+/// they are 0 (nothing to score). Shapes that do not fit the network, more than
+/// [`MAX_STEPS`] steps, and values that are not finite numbers are errors.
+pub fn given_inputs(
+    entries: &BTreeMap<String, NpyArray>,
+    file: &str,
+    n_in: usize,
+    n_out: usize,
+) -> Result<Batch, LesionError> {
+    let fail = |m: String| LesionError::Inputs(format!("{file}: {m}"));
+    let array = |key: &str| -> Result<Option<Shaped>, LesionError> {
+        match entries.get(key) {
+            None => Ok(None),
+            Some(NpyArray::Numeric(shape, values)) => Ok(Some((shape, values))),
+            Some(_) => Err(fail(format!("`{key}` is not a numeric array"))),
+        }
+    };
+    let Some((shape, inputs)) = array("inputs")? else {
+        return Err(fail("has no `inputs` entry [trials, steps, inputs]".into()));
+    };
+    let &[b, t, i] = shape.as_slice() else {
+        return Err(fail(format!(
+            "`inputs` has shape {shape:?}, expected [trials, steps, {n_in}]"
+        )));
+    };
+    if i != n_in || b == 0 || t == 0 || t > MAX_STEPS {
+        return Err(fail(format!("`inputs` has shape {shape:?}, expected [trials, steps, {n_in}] with at least 1 trial and 1 to {MAX_STEPS} steps")));
+    }
+    let mut batch = Batch::empty(b, t, n_in, n_out);
+    let fill = |key: &str, to: &mut Vec<f32>, values: &[f64]| -> Result<(), LesionError> {
+        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+            let per_trial = values.len() / b;
+            return Err(fail(format!(
+                "`{key}` holds {} at trial {}, step {}, channel {}; values must be finite numbers",
+                values[k],
+                k / per_trial,
+                (k % per_trial) / (per_trial / t),
+                k % (per_trial / t)
+            )));
+        }
+        *to = values.iter().map(|&v| v as f32).collect();
+        Ok(())
+    };
+    fill("inputs", &mut batch.inputs, inputs)?;
+    match (array("targets")?, array("mask")?) {
+        (None, None) => {}
+        (Some((ts, targets)), Some((ms, mask))) => {
+            for (key, s) in [("targets", ts), ("mask", ms)] {
+                if s.as_slice() != [b, t, n_out] {
+                    return Err(fail(format!(
+                        "`{key}` has shape {s:?}, expected [{b}, {t}, {n_out}] like `inputs`"
+                    )));
+                }
+            }
+            fill("targets", &mut batch.targets, targets)?;
+            fill("mask", &mut batch.mask, mask)?;
+        }
+        _ => {
+            return Err(fail(
+                "has only one of `targets` and `mask`; give both or neither".into(),
+            ))
+        }
+    }
+    Ok(batch)
+}
+
+/// How a (lesioned) network is run on fresh trials or given inputs.
 #[derive(Debug, Clone)]
 pub struct SimulationSettings<'a> {
     /// Trials to draw.
@@ -167,10 +241,15 @@ pub struct SimulationSettings<'a> {
     pub noise: Option<f64>,
     /// Per-step connectivity masks `[steps, N, N]`, from [`step_masks`].
     pub step_masks: Option<&'a Tensor>,
+    /// Given trials ([`given_inputs`]) to run instead of fresh ones (`trials` is then
+    /// unused): they are not scored, since the task's scorer needs each trial's conditions
+    /// and epochs.
+    pub inputs: Option<&'a Batch>,
 }
 
 /// Runs the network with effective weights `w` (lesioned or not) on fresh trials of `task`,
-/// with the run's time constants and transfer function, and scores them with the task's scorer.
+/// with the run's time constants and transfer function, and scores them with the task's scorer;
+/// or on the given trials of `settings.inputs`, unscored.
 pub fn simulate_network(
     w: &RateRnnWeights,
     config: &ExperimentConfig,
@@ -195,7 +274,10 @@ pub fn simulate_network(
         )
     };
     let model = RateRnn::new(w, &options, DType::F32, &Device::Cpu)?;
-    let batch = generate_batch(task, settings.seed, stream::SIMULATE, 0, settings.trials)?;
+    let batch = match settings.inputs {
+        Some(given) => given.clone(),
+        None => generate_batch(task, settings.seed, stream::SIMULATE, 0, settings.trials)?,
+    };
     let (inputs, _, _) = batch_tensors(&batch, DType::F32, &Device::Cpu)?;
     let noise = model.draw_noise(
         &mut Rng::derive(settings.seed, &[stream::SIMULATE, 1]),
@@ -210,17 +292,20 @@ pub fn simulate_network(
         x.transpose(0, 1)?.flatten_all()?.to_vec1()
     };
     let outputs = batch_major(&sim.outputs)?;
-    let scores = task
-        .score(&outputs, &batch, config.model.loss.output_reading())
-        .map_err(|m| LesionError::Score(format!("task `{}`: {m}", task.name())))?;
-    Ok(TrialRecord::new(
+    let record = TrialRecord::new(
         &batch,
-        outputs,
+        outputs.clone(),
         batch_major(&sim.states)?,
         batch_major(&model.options().transfer.apply(&sim.states)?)?,
         shape,
-    )
-    .with_scores(&scores))
+    );
+    if settings.inputs.is_some() {
+        return Ok(record);
+    }
+    let scores = task
+        .score(&outputs, &batch, config.model.loss.output_reading())
+        .map_err(|m| LesionError::Score(format!("task `{}`: {m}", task.name())))?;
+    Ok(record.with_scores(&scores))
 }
 
 #[cfg(test)]

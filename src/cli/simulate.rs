@@ -1,6 +1,7 @@
-//! `psychrnn simulate RUN_DIR`: run a trained rate RNN on fresh trials, optionally perturbed
-//! (silenced units, cut connections, a per-step connectivity mask, different noise), and write
-//! inputs, targets, mask, outputs, states, rates and conditions to an `.npz`.
+//! `psychrnn simulate RUN_DIR`: run a trained rate RNN on fresh trials (or given inputs),
+//! optionally perturbed (silenced units, cut connections, a per-step connectivity mask,
+//! different noise), and write inputs, targets, mask, outputs, states, rates and conditions to
+//! an `.npz`.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,8 @@ use clap::Args;
 
 use super::{flag_values, CliError};
 use psychrnn::analysis::lesion::{
-    parse_units, simulate_network, step_masks, Lesion, LesionError, SimulationSettings,
+    given_inputs, parse_units, simulate_network, step_masks, Lesion, LesionError,
+    SimulationSettings,
 };
 use psychrnn::model::read_npz;
 use psychrnn::task::Task;
@@ -37,6 +39,10 @@ pub struct SimulateArgs {
     /// An .npz whose `connectivity` entry [T, N_rec, N_rec] multiplies W_rec at each step.
     #[arg(long, value_name = "FILE")]
     pub connectivity: Option<PathBuf>,
+    /// An .npz whose `inputs` [B, T, N_in] drive the network instead of fresh trials (its
+    /// `targets` and `mask` are kept if it has them; not scored), e.g. an edited `psychrnn trials -o` batch.
+    #[arg(long, value_name = "FILE", conflicts_with = "trials")]
+    pub inputs: Option<PathBuf>,
     /// Recurrent noise σ_rec instead of the run's (a finite number ≥ 0).
     #[arg(long, value_parser = flag_values::finite_non_negative)]
     pub noise: Option<f64>,
@@ -66,11 +72,24 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         e => CliError::input(e),
     })?;
     let task = loaded.task.as_ref();
+    let given = match &args.inputs {
+        Some(path) => {
+            let entries =
+                read_npz(path).map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))?;
+            Some(
+                given_inputs(&entries, &path.display().to_string(), w.n_in, w.n_out)
+                    .map_err(|e| CliError::input(anyhow!("--inputs {e}")))?,
+            )
+        }
+        None => None,
+    };
     let masks = match &args.connectivity {
         Some(path) => {
             let entries =
                 read_npz(path).map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))?;
-            let steps = task.shape().n_steps();
+            let steps = given
+                .as_ref()
+                .map_or_else(|| task.shape().n_steps(), |b| b.n_steps);
             Some(
                 step_masks(&entries, &path.display().to_string(), steps, n)
                     .map_err(CliError::input)?,
@@ -83,6 +102,7 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         seed: args.seed.unwrap_or(record.experiment.seed),
         noise: args.noise,
         step_masks: masks.as_ref(),
+        inputs: given.as_ref(),
     };
     let trials =
         simulate_network(&w, &record.experiment, task, &settings).map_err(|e| match e {
@@ -94,11 +114,19 @@ pub fn execute(args: &SimulateArgs) -> Result<(), CliError> {
         .write(&out)
         .with_context(|| format!("cannot write {}", out.display()))
         .map_err(CliError::failed)?;
-    outln!(
-        "{} trials simulated, accuracy {:.3}; written to {}",
-        trials.n_trials,
-        trials.accuracy(),
-        out.display()
-    );
+    if given.is_some() {
+        outln!(
+            "{} given trials simulated (not scored); written to {}",
+            trials.n_trials,
+            out.display()
+        );
+    } else {
+        outln!(
+            "{} trials simulated, accuracy {:.3}; written to {}",
+            trials.n_trials,
+            trials.accuracy(),
+            out.display()
+        );
+    }
     Ok(())
 }

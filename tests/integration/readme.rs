@@ -106,3 +106,140 @@ fn readme_script_excerpts_are_real() {
         "README should quote a trial closure, a step closure, a model section, a curriculum, a library task and a multi-region network"
     );
 }
+
+/// The README's "Coming from PsychRNN" script (PsychRNN's PerceptualDiscrimination translated
+/// step by step) runs as written: its trials follow the `trial_function` it spells out, its score
+/// closure gives the verdicts of PsychRNN's argmax accuracy, and its curriculum is read.
+#[test]
+fn readme_psychrnn_translation_runs_and_means_what_it_says() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("## Coming from PsychRNN\n")
+        .expect("README has the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let blocks: Vec<&str> = section
+        .split("```rhai\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 1, "one script in the section");
+    let dir = TempDir::new("readme-psychrnn");
+    let script = dir.write("from_psychrnn.rhai", blocks[0]);
+    let script = script.to_str().unwrap();
+    let batch = dir.join("batch.npz");
+    let o = command(
+        &dir,
+        &["trials", script, "-n", "6", "-o", batch.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = crate::harness::npz(&batch);
+    let (shape, inputs) = &d["inputs"];
+    assert_eq!(shape, &[6, 200, 2]);
+    let (targets, mask) = (&d["targets"].1, &d["mask"].1);
+    let (coherence, direction) = (&d["condition_coherence"].1, &d["condition_direction"].1);
+    for i in 0..6 {
+        let dir = direction[i] as usize;
+        assert!([0.1, 0.3, 0.5, 0.7].contains(&coherence[i]), "trial {i}");
+        for step in 0..200 {
+            let t = step as f64 * 10.0;
+            let at = |c: usize| (i * 200 + step) * 2 + c;
+            let stimulus = 500.0 < t && t < 1000.0;
+            let want_in = if stimulus { 1.0 + coherence[i] } else { 0.0 };
+            let want_other = if stimulus { 1.0 } else { 0.0 };
+            assert!((inputs[at(dir)] - want_in).abs() < 1e-6, "trial {i} t {t}");
+            assert!(
+                (inputs[at(1 - dir)] - want_other).abs() < 1e-6,
+                "trial {i} t {t}"
+            );
+            let respond = t > 1200.0;
+            assert_eq!(
+                mask[at(0)],
+                if respond { 1.0 } else { 0.0 },
+                "trial {i} t {t}"
+            );
+            assert_eq!(targets[at(dir)], if respond { 1.0 } else { 0.0 });
+            assert!((targets[at(1 - dir)] - if respond { 0.2 } else { 0.0 }).abs() < 1e-6);
+        }
+    }
+    // The closure and PsychRNN's argmax rule agree on every evaluation of a small run.
+    let tiny = [
+        "--seed",
+        "2",
+        "--quiet",
+        "--set",
+        "model.n_rec=8",
+        "--set",
+        "train.iterations=20",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_every=10",
+        "--set",
+        "train.eval_trials=64",
+        "--set",
+        "train.test_trials=64",
+        "--set",
+        "report.enabled=false",
+    ];
+    let accuracies: Vec<String> = ["closure", "argmax"]
+        .iter()
+        .map(|kind| {
+            let out = dir.join(kind);
+            let mut args = vec!["run", script, "--out", out.to_str().unwrap()];
+            args.extend(tiny);
+            if *kind == "argmax" {
+                args.extend(["--set", "task.score.kind=argmax"]);
+            }
+            let o = command(&dir, &args).output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let config = std::fs::read_to_string(out.join("config.yaml")).unwrap();
+            assert!(config.contains("name: easy"), "the curriculum is read");
+            let summary = std::fs::read_to_string(out.join("summary.yaml")).unwrap();
+            let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+            // Each evaluation's accuracy (column 5), then the test accuracy.
+            let mut accuracies: Vec<String> = history
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').nth(4).unwrap().to_string())
+                .collect();
+            accuracies.extend(
+                summary
+                    .lines()
+                    .filter(|l| l.starts_with("final_accuracy:"))
+                    .map(String::from),
+            );
+            accuracies.join(" ")
+        })
+        .collect();
+    // Two evaluations and `final_accuracy: X`.
+    assert_eq!(accuracies[0].split(' ').count(), 4, "{}", accuracies[0]);
+    assert_eq!(accuracies[0], accuracies[1]);
+}
+
+/// The first screen's numbers for the quick-start run are the results table's row for that
+/// script (which `tests/readme_numbers.sh` remeasures), so the two cannot disagree.
+#[test]
+fn readme_first_screen_cites_the_results_table_row() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `perceptual_discrimination.rhai` |"))
+        .expect("the results table has the quick-start script's row");
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let (units, accuracy, iterations, time) = (cells[2], cells[4], cells[5], cells[6]);
+    let start = readme.find("## Set up\n").unwrap();
+    let end = readme.find("## What a run gives you\n").unwrap();
+    let setup = &readme[start..end];
+    assert!(
+        setup.contains(&format!("in {time} of training")),
+        "the first screen must say `in {time} of training`, the table's time"
+    );
+    assert!(setup.contains(&format!("{units} units")), "units {units}");
+    let its = iterations.split(' ').next().unwrap();
+    assert!(setup.contains(&format!("{its} iterations")), "{iterations}");
+    assert_eq!(accuracy, "1.000", "the first screen promises 100% accuracy");
+    assert!(setup.contains("to 100% accuracy"));
+}

@@ -181,3 +181,90 @@ fn simulate_matches_a_plain_resimulation_with_and_without_perturbations() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--silence `4-9`: units are 0..5"));
 }
+
+/// `simulate --inputs FILE` runs the network on the file's inputs (PsychRNN's
+/// `run_trials(trial_input)`): fed a simulation's own inputs, targets and mask, it gives that
+/// simulation's states and outputs, unscored; inputs that do not fit are refused, naming
+/// what is wrong.
+#[test]
+fn simulate_runs_given_inputs_and_refuses_ones_that_do_not_fit() {
+    let dir = TempDir::new("simulate-inputs");
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let o = psychrnn(&[
+        "run",
+        "scripts/perceptual_discrimination.rhai",
+        "--out",
+        run_s,
+        "--quiet",
+        "--set",
+        "model.n_rec=6",
+        "--set",
+        "train.iterations=3",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_trials=8",
+        "--set",
+        "train.test_trials=8",
+        "--set",
+        "report.enabled=false",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fresh = dir.join("fresh.npz");
+    let o = psychrnn(&[
+        "simulate",
+        run_s,
+        "-n",
+        "4",
+        "--noise",
+        "0",
+        "-o",
+        fresh.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = dir.join("again.npz");
+    let o = psychrnn(&[
+        "simulate",
+        run_s,
+        "--inputs",
+        fresh.to_str().unwrap(),
+        "--noise",
+        "0",
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 given trials simulated (not scored)"));
+    let (a, b) = (npz(&fresh), npz(&again));
+    for key in ["inputs", "targets", "mask"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    for key in ["states", "outputs"] {
+        assert_eq!(a[key].0, b[key].0);
+        assert!(max_diff(&a[key].1, &b[key].1) < 1e-6, "{key}");
+    }
+    assert!(!b.contains_key("correct"), "given trials are not scored");
+
+    let wrong = dir.join("wrong.npz");
+    let t = Tensor::zeros((2, 10, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+    Tensor::write_npz(&[("inputs", &t)], &wrong).unwrap();
+    let o = psychrnn(&["simulate", run_s, "--inputs", wrong.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim(),
+        format!(
+            "error: --inputs {}: `inputs` has shape [2, 10, 3], expected [trials, steps, 2] with at least 1 trial and 1 to 100000 steps",
+            wrong.display()
+        )
+    );
+    let o = psychrnn(&[
+        "simulate",
+        run_s,
+        "--inputs",
+        wrong.to_str().unwrap(),
+        "-n",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "--inputs with -n is refused");
+}
