@@ -19,6 +19,7 @@ mod fixed_points;
 pub mod history;
 mod lock;
 mod record;
+mod slow_points;
 mod summary;
 
 use std::fs;
@@ -34,6 +35,7 @@ pub use analysis::{
 };
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;
+pub use slow_points::{ContextSlowPoints, SlowPointRecord, SlowPointsFile};
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
 pub use record::{BundledFile, RecordError, RunRecord};
