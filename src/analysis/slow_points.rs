@@ -15,7 +15,7 @@ use crate::analysis::fixed_points::{
     constant_input_drive, find_fixed_points, FixedPointOptions, FixedPointSearch, RateDynamics,
 };
 use crate::analysis::pca::pca;
-use crate::analysis::tdr::{dot, Tdr};
+use crate::analysis::tdr::{condition, dot, tdr_of_trials, Tdr};
 use crate::experiment::TdrSettings;
 use crate::linalg::EigenError;
 use crate::model::{RateRnnWeights, Transfer};
@@ -314,32 +314,6 @@ fn input_vector(w: &RateRnnWeights, u: &[f64]) -> Vec<f64> {
                 .sum()
         })
         .collect()
-}
-
-/// The regression axes of `trials` for `settings` (the four conditions, in order).
-pub fn tdr_of_trials(trials: &TrialRecord, settings: &TdrSettings) -> Result<Tdr, SlowPointError> {
-    let regressors = settings
-        .regressors()
-        .iter()
-        .map(|(field, name)| condition(trials, field, name).map(|v| (name.to_string(), v.to_vec())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(crate::analysis::tdr::regression_axes(
-        &trials.rates,
-        trials.n_trials,
-        trials.n_steps,
-        trials.n_rec,
-        &regressors,
-    )?)
-}
-
-/// The values of condition `name`, or an error naming `field` and the recorded conditions.
-fn condition<'t>(trials: &'t TrialRecord, field: &str, name: &str) -> Result<&'t [f64], SlowPointError> {
-    trials.conditions.get(name).map(Vec::as_slice).ok_or_else(|| {
-        SlowPointError::Setting(format!(
-            "{field}: no condition `{name}`; the trials have: {}",
-            trials.conditions.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })
 }
 
 /// How many starts [`context_line_attractors`] samples per context by default.

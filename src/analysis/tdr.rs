@@ -8,9 +8,16 @@
 //! is kept; these vectors, orthogonalised in the order given (QR, i.e. Gram–Schmidt), are the
 //! regression axes. Population trajectories averaged per condition are projected on them.
 
+use crate::experiment::TdrSettings;
+use crate::run_dir::{TdrAnalysis, TdrTrajectory};
+use crate::trials_file::TrialRecord;
+
 /// Why the regression axes could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TdrError {
+    /// A `report.tdr` setting names a condition or epoch the trials lack.
+    #[error("{0}")]
+    Setting(String),
     /// The rates array is not `trials × steps × units` long, or there is nothing to regress.
     #[error("rates have {len} values, expected {trials} trials × {steps} steps × {units} units (all > 0)")]
     Shape {
@@ -352,6 +359,108 @@ pub fn regression_axes(
         max_step,
         axes,
         steps: t,
+    })
+}
+
+/// The regression axes of `trials` for `settings` (the four conditions, in order).
+pub fn tdr_of_trials(trials: &TrialRecord, settings: &TdrSettings) -> Result<Tdr, TdrError> {
+    let regressors = settings
+        .regressors()
+        .iter()
+        .map(|(field, name)| condition(trials, field, name).map(|v| (name.to_string(), v.to_vec())))
+        .collect::<Result<Vec<_>, _>>()?;
+    regression_axes(
+        &trials.rates,
+        trials.n_trials,
+        trials.n_steps,
+        trials.n_rec,
+        &regressors,
+    )
+}
+
+/// The values of condition `name`, or an error naming `field` and the recorded conditions.
+pub(crate) fn condition<'t>(trials: &'t TrialRecord, field: &str, name: &str) -> Result<&'t [f64], TdrError> {
+    trials.conditions.get(name).map(Vec::as_slice).ok_or_else(|| {
+        TdrError::Setting(format!(
+            "{field}: no condition `{name}`; the trials have: {}",
+            trials.conditions.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// The TDR section of `analysis.yaml`: the axes of [`tdr_of_trials`], the variance they
+/// explain over the conditions (every distinct combination of the four regressors), and per
+/// context the mean trajectories of its correct trials (all trials without verdicts) sorted by
+/// (choice, motion) and by (choice, colour), as Mante et al.'s Fig. 5.
+pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAnalysis, TdrError> {
+    let tdr = tdr_of_trials(trials, settings)?;
+    let (b, t) = (trials.n_trials, trials.n_steps);
+    let choice = condition(trials, "report.tdr.choice", &settings.choice)?;
+    let motion = condition(trials, "report.tdr.motion", &settings.motion)?;
+    let colour = condition(trials, "report.tdr.colour", &settings.colour)?;
+    let context = condition(trials, "report.tdr.context", &settings.context)?;
+    let key = |k: usize| [choice[k], motion[k], colour[k], context[k]];
+    let mut combos: Vec<[f64; 4]> = (0..b).map(key).collect();
+    combos.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+    combos.dedup();
+    let groups: Vec<Vec<usize>> = combos
+        .iter()
+        .map(|c| (0..b).filter(|&k| key(k) == *c).collect())
+        .collect();
+    let explained = tdr.explained_variance(&trials.rates, &groups);
+
+    let correct = |k: usize| trials.correct.as_ref().is_none_or(|c| c[k]);
+    let mut trajectories = Vec::new();
+    for level in crate::analysis::conditions::levels(context) {
+        let label = trials
+            .labels
+            .get(&settings.context)
+            .and_then(|l| l.get(level as usize).cloned())
+            .unwrap_or_else(|| format!("{level}"));
+        for (sorted_by, evidence) in [("motion", motion), ("colour", colour)] {
+            for &ch in &crate::analysis::conditions::levels(choice) {
+                for &e in &crate::analysis::conditions::levels(evidence) {
+                    let members: Vec<usize> = (0..b)
+                        .filter(|&k| context[k] == level && choice[k] == ch && evidence[k] == e && correct(k))
+                        .collect();
+                    if members.is_empty() {
+                        continue;
+                    }
+                    let flat = tdr.project_groups(&trials.rates, std::slice::from_ref(&members));
+                    trajectories.push(TdrTrajectory {
+                        context: label.clone(),
+                        sorted_by: sorted_by.into(),
+                        choice: ch,
+                        evidence: e,
+                        trials: members.len(),
+                        coordinates: flat.chunks(tdr.axes.len()).map(<[f64]>::to_vec).collect(),
+                    });
+                }
+            }
+        }
+    }
+    let stimulus_steps = trials.epochs.as_ref().and_then(|e| {
+        e.spans()
+            .first()
+            .and_then(|s| s.iter().find(|x| x.name == settings.stimulus_epoch))
+            .map(|s| (s.start, s.end.min(t)))
+    });
+    if trials.epochs.is_some() && stimulus_steps.is_none() {
+        let names: Vec<String> = trials.epochs.as_ref().map(|e| e.names.clone()).unwrap_or_default();
+        return Err(TdrError::Setting(format!(
+            "report.tdr.stimulus_epoch: no epoch `{}`; the trials' epochs are: {}",
+            settings.stimulus_epoch,
+            names.join(", ")
+        )));
+    }
+    Ok(TdrAnalysis {
+        axes: tdr.names.clone(),
+        max_norm_time_ms: tdr.max_step.iter().map(|&s| s as f64 * trials.dt).collect(),
+        max_norm: tdr.max_step.iter().enumerate().map(|(v, &s)| tdr.norms[v][s]).collect(),
+        explained_variance: explained,
+        stimulus_steps,
+        axis_vectors: tdr.axes.clone(),
+        trajectories,
     })
 }
 

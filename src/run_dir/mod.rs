@@ -21,6 +21,7 @@ mod lock;
 mod record;
 mod slow_points;
 mod summary;
+mod tdr;
 
 use std::fs;
 use std::io;
@@ -35,6 +36,7 @@ pub use analysis::{
 };
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;
+pub use tdr::{TdrAnalysis, TdrTrajectory};
 pub use slow_points::{ContextSlowPoints, SlowPointRecord, SlowPointsFile};
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
