@@ -390,7 +390,7 @@ pub(crate) fn condition<'t>(trials: &'t TrialRecord, field: &str, name: &str) ->
 
 /// The TDR section of `analysis.yaml`: the axes of [`tdr_of_trials`], the variance they
 /// explain over the conditions (every distinct combination of the four regressors), and per
-/// context the mean trajectories of its correct trials (all trials without verdicts) sorted by
+/// context the mean trajectories of its correct trials (all trials when none is known correct) sorted by
 /// (choice, motion) and by (choice, colour), as Mante et al.'s Fig. 5.
 pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAnalysis, TdrError> {
     let tdr = tdr_of_trials(trials, settings)?;
@@ -409,7 +409,9 @@ pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAn
         .collect();
     let explained = tdr.explained_variance(&trials.rates, &groups);
 
-    let correct = |k: usize| trials.correct.as_ref().is_none_or(|c| c[k]);
+    // Correct trials only, as Mante et al.; all trials when no verdicts or none is correct.
+    let correct_only = trials.correct.as_ref().is_some_and(|c| c.iter().any(|&ok| ok));
+    let correct = |k: usize| !correct_only || trials.correct.as_ref().is_some_and(|c| c[k]);
     let mut trajectories = Vec::new();
     for level in crate::analysis::conditions::levels(context) {
         let label = trials
@@ -459,6 +461,7 @@ pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAn
         max_norm: tdr.max_step.iter().enumerate().map(|(v, &s)| tdr.norms[v][s]).collect(),
         explained_variance: explained,
         stimulus_steps,
+        correct_only,
         axis_vectors: tdr.axes.clone(),
         trajectories,
     })

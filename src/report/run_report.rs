@@ -501,7 +501,8 @@ fn tdr_figure(
         None => " Run psychrnn fixedpoints RUN --line-attractor to add the slow points.".to_string(),
     };
     let caption = format!(
-        "Condition-averaged rates of correct trials during the stimulus, projected on the orthogonalised regression axes (Mante et al. 2013); colour: the sorting coherence. Variance of the condition means explained: {}.{slow_text}",
+        "Condition-averaged rates of {} trials during the stimulus, projected on the orthogonalised regression axes (Mante et al. 2013); colour: the sorting coherence. Variance of the condition means explained: {}.{slow_text}",
+        if tdr.correct_only { "correct" } else { "all (none scored correct)" },
         ev.join(", ")
     );
     (super::TdrFigure { panels, key, note }, caption)

@@ -18,9 +18,12 @@ pub struct TdrAnalysis {
     /// The first and one-past-last step of the stimulus epoch (of the first trial), which the
     /// figure draws.
     pub stimulus_steps: Option<(usize, usize)>,
+    /// True when the trajectories average correct trials only (false: all trials, because
+    /// the run has no scorer verdicts or no correct trial).
+    pub correct_only: bool,
     /// The orthonormal axes, one row of N values (z-scored rate space) each.
     pub axis_vectors: Vec<Vec<f64>>,
-    /// Condition-averaged trajectories (correct trials when the scorer's verdicts are known).
+    /// Condition-averaged trajectories (see `correct_only`).
     pub trajectories: Vec<TdrTrajectory>,
 }
 

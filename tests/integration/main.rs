@@ -16,6 +16,7 @@ mod embedding;
 mod fused_kernel;
 mod gated_reference;
 mod libraries;
+mod line_attractor;
 mod lifecycle;
 mod rate_rnn_reference;
 mod readme;
