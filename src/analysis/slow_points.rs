@@ -14,7 +14,6 @@
 use crate::analysis::fixed_points::{
     constant_input_drive, find_fixed_points, FixedPointOptions, FixedPointSearch, RateDynamics,
 };
-use crate::analysis::pca::pca;
 use crate::analysis::tdr::{condition, dot, tdr_of_trials, Tdr};
 use crate::experiment::TdrSettings;
 use crate::linalg::EigenError;
@@ -293,7 +292,7 @@ fn invert3(a: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     };
     let det = a[0][0] * c(0, 0) + a[0][1] * c(0, 1) + a[0][2] * c(0, 2);
     let size = a.iter().flatten().fold(0.0_f64, |m, v| m.max(v.abs()));
-    if !(det.abs() > 1e-12 * size.powi(3)) {
+    if det.is_nan() || det.abs() <= 1e-12 * size.powi(3) {
         return None;
     }
     let mut inv = [[0.0; 3]; 3];
@@ -351,7 +350,9 @@ pub fn context_line_attractors(
     let mut rng = Rng::from_seed(seed);
     let mut contexts = Vec::new();
     for &level in &levels {
-        let members: Vec<usize> = (0..trials.n_trials).filter(|&k| context[k] == level).collect();
+        let members: Vec<usize> = (0..trials.n_trials)
+            .filter(|&k| context[k] == level)
+            .collect();
         let evidence = evidence_inputs(trials, &members, &settings.stimulus_epoch, motion, colour)?;
         let (w_rec, drive) = constant_input_drive(w, &evidence.zero);
         let dynamics = RateDynamics {
@@ -376,19 +377,25 @@ pub fn context_line_attractors(
             .map(|_| {
                 let (k, s) = pool[rng.below(pool.len() as u64) as usize];
                 let at = (k * trials.n_steps + s) * n;
-                trials.states[at..at + n].iter().map(|&v| f64::from(v)).collect()
+                trials.states[at..at + n]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect()
             })
             .collect();
         let search = find_slow_points(&dynamics, &start_states, options);
         let motion_input = input_vector(w, &evidence.motion);
         let colour_input = input_vector(w, &evidence.colour);
 
-        let rates_of = |x: &[f64]| -> Vec<f64> { x.iter().map(|&v| (transfer.function())(v)).collect() };
-        let z_points: Vec<Vec<f64>> = search.points.iter().map(|p| tdr.z_score(&rates_of(&p.x))).collect();
-        let line = (z_points.len() >= 2)
-            .then(|| pca(&z_points.concat(), z_points.len(), n, 1).ok())
-            .flatten();
-        let line_direction = line.as_ref().map(|p| p.components[0].clone());
+        let rates_of =
+            |x: &[f64]| -> Vec<f64> { x.iter().map(|&v| (transfer.function())(v)).collect() };
+        let z_points: Vec<Vec<f64>> = search
+            .points
+            .iter()
+            .map(|p| tdr.z_score(&rates_of(&p.x)))
+            .collect();
+        let line = first_component(&z_points);
+        let line_direction = line.as_ref().map(|l| l.0.clone());
 
         let mut points = Vec::new();
         for (p, z) in search.points.iter().zip(&z_points) {
@@ -422,9 +429,11 @@ pub fn context_line_attractors(
             });
         }
         let choice_coords: Vec<f64> = points.iter().map(|p| p.coordinates[0]).collect();
-        let extent = choice_coords.iter().fold(None, |acc: Option<(f64, f64)>, &c| {
-            Some(acc.map_or((c, c), |(lo, hi)| (lo.min(c), hi.max(c))))
-        });
+        let extent = choice_coords
+            .iter()
+            .fold(None, |acc: Option<(f64, f64)>, &c| {
+                Some(acc.map_or((c, c), |(lo, hi)| (lo.min(c), hi.max(c))))
+            });
         let label = trials
             .labels
             .get(&settings.context)
@@ -439,7 +448,7 @@ pub fn context_line_attractors(
             starts: start_states.len(),
             raw_hits: search.raw_hits,
             merge_distance: search.merge_distance,
-            first_pc_fraction: line.as_ref().map(|p| p.explained_ratio[0]),
+            first_pc_fraction: line.as_ref().map(|l| l.1),
             line_choice_cos: line_direction.as_ref().map(|d| abs_cos(d, &tdr.axes[0])),
             choice_extent: extent.map(|(lo, hi)| hi - lo),
             choice_axis_range: tdr_choice_range(&tdr, trials),
@@ -452,6 +461,47 @@ pub fn context_line_attractors(
         slow_q: options.slow_q,
         contexts,
     })
+}
+
+/// First principal component of `points` (unit vector) and the fraction of their variance on
+/// it, by power iteration on the K×K Gram matrix of the centred points (robust for a few
+/// nearly coincident points in many dimensions). `None` with fewer than 2 points or no spread.
+fn first_component(points: &[Vec<f64>]) -> Option<(Vec<f64>, f64)> {
+    let k = points.len();
+    if k < 2 {
+        return None;
+    }
+    let n = points[0].len();
+    let mean: Vec<f64> = (0..n)
+        .map(|i| points.iter().map(|p| p[i]).sum::<f64>() / k as f64)
+        .collect();
+    let centred: Vec<Vec<f64>> = points
+        .iter()
+        .map(|p| p.iter().zip(&mean).map(|(a, m)| a - m).collect())
+        .collect();
+    let gram: Vec<Vec<f64>> = centred
+        .iter()
+        .map(|a| centred.iter().map(|b| dot(a, b)).collect())
+        .collect();
+    let total: f64 = (0..k).map(|i| gram[i][i]).sum();
+    if total <= 0.0 || !total.is_finite() {
+        return None;
+    }
+    let mut u: Vec<f64> = (0..k).map(|i| 1.0 + 0.1 * i as f64).collect();
+    normalise(&mut u);
+    let mut top = 0.0;
+    for _ in 0..500 {
+        let mut next: Vec<f64> = gram.iter().map(|row| dot(row, &u)).collect();
+        top = dot(&next, &u);
+        if !normalise(&mut next) {
+            return None;
+        }
+        u = next;
+    }
+    let mut direction: Vec<f64> = (0..n)
+        .map(|i| centred.iter().zip(&u).map(|(c, w)| c[i] * w).sum())
+        .collect();
+    normalise(&mut direction).then_some((direction, (top / total).clamp(0.0, 1.0)))
 }
 
 /// Modulus of the eigenvalue closest to 1 after `slowest` (its conjugate excluded): how far
@@ -494,6 +544,25 @@ mod tests {
     }
 
     #[test]
+    fn first_component_of_points_on_a_line_with_a_little_spread() {
+        // Points t·d + e with e ⊥ d: variance t² on d, e² across.
+        let d = [0.6, 0.8, 0.0];
+        let e = [0.0, 0.0, 1.0];
+        let ts = [-2.0, -1.0, 0.0, 1.0, 2.0];
+        let es = [0.1, -0.1, 0.1, -0.1, 0.0];
+        let pts: Vec<Vec<f64>> = ts
+            .iter()
+            .zip(&es)
+            .map(|(t, s)| (0..3).map(|i| t * d[i] + s * e[i]).collect())
+            .collect();
+        let (dir, frac) = first_component(&pts).unwrap();
+        assert!((abs_cos(&dir, &d) - 1.0).abs() < 1e-6, "{dir:?}");
+        // Σt² = 10 along d; across, e centred (mean −0.0 here) Σs² = 0.04.
+        assert!((frac - 10.0 / 10.04).abs() < 1e-6, "{frac}");
+        assert!(first_component(&pts[..1]).is_none());
+    }
+
+    #[test]
     fn analytic_jacobian_matches_finite_differences() {
         let n = 5;
         let mut rng = Rng::from_seed(11);
@@ -518,7 +587,11 @@ mod tests {
             let (fp, fm) = (d.step(&xp), d.step(&xm));
             for i in 0..n {
                 let fd = (fp[i] - fm[i]) / (2.0 * h);
-                assert!((jac[i * n + j] - fd).abs() < 1e-8, "J[{i}][{j}] {} vs {fd}", jac[i * n + j]);
+                assert!(
+                    (jac[i * n + j] - fd).abs() < 1e-8,
+                    "J[{i}][{j}] {} vs {fd}",
+                    jac[i * n + j]
+                );
             }
         }
     }
@@ -551,12 +624,24 @@ mod tests {
             transfer_derivative: |_| 1.0,
         };
         let lin = linearise(&d, &[0.3, -0.2, 0.1, 0.0]).unwrap();
-        assert!((lin.slowest.0 - 1.0).abs() < 1e-12 && lin.slowest.1.abs() < 1e-12, "{:?}", lin.slowest);
-        assert!((abs_cos(&lin.right, &u) - 1.0).abs() < 1e-9, "{:?}", lin.right);
+        assert!(
+            (lin.slowest.0 - 1.0).abs() < 1e-12 && lin.slowest.1.abs() < 1e-12,
+            "{:?}",
+            lin.slowest
+        );
+        assert!(
+            (abs_cos(&lin.right, &u) - 1.0).abs() < 1e-9,
+            "{:?}",
+            lin.right
+        );
         let us = dot(&u, &s);
         let c = us / (0.7 - dot(&wv, &s));
         let l_want: Vec<f64> = u.iter().zip(&wv).map(|(a, b)| a + c * b).collect();
-        assert!((abs_cos(&lin.left, &l_want) - 1.0).abs() < 1e-9, "{:?} vs {l_want:?}", lin.left);
+        assert!(
+            (abs_cos(&lin.left, &l_want) - 1.0).abs() < 1e-9,
+            "{:?} vs {l_want:?}",
+            lin.left
+        );
         // The left vector differs from the right one (non-normal W).
         assert!(abs_cos(&lin.left, &lin.right) < 0.999);
         // Residuals: J v = v and lᵀ J = lᵀ.
@@ -583,7 +668,14 @@ mod tests {
             transfer_derivative: |_| 1.0,
         };
         let starts: Vec<Vec<f64>> = (0..9).map(|i| vec![-2.0 + 0.5 * i as f64, 1.0]).collect();
-        let slow = find_slow_points(&d, &starts, &SlowPointOptions { slow_q: 1e-8, ..SlowPointOptions::default() });
+        let slow = find_slow_points(
+            &d,
+            &starts,
+            &SlowPointOptions {
+                slow_q: 1e-8,
+                ..SlowPointOptions::default()
+            },
+        );
         assert!(slow.points.len() >= 7, "{:?}", slow.points);
         for p in &slow.points {
             // q = ½ (α ε x₁)² + ½ (α x₂)² < 1e-8.

@@ -252,7 +252,9 @@ pub fn regression_axes(
     let v = regressors.len();
     let p = v + 1;
     let design: Vec<f64> = (0..b)
-        .flat_map(|k| std::iter::once(1.0).chain(regressors.iter().map(move |(_, values)| values[k])))
+        .flat_map(|k| {
+            std::iter::once(1.0).chain(regressors.iter().map(move |(_, values)| values[k]))
+        })
         .collect();
     // Normal equations XᵀX β = Xᵀ z, with XᵀX inverted once (Cholesky; a small pivot names
     // the first dependent regressor).
@@ -341,7 +343,7 @@ pub fn regression_axes(
             }
         }
         let norm = dot(&a, &a).sqrt();
-        if !(norm > 1e-9 * raw_norm) || raw_norm == 0.0 {
+        if norm.is_nan() || norm <= 1e-9 * raw_norm || raw_norm == 0.0 {
             return Err(TdrError::Degenerate {
                 name: regressors[r].0.clone(),
             });
@@ -379,13 +381,26 @@ pub fn tdr_of_trials(trials: &TrialRecord, settings: &TdrSettings) -> Result<Tdr
 }
 
 /// The values of condition `name`, or an error naming `field` and the recorded conditions.
-pub(crate) fn condition<'t>(trials: &'t TrialRecord, field: &str, name: &str) -> Result<&'t [f64], TdrError> {
-    trials.conditions.get(name).map(Vec::as_slice).ok_or_else(|| {
-        TdrError::Setting(format!(
-            "{field}: no condition `{name}`; the trials have: {}",
-            trials.conditions.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })
+pub(crate) fn condition<'t>(
+    trials: &'t TrialRecord,
+    field: &str,
+    name: &str,
+) -> Result<&'t [f64], TdrError> {
+    trials
+        .conditions
+        .get(name)
+        .map(Vec::as_slice)
+        .ok_or_else(|| {
+            TdrError::Setting(format!(
+                "{field}: no condition `{name}`; the trials have: {}",
+                trials
+                    .conditions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
 }
 
 /// The TDR section of `analysis.yaml`: the axes of [`tdr_of_trials`], the variance they
@@ -410,7 +425,10 @@ pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAn
     let explained = tdr.explained_variance(&trials.rates, &groups);
 
     // Correct trials only, as Mante et al.; all trials when no verdicts or none is correct.
-    let correct_only = trials.correct.as_ref().is_some_and(|c| c.iter().any(|&ok| ok));
+    let correct_only = trials
+        .correct
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|&ok| ok));
     let correct = |k: usize| !correct_only || trials.correct.as_ref().is_some_and(|c| c[k]);
     let mut trajectories = Vec::new();
     for level in crate::analysis::conditions::levels(context) {
@@ -423,7 +441,9 @@ pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAn
             for &ch in &crate::analysis::conditions::levels(choice) {
                 for &e in &crate::analysis::conditions::levels(evidence) {
                     let members: Vec<usize> = (0..b)
-                        .filter(|&k| context[k] == level && choice[k] == ch && evidence[k] == e && correct(k))
+                        .filter(|&k| {
+                            context[k] == level && choice[k] == ch && evidence[k] == e && correct(k)
+                        })
                         .collect();
                     if members.is_empty() {
                         continue;
@@ -448,7 +468,11 @@ pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAn
             .map(|s| (s.start, s.end.min(t)))
     });
     if trials.epochs.is_some() && stimulus_steps.is_none() {
-        let names: Vec<String> = trials.epochs.as_ref().map(|e| e.names.clone()).unwrap_or_default();
+        let names: Vec<String> = trials
+            .epochs
+            .as_ref()
+            .map(|e| e.names.clone())
+            .unwrap_or_default();
         return Err(TdrError::Setting(format!(
             "report.tdr.stimulus_epoch: no epoch `{}`; the trials' epochs are: {}",
             settings.stimulus_epoch,
@@ -458,7 +482,12 @@ pub fn analyse_tdr(trials: &TrialRecord, settings: &TdrSettings) -> Result<TdrAn
     Ok(TdrAnalysis {
         axes: tdr.names.clone(),
         max_norm_time_ms: tdr.max_step.iter().map(|&s| s as f64 * trials.dt).collect(),
-        max_norm: tdr.max_step.iter().enumerate().map(|(v, &s)| tdr.norms[v][s]).collect(),
+        max_norm: tdr
+            .max_step
+            .iter()
+            .enumerate()
+            .map(|(v, &s)| tdr.norms[v][s])
+            .collect(),
         explained_variance: explained,
         stimulus_steps,
         correct_only,
@@ -473,7 +502,7 @@ fn cholesky(a: &[f64], p: usize) -> Result<Vec<f64>, usize> {
     let mut l = vec![0.0_f64; p * p];
     for j in 0..p {
         let d = a[j * p + j] - (0..j).map(|k| l[j * p + k].powi(2)).sum::<f64>();
-        if !(d > 1e-10 * a[j * p + j].abs()) {
+        if d.is_nan() || d <= 1e-10 * a[j * p + j].abs() {
             return Err(j);
         }
         let d = d.sqrt();
@@ -507,10 +536,13 @@ mod tests {
     /// Coefficients against an independent computation: two-pass z-scoring and the normal
     /// equations per (step, unit) solved by Gauss–Jordan elimination.
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn coefficients_match_a_naive_normal_equations_solve() {
         let (b, t, n) = (40, 3, 4);
         let mut rng = Rng::from_seed(3);
-        let choice: Vec<f64> = (0..b).map(|k| if k % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let choice: Vec<f64> = (0..b)
+            .map(|k| if k % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
         let motion: Vec<f64> = (0..b).map(|_| rng.uniform() - 0.5).collect();
         let context: Vec<f64> = (0..b).map(|k| f64::from(u8::from(k % 3 == 0))).collect();
         let mut rates = vec![0f32; b * t * n];
@@ -536,8 +568,8 @@ mod tests {
         for i in 0..n {
             let vals: Vec<f64> = (0..b * t).map(|r| f64::from(rates[r * n + i])).collect();
             let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-            let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64)
-                .sqrt();
+            let sd =
+                (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
             assert!((tdr.unit_mean[i] - mean).abs() < 1e-9);
             assert!((tdr.unit_std[i] - sd).abs() < 1e-9);
             for s in 0..t {
@@ -647,7 +679,10 @@ mod tests {
             "regressor `c` is constant or a linear combination of the regressors before it over these trials, so its coefficients are not determined"
         );
         let e = regression_axes(&rates, b, t, n, &[("a".into(), vec![1.0; 5])]).unwrap_err();
-        assert_eq!(e.to_string(), "regressor `a` has 5 values, but there are 6 trials");
+        assert_eq!(
+            e.to_string(),
+            "regressor `a` has 5 values, but there are 6 trials"
+        );
         let mut nan = a.clone();
         nan[4] = f64::NAN;
         let e = regression_axes(&rates, b, t, n, &[("a".into(), nan)]).unwrap_err();

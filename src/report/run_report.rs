@@ -457,7 +457,10 @@ fn tdr_figure(
                 .unwrap_or_default();
             panels.push(super::TdrPanel {
                 title: format!("{c} context, sorted by {sorted_by}"),
-                y_label: format!("{} axis", tdr.axes.get(axis).map_or(sorted_by, |s| s.as_str())),
+                y_label: format!(
+                    "{} axis",
+                    tdr.axes.get(axis).map_or(sorted_by, |s| s.as_str())
+                ),
                 lines,
                 slow_points,
             });
@@ -492,13 +495,16 @@ fn tdr_figure(
                         "{}: {} slow points, first PC {}",
                         c.context,
                         c.points.len(),
-                        c.first_pc_fraction.map_or("-".into(), |v| format!("{:.0}%", 100.0 * v))
+                        c.first_pc_fraction
+                            .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v))
                     )
                 })
                 .collect();
             format!(" Slow points (q < {:.0e}, from psychrnn fixedpoints --line-attractor) with a segment along the right eigenvector of their slowest eigenvalue: {}.", f.slow_q, parts.join("; "))
         }
-        None => " Run psychrnn fixedpoints RUN --line-attractor to add the slow points.".to_string(),
+        None => {
+            " Run psychrnn fixedpoints RUN --line-attractor to add the slow points.".to_string()
+        }
     };
     let caption = format!(
         "Condition-averaged rates of {} trials during the stimulus, projected on the orthogonalised regression axes (Mante et al. 2013); colour: the sorting coherence. Variance of the condition means explained: {}.{slow_text}",

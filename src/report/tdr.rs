@@ -57,12 +57,30 @@ impl Figure for TdrFigure {
         let areas = body.split_evenly((rows, 2));
         // One scale for every panel's choice axis, one per evidence axis column.
         let range = |vals: &mut dyn Iterator<Item = f64>| {
-            let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-            if lo.is_finite() && hi > lo { (lo, hi) } else { (-1.0, 1.0) }
+            let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            if lo.is_finite() && hi > lo {
+                (lo, hi)
+            } else {
+                (-1.0, 1.0)
+            }
         };
-        let xr = range(&mut self.panels.iter().flat_map(|p| p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.0)).chain(p.slow_points.iter().map(|s| s.0 .0))));
+        let xr = range(&mut self.panels.iter().flat_map(|p| {
+            p.lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|q| q.0))
+                .chain(p.slow_points.iter().map(|s| s.0 .0))
+        }));
         for (i, (panel, area)) in self.panels.iter().zip(areas.iter()).enumerate() {
-            let yr = range(&mut self.panels.iter().skip(i % 2).step_by(2).flat_map(|p| p.lines.iter().flat_map(|l| l.points.iter().map(|q| q.1)).chain(p.slow_points.iter().map(|s| s.0 .1))));
+            let yr = range(
+                &mut self.panels.iter().skip(i % 2).step_by(2).flat_map(|p| {
+                    p.lines
+                        .iter()
+                        .flat_map(|l| l.points.iter().map(|q| q.1))
+                        .chain(p.slow_points.iter().map(|s| s.0 .1))
+                }),
+            );
             let (px, py) = (0.06 * (xr.1 - xr.0), 0.06 * (yr.1 - yr.0));
             let mut chart = ChartBuilder::on(area)
                 .caption(&panel.title, ("sans-serif", 14))
@@ -85,25 +103,47 @@ impl Figure for TdrFigure {
             for l in &panel.lines {
                 let c = diverging(l.evidence);
                 let dark = RGBColor(c.0 / 4 * 3, c.1 / 4 * 3, c.2 / 4 * 3);
-                chart.draw_series(LineSeries::new(l.points.clone(), c.stroke_width(2))).map_err(err)?;
+                chart
+                    .draw_series(LineSeries::new(l.points.clone(), c.stroke_width(2)))
+                    .map_err(err)?;
                 if let Some(&p) = l.points.last() {
-                    let style = if l.first_choice { c.filled() } else { WHITE.filled() };
-                    chart.draw_series(std::iter::once(Circle::new(p, 5, style))).map_err(err)?;
-                    chart.draw_series(std::iter::once(Circle::new(p, 5, dark.stroke_width(1)))).map_err(err)?;
+                    let style = if l.first_choice {
+                        c.filled()
+                    } else {
+                        WHITE.filled()
+                    };
+                    chart
+                        .draw_series(std::iter::once(Circle::new(p, 5, style)))
+                        .map_err(err)?;
+                    chart
+                        .draw_series(std::iter::once(Circle::new(p, 5, dark.stroke_width(1))))
+                        .map_err(err)?;
                 }
             }
             let seg = 0.06 * (xr.1 - xr.0).max(yr.1 - yr.0);
             for &((x, y), (dx, dy)) in &panel.slow_points {
                 let norm = dx.hypot(dy).max(1e-12);
                 // In-plane part of the unit direction: shorter when it leaves the plane.
-                let (sx, sy) = (seg * dx / norm * norm.min(1.0), seg * dy / norm * norm.min(1.0));
+                let (sx, sy) = (
+                    seg * dx / norm * norm.min(1.0),
+                    seg * dy / norm * norm.min(1.0),
+                );
                 chart
-                    .draw_series(std::iter::once(PathElement::new(vec![(x - sx, y - sy), (x + sx, y + sy)], RGBColor(60, 60, 60).stroke_width(1))))
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(x - sx, y - sy), (x + sx, y + sy)],
+                        RGBColor(60, 60, 60).stroke_width(1),
+                    )))
                     .map_err(err)?;
-                chart.draw_series(std::iter::once(Circle::new((x, y), 2, BLACK.filled()))).map_err(err)?;
+                chart
+                    .draw_series(std::iter::once(Circle::new((x, y), 2, BLACK.filled())))
+                    .map_err(err)?;
             }
         }
-        let items: Vec<(String, RGBColor)> = self.key.iter().map(|(l, v)| (l.clone(), diverging(*v))).collect();
+        let items: Vec<(String, RGBColor)> = self
+            .key
+            .iter()
+            .map(|(l, v)| (l.clone(), diverging(*v)))
+            .collect();
         draw_key(&key, &items, 12, 4)?;
         let font = ("sans-serif", 13).into_font().color(&BLACK);
         key.draw(&Text::new(self.note.clone(), (12, 26), font))

@@ -36,12 +36,12 @@ pub use analysis::{
 };
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;
-pub use tdr::{TdrAnalysis, TdrTrajectory};
-pub use slow_points::{ContextSlowPoints, SlowPointRecord, SlowPointsFile};
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
 pub use record::{BundledFile, RecordError, RunRecord};
+pub use slow_points::{ContextSlowPoints, SlowPointRecord, SlowPointsFile};
 pub use summary::{AccuracyByCondition, ConditionAccuracy, ConditionLabel, RunSummary, StageStart};
+pub use tdr::{TdrAnalysis, TdrTrajectory};
 
 /// What can go wrong with a run directory.
 #[derive(Debug, thiserror::Error)]

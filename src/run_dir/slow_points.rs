@@ -91,12 +91,34 @@ impl SlowPointsFile {
         let v = self.axes.len();
         for c in &self.contexts {
             for (i, p) in c.points.iter().enumerate() {
-                let numbers = [p.q, p.slowest_eigenvalue.0, p.slowest_eigenvalue.1, p.right_choice_cos, p.left_motion_cos, p.left_colour_cos, p.second_eigenvalue_modulus];
-                if numbers.iter().chain(&p.coordinates).chain(&p.right_direction).chain(&p.state).chain(&p.left).any(|x| !x.is_finite()) {
-                    return Err(format!("context {}: slow point {i} has a value that is not finite", c.context));
+                let numbers = [
+                    p.q,
+                    p.slowest_eigenvalue.0,
+                    p.slowest_eigenvalue.1,
+                    p.right_choice_cos,
+                    p.left_motion_cos,
+                    p.left_colour_cos,
+                    p.second_eigenvalue_modulus,
+                ];
+                if numbers
+                    .iter()
+                    .chain(&p.coordinates)
+                    .chain(&p.right_direction)
+                    .chain(&p.state)
+                    .chain(&p.left)
+                    .any(|x| !x.is_finite())
+                {
+                    return Err(format!(
+                        "context {}: slow point {i} has a value that is not finite",
+                        c.context
+                    ));
                 }
                 if p.coordinates.len() != v || p.right_direction.len() != v {
-                    return Err(format!("context {}: slow point {i} has {} coordinates for {v} axes", c.context, p.coordinates.len()));
+                    return Err(format!(
+                        "context {}: slow point {i} has {} coordinates for {v} axes",
+                        c.context,
+                        p.coordinates.len()
+                    ));
                 }
             }
         }
@@ -114,14 +136,20 @@ impl RunDir {
     pub fn read_slow_points(&self) -> Result<Option<SlowPointsFile>, RunDirError> {
         let file: Option<SlowPointsFile> = super::read_yaml(&self.slow_points())?;
         if let Some(f) = &file {
-            f.check().map_err(|message| RunDirError::Malformed { path: self.slow_points(), message })?;
+            f.check().map_err(|message| RunDirError::Malformed {
+                path: self.slow_points(),
+                message,
+            })?;
         }
         Ok(file)
     }
 
     /// Writes `slow_points.yaml` atomically, after checking every number is finite.
     pub fn write_slow_points(&self, file: &SlowPointsFile) -> Result<(), RunDirError> {
-        file.check().map_err(|message| RunDirError::Malformed { path: self.slow_points(), message })?;
+        file.check().map_err(|message| RunDirError::Malformed {
+            path: self.slow_points(),
+            message,
+        })?;
         super::write_yaml(&self.slow_points(), file)
     }
 }

@@ -37,14 +37,30 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
     let tmp = TempDir::new("line-attractor");
     let dir = tiny_cdi(&tmp);
-    let o = psychrnn(&["fixedpoints", dir.to_str().unwrap(), "--line-attractor", "--starts", "30", "--slow-q", "1e-4"]);
+    let o = psychrnn(&[
+        "fixedpoints",
+        dir.to_str().unwrap(),
+        "--line-attractor",
+        "--starts",
+        "30",
+        "--slow-q",
+        "1e-4",
+    ]);
     let out = stdout(&o);
-    assert!(out.contains("context motion: ") && out.contains("context colour: "), "{out}");
+    assert!(
+        out.contains("context motion: ") && out.contains("context colour: "),
+        "{out}"
+    );
     assert!(out.contains("drawn on the regression-axes figure"), "{out}");
     let run = RunDir::new(&dir);
     let analysis = run.read_analysis().unwrap().unwrap();
-    let tdr = analysis.tdr.expect("report.tdr is set in the bundled script");
-    assert_eq!(tdr.axes, ["choice", "motion_coherence", "colour_coherence", "context"]);
+    let tdr = analysis
+        .tdr
+        .expect("report.tdr is set in the bundled script");
+    assert_eq!(
+        tdr.axes,
+        ["choice", "motion_coherence", "colour_coherence", "context"]
+    );
     let trials = TrialRecord::read(&run.trials()).unwrap();
     let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
     // Orthonormal axes.
@@ -54,7 +70,10 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
             assert!((dot(a, c) - f64::from(u8::from(i == j))).abs() < 1e-9);
         }
     }
-    assert!(tdr.explained_variance.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(tdr
+        .explained_variance
+        .iter()
+        .all(|v| (0.0..=1.0).contains(v)));
     assert!(tdr.explained_variance.iter().sum::<f64>() <= 1.0 + 1e-9);
     // One trajectory, recomputed: z-score every unit over all trials and steps, average the
     // group's correct trials, project.
@@ -62,12 +81,22 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
     let mut mean = vec![0.0; n];
     let mut sd = vec![0.0; n];
     for i in 0..n {
-        let vals: Vec<f64> = (0..b * t).map(|r| f64::from(trials.rates[r * n + i])).collect();
+        let vals: Vec<f64> = (0..b * t)
+            .map(|r| f64::from(trials.rates[r * n + i]))
+            .collect();
         mean[i] = vals.iter().sum::<f64>() / vals.len() as f64;
-        sd[i] = (vals.iter().map(|v| (v - mean[i]).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
+        sd[i] =
+            (vals.iter().map(|v| (v - mean[i]).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
     }
-    let traj = tdr.trajectories.iter().find(|x| x.sorted_by == "colour").unwrap();
-    let context_code = trials.labels["context"].iter().position(|l| *l == traj.context).unwrap() as f64;
+    let traj = tdr
+        .trajectories
+        .iter()
+        .find(|x| x.sorted_by == "colour")
+        .unwrap();
+    let context_code = trials.labels["context"]
+        .iter()
+        .position(|l| *l == traj.context)
+        .unwrap() as f64;
     let members: Vec<usize> = (0..b)
         .filter(|&k| {
             trials.conditions["context"][k] == context_code
@@ -81,11 +110,18 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
     let z: Vec<f64> = (0..n)
         .map(|i| {
             let m = members.iter().map(|&k| rate(k, s, i)).sum::<f64>() / members.len() as f64;
-            if sd[i] > 1e-7 * mean[i].abs() { (m - mean[i]) / sd[i] } else { 0.0 }
+            if sd[i] > 1e-7 * mean[i].abs() {
+                (m - mean[i]) / sd[i]
+            } else {
+                0.0
+            }
         })
         .collect();
     for (v, axis) in tdr.axis_vectors.iter().enumerate() {
-        assert!((traj.coordinates[s][v] - dot(axis, &z)).abs() < 1e-6, "axis {v}");
+        assert!(
+            (traj.coordinates[s][v] - dot(axis, &z)).abs() < 1e-6,
+            "axis {v}"
+        );
     }
 
     // Slow points: q and the selection vector recomputed from weights.npz.
@@ -101,7 +137,11 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
         assert_eq!(c.starts, 30);
         assert_eq!(c.input.len(), n_in);
         // The zero-evidence input: fixation on, each evidence pair at 0.5, the context's cue.
-        let cue = if c.context == "motion" { [1.0, 0.0] } else { [0.0, 1.0] };
+        let cue = if c.context == "motion" {
+            [1.0, 0.0]
+        } else {
+            [0.0, 1.0]
+        };
         let want = [1.0, 0.5, 0.5, 0.5, 0.5, cue[0], cue[1]];
         for (g, w) in c.input.iter().zip(want) {
             assert!((g - w).abs() < 0.02, "{:?}", c.input);
@@ -110,11 +150,18 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
             let h: Vec<f64> = (0..n)
                 .map(|i| {
                     b_rec[i]
-                        + (0..n).map(|j| w_rec[i * n + j] * relu(p.state[j])).sum::<f64>()
-                        + (0..n_in).map(|k| w_in[i * n_in + k] * c.input[k]).sum::<f64>()
+                        + (0..n)
+                            .map(|j| w_rec[i * n + j] * relu(p.state[j]))
+                            .sum::<f64>()
+                        + (0..n_in)
+                            .map(|k| w_in[i * n_in + k] * c.input[k])
+                            .sum::<f64>()
                 })
                 .collect();
-            let q = 0.5 * (0..n).map(|i| (alpha * (h[i] - p.state[i])).powi(2)).sum::<f64>();
+            let q = 0.5
+                * (0..n)
+                    .map(|i| (alpha * (h[i] - p.state[i])).powi(2))
+                    .sum::<f64>();
             assert!((q - p.q).abs() <= 1e-6 * q.max(1e-12), "q {} vs {q}", p.q);
             assert!(p.q < slow.slow_q);
             // lᵀ J = λ lᵀ with J = (1 − α) I + α W_rec diag(relu′(x)), for a real λ.
@@ -124,7 +171,10 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
                     let d = if p.state[j] > 0.0 { 1.0 } else { 0.0 };
                     let lj: f64 = (1.0 - alpha) * p.left[j]
                         + alpha * d * (0..n).map(|i| p.left[i] * w_rec[i * n + j]).sum::<f64>();
-                    assert!((lj - lam * p.left[j]).abs() < 1e-6, "left eigenvector residual");
+                    assert!(
+                        (lj - lam * p.left[j]).abs() < 1e-6,
+                        "left eigenvector residual"
+                    );
                 }
                 checked += 1;
             }
@@ -132,7 +182,10 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
             assert!((0.0..=1.0 + 1e-12).contains(&p.left_motion_cos));
         }
     }
-    assert!(checked > 0, "no slow point with a real slowest eigenvalue: {slow:?}");
+    assert!(
+        checked > 0,
+        "no slow point with a real slowest eigenvalue: {slow:?}"
+    );
     // The report drew the figure.
     assert!(dir.join("report/tdr.png").exists());
 }
@@ -153,17 +206,33 @@ experiment(#{
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("report.tdr.choice") && err.contains("no condition `choise`") && err.contains("colour_coherence, context, context_index"),
+        err.contains("report.tdr.choice")
+            && err.contains("no condition `choise`")
+            && err.contains("colour_coherence, context, context_index"),
         "{err}"
     );
     // A run without report.tdr: --line-attractor says what to set.
     let dir = tmp.join("run");
     stdout(&psychrnn(&[
-        "run", "scripts/perceptual_discrimination.rhai", "--quiet", "--out", dir.to_str().unwrap(),
-        "--set", "model.n_rec=6", "--set", "train.iterations=5", "--set", "train.batch_size=8",
-        "--set", "train.test_trials=16",
+        "run",
+        "scripts/perceptual_discrimination.rhai",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+        "--set",
+        "model.n_rec=6",
+        "--set",
+        "train.iterations=5",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.test_trials=16",
     ]));
     let o = psychrnn(&["fixedpoints", dir.to_str().unwrap(), "--line-attractor"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("--line-attractor needs report.tdr"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--line-attractor needs report.tdr"),
+        "{}",
+        stderr(&o)
+    );
 }
