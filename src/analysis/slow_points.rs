@@ -549,7 +549,7 @@ mod tests {
         let d = [0.6, 0.8, 0.0];
         let e = [0.0, 0.0, 1.0];
         let ts = [-2.0, -1.0, 0.0, 1.0, 2.0];
-        let es = [0.1, -0.1, 0.1, -0.1, 0.0];
+        let es = [0.1, -0.1, 0.0, -0.1, 0.1];
         let pts: Vec<Vec<f64>> = ts
             .iter()
             .zip(&es)
@@ -557,7 +557,7 @@ mod tests {
             .collect();
         let (dir, frac) = first_component(&pts).unwrap();
         assert!((abs_cos(&dir, &d) - 1.0).abs() < 1e-6, "{dir:?}");
-        // Σt² = 10 along d; across, e centred (mean −0.0 here) Σs² = 0.04.
+        // Σt² = 10 along d, Σs² = 0.04 across, Σts = 0 (uncorrelated, both centred).
         assert!((frac - 10.0 / 10.04).abs() < 1e-6, "{frac}");
         assert!(first_component(&pts[..1]).is_none());
     }
