@@ -207,6 +207,16 @@ fn check_report_conditions(
             &numeric,
         ),
     ];
+    // report.tdr's four conditions (text conditions count as their level codes).
+    let tdr: Vec<(&str, Option<String>)> = r
+        .tdr
+        .iter()
+        .flat_map(|t| t.regressors())
+        .map(|(field, name)| (field, Some(name.to_string())))
+        .collect();
+    let settings = settings
+        .into_iter()
+        .chain(tdr.iter().map(|(field, name)| (*field, name, &names)));
     for (field, value, valid) in settings {
         let Some(name) = value else { continue };
         if valid.contains(name.as_str()) {

@@ -268,6 +268,10 @@ pub struct FixedPointOptions {
     /// kept; `scale` is the RMS norm `√(mean ‖s‖²)` of the starting states (of the hits when
     /// every start is 0; 1 when those are 0 too). Default [`DEFAULT_MERGE_TOLERANCE`].
     pub merge_tolerance: f64,
+    /// Use damped Newton steps (default true). Newton converges to exact roots of
+    /// `F(x) = x`; a slow-point search turns it off so that minimisation stops where `q` first
+    /// falls below `q_tolerance`, on a slow manifold, instead of sliding to its fixed points.
+    pub newton: bool,
 }
 
 impl Default for FixedPointOptions {
@@ -278,6 +282,7 @@ impl Default for FixedPointOptions {
             q_tolerance: 1e-12,
             keep_q_below: 1e-6,
             merge_tolerance: DEFAULT_MERGE_TOLERANCE,
+            newton: true,
         }
     }
 }
@@ -466,7 +471,7 @@ fn minimise(dyn_: &RateDynamics, start: &[f64], options: &FixedPointOptions) -> 
         if !q.is_finite() || q < options.q_tolerance {
             break;
         }
-        if newton_streak || it % NEWTON_PERIOD == 0 {
+        if options.newton && (newton_streak || it % NEWTON_PERIOD == 0) {
             if let Some(xn) = newton_step(dyn_, &x, &r, q) {
                 x = xn;
                 m.fill(0.0);
@@ -487,7 +492,8 @@ fn minimise(dyn_: &RateDynamics, start: &[f64], options: &FixedPointOptions) -> 
         }
     }
     // Polish with Newton steps while they keep lowering q.
-    for _ in 0..MAX_POLISH_STEPS {
+    let polish_steps = if options.newton { MAX_POLISH_STEPS } else { 0 };
+    for _ in 0..polish_steps {
         let r = dyn_.residual(&x);
         let q = 0.5 * r.iter().map(|v| v * v).sum::<f64>();
         if q == 0.0 || !q.is_finite() {

@@ -8,3 +8,5 @@ pub mod lesion;
 pub mod pca;
 pub mod psychometric;
 pub mod run_analysis;
+pub mod slow_points;
+pub mod tdr;

@@ -28,6 +28,9 @@ pub enum RunAnalysisError {
     /// The principal components could not be computed.
     #[error(transparent)]
     Pca(#[from] PcaError),
+    /// The targeted dimensionality reduction failed (collinear or degenerate regressors).
+    #[error("targeted dimensionality reduction: {0}")]
+    Tdr(crate::analysis::tdr::TdrError),
 }
 
 /// (x label, the x value of every trial) for the psychometric curve, if configured.
@@ -219,6 +222,7 @@ pub fn analyse_run(
         chronometric: None,
         pca: None,
         fixed_points: None,
+        tdr: None,
     };
     let mut psychometric_x_range = None;
 
@@ -412,6 +416,8 @@ pub fn analyse_run(
         }
     }
 
+    file.tdr = tdr_section(config, trials)?;
+
     Ok(RunAnalysis {
         file,
         psychometric_x_range,
@@ -422,6 +428,21 @@ pub fn analyse_run(
 
 /// Each trial's choice among output channels `among`: the one with the largest mask-weighted
 /// mean output (ties go to the first listed).
+/// The targeted dimensionality reduction of `report.tdr` (none without it).
+fn tdr_section(
+    config: &ExperimentConfig,
+    trials: &TrialRecord,
+) -> Result<Option<crate::run_dir::TdrAnalysis>, RunAnalysisError> {
+    let Some(settings) = &config.report.tdr else {
+        return Ok(None);
+    };
+    match crate::analysis::tdr::analyse_tdr(trials, settings) {
+        Ok(t) => Ok(Some(t)),
+        Err(crate::analysis::tdr::TdrError::Setting(m)) => Err(RunAnalysisError::Setting(m)),
+        Err(e) => Err(RunAnalysisError::Tdr(e)),
+    }
+}
+
 fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, RunAnalysisError> {
     let (b, t, c) = (trials.n_trials, trials.n_steps, trials.n_out);
     if let Some(bad) = among.iter().find(|&&k| k >= c) {

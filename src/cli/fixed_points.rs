@@ -12,6 +12,7 @@ use psychrnn::analysis::fixed_points::{
     constant_input_drive, find_fixed_points, points_file, starts_from_states, FixedPointOptions,
     RateDynamics, DEFAULT_MERGE_TOLERANCE,
 };
+use psychrnn::analysis::slow_points::{context_line_attractors, SlowPointError, SlowPointOptions};
 use psychrnn::trials_file::TrialRecord;
 
 /// Arguments of `psychrnn fixedpoints`.
@@ -42,10 +43,101 @@ pub struct FixedPointsArgs {
     /// (a finite number > 0).
     #[arg(long, default_value_t = DEFAULT_MERGE_TOLERANCE, value_parser = flag_values::finite_positive)]
     pub merge_tolerance: f64,
+    /// Instead: search slow points in each context of report.tdr (line attractors, Mante et
+    /// al. 2013), linearise them and write slow_points.yaml; --starts counts per context.
+    #[arg(long, conflicts_with_all = ["input", "keep_q_below", "merge_tolerance"])]
+    pub line_attractor: bool,
+    /// With --line-attractor: a point is slow when q is below this (a finite number > 0).
+    #[arg(long, default_value_t = 1e-6, value_parser = flag_values::finite_positive, requires = "line_attractor")]
+    pub slow_q: f64,
+}
+
+/// `psychrnn fixedpoints --line-attractor`: slow points per context, written to
+/// slow_points.yaml and drawn on the report's regression-axes figure.
+fn line_attractor(args: &FixedPointsArgs) -> Result<(), CliError> {
+    let trained = super::trained_run::open(&args.run, None)?;
+    let w = trained
+        .rate_weights("fixedpoints")
+        .map_err(CliError::pipeline)?;
+    let (run, record) = (&trained.run, &trained.record);
+    let config = &record.experiment;
+    let Some(settings) = &config.report.tdr else {
+        return Err(CliError::input(anyhow!(
+            "--line-attractor needs report.tdr in the experiment (the conditions that are choice, motion, colour and context), e.g. report: #{{ tdr: #{{ choice: \"choice\", motion: \"motion_coherence\", colour: \"colour_coherence\", context: \"context\" }} }}"
+        )));
+    };
+    let trials_path = run.trials();
+    if !trials_path.exists() {
+        return Err(CliError::input(anyhow!(
+            "{} is missing: run psychrnn test {} first",
+            trials_path.display(),
+            args.run.display()
+        )));
+    }
+    let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
+    let alpha = psychrnn::model::alphas(config.task.dt, config.task.tau, config.model.tau.as_ref());
+    let options = SlowPointOptions {
+        slow_q: args.slow_q,
+        ..SlowPointOptions::default()
+    };
+    let file = context_line_attractors(
+        &w,
+        &alpha,
+        config.model.transfer(),
+        &trials,
+        settings,
+        &options,
+        args.starts,
+        args.seed,
+    )
+    .map_err(|e| match e {
+        SlowPointError::Setting(_) => CliError::input(anyhow!(e)),
+        other => CliError::failed(other),
+    })?;
+    run.write_slow_points(&file).map_err(CliError::failed)?;
+    for c in &file.contexts {
+        let median = |mut v: Vec<f64>| -> String {
+            if v.is_empty() {
+                return "-".into();
+            }
+            v.sort_by(f64::total_cmp);
+            format!("{:.3}", v[v.len() / 2])
+        };
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
+        outln!(
+            "context {}: {} slow points (q < {:.1e}) from {} starts; first PC {} of their variance, |cos| with the choice axis {}; choice extent {} of the trajectories' {:.3}",
+            c.context,
+            c.points.len(),
+            file.slow_q,
+            c.starts,
+            opt(c.first_pc_fraction),
+            opt(c.line_choice_cos),
+            opt(c.choice_extent),
+            c.choice_axis_range
+        );
+        outln!(
+            "  medians: slowest eigenvalue (continuous, 1/tau) {}, next |eigenvalue| {}, right vector |cos| with choice axis {}, left vector |cos| with motion input {}, with colour input {}",
+            median(c.points.iter().filter_map(|p| p.slowest_continuous.map(|e| e.0)).collect()),
+            median(c.points.iter().map(|p| p.second_eigenvalue_modulus).collect()),
+            median(c.points.iter().map(|p| p.right_choice_cos).collect()),
+            median(c.points.iter().map(|p| p.left_motion_cos).collect()),
+            median(c.points.iter().map(|p| p.left_colour_cos).collect()),
+        );
+    }
+    outln!("written to {}", run.slow_points().display());
+    if trials.n_rec == w.n_rec {
+        let index = psychrnn::report::write_report(run, config, &trials, Some(&w))
+            .map_err(CliError::failed)?;
+        outln!("drawn on the regression-axes figure in {}", index.display());
+    }
+    Ok(())
 }
 
 /// Runs `psychrnn fixedpoints`.
 pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
+    if args.line_attractor {
+        return line_attractor(args);
+    }
     let trained = super::trained_run::open(&args.run, None)?;
     let w = trained
         .rate_weights("fixedpoints")

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
 mod report_config;
+mod tdr_settings;
 
 pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
+pub use tdr_settings::TdrSettings;
 
 pub use crate::config_error::ConfigError;
 use crate::model::ModelConfig;

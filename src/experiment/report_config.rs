@@ -34,6 +34,10 @@ pub struct ReportConfig {
     pub example_trials: usize,
     /// Single units drawn.
     pub units: usize,
+    /// Targeted dimensionality reduction (Mante et al. 2013): the conditions that are choice,
+    /// motion, colour and context; `null`: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tdr: Option<crate::experiment::TdrSettings>,
 }
 
 impl Default for ReportConfig {
@@ -49,6 +53,7 @@ impl Default for ReportConfig {
             reaction_time_threshold: 0.5,
             example_trials: 4,
             units: 6,
+            tdr: None,
         }
     }
 }

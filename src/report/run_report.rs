@@ -369,6 +369,17 @@ pub fn write_report(
         });
     }
 
+    if let Some(tdr) = &analysis.file.tdr {
+        let slow = run.read_slow_points()?;
+        let (figure, caption) = tdr_figure(tdr, slow.as_ref());
+        save(&figure, &dir.join("tdr"))?;
+        entries.push(Entry {
+            stem: "tdr",
+            title: "Regression subspace (targeted dimensionality reduction)".into(),
+            caption,
+        });
+    }
+
     let mut html = String::new();
     let _ = write!(
         html,
@@ -389,4 +400,116 @@ pub fn write_report(
         source,
     })?;
     Ok(index)
+}
+
+/// The TDR figure and its caption from the analysis (and the slow points, when searched).
+fn tdr_figure(
+    tdr: &crate::run_dir::TdrAnalysis,
+    slow: Option<&crate::run_dir::SlowPointsFile>,
+) -> (super::TdrFigure, String) {
+    let max_evidence = tdr
+        .trajectories
+        .iter()
+        .fold(0.0_f64, |m, t| m.max(t.evidence.abs()))
+        .max(1e-12);
+    let mut contexts: Vec<&str> = Vec::new();
+    for t in &tdr.trajectories {
+        if !contexts.contains(&t.context.as_str()) {
+            contexts.push(&t.context);
+        }
+    }
+    let mut choices: Vec<f64> = tdr.trajectories.iter().map(|t| t.choice).collect();
+    choices.sort_by(f64::total_cmp);
+    choices.dedup();
+    let (from, to) = tdr.stimulus_steps.unwrap_or((0, usize::MAX));
+    let mut panels = Vec::new();
+    for c in &contexts {
+        for (sorted_by, axis) in [("motion", 1), ("colour", 2)] {
+            let lines = tdr
+                .trajectories
+                .iter()
+                .filter(|t| t.context == *c && t.sorted_by == sorted_by)
+                .map(|t| super::TdrLine {
+                    evidence: t.evidence / max_evidence,
+                    first_choice: choices.first() == Some(&t.choice),
+                    points: t
+                        .coordinates
+                        .iter()
+                        .enumerate()
+                        .filter(|(s, _)| (from..to).contains(s))
+                        .map(|(_, x)| (x[0], x[axis]))
+                        .collect(),
+                })
+                .collect();
+            let slow_points = slow
+                .and_then(|f| f.contexts.iter().find(|x| x.context == *c))
+                .map(|x| {
+                    x.points
+                        .iter()
+                        .map(|p| {
+                            (
+                                (p.coordinates[0], p.coordinates[axis]),
+                                (p.right_direction[0], p.right_direction[axis]),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            panels.push(super::TdrPanel {
+                title: format!("{c} context, sorted by {sorted_by}"),
+                y_label: format!(
+                    "{} axis",
+                    tdr.axes.get(axis).map_or(sorted_by, |s| s.as_str())
+                ),
+                lines,
+                slow_points,
+            });
+        }
+    }
+    let mut levels: Vec<f64> = tdr.trajectories.iter().map(|t| t.evidence).collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    let key = levels
+        .iter()
+        .map(|&v| (format!("{v}"), v / max_evidence))
+        .collect();
+    let choice_name = tdr.axes.first().map_or("choice", |s| s.as_str());
+    let note = match (choices.first(), choices.get(1)) {
+        (Some(a), Some(b)) => format!("filled end: {choice_name} = {a}, open: {choice_name} = {b}; black: slow points with their slowest direction"),
+        _ => "black: slow points with their slowest direction".to_string(),
+    };
+    let ev: Vec<String> = tdr
+        .axes
+        .iter()
+        .zip(&tdr.explained_variance)
+        .zip(&tdr.max_norm_time_ms)
+        .map(|((a, v), t)| format!("{a} {:.1}% (axis at {t:.0} ms)", 100.0 * v))
+        .collect();
+    let slow_text = match slow {
+        Some(f) => {
+            let parts: Vec<String> = f
+                .contexts
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}: {} slow points, first PC {}",
+                        c.context,
+                        c.points.len(),
+                        c.first_pc_fraction
+                            .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v))
+                    )
+                })
+                .collect();
+            format!(" Slow points (q < {:.0e}, from psychrnn fixedpoints --line-attractor) with a segment along the right eigenvector of their slowest eigenvalue: {}.", f.slow_q, parts.join("; "))
+        }
+        None => {
+            " Run psychrnn fixedpoints RUN --line-attractor to add the slow points.".to_string()
+        }
+    };
+    let caption = format!(
+        "Condition-averaged rates of {} trials during the stimulus, projected on the orthogonalised regression axes (Mante et al. 2013); colour: the sorting coherence. Variance of the condition means explained: {}.{slow_text}",
+        if tdr.correct_only { "correct" } else { "all (none scored correct)" },
+        ev.join(", ")
+    );
+    (super::TdrFigure { panels, key, note }, caption)
 }

@@ -48,6 +48,9 @@ pub struct AnalysisFile {
     /// What fixed_points.npz holds (after `psychrnn fixedpoints`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_points: Option<FixedPointsAnalysis>,
+    /// Targeted dimensionality reduction (with `report.tdr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tdr: Option<super::TdrAnalysis>,
 }
 
 /// The psychometric fit `P(choice) = 1/(1 + e^−(intercept + slope·x))`.

@@ -19,7 +19,9 @@ mod fixed_points;
 pub mod history;
 mod lock;
 mod record;
+mod slow_points;
 mod summary;
+mod tdr;
 
 use std::fs;
 use std::io;
@@ -37,7 +39,9 @@ pub use fixed_points::FixedPointsFile;
 pub use history::{read_history, write_history};
 pub use lock::RunLock;
 pub use record::{BundledFile, RecordError, RunRecord};
+pub use slow_points::{ContextSlowPoints, SlowPointRecord, SlowPointsFile};
 pub use summary::{AccuracyByCondition, ConditionAccuracy, ConditionLabel, RunSummary, StageStart};
+pub use tdr::{TdrAnalysis, TdrTrajectory};
 
 /// What can go wrong with a run directory.
 #[derive(Debug, thiserror::Error)]

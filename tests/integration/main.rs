@@ -18,6 +18,7 @@ mod fused_kernel;
 mod gated_reference;
 mod libraries;
 mod lifecycle;
+mod line_attractor;
 mod rate_rnn_reference;
 mod readme;
 mod report;
