@@ -8,8 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+mod report_behaviour;
 mod report_config;
 
+pub use report_behaviour::{PsychometricMatrixConfig, TaskVarianceConfig};
 pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
 
 pub use crate::config_error::ConfigError;

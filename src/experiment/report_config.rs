@@ -34,6 +34,10 @@ pub struct ReportConfig {
     pub example_trials: usize,
     /// Single units drawn.
     pub units: usize,
+    /// Task variance and unit clusters over the tasks a condition names (multitask runs).
+    pub task_variance: Option<super::TaskVarianceConfig>,
+    /// P(choice) over the grid of two conditions (e.g. Romo's f1 × f2).
+    pub psychometric_matrix: Option<super::PsychometricMatrixConfig>,
 }
 
 impl Default for ReportConfig {
@@ -49,6 +53,8 @@ impl Default for ReportConfig {
             reaction_time_threshold: 0.5,
             example_trials: 4,
             units: 6,
+            task_variance: None,
+            psychometric_matrix: None,
         }
     }
 }
