@@ -129,6 +129,12 @@ impl ReportConfig {
                 ));
             }
         }
+        if let Some(tv) = &self.task_variance {
+            tv.validate()?;
+        }
+        if let Some(m) = &self.psychometric_matrix {
+            m.validate(outputs)?;
+        }
         Ok(())
     }
 }
