@@ -59,8 +59,8 @@ pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
 }
 
 /// The `p` quantile of Student's t with `df` degrees of freedom, by the Cornish–Fisher
-/// expansion in 1/df (Abramowitz & Stegun 26.7.5; within 1e-3 of the exact value from 3
-/// degrees of freedom on, exact as df → ∞).
+/// expansion in 1/df (Abramowitz & Stegun 26.7.5): for p = 0.975 it is 0.004 low at 3 degrees
+/// of freedom, within 3e-4 from 5 and 1e-5 from 10, exact as df → ∞.
 pub fn student_t_quantile(p: f64, df: f64) -> f64 {
     let z = normal_quantile(p);
     let (z3, z5, z7, z9) = (z.powi(3), z.powi(5), z.powi(7), z.powi(9));
@@ -110,9 +110,9 @@ mod tests {
         assert!((f.slope - 0.6).abs() < 1e-12);
         assert!((f.intercept - 2.2).abs() < 1e-12);
         assert!((f.slope_se - (2.4f64 / 3.0 / 10.0).sqrt()).abs() < 1e-12);
-        // t(0.975, 3) = 3.182446 (scipy.stats.t.ppf).
+        // t(0.975, 3) = 3.182446 (scipy.stats.t.ppf); the expansion gives 3.1786 there.
         let (lo, hi) = f.slope_ci95();
-        assert!((hi - lo - 2.0 * 3.182_446 * f.slope_se).abs() < 2e-3 * f.slope_se);
+        assert!((hi - lo - 2.0 * 3.182_446 * f.slope_se).abs() < 2.0 * 0.005 * f.slope_se);
         assert!(fit_line(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_none());
         assert!(fit_line(&[1.0, 2.0], &[1.0, 2.0]).is_none());
     }
@@ -127,7 +127,7 @@ mod tests {
             (500.0, 1.964_720),
         ] {
             let got = student_t_quantile(0.975, df);
-            assert!((got - want).abs() < 2e-3, "df {df}: {got} vs {want}");
+            assert!((got - want).abs() < 3e-4, "df {df}: {got} vs {want}");
         }
     }
 
