@@ -140,8 +140,8 @@ impl Figure for IntervalFigure<'_> {
     }
 }
 
-/// Draws a heat map of `rows` × `columns` cells in `area` with labels centred on the cells;
-/// `value(r, c)` gives a cell's value in [0, 1] (or `None` for an empty cell) and its text.
+/// A heat map of `row_labels` × `column_labels` cells (row 0 at the top) with the labels
+/// centred on the cells.
 struct Grid<'a> {
     row_labels: &'a [String],
     column_labels: &'a [String],
@@ -170,7 +170,8 @@ impl Figure for MatrixFigure<'_> {
         root.fill(&WHITE).map_err(err)?;
         let m = self.matrix;
         let xs: Vec<String> = m.x_values.iter().map(|v| short(*v, 3)).collect();
-        let ys: Vec<String> = m.y_values.iter().map(|v| short(*v, 3)).collect();
+        // Rows from the top: the largest y first, so y grows upwards.
+        let ys: Vec<String> = m.y_values.iter().rev().map(|v| short(*v, 3)).collect();
         let grid = Grid {
             row_labels: &ys,
             column_labels: &xs,
@@ -178,7 +179,6 @@ impl Figure for MatrixFigure<'_> {
             column_title: &m.x,
         };
         let title = format!("P(choose {})", m.choice);
-        // Rows from the top: the largest y first, so y grows upwards.
         grid.draw(
             root,
             &title,
