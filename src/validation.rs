@@ -197,8 +197,14 @@ fn check_report_conditions(
         .filter(|(_, number)| *number)
         .map(|(n, _)| n.as_str())
         .collect();
+    let task_variance = r.task_variance.as_ref().map(|v| v.condition.clone());
+    let matrix_x = r.psychometric_matrix.as_ref().map(|m| m.x.clone());
+    let matrix_y = r.psychometric_matrix.as_ref().map(|m| m.y.clone());
     let settings = [
         ("report.condition", &r.condition, &names),
+        ("report.task_variance.condition", &task_variance, &names),
+        ("report.psychometric_matrix.x", &matrix_x, &numeric),
+        ("report.psychometric_matrix.y", &matrix_y, &numeric),
         ("report.psychometric", &r.psychometric, &numeric),
         ("report.psychometric_sign", &r.psychometric_sign, &numeric),
         (

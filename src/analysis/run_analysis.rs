@@ -223,7 +223,12 @@ pub fn analyse_run(
         pca: None,
         fixed_points: None,
         tdr: None,
+        go_nogo: None,
+        interval_timing: None,
+        psychometric_matrix: None,
+        task_variance: None,
     };
+    crate::analysis::behaviour_run::add_behaviour_analyses(config, trials, &mut file)?;
     let mut psychometric_x_range = None;
 
     if let Some((x_label, x)) = psychometric_x(config, trials)? {

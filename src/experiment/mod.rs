@@ -8,9 +8,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+mod report_behaviour;
 mod report_config;
 mod tdr_settings;
 
+pub use report_behaviour::{PsychometricMatrixConfig, TaskVarianceConfig};
 pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
 pub use tdr_settings::TdrSettings;
 

@@ -38,6 +38,10 @@ pub struct ReportConfig {
     /// motion, colour and context; `null`: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tdr: Option<crate::experiment::TdrSettings>,
+    /// Task variance and unit clusters over the tasks a condition names (multitask runs).
+    pub task_variance: Option<super::TaskVarianceConfig>,
+    /// P(choice) over the grid of two conditions (e.g. Romo's f1 × f2).
+    pub psychometric_matrix: Option<super::PsychometricMatrixConfig>,
 }
 
 impl Default for ReportConfig {
@@ -54,6 +58,8 @@ impl Default for ReportConfig {
             example_trials: 4,
             units: 6,
             tdr: None,
+            task_variance: None,
+            psychometric_matrix: None,
         }
     }
 }
@@ -127,6 +133,12 @@ impl ReportConfig {
                     ),
                 ));
             }
+        }
+        if let Some(tv) = &self.task_variance {
+            tv.validate()?;
+        }
+        if let Some(m) = &self.psychometric_matrix {
+            m.validate(outputs)?;
         }
         Ok(())
     }

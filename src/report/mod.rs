@@ -1,5 +1,6 @@
 //! Figures, drawn with plotters into PNG or SVG. This module only draws; it computes no science.
 
+mod behaviour;
 mod comparison;
 pub mod figure;
 pub mod html;
@@ -13,6 +14,9 @@ mod trials;
 mod weights;
 
 pub use crate::experiment::{ReportConfig, MAX_FIGURE_ITEMS};
+pub use behaviour::{
+    draw_behaviour_figures, GoNogoFigure, IntervalFigure, MatrixFigure, TaskVarianceFigure,
+};
 pub use comparison::{ComparisonFigure, SettingResult};
 pub use figure::{condition_colour, save, DrawError, Figure};
 pub use library_page::{write_library_page, LibraryPage, ModulePage, TaskPage};

@@ -380,6 +380,14 @@ pub fn write_report(
         });
     }
 
+    for (stem, title, caption) in super::draw_behaviour_figures(&analysis.file, &dir)? {
+        entries.push(Entry {
+            stem,
+            title,
+            caption,
+        });
+    }
+
     let mut html = String::new();
     let _ = write!(
         html,

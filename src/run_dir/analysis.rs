@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AccuracyByCondition, RunDir, RunDirError};
+use super::{
+    GoNogoAnalysis, IntervalTimingAnalysis, PsychometricMatrixAnalysis, TaskVarianceAnalysis,
+};
 
 /// The arrays `analysis.npz` holds: `pca_components` `[k, N]`, `pca_mean` `[N]`,
 /// `pca_explained_variance_ratio` `[k]`, and with grouped trials `pca_projection` `[levels, T, k]`
@@ -51,6 +54,18 @@ pub struct AnalysisFile {
     /// Targeted dimensionality reduction (with `report.tdr`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tdr: Option<super::TdrAnalysis>,
+    /// Hit and false-alarm rates and d′ (tasks scored by `go_nogo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_nogo: Option<GoNogoAnalysis>,
+    /// Produced versus target intervals (tasks scored by `interval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_timing: Option<IntervalTimingAnalysis>,
+    /// P(choice) over two conditions (with `report.psychometric_matrix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psychometric_matrix: Option<PsychometricMatrixAnalysis>,
+    /// Task variance and unit clusters (with `report.task_variance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_variance: Option<TaskVarianceAnalysis>,
 }
 
 /// The psychometric fit `P(choice) = 1/(1 + e^−(intercept + slope·x))`.

@@ -14,6 +14,7 @@
 //! | `.lock` | [`RunLock`]: the process that owns the directory | every command that writes |
 
 mod analysis;
+mod behaviour_analysis;
 mod bundle;
 mod fixed_points;
 pub mod history;
@@ -33,6 +34,10 @@ pub use crate::format_version::FORMAT_VERSION;
 pub use analysis::{
     AnalysisArrays, AnalysisFile, ChoiceFraction, ChronometricAnalysis, FixedPointLocation,
     FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
+};
+pub use behaviour_analysis::{
+    GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
+    PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
 };
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;

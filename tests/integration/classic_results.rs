@@ -1,0 +1,290 @@
+//! The classic results' analyses on tiny trained networks: go/no-go d′, produced intervals
+//! (ready-set-go), the psychometric matrix (Romo) and task variance (Yang), each recomputed
+//! here from the run's trials.npz by a direct loop and compared with analysis.yaml.
+
+use crate::harness::{psychrnn, stderr, stdout, TempDir};
+
+use psychrnn::run_dir::{AnalysisFile, RunDir};
+use psychrnn::trials_file::TrialRecord;
+
+/// Trains `script` from scripts/ with `sets` (tiny sizes) into a fresh folder; returns the
+/// folder, the analysis and the test trials.
+fn run(script: &str, sets: &[&str]) -> (TempDir, AnalysisFile, TrialRecord) {
+    let dir = TempDir::new("classic");
+    let out = dir.join("run");
+    let path = crate::harness::repo().join("scripts").join(script);
+    let mut args = vec![
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ];
+    for s in sets {
+        args.push("--set");
+        args.push(s);
+    }
+    let o = psychrnn(&args);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let run = RunDir::new(&out);
+    let analysis = run.read_analysis().unwrap().expect("analysis.yaml");
+    let trials = TrialRecord::read(&run.trials()).unwrap();
+    (dir, analysis, trials)
+}
+
+fn out(t: &TrialRecord, i: usize, step: usize, channel: usize) -> f64 {
+    f64::from(t.outputs[(i * t.n_steps + step) * t.n_out + channel])
+}
+
+/// (start, end) of trial i's first epoch called `name`.
+fn epoch(t: &TrialRecord, i: usize, name: &str) -> (usize, usize) {
+    let e = t.epochs.as_ref().unwrap();
+    let c = e.column(name).unwrap();
+    let k = i * e.n_columns() + c;
+    (e.start[k] as usize, e.end[k] as usize)
+}
+
+/// Φ⁻¹ by bisection on the error function's series (independent of the library's rational
+/// approximation).
+fn probit(p: f64) -> f64 {
+    let phi = |x: f64| {
+        // Φ(x) = ½ + φ(x)·Σ x^(2k+1)/(1·3·…·(2k+1)) (Marsaglia 2004).
+        let (mut term, mut sum) = (x, x);
+        for k in 1..200 {
+            term *= x * x / (2 * k + 1) as f64;
+            sum += term;
+        }
+        0.5 + sum * (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt()
+    };
+    let (mut lo, mut hi) = (-10.0, 10.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if phi(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+#[test]
+fn go_nogo_rates_and_d_prime_match_the_trials() {
+    let (_dir, a, t) = run(
+        "go_nogo.rhai",
+        &[
+            "train.iterations=30",
+            "model.n_rec=16",
+            "train.stop_at_accuracy=null",
+        ],
+    );
+    let g = a.go_nogo.expect("go_nogo section");
+    let r = t.output_names.iter().position(|n| n == "response").unwrap();
+    let (mut hits, mut go, mut fas, mut nogo) = (0, 0, 0, 0);
+    for i in 0..t.n_trials {
+        let (s, e) = epoch(&t, i, "response");
+        let responded = (s..e).any(|step| out(&t, i, step, r) > 0.5);
+        if t.conditions["go_trial"][i] == 1.0 {
+            go += 1;
+            hits += usize::from(responded);
+        } else {
+            nogo += 1;
+            fas += usize::from(responded);
+        }
+    }
+    assert_eq!(
+        (g.go_trials, g.hits, g.nogo_trials, g.false_alarms),
+        (go, hits, nogo, fas)
+    );
+    assert_eq!(g.hit_rate, Some(hits as f64 / go as f64));
+    assert_eq!(g.false_alarm_rate, Some(fas as f64 / nogo as f64));
+    let rate = |k: usize, n: usize| (k as f64 + 0.5) / (n as f64 + 1.0);
+    let want = probit(rate(hits, go)) - probit(rate(fas, nogo));
+    assert!((g.d_prime - want).abs() < 1e-6, "{} vs {want}", g.d_prime);
+}
+
+#[test]
+fn produced_intervals_and_their_regression_match_the_trials() {
+    let (dir, a, t) = run(
+        "ready_set_go.rhai",
+        &[
+            "train.iterations=100",
+            "model.n_rec=64",
+            "train.stop_at_accuracy=null",
+        ],
+    );
+    let timing = a.interval_timing.expect("interval_timing section");
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..t.n_trials {
+        let (set, _) = epoch(&t, i, "set");
+        if let Some(step) = (set..t.n_steps).find(|&s| out(&t, i, s, 0) > 0.5) {
+            x.push(t.conditions["produce"][i]);
+            y.push((step - set) as f64 * t.dt);
+        }
+    }
+    assert_eq!(timing.responded, x.len());
+    assert!(
+        x.len() >= 3,
+        "too few crossings to test the fit: {}",
+        x.len()
+    );
+    // Normal equations solved directly: [n Σx; Σx Σx²] [a b]ᵀ = [Σy Σxy]ᵀ.
+    let n = x.len() as f64;
+    let (sx, sy) = (x.iter().sum::<f64>(), y.iter().sum::<f64>());
+    let sxx: f64 = x.iter().map(|v| v * v).sum();
+    let sxy: f64 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
+    let det = n * sxx - sx * sx;
+    let slope = (n * sxy - sx * sy) / det;
+    let intercept = (sxx * sy - sx * sxy) / det;
+    assert!(
+        (timing.slope - slope).abs() < 1e-9 * slope.abs().max(1.0),
+        "{} vs {slope}",
+        timing.slope
+    );
+    assert!((timing.intercept - intercept).abs() < 1e-6 * intercept.abs().max(1.0));
+    let bias = y.iter().zip(&x).map(|(p, q)| p - q).sum::<f64>() / n;
+    assert!((timing.mean_bias - bias).abs() < 1e-9 * bias.abs().max(1.0));
+    assert!(timing.slope_ci95.0 < timing.slope && timing.slope < timing.slope_ci95.1);
+    assert!(dir.join("run/report/interval_timing.png").exists());
+}
+
+#[test]
+fn the_psychometric_matrix_matches_the_trials() {
+    let (dir, a, t) = run(
+        "romo_discrimination.rhai",
+        &[
+            "train.iterations=20",
+            "model.n_rec=16",
+            "train.stop_at_accuracy=null",
+        ],
+    );
+    let m = a.psychometric_matrix.expect("psychometric_matrix section");
+    assert_eq!(m.choice, "f1_greater");
+    let total: usize = m.cells.iter().map(|c| c.trials).sum();
+    assert_eq!(total, t.n_trials);
+    for cell in &m.cells {
+        let (mut n, mut chose) = (0, 0);
+        for i in 0..t.n_trials {
+            if t.conditions["f1"][i] != cell.x || t.conditions["f2"][i] != cell.y {
+                continue;
+            }
+            n += 1;
+            // The choice: the larger mask-weighted mean of the two outputs (first on ties).
+            let mean = |c: usize| -> f64 {
+                (0..t.n_steps)
+                    .map(|s| {
+                        out(&t, i, s, c) * f64::from(t.mask[(i * t.n_steps + s) * t.n_out + c])
+                    })
+                    .sum()
+            };
+            chose += usize::from(mean(0) >= mean(1));
+        }
+        assert_eq!(cell.trials, n);
+        assert_eq!(cell.p_choice, chose as f64 / n as f64, "cell {cell:?}");
+    }
+    // Romo's pairs: f1 − f2 = ±8 Hz only.
+    assert!(
+        m.cells.iter().all(|c| (c.x - c.y).abs() == 8.0),
+        "{:?}",
+        m.cells
+    );
+    assert!(dir.join("run/report/psychometric_matrix.png").exists());
+}
+
+#[test]
+fn task_variance_matches_a_direct_computation_and_clusters_partition_the_active_units() {
+    let (dir, a, t) = run(
+        "yang_multitask.rhai",
+        &[
+            "train.iterations=10",
+            "model.n_rec=12",
+            "train.eval_every=10",
+            "train.eval_trials=64",
+        ],
+    );
+    let v = a.task_variance.expect("task_variance section");
+    assert_eq!(v.tasks.len(), 13);
+    let labels = &t.labels["task"];
+    let n = t.n_rec;
+    for (k, task) in v.tasks.iter().enumerate() {
+        let code = labels.iter().position(|l| l == task).unwrap() as f64;
+        let members: Vec<usize> = (0..t.n_trials)
+            .filter(|&i| t.conditions["task"][i] == code)
+            .collect();
+        assert_eq!(v.trials_per_task[k], members.len());
+        let window = |i: usize| (epoch(&t, i, "fixation").1, epoch(&t, i, "response").1);
+        let steps = members
+            .iter()
+            .map(|&i| window(i).1 - window(i).0)
+            .min()
+            .unwrap();
+        for u in 0..n {
+            let mut sum = 0.0;
+            for s in 0..steps {
+                let values: Vec<f64> = members
+                    .iter()
+                    .map(|&i| f64::from(t.rates[(i * t.n_steps + window(i).0 + s) * n + u]))
+                    .collect();
+                let mean = values.iter().sum::<f64>() / values.len() as f64;
+                sum += values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / values.len() as f64;
+            }
+            let want = sum / steps as f64;
+            let got = v.variance[u][k];
+            assert!(
+                (got - want).abs() <= 1e-9 * want.max(1e-12),
+                "unit {u} task {task}: {got} vs {want}"
+            );
+        }
+    }
+    let mut clustered: Vec<usize> = v.clusters.iter().flat_map(|c| c.units.clone()).collect();
+    clustered.sort();
+    let active: Vec<usize> = (0..n)
+        .filter(|&u| v.variance[u].iter().sum::<f64>() > v.threshold)
+        .collect();
+    assert_eq!(clustered, active);
+    assert_eq!(v.clusters.len(), v.n_clusters);
+    assert!(dir.join("run/report/task_variance.png").exists());
+}
+
+#[test]
+fn analysis_settings_that_name_what_the_task_lacks_are_refused_before_training() {
+    let dir = TempDir::new("classic-settings");
+    let script = |report: &str| {
+        format!(
+            "import \"psychrnn/tasks\" as tasks;\nexperiment(#{{ task: tasks::delayed_discrimination(#{{}}), train: #{{ iterations: 1 }}, report: {report} }});\n"
+        )
+    };
+    let p = dir.write(
+        "a.rhai",
+        &script("#{ psychometric_matrix: #{ x: \"f1\", y: \"f2\", choice: \"f1_larger\" } }"),
+    );
+    let o = psychrnn(&["check", p.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`report.psychometric_matrix.choice`: no output channel `f1_larger`; the outputs are: f1_greater, f1_smaller"),
+        "{}",
+        stderr(&o)
+    );
+    let p = dir.write(
+        "b.rhai",
+        &script("#{ psychometric_matrix: #{ x: \"f1\", y: \"freq2\", choice: \"f1_greater\" } }"),
+    );
+    let o = psychrnn(&["check", p.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`report.psychometric_matrix.y`: no condition `freq2`"),
+        "{}",
+        stderr(&o)
+    );
+    let p = dir.write(
+        "c.rhai",
+        &script("#{ task_variance: #{ condition: \"rule\" } }"),
+    );
+    let o = psychrnn(&["check", p.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`report.task_variance.condition`: no condition `rule`"),
+        "{}",
+        stderr(&o)
+    );
+}
