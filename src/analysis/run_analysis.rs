@@ -64,7 +64,8 @@ fn psychometric_x(
             let signed = x
                 .iter()
                 .zip(s)
-                .map(|(x, s)| if *s == 0.0 { -x } else { *x })
+                // `+ 0.0` turns −0 (zero coherence, direction 0) into 0, one level not two spellings.
+                .map(|(x, s)| if *s == 0.0 { -x + 0.0 } else { *x })
                 .collect();
             Ok(Some((
                 format!("signed {name} (negative when {sign} = 0)"),
@@ -198,6 +199,45 @@ fn separation_note(separation: Separation) -> Option<String> {
     }
 }
 
+/// What a reader of the run's numbers must know before trusting them, one sentence each: a
+/// psychometric slope that is only a bound (separable choices, or one choice), and test trials
+/// that never responded on the chronometric curve. `psychrnn run` prints them with its summary
+/// and the report shows them.
+pub fn analysis_warnings(file: &AnalysisFile) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(p) = file.psychometric.as_ref().filter(|p| p.separable) {
+        let one_choice = p.points.iter().all(|c| c.p_choice == p.points[0].p_choice);
+        warnings.push(if one_choice {
+            format!(
+                "psychometric curve: every one of the {} test trials made the same choice, so the fit's slope and threshold are not determined (analysis.yaml: separable: true)",
+                p.trials
+            )
+        } else {
+            format!(
+                "psychometric curve: the choices are perfectly separable along {}, so the slope {:.2} is only the bound where the fit's ridge stopped it, not an estimate (analysis.yaml: separable: true)",
+                p.x, p.slope
+            )
+        });
+    }
+    if let Some(c) = file.chronometric.as_ref().filter(|c| c.responded < c.trials) {
+        let missing: Vec<String> = c
+            .points
+            .iter()
+            .filter(|p| p.no_response > 0)
+            .map(|p| format!("{} at {} = {}", p.no_response, c.x, p.value))
+            .collect();
+        warnings.push(format!(
+            "chronometric curve: {} of {} test trials never reached {} on {} ({}); the mean reaction times leave them out",
+            c.trials - c.responded,
+            c.trials,
+            c.threshold,
+            c.channels.join(", "),
+            missing.join(", ")
+        ));
+    }
+    warnings
+}
+
 /// The ridge of [`crate::analysis::psychometric::fit_logistic`], as the note quotes it.
 const RIDGE_TEXT: &str = "1e-6 in standardised x";
 
@@ -221,13 +261,19 @@ pub fn analyse_run(
         fixed_points: None,
     };
     let mut psychometric_x_range = None;
+    let choices = config
+        .report
+        .choices(&shape.outputs)
+        .map_err(|e| RunAnalysisError::Setting(e.to_string()))?;
 
     if let Some((x_label, x)) = psychometric_x(config, trials)? {
-        let chosen = match &config.report.choice_channels {
-            None => argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out),
-            Some(among) => choices_among(trials, among)?,
+        let all: Vec<usize> = (0..trials.n_out).collect();
+        let chosen = if choices.among == all {
+            argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out)
+        } else {
+            choices_among(trials, &choices.among)?
         };
-        let channel = config.report.choice_channel;
+        let channel = choices.counted;
         let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
         let fit = fit_psychometric(&x, &y)?;
         psychometric_x_range = Some(
@@ -277,11 +323,18 @@ pub fn analyse_run(
             ))
         })?;
         let threshold = config.report.reaction_time_threshold;
+        if let Some(bad) = choices.among.iter().find(|&&k| k >= trials.n_out) {
+            return Err(RunAnalysisError::Setting(format!(
+                "report.choice_channels: channel {bad} does not exist (the trials have {} outputs)",
+                trials.n_out
+            )));
+        }
         let rt = reaction_times(
             &trials.outputs,
             b,
             t,
             trials.n_out,
+            &choices.among,
             onsets,
             trials.dt,
             threshold,
@@ -293,16 +346,22 @@ pub fn analyse_run(
         file.chronometric = Some(ChronometricAnalysis {
             onset: onset_name.clone(),
             threshold,
+            channels: choices
+                .among
+                .iter()
+                .map(|&k| shape.outputs[k].clone())
+                .collect(),
             x: x_label,
             responded: rt.iter().filter(|r| r.is_some()).count(),
             trials: b,
             points: chronometric_curve(&x, &rt)
                 .into_iter()
-                .map(|(value, mean_rt, sem, n)| ReactionTimePoint {
-                    value,
-                    mean_rt,
-                    sem,
-                    n,
+                .map(|level| ReactionTimePoint {
+                    value: level.value,
+                    mean_rt: level.mean_rt,
+                    sem: level.sem,
+                    n: level.responded,
+                    no_response: level.no_response,
                 })
                 .collect(),
         });

@@ -10,7 +10,9 @@ use serde_norway::Value;
 
 mod report_config;
 
-pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
+pub use report_config::{
+    default_choice_channels, Choices, OutputChannel, ReportConfig, MAX_FIGURE_ITEMS,
+};
 
 pub use crate::config_error::ConfigError;
 use crate::model::{ModelConfig, MAX_UNITS};

@@ -208,7 +208,7 @@ fn a_reaction_time_onset_adds_a_chronometric_curve() {
     let index = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
     assert!(index.contains("src=\"chronometric.png\""), "{index}");
     assert!(
-        index.contains("Mean time from onset until an output first reaches 0.3"),
+        index.contains("Mean time from onset until a choice output (choice_0, choice_1) first reaches 0.3"),
         "{index}"
     );
     let svg = std::fs::read_to_string(dir.join("report/chronometric.svg")).unwrap();
