@@ -111,7 +111,12 @@ mod tests {
         assert_eq!(curve.len(), 2, "the level with no reaction time is listed");
         let first = &curve[0];
         assert_eq!(
-            (first.value, first.mean_rt, first.responded, first.no_response),
+            (
+                first.value,
+                first.mean_rt,
+                first.responded,
+                first.no_response
+            ),
             (1.0, Some(17.5), 2, 0)
         );
         // s.d. of {5, 30} = 17.678; s.e.m. = 12.5.

@@ -219,7 +219,11 @@ pub fn analysis_warnings(file: &AnalysisFile) -> Vec<String> {
             )
         });
     }
-    if let Some(c) = file.chronometric.as_ref().filter(|c| c.responded < c.trials) {
+    if let Some(c) = file
+        .chronometric
+        .as_ref()
+        .filter(|c| c.responded < c.trials)
+    {
         let missing: Vec<String> = c
             .points
             .iter()
@@ -500,4 +504,92 @@ fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, Ru
             among[argmax_channel(values, Some(&trials.mask[trial]), c, 0..t, among)]
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::psychometric::fit_psychometric;
+
+    fn file() -> AnalysisFile {
+        AnalysisFile {
+            format_version: crate::run_dir::FORMAT_VERSION,
+            test_trials: 6,
+            accuracy: 1.0,
+            psychometric: None,
+            accuracy_by: None,
+            chronometric: None,
+            pca: None,
+            fixed_points: None,
+        }
+    }
+
+    #[test]
+    fn separable_choices_and_silent_trials_are_warned_about() {
+        // Every negative x chose 0, every positive x chose 1: separable, the slope only a bound.
+        let x = [-0.5, -0.2, -0.1, 0.1, 0.2, 0.5];
+        let y = [false, false, false, true, true, true];
+        let fit = fit_psychometric(&x, &y).unwrap();
+        assert_eq!(fit.separation, Separation::Separable);
+        let mut f = file();
+        f.psychometric = Some(PsychometricAnalysis {
+            x: "signed coherence".into(),
+            choice_channel: 1,
+            choice_name: "choice_1".into(),
+            trials: 6,
+            intercept: fit.logistic.intercept,
+            slope: fit.logistic.slope,
+            intercept_se: None,
+            slope_se: None,
+            threshold: fit.logistic.threshold(),
+            separable: true,
+            note: separation_note(fit.separation),
+            points: choice_curve(&x, &y)
+                .into_iter()
+                .map(|p| ChoiceFraction {
+                    x: p.x,
+                    trials: p.n,
+                    p_choice: p.p,
+                    sem: p.sem,
+                })
+                .collect(),
+        });
+        f.chronometric = Some(ChronometricAnalysis {
+            onset: "onset".into(),
+            threshold: 0.5,
+            channels: vec!["choice_0".into(), "choice_1".into()],
+            x: "coherence".into(),
+            responded: 4,
+            trials: 6,
+            points: vec![
+                ReactionTimePoint {
+                    value: 0.0,
+                    mean_rt: None,
+                    sem: None,
+                    n: 0,
+                    no_response: 2,
+                },
+                ReactionTimePoint {
+                    value: 0.5,
+                    mean_rt: Some(120.0),
+                    sem: Some(4.0),
+                    n: 4,
+                    no_response: 0,
+                },
+            ],
+        });
+        let w = analysis_warnings(&f);
+        assert_eq!(
+            w,
+            [
+                format!("psychometric curve: the choices are perfectly separable along signed coherence, so the slope {:.2} is only the bound where the fit's ridge stopped it, not an estimate (analysis.yaml: separable: true)", fit.logistic.slope),
+                "chronometric curve: 2 of 6 test trials never reached 0.5 on choice_0, choice_1 (2 at coherence = 0); the mean reaction times leave them out".to_string(),
+            ]
+        );
+        // Overlapping choices and every trial responding: nothing to warn about.
+        let mut quiet = f.clone();
+        quiet.psychometric.as_mut().unwrap().separable = false;
+        quiet.chronometric.as_mut().unwrap().responded = 6;
+        assert!(analysis_warnings(&quiet).is_empty());
+    }
 }

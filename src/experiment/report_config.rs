@@ -231,7 +231,10 @@ impl ReportConfig {
         // The counted channel matters only for the psychometric curve (the default does not
         // exist in one-output tasks that draw none).
         if self.psychometric.is_some() && !among.contains(&counted) {
-            let names: Vec<String> = among.iter().map(|&k| format!("{k} = {}", outputs[k])).collect();
+            let names: Vec<String> = among
+                .iter()
+                .map(|&k| format!("{k} = {}", outputs[k]))
+                .collect();
             return Err(ConfigError::new(
                 "report.choice_channel",
                 format!(
@@ -279,14 +282,18 @@ mod tests {
             [1, 2]
         );
         assert_eq!(
-            report(true).choices(&outputs(&["choice_0", "choice_1"])).unwrap(),
+            report(true)
+                .choices(&outputs(&["choice_0", "choice_1"]))
+                .unwrap(),
             Choices {
                 among: vec![0, 1],
                 counted: 1
             }
         );
         assert_eq!(
-            report(true).choices(&outputs(&["fixation", "response"])).unwrap(),
+            report(true)
+                .choices(&outputs(&["fixation", "response"]))
+                .unwrap(),
             Choices {
                 among: vec![1],
                 counted: 1
@@ -348,16 +355,25 @@ mod tests {
         let r: ReportConfig =
             serde_norway::from_str("choice_channel: choice_1\nchoice_channels: [1, choice_1]\n")
                 .unwrap();
-        assert_eq!(r.choice_channel, Some(OutputChannel::Name("choice_1".into())));
+        assert_eq!(
+            r.choice_channel,
+            Some(OutputChannel::Name("choice_1".into()))
+        );
         assert_eq!(
             r.choice_channels,
-            Some(vec![OutputChannel::Index(1), OutputChannel::Name("choice_1".into())])
+            Some(vec![
+                OutputChannel::Index(1),
+                OutputChannel::Name("choice_1".into())
+            ])
         );
-        let back: ReportConfig = serde_norway::from_str(&serde_norway::to_string(&r).unwrap()).unwrap();
+        let back: ReportConfig =
+            serde_norway::from_str(&serde_norway::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
         let negative = serde_norway::from_str::<ReportConfig>("choice_channel: -1\n").unwrap_err();
         assert!(
-            negative.to_string().contains("an output channel index is 0 or more, got -1"),
+            negative
+                .to_string()
+                .contains("an output channel index is 0 or more, got -1"),
             "{negative}"
         );
     }

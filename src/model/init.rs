@@ -240,12 +240,16 @@ mod tests {
         for i in 0..n {
             for j in 0..n {
                 let sign = if j < 40 { 1.0 } else { -1.0 };
-                eff[i * n + j] = (expected[i * n + j] * k.rec_connectivity[i * n + j] as f64).abs() * sign;
+                eff[i * n + j] =
+                    (expected[i * n + j] * k.rec_connectivity[i * n + j] as f64).abs() * sign;
             }
         }
         let psychrnn_effective = spectral_radius(&eff, n).unwrap();
         let effective = radius_of_effective(&w, &k);
-        assert!((effective - psychrnn_effective).abs() < 1e-4, "{effective} vs {psychrnn_effective}");
+        assert!(
+            (effective - psychrnn_effective).abs() < 1e-4,
+            "{effective} vs {psychrnn_effective}"
+        );
         assert!(
             (effective - 1.1).abs() > 0.05,
             "with Dale the effective radius is not the raw one: {effective}"

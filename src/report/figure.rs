@@ -81,7 +81,11 @@ pub fn tick_label(v: f64, span: f64) -> String {
     let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
     let text = format!("{v:.decimals$}");
     // "-0" and "-0.00" read as a different value from their neighbours' "0".
-    if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    if text
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         text.trim_start_matches('-').to_string()
     } else {
         text
@@ -245,7 +249,10 @@ pub fn shared_condition(labels: &[String]) -> Option<String> {
 pub fn level_values(name: &str, labels: &[String]) -> Vec<String> {
     let prefix = format!("{name} = ");
     if labels.iter().all(|l| l.starts_with(&prefix)) {
-        labels.iter().map(|l| l[prefix.len()..].to_string()).collect()
+        labels
+            .iter()
+            .map(|l| l[prefix.len()..].to_string())
+            .collect()
     } else {
         labels.to_vec()
     }
@@ -330,16 +337,25 @@ mod tests {
         let rows = key_rows(&refs, x, right);
         assert!(rows > 1, "13 long labels need more than one row of 590 px");
         for (k, &(ix, row)) in layout.iter().enumerate() {
-            assert!(ix + key_item_width(refs[k]) <= right, "item {k} passes the edge");
+            assert!(
+                ix + key_item_width(refs[k]) <= right,
+                "item {k} passes the edge"
+            );
             assert!(row < rows);
             if k > 0 && layout[k - 1].1 == row {
                 let (px, _) = layout[k - 1];
-                assert!(px + key_item_width(refs[k - 1]) <= ix, "items {k} overlaps its left neighbour");
+                assert!(
+                    px + key_item_width(refs[k - 1]) <= ix,
+                    "items {k} overlaps its left neighbour"
+                );
             }
         }
         assert_eq!(key_rows(&[], x, right), 0);
         assert_eq!(
-            level_values("coherence", &["coherence = 0.1".into(), "coherence = 0.5".into()]),
+            level_values(
+                "coherence",
+                &["coherence = 0.1".into(), "coherence = 0.5".into()]
+            ),
             ["0.1", "0.5"]
         );
         assert_eq!(level_values("task", &["a".into()]), ["a"]);

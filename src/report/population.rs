@@ -76,8 +76,12 @@ impl Figure for PcaFigure {
         let (root, side) = whole.split_horizontally(620);
         let labels: Vec<String> = self.trajectories.iter().map(|t| t.label.clone()).collect();
         if let Some(name) = shared_condition(&labels) {
-            side.draw_text(&name, &("sans-serif", 13).into_font().color(&BLACK), (0, 24))
-                .map_err(err)?;
+            side.draw_text(
+                &name,
+                &("sans-serif", 13).into_font().color(&BLACK),
+                (0, 24),
+            )
+            .map_err(err)?;
         }
         draw_key_column(&side, &self.key(), 0, 44)?;
         let root = &root;

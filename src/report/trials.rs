@@ -67,7 +67,11 @@ fn header_height(input_names: &[String], output_names: &[String]) -> u32 {
 }
 
 /// Pixel size of the figure.
-fn figure_size(panels: &[TrialPanel], input_names: &[String], output_names: &[String]) -> (u32, u32) {
+fn figure_size(
+    panels: &[TrialPanel],
+    input_names: &[String],
+    output_names: &[String],
+) -> (u32, u32) {
     (
         WIDTH,
         ROW_HEIGHT * panels.len().max(1) as u32 + header_height(input_names, output_names),
@@ -160,8 +164,16 @@ fn draw<DB: DrawingBackend>(
     header.draw_text("inputs", &word, (10, 22)).map_err(err)?;
     draw_key(&header, &key(input_names), KEY_X, 22, WIDTH as i32 - 10)?;
     let outputs_y = 22 + KEY_ROW * inputs_rows;
-    header.draw_text("outputs", &word, (10, outputs_y)).map_err(err)?;
-    draw_key(&header, &key(output_names), KEY_X, outputs_y, WIDTH as i32 - 10)?;
+    header
+        .draw_text("outputs", &word, (10, outputs_y))
+        .map_err(err)?;
+    draw_key(
+        &header,
+        &key(output_names),
+        KEY_X,
+        outputs_y,
+        WIDTH as i32 - 10,
+    )?;
     let rows = body.split_evenly((panels.len().max(1), 1));
     for (panel, row) in panels.iter().zip(rows) {
         let row = row.titled(&panel.title, ("sans-serif", 14)).map_err(err)?;

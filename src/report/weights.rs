@@ -82,10 +82,7 @@ fn heatmap<DB: DrawingBackend>(
             (0..cols).map(move |j| {
                 let v = w[i * cols + j] as f64 / scale;
                 let (x, y) = (j as f64 - 0.5, i as f64 - 0.5);
-                Rectangle::new(
-                    [(x, y), (x + 1.0, y + 1.0)],
-                    diverging(v).filled(),
-                )
+                Rectangle::new([(x, y), (x + 1.0, y + 1.0)], diverging(v).filled())
             })
         }))
         .map_err(err)?;

@@ -9,6 +9,7 @@ mod harness;
 
 mod bundle_analysis;
 mod bundle_trials;
+mod chronometric;
 mod cli;
 mod code_shape;
 mod constraints;
