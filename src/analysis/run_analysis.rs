@@ -67,7 +67,8 @@ fn psychometric_x(
             let signed = x
                 .iter()
                 .zip(s)
-                .map(|(x, s)| if *s == 0.0 { -x } else { *x })
+                // `+ 0.0` turns −0 (zero coherence, direction 0) into 0, one level not two spellings.
+                .map(|(x, s)| if *s == 0.0 { -x + 0.0 } else { *x })
                 .collect();
             Ok(Some((
                 format!("signed {name} (negative when {sign} = 0)"),
@@ -201,6 +202,49 @@ fn separation_note(separation: Separation) -> Option<String> {
     }
 }
 
+/// What a reader of the run's numbers must know before trusting them, one sentence each: a
+/// psychometric slope that is only a bound (separable choices, or one choice), and test trials
+/// that never responded on the chronometric curve. `psychrnn run` prints them with its summary
+/// and the report shows them.
+pub fn analysis_warnings(file: &AnalysisFile) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(p) = file.psychometric.as_ref().filter(|p| p.separable) {
+        let one_choice = p.points.iter().all(|c| c.p_choice == p.points[0].p_choice);
+        warnings.push(if one_choice {
+            format!(
+                "psychometric curve: every one of the {} test trials made the same choice, so the fit's slope and threshold are not determined (analysis.yaml: separable: true)",
+                p.trials
+            )
+        } else {
+            format!(
+                "psychometric curve: the choices are perfectly separable along {}, so the slope {:.2} is only the bound where the fit's ridge stopped it, not an estimate (analysis.yaml: separable: true)",
+                p.x, p.slope
+            )
+        });
+    }
+    if let Some(c) = file
+        .chronometric
+        .as_ref()
+        .filter(|c| c.responded < c.trials)
+    {
+        let missing: Vec<String> = c
+            .points
+            .iter()
+            .filter(|p| p.no_response > 0)
+            .map(|p| format!("{} at {} = {}", p.no_response, c.x, p.value))
+            .collect();
+        warnings.push(format!(
+            "chronometric curve: {} of {} test trials never reached {} on {} ({}); the mean reaction times leave them out",
+            c.trials - c.responded,
+            c.trials,
+            c.threshold,
+            c.channels.join(", "),
+            missing.join(", ")
+        ));
+    }
+    warnings
+}
+
 /// The ridge of [`crate::analysis::psychometric::fit_logistic`], as the note quotes it.
 const RIDGE_TEXT: &str = "1e-6 in standardised x";
 
@@ -230,13 +274,19 @@ pub fn analyse_run(
     };
     crate::analysis::behaviour_run::add_behaviour_analyses(config, trials, &mut file)?;
     let mut psychometric_x_range = None;
+    let choices = config
+        .report
+        .choices(&shape.outputs)
+        .map_err(|e| RunAnalysisError::Setting(e.to_string()))?;
 
     if let Some((x_label, x)) = psychometric_x(config, trials)? {
-        let chosen = match &config.report.choice_channels {
-            None => argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out),
-            Some(among) => choices_among(trials, among)?,
+        let all: Vec<usize> = (0..trials.n_out).collect();
+        let chosen = if choices.among == all {
+            argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out)
+        } else {
+            choices_among(trials, &choices.among)?
         };
-        let channel = config.report.choice_channel;
+        let channel = choices.counted;
         let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
         let fit = fit_psychometric(&x, &y)?;
         psychometric_x_range = Some(
@@ -286,11 +336,18 @@ pub fn analyse_run(
             ))
         })?;
         let threshold = config.report.reaction_time_threshold;
+        if let Some(bad) = choices.among.iter().find(|&&k| k >= trials.n_out) {
+            return Err(RunAnalysisError::Setting(format!(
+                "report.choice_channels: channel {bad} does not exist (the trials have {} outputs)",
+                trials.n_out
+            )));
+        }
         let rt = reaction_times(
             &trials.outputs,
             b,
             t,
             trials.n_out,
+            &choices.among,
             onsets,
             trials.dt,
             threshold,
@@ -302,16 +359,22 @@ pub fn analyse_run(
         file.chronometric = Some(ChronometricAnalysis {
             onset: onset_name.clone(),
             threshold,
+            channels: choices
+                .among
+                .iter()
+                .map(|&k| shape.outputs[k].clone())
+                .collect(),
             x: x_label,
             responded: rt.iter().filter(|r| r.is_some()).count(),
             trials: b,
             points: chronometric_curve(&x, &rt)
                 .into_iter()
-                .map(|(value, mean_rt, sem, n)| ReactionTimePoint {
-                    value,
-                    mean_rt,
-                    sem,
-                    n,
+                .map(|level| ReactionTimePoint {
+                    value: level.value,
+                    mean_rt: level.mean_rt,
+                    sem: level.sem,
+                    n: level.responded,
+                    no_response: level.no_response,
                 })
                 .collect(),
         });
@@ -466,4 +529,92 @@ fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, Ru
             among[argmax_channel(values, Some(&trials.mask[trial]), c, 0..t, among)]
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::psychometric::fit_psychometric;
+
+    fn file() -> AnalysisFile {
+        AnalysisFile {
+            format_version: crate::run_dir::FORMAT_VERSION,
+            test_trials: 6,
+            accuracy: 1.0,
+            psychometric: None,
+            accuracy_by: None,
+            chronometric: None,
+            pca: None,
+            fixed_points: None,
+        }
+    }
+
+    #[test]
+    fn separable_choices_and_silent_trials_are_warned_about() {
+        // Every negative x chose 0, every positive x chose 1: separable, the slope only a bound.
+        let x = [-0.5, -0.2, -0.1, 0.1, 0.2, 0.5];
+        let y = [false, false, false, true, true, true];
+        let fit = fit_psychometric(&x, &y).unwrap();
+        assert_eq!(fit.separation, Separation::Separable);
+        let mut f = file();
+        f.psychometric = Some(PsychometricAnalysis {
+            x: "signed coherence".into(),
+            choice_channel: 1,
+            choice_name: "choice_1".into(),
+            trials: 6,
+            intercept: fit.logistic.intercept,
+            slope: fit.logistic.slope,
+            intercept_se: None,
+            slope_se: None,
+            threshold: fit.logistic.threshold(),
+            separable: true,
+            note: separation_note(fit.separation),
+            points: choice_curve(&x, &y)
+                .into_iter()
+                .map(|p| ChoiceFraction {
+                    x: p.x,
+                    trials: p.n,
+                    p_choice: p.p,
+                    sem: p.sem,
+                })
+                .collect(),
+        });
+        f.chronometric = Some(ChronometricAnalysis {
+            onset: "onset".into(),
+            threshold: 0.5,
+            channels: vec!["choice_0".into(), "choice_1".into()],
+            x: "coherence".into(),
+            responded: 4,
+            trials: 6,
+            points: vec![
+                ReactionTimePoint {
+                    value: 0.0,
+                    mean_rt: None,
+                    sem: None,
+                    n: 0,
+                    no_response: 2,
+                },
+                ReactionTimePoint {
+                    value: 0.5,
+                    mean_rt: Some(120.0),
+                    sem: Some(4.0),
+                    n: 4,
+                    no_response: 0,
+                },
+            ],
+        });
+        let w = analysis_warnings(&f);
+        assert_eq!(
+            w,
+            [
+                format!("psychometric curve: the choices are perfectly separable along signed coherence, so the slope {:.2} is only the bound where the fit's ridge stopped it, not an estimate (analysis.yaml: separable: true)", fit.logistic.slope),
+                "chronometric curve: 2 of 6 test trials never reached 0.5 on choice_0, choice_1 (2 at coherence = 0); the mean reaction times leave them out".to_string(),
+            ]
+        );
+        // Overlapping choices and every trial responding: nothing to warn about.
+        let mut quiet = f.clone();
+        quiet.psychometric.as_mut().unwrap().separable = false;
+        quiet.chronometric.as_mut().unwrap().responded = 6;
+        assert!(analysis_warnings(&quiet).is_empty());
+    }
 }

@@ -13,7 +13,9 @@ mod report_config;
 mod tdr_settings;
 
 pub use report_behaviour::{PsychometricMatrixConfig, TaskVarianceConfig};
-pub use report_config::{ReportConfig, MAX_FIGURE_ITEMS};
+pub use report_config::{
+    default_choice_channels, Choices, OutputChannel, ReportConfig, MAX_FIGURE_ITEMS,
+};
 pub use tdr_settings::TdrSettings;
 
 pub use crate::config_error::ConfigError;

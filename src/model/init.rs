@@ -1,6 +1,6 @@
 //! Initial weights, as PsychRNN's initialisers make them.
 
-use super::config::{InOutInit, ModelConfig, RecInit};
+use super::config::{InOutInit, ModelConfig, RecInit, SpectralRadiusOf};
 use super::{Constraints, RateRnnWeights};
 use crate::linalg::spectral_radius;
 use crate::random::{stream, Rng};
@@ -64,9 +64,11 @@ pub fn balance_dale_ratio(w_rec: &mut [f32], k: &Constraints) {
 
 /// Initial weights for a rate RNN with constraints `k`, drawn from `seed` (each matrix from
 /// its own stream). W_rec follows `config.w_rec_init`; for `gaussian_spectral_radius` it is
-/// rescaled so that the *effective* W_rec (masks and Dale applied) has spectral radius
-/// `config.spectral_radius` (PsychRNN rescales the raw matrix, which differs once masks or Dale
-/// are on). Biases start at 0 and the initial state at 0.1 + 0.01·N(0, 1).
+/// N(0, 1), E/I-balanced ([`balance_dale_ratio`]), then rescaled so that the matrix
+/// `config.spectral_radius_of` names has spectral radius `config.spectral_radius`: the raw
+/// signed matrix (PsychRNN's `GaussianSpectralRadius`) or the effective one (masks and Dale
+/// applied; they differ once masks or Dale are on). Biases start at 0 and the initial state at
+/// 0.1 + 0.01·N(0, 1).
 pub fn initial_weights(config: &ModelConfig, k: &Constraints, seed: u64) -> RateRnnWeights {
     let (n_in, n, n_out) = (k.n_in, k.n_rec, k.n_out);
     let uniform = config.w_init == InOutInit::GlorotUnif;
@@ -106,9 +108,14 @@ pub fn initial_weights(config: &ModelConfig, k: &Constraints, seed: u64) -> Rate
         balance_dale_ratio(&mut w_rec, k);
     }
     if config.w_rec_init == RecInit::GaussianSpectralRadius {
-        let (_, eff, _) = k.effective(&w_in, &w_rec, &w_out);
-        let eff: Vec<f64> = eff.iter().map(|&v| v as f64).collect();
-        let radius = spectral_radius(&eff, n).unwrap_or(0.0);
+        let scaled: Vec<f64> = match config.spectral_radius_of {
+            SpectralRadiusOf::Raw => w_rec.iter().map(|&v| v as f64).collect(),
+            SpectralRadiusOf::Effective => {
+                let (_, eff, _) = k.effective(&w_in, &w_rec, &w_out);
+                eff.iter().map(|&v| v as f64).collect()
+            }
+        };
+        let radius = spectral_radius(&scaled, n).unwrap_or(0.0);
         if radius > 0.0 {
             let scale = config.spectral_radius / radius;
             for w in w_rec.iter_mut() {
@@ -144,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn spectral_radius_is_what_was_asked_with_and_without_constraints() {
+    fn effective_spectral_radius_is_what_was_asked_with_and_without_constraints() {
         for (dale, autapses, radius) in [
             (None, true, 1.1),
             (Some(0.8), false, 1.1),
@@ -155,6 +162,7 @@ mod tests {
                 dale_ratio: dale,
                 autapses,
                 spectral_radius: radius,
+                spectral_radius_of: SpectralRadiusOf::Effective,
                 ..ModelConfig::default()
             };
             let k = Constraints::from_config(&config, 2, 3).unwrap();
@@ -166,6 +174,103 @@ mod tests {
                 initial_weights(&config, &k, 5),
                 "same seed, same weights"
             );
+        }
+    }
+
+    /// PsychRNN's `GaussianSpectralRadius` written out with plain loops: W = randn (the same
+    /// draws, row-major from the W_rec stream); `balance_dale_ratio`: W ← W · diag(v) / rownorm(C ·
+    /// diag(v)) per column; W ← W · ρ / max|eig(W)|.
+    fn psychrnn_gaussian_spectral_radius(
+        n: usize,
+        dale_ratio: f64,
+        c: &[f32],
+        rho: f64,
+        seed: u64,
+    ) -> Vec<f64> {
+        let mut rng = Rng::derive(seed, &[stream::INIT, 1]);
+        let mut w: Vec<f64> = (0..n * n).map(|_| rng.normal() as f32 as f64).collect();
+        let n_exc = (dale_ratio * n as f64).round() as usize;
+        let v = |j: usize| {
+            if j < n_exc {
+                1.0
+            } else {
+                dale_ratio / (1.0 - dale_ratio)
+            }
+        };
+        let mut row_norm = vec![0.0; n];
+        for (i, norm) in row_norm.iter_mut().enumerate() {
+            let mut s = 0.0;
+            for j in 0..n {
+                s += (c[i * n + j] as f64 * v(j)).powi(2);
+            }
+            *norm = f64::sqrt(s);
+        }
+        for i in 0..n {
+            for j in 0..n {
+                w[i * n + j] *= v(j) / row_norm[j];
+            }
+        }
+        let radius = spectral_radius(&w, n).unwrap();
+        w.iter().map(|x| x * rho / radius).collect()
+    }
+
+    #[test]
+    fn default_dale_init_is_psychrnns_raw_matrix_scaling() {
+        let (n, ratio) = (50, 0.8);
+        let config = ModelConfig {
+            n_rec: n,
+            dale_ratio: Some(ratio),
+            autapses: false,
+            ..ModelConfig::default()
+        };
+        assert_eq!(config.spectral_radius_of, SpectralRadiusOf::Raw);
+        let k = Constraints::from_config(&config, 2, 3).unwrap();
+        let w = initial_weights(&config, &k, 3);
+        let expected = psychrnn_gaussian_spectral_radius(n, ratio, &k.rec_connectivity, 1.1, 3);
+        for (i, (&got, want)) in w.w_rec.iter().zip(&expected).enumerate() {
+            assert!(
+                (got as f64 - want).abs() < 1e-5 * (1.0 + want.abs()),
+                "W_rec[{i}]: {got} vs PsychRNN's {want}"
+            );
+        }
+        let raw: Vec<f64> = w.w_rec.iter().map(|&v| v as f64).collect();
+        assert!((spectral_radius(&raw, n).unwrap() - 1.1).abs() < 1e-4);
+        // The network starts from the effective matrix, whose radius is PsychRNN's, not 1.1.
+        let mut eff = vec![0.0f64; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                let sign = if j < 40 { 1.0 } else { -1.0 };
+                eff[i * n + j] =
+                    (expected[i * n + j] * k.rec_connectivity[i * n + j] as f64).abs() * sign;
+            }
+        }
+        let psychrnn_effective = spectral_radius(&eff, n).unwrap();
+        let effective = radius_of_effective(&w, &k);
+        assert!(
+            (effective - psychrnn_effective).abs() < 1e-4,
+            "{effective} vs {psychrnn_effective}"
+        );
+        assert!(
+            (effective - 1.1).abs() > 0.05,
+            "with Dale the effective radius is not the raw one: {effective}"
+        );
+    }
+
+    #[test]
+    fn without_masks_or_dale_raw_and_effective_scaling_agree() {
+        let base = ModelConfig {
+            n_rec: 30,
+            ..ModelConfig::default()
+        };
+        let k = Constraints::from_config(&base, 2, 2).unwrap();
+        let raw = initial_weights(&base, &k, 1);
+        let effective = ModelConfig {
+            spectral_radius_of: SpectralRadiusOf::Effective,
+            ..base.clone()
+        };
+        let eff = initial_weights(&effective, &k, 1);
+        for (a, b) in raw.w_rec.iter().zip(&eff.w_rec) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
     }
 

@@ -13,7 +13,9 @@ mod weights_file;
 
 pub use crate::kernel::{Cell, Transfer};
 pub use build::{alphas, build_network, build_network_with, BuiltNetwork};
-pub use config::{InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, Tau, MAX_UNITS};
+pub use config::{
+    InOutInit, LossKind, Matrix, ModelConfig, ModelKind, RecInit, SpectralRadiusOf, Tau, MAX_UNITS,
+};
 pub use constraints::Constraints;
 pub use gated::{GatedRnn, GatedWeights};
 pub use init::{balance_dale_ratio, glorot, initial_weights};

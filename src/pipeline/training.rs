@@ -676,7 +676,7 @@ fn finish(
             groups,
         })
     });
-    let summary = RunSummary {
+    let mut summary = RunSummary {
         format_version: crate::run_dir::FORMAT_VERSION,
         final_accuracy: result.accuracy,
         final_loss: result.loss,
@@ -709,6 +709,12 @@ fn finish(
         observer.finishing("drawing the report…");
         let weights = model.rate_weights().transpose()?;
         report_error = crate::report::write_report(run, config, &record, weights.as_ref()).err();
+        // The analysis the report just wrote may qualify its numbers (a bound, not a slope).
+        if let (None, Ok(Some(analysis))) = (&report_error, run.read_analysis()) {
+            summary
+                .warnings
+                .extend(crate::analysis::run_analysis::analysis_warnings(&analysis));
+        }
     }
     // summary.yaml last: its presence marks the run finished (`sweep status` counts on it).
     run.write_summary(&summary)?;

@@ -45,20 +45,70 @@ pub fn save<F: Figure>(figure: &F, stem: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// The colour of condition level `k` (Okabe–Ito, safe for colour-blind readers), the same in
-/// every figure.
+/// The colours conditions are drawn in, the same in every figure: Okabe–Ito's eight
+/// (safe for colour-blind readers) first, then eight more chosen to stay apart from them and
+/// each other (CIE76 ΔE ≥ 20, a unit test checks) and from white, so up to 16 conditions (13 in
+/// Yang's multitask set) get distinct colours.
+pub const PALETTE: [RGBColor; 16] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(120, 120, 120),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 0, 255),
+    RGBColor(0, 0, 139),
+    RGBColor(0, 200, 0),
+    RGBColor(190, 0, 50),
+    RGBColor(141, 182, 0),
+    RGBColor(127, 0, 127),
+    RGBColor(249, 132, 121),
+    RGBColor(101, 69, 34),
+];
+
+/// The colour of condition level `k` ([`PALETTE`], repeating only past 16 levels).
 pub fn condition_colour(k: usize) -> RGBColor {
-    const PALETTE: [RGBColor; 8] = [
-        RGBColor(0, 114, 178),
-        RGBColor(230, 159, 0),
-        RGBColor(0, 158, 115),
-        RGBColor(204, 121, 167),
-        RGBColor(86, 180, 233),
-        RGBColor(213, 94, 0),
-        RGBColor(120, 120, 120),
-        RGBColor(0, 0, 0),
-    ];
     PALETTE[k % PALETTE.len()]
+}
+
+/// A tick label for `v` on an axis spanning `span`: as many decimals as the tick spacing
+/// (about a tenth of the span) needs, so neighbouring ticks never read the same
+/// (`0.2 0.4 …`, not `0 0 …`; `100 200 …`, not `100.000`).
+pub fn tick_label(v: f64, span: f64) -> String {
+    let step = (span.abs() / 10.0).max(f64::MIN_POSITIVE);
+    let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
+    let text = format!("{v:.decimals$}");
+    // "-0" and "-0.00" read as a different value from their neighbours' "0".
+    if text
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        text.trim_start_matches('-').to_string()
+    } else {
+        text
+    }
+}
+
+/// `v` to 3 significant digits for titles and legends, without trailing zeros (`0.512`,
+/// `12.3`, `1.23e-5`); a whole part of more digits is kept (`1235`, `380`).
+pub fn short_number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-3..6).contains(&magnitude) {
+        return format!("{v:.2e}");
+    }
+    let decimals = (2 - magnitude).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 /// A diverging blue–white–red colour for `v` in [−1, 1].
@@ -94,29 +144,118 @@ pub fn err<E: std::fmt::Debug + std::error::Error + Send + Sync>(
     DrawError(e.to_string())
 }
 
-/// Draws a one-line colour key (a short line and the label per item) starting at `(x, y)`
-/// pixels of `area`; returns the x where it ended.
+/// Height in pixels of one row of a colour key.
+pub const KEY_ROW: i32 = 18;
+
+/// Width in pixels a key item takes at font size 13 (a line, the label, a gap), estimated from
+/// its length so figures can size themselves before drawing (DejaVu Sans averages under 7.5 px
+/// per character at this size).
+fn key_item_width(label: &str) -> i32 {
+    24 + (7.5 * label.chars().count() as f64).ceil() as i32 + 16
+}
+
+/// Where each item of a colour key goes: left to right from `x`, wrapping to a new row (of
+/// [`KEY_ROW`] pixels) before an item would pass `right`. Returns the (x, row) of each item.
+pub fn key_layout(labels: &[&str], x: i32, right: i32) -> Vec<(i32, i32)> {
+    let mut at = Vec::with_capacity(labels.len());
+    let (mut cx, mut row) = (x, 0);
+    for label in labels {
+        let w = key_item_width(label);
+        if cx > x && cx + w > right {
+            cx = x;
+            row += 1;
+        }
+        at.push((cx, row));
+        cx += w;
+    }
+    at
+}
+
+/// Rows [`key_layout`] needs for `labels` (0 for none).
+pub fn key_rows(labels: &[&str], x: i32, right: i32) -> i32 {
+    key_layout(labels, x, right)
+        .last()
+        .map_or(0, |&(_, row)| row + 1)
+}
+
+/// Draws a colour key (a short line and the label per item) at `(x, y)` pixels of `area`,
+/// wrapping at `right` as [`key_layout`] says; returns the number of rows drawn.
 pub fn draw_key<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     items: &[(String, RGBColor)],
     x: i32,
     y: i32,
+    right: i32,
 ) -> Result<i32, DrawError> {
-    let mut x = x;
     let font = ("sans-serif", 13).into_font().color(&BLACK);
-    for (label, colour) in items {
+    let labels: Vec<&str> = items.iter().map(|(l, _)| l.as_str()).collect();
+    let layout = key_layout(&labels, x, right);
+    for ((label, colour), &(ix, row)) in items.iter().zip(&layout) {
+        let iy = y + row * KEY_ROW;
         area.draw(&PathElement::new(
-            vec![(x, y + 7), (x + 18, y + 7)],
+            vec![(ix, iy + 7), (ix + 18, iy + 7)],
             colour.stroke_width(3),
         ))
         .map_err(err)?;
-        x += 24;
-        area.draw(&Text::new(label.clone(), (x, y), font.clone()))
+        area.draw(&Text::new(label.clone(), (ix + 24, iy), font.clone()))
             .map_err(err)?;
-        let (w, _) = area.estimate_text_size(label, &font).map_err(err)?;
-        x += w as i32 + 16;
     }
-    Ok(x)
+    Ok(layout.last().map_or(0, |&(_, row)| row + 1))
+}
+
+/// Width in pixels of a one-item-per-row key of `labels` (see [`draw_key_column`]).
+pub fn key_column_width(labels: &[&str]) -> i32 {
+    labels.iter().map(|l| key_item_width(l)).max().unwrap_or(0)
+}
+
+/// Draws a colour key with one item per row from `(x, y)` (a legend beside a plot, so it
+/// covers no data). `items` are (label, colour, marker): a line, or a marker `"x"` / `"o"`.
+pub fn draw_key_column<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(String, RGBColor, &str)],
+    x: i32,
+    y: i32,
+) -> Result<(), DrawError> {
+    let font = ("sans-serif", 13).into_font().color(&BLACK);
+    for (k, (label, colour, marker)) in items.iter().enumerate() {
+        let iy = y + k as i32 * KEY_ROW;
+        match *marker {
+            "x" => area.draw(&Cross::new((x + 9, iy + 7), 5, colour.stroke_width(2))),
+            "o" => area.draw(&Circle::new((x + 9, iy + 7), 5, colour.stroke_width(2))),
+            _ => area.draw(&PathElement::new(
+                vec![(x, iy + 7), (x + 18, iy + 7)],
+                colour.stroke_width(3),
+            )),
+        }
+        .map_err(err)?;
+        area.draw(&Text::new(label.clone(), (x + 24, iy), font.clone()))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The `name` of labels that all read `"{name} = value"`, if they do.
+pub fn shared_condition(labels: &[String]) -> Option<String> {
+    let name = labels.first()?.split(" = ").next()?.to_string();
+    let prefix = format!("{name} = ");
+    labels
+        .iter()
+        .all(|l| l.starts_with(&prefix))
+        .then_some(name)
+}
+
+/// The labels of condition levels without their shared `"{name} = "` prefix (the figure's
+/// title names the condition once), or as they are when they do not all share it.
+pub fn level_values(name: &str, labels: &[String]) -> Vec<String> {
+    let prefix = format!("{name} = ");
+    if labels.iter().all(|l| l.starts_with(&prefix)) {
+        labels
+            .iter()
+            .map(|l| l[prefix.len()..].to_string())
+            .collect()
+    } else {
+        labels.to_vec()
+    }
 }
 
 /// Draws a chart's series legend in the house style (white box, grey border) at `position`.
@@ -133,4 +272,118 @@ pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTransl
         .label_font(("sans-serif", font_size))
         .draw()
         .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CIELAB (D65) of an sRGB colour, written from the CIE formulas.
+    fn lab(c: RGBColor) -> [f64; 3] {
+        let linear = |v: u8| {
+            let v = v as f64 / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let (r, g, b) = (linear(c.0), linear(c.1), linear(c.2));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| {
+            let d: f64 = 6.0 / 29.0;
+            if t > d.powi(3) {
+                t.cbrt()
+            } else {
+                t / (3.0 * d * d) + 4.0 / 29.0
+            }
+        };
+        let (fx, fy, fz) = (f(x), f(y), f(z));
+        [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+    }
+
+    fn delta_e(a: RGBColor, b: RGBColor) -> f64 {
+        let (a, b) = (lab(a), lab(b));
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    }
+
+    #[test]
+    fn palette_colours_are_pairwise_distinct_and_visible_on_white() {
+        assert!(PALETTE.len() >= 13, "Yang's 13 tasks need 13 colours");
+        for (i, &a) in PALETTE.iter().enumerate() {
+            assert!(
+                delta_e(a, WHITE) >= 15.0,
+                "colour {i} {a:?} is too pale on white"
+            );
+            for (j, &b) in PALETTE.iter().enumerate().skip(i + 1) {
+                let d = delta_e(a, b);
+                assert!(d >= 20.0, "colours {i} {a:?} and {j} {b:?}: ΔE {d:.1}");
+            }
+        }
+        assert_eq!(condition_colour(3), PALETTE[3]);
+        assert_eq!(condition_colour(16), PALETTE[0]);
+        // Black is ΔE 100 from white; the same colour is 0 from itself.
+        assert!((delta_e(BLACK, WHITE) - 100.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn key_items_wrap_before_the_right_edge_and_never_overlap() {
+        let labels: Vec<String> = (0..13).map(|k| format!("task_number_{k}")).collect();
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let (x, right) = (10, 600);
+        let layout = key_layout(&refs, x, right);
+        let rows = key_rows(&refs, x, right);
+        assert!(rows > 1, "13 long labels need more than one row of 590 px");
+        for (k, &(ix, row)) in layout.iter().enumerate() {
+            assert!(
+                ix + key_item_width(refs[k]) <= right,
+                "item {k} passes the edge"
+            );
+            assert!(row < rows);
+            if k > 0 && layout[k - 1].1 == row {
+                let (px, _) = layout[k - 1];
+                assert!(
+                    px + key_item_width(refs[k - 1]) <= ix,
+                    "items {k} overlaps its left neighbour"
+                );
+            }
+        }
+        assert_eq!(key_rows(&[], x, right), 0);
+        assert_eq!(
+            level_values(
+                "coherence",
+                &["coherence = 0.1".into(), "coherence = 0.5".into()]
+            ),
+            ["0.1", "0.5"]
+        );
+        assert_eq!(level_values("task", &["a".into()]), ["a"]);
+    }
+
+    #[test]
+    fn tick_labels_differ_between_neighbouring_ticks() {
+        // The chronometric axis that read "1 1 1 0 0 0": 0 to 1.1 in ticks of 0.2.
+        let ticks: Vec<String> = (0..6).map(|i| tick_label(0.2 * i as f64, 1.1)).collect();
+        assert_eq!(ticks, ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+        assert_eq!(tick_label(250.0, 600.0), "250");
+        assert_eq!(tick_label(-0.0001, 1.0), "0.0");
+        assert_eq!(tick_label(0.015, 0.05), "0.015");
+    }
+
+    #[test]
+    fn short_numbers_keep_three_significant_digits() {
+        for (v, text) in [
+            (0.123456, "0.123"),
+            (0.5, "0.5"),
+            (1234.6, "1235"),
+            (12.3456, "12.3"),
+            (-0.051234, "-0.0512"),
+            (0.0, "0"),
+            (3.0, "3"),
+            (0.000012345, "1.23e-5"),
+        ] {
+            assert_eq!(short_number(v), text, "{v}");
+        }
+    }
 }

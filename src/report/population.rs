@@ -4,7 +4,10 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{condition_colour, err, DrawError, Figure};
+use super::figure::{
+    condition_colour, draw_key, draw_key_column, err, key_column_width, key_rows, level_values,
+    shared_condition, tick_label, DrawError, Figure, KEY_ROW,
+};
 
 /// One condition level's trial-averaged trajectory.
 #[derive(Debug, Clone)]
@@ -28,13 +31,60 @@ pub struct PcaFigure {
     pub fixed_points: Vec<(f64, f64, bool)>,
 }
 
-impl Figure for PcaFigure {
-    fn size(&self) -> (u32, u32) {
-        (680, 560)
+impl PcaFigure {
+    /// The key beside the plot: one row per level, then the fixed-point markers.
+    fn key(&self) -> Vec<(String, RGBColor, &'static str)> {
+        let labels: Vec<String> = self.trajectories.iter().map(|t| t.label.clone()).collect();
+        let values = match shared_condition(&labels) {
+            Some(name) => level_values(&name, &labels),
+            None => labels,
+        };
+        let mut items: Vec<(String, RGBColor, &str)> = values
+            .into_iter()
+            .zip(&self.trajectories)
+            .map(|(v, t)| (v, condition_colour(t.colour), "line"))
+            .collect();
+        if self.fixed_points.iter().any(|f| f.2) {
+            items.push(("stable fixed point".into(), BLACK, "x"));
+        }
+        if self.fixed_points.iter().any(|f| !f.2) {
+            items.push(("unstable fixed point".into(), BLACK, "o"));
+        }
+        items
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        root.fill(&WHITE).map_err(err)?;
+    fn key_width(&self) -> u32 {
+        let key = self.key();
+        let labels: Vec<&str> = key.iter().map(|(l, _, _)| l.as_str()).collect();
+        key_column_width(&labels) as u32 + 10
+    }
+}
+
+impl Figure for PcaFigure {
+    fn size(&self) -> (u32, u32) {
+        let rows = self.key().len() as u32;
+        let labels: Vec<String> = self.trajectories.iter().map(|t| t.label.clone()).collect();
+        let heading = shared_condition(&labels).map_or(0, |n| n.chars().count() as u32 * 8);
+        (
+            620 + self.key_width().max(heading + 10),
+            560.max(60 + KEY_ROW as u32 * rows),
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, whole: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+        whole.fill(&WHITE).map_err(err)?;
+        let (root, side) = whole.split_horizontally(620);
+        let labels: Vec<String> = self.trajectories.iter().map(|t| t.label.clone()).collect();
+        if let Some(name) = shared_condition(&labels) {
+            side.draw_text(
+                &name,
+                &("sans-serif", 13).into_font().color(&BLACK),
+                (0, 24),
+            )
+            .map_err(err)?;
+        }
+        draw_key_column(&side, &self.key(), 0, 44)?;
+        let root = &root;
         let all = self
             .trajectories
             .iter()
@@ -57,10 +107,7 @@ impl Figure for PcaFigure {
         }
         let (px, py) = (0.08 * (x1 - x0).max(1e-9), 0.08 * (y1 - y0).max(1e-9));
         let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Population activity, trial-averaged by condition",
-                ("sans-serif", 16),
-            )
+            .caption("Population activity by condition", ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
@@ -76,6 +123,8 @@ impl Figure for PcaFigure {
                 "PC2 ({:.0}% of variance)",
                 100.0 * self.explained.1
             ))
+            .x_label_formatter(&|v| tick_label(*v, x1 - x0))
+            .y_label_formatter(&|v| tick_label(*v, y1 - y0))
             .label_style(("sans-serif", 11))
             .axis_desc_style(("sans-serif", 12))
             .light_line_style(WHITE)
@@ -127,7 +176,6 @@ impl Figure for PcaFigure {
                     .legend(|(x, y)| Circle::new((x + 8, y), 5, BLACK.stroke_width(2)));
             }
         }
-        super::figure::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
         Ok(())
     }
 }
@@ -152,15 +200,36 @@ pub struct UnitsFigure {
     pub condition: String,
 }
 
+const UNITS_WIDTH: u32 = 1100;
+
+impl UnitsFigure {
+    /// The key's labels: the level values (the header names the condition).
+    fn key_labels(&self) -> Vec<String> {
+        let labels: Vec<String> = self
+            .panels
+            .first()
+            .map(|p| p.curves.iter().map(|(l, _, _)| l.clone()).collect())
+            .unwrap_or_default();
+        level_values(&self.condition, &labels)
+    }
+
+    /// Header height: the title and as many key rows as the levels need.
+    fn header_height(&self) -> u32 {
+        let labels = self.key_labels();
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        (34 + KEY_ROW * key_rows(&refs, 10, UNITS_WIDTH as i32 - 10) + 6) as u32
+    }
+}
+
 impl Figure for UnitsFigure {
     fn size(&self) -> (u32, u32) {
         let rows = self.panels.len().div_ceil(3).max(1) as u32;
-        (1100, 56 + 250 * rows)
+        (UNITS_WIDTH, self.header_height() + 250 * rows)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         root.fill(&WHITE).map_err(err)?;
-        let (header, body) = root.split_vertically(56);
+        let (header, body) = root.split_vertically(self.header_height());
         header
             .draw_text(
                 &format!("Most task-modulated units: mean rate by {}", self.condition),
@@ -169,12 +238,13 @@ impl Figure for UnitsFigure {
             )
             .map_err(err)?;
         if let Some(first) = self.panels.first() {
-            let items: Vec<(String, RGBColor)> = first
-                .curves
-                .iter()
-                .map(|(l, c, _)| (l.clone(), condition_colour(*c)))
+            let items: Vec<(String, RGBColor)> = self
+                .key_labels()
+                .into_iter()
+                .zip(&first.curves)
+                .map(|(l, (_, c, _))| (l, condition_colour(*c)))
                 .collect();
-            super::figure::draw_key(&header, &items, 10, 30)?;
+            draw_key(&header, &items, 10, 30, UNITS_WIDTH as i32 - 10)?;
         }
         let rows = self.panels.len().div_ceil(3).max(1);
         let cells = body.split_evenly((rows, 3));
@@ -196,6 +266,8 @@ impl Figure for UnitsFigure {
             let mut chart = ChartBuilder::on(cell)
                 .caption(format!("unit {}", panel.unit), ("sans-serif", 13))
                 .margin(6)
+                // Room for the last time tick's label.
+                .margin_right(18)
                 .x_label_area_size(30)
                 .y_label_area_size(44)
                 .build_cartesian_2d(0.0..t_end, lo..hi)

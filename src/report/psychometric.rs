@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{err, DrawError, Figure};
+use super::figure::{err, tick_label, DrawError, Figure};
 
 /// Choice probabilities with a fitted logistic.
 #[derive(Debug, Clone)]
@@ -124,7 +124,8 @@ impl Figure for ChronometricFigure {
             .configure_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc("reaction time (ms)")
-            .y_label_formatter(&|y| format!("{y:.0}"))
+            .y_label_formatter(&|y| tick_label(*y, top))
+            .x_label_formatter(&|x| tick_label(*x, hi - lo))
             .label_style(("sans-serif", 12))
             .axis_desc_style(("sans-serif", 13))
             .light_line_style(WHITE)

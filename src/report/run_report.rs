@@ -12,7 +12,7 @@ use super::{
 };
 use crate::analysis::conditions::{modulation, top_k};
 use crate::analysis::psychometric::Logistic;
-use crate::analysis::run_analysis::{analyse_run, RunAnalysisError};
+use crate::analysis::run_analysis::{analyse_run, analysis_warnings, RunAnalysisError};
 use crate::experiment::ExperimentConfig;
 use crate::linalg::EigenError;
 use crate::model::RateRnnWeights;
@@ -220,18 +220,37 @@ pub fn write_report(
                 points: chrono
                     .points
                     .iter()
-                    .map(|p| (p.value, p.mean_rt, p.sem, p.n))
+                    .filter_map(|p| Some((p.value, p.mean_rt?, p.sem?, p.n)))
                     .collect(),
                 x_label: chrono.x.clone(),
             },
             &dir.join("chronometric"),
         )?;
+        let missing = chrono.trials - chrono.responded;
+        let silent = if missing == 0 {
+            String::new()
+        } else {
+            let levels: Vec<String> = chrono
+                .points
+                .iter()
+                .filter(|p| p.no_response > 0)
+                .map(|p| format!("{} at {}", p.no_response, p.value))
+                .collect();
+            format!(
+                " The {missing} trials without a response ({}) are left out of the means.",
+                levels.join(", ")
+            )
+        };
         entries.push(Entry {
             stem: "chronometric",
             title: "Chronometric curve".into(),
             caption: format!(
-                "Mean time from {} until an output first reaches {}, with s.e.m.; {} of {} trials responded.",
-                chrono.onset, chrono.threshold, chrono.responded, chrono.trials
+                "Mean time from {} until a choice output ({}) first reaches {}, with s.e.m.; {} of {} trials responded.{silent}",
+                chrono.onset,
+                chrono.channels.join(", "),
+                chrono.threshold,
+                chrono.responded,
+                chrono.trials
             ),
         });
     }
@@ -391,9 +410,16 @@ pub fn write_report(
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0} — psychrnn report</title>\n<style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} figure{{margin:2em 0}} img{{max-width:100%;border:1px solid #eee}} figcaption{{color:#444}}</style></head>\n<body>\n<h1>{0}</h1>\n<p>{1} units, {2} test trials, accuracy {3:.3}. Each figure is also an SVG (click the image).</p>\n",
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0} — psychrnn report</title>\n<style>body{{font-family:sans-serif;max-width:1150px;margin:2em auto;color:#222}} figure{{margin:2em 0}} img{{max-width:100%;border:1px solid #eee}} figcaption{{color:#444}} .warning{{background:#fff4e0;border-left:4px solid #e69f00;padding:.5em 1em}}</style></head>\n<body>\n<h1>{0}</h1>\n<p>{1} units, {2} test trials, accuracy {3:.3}. Each figure is also an SVG (click the image).</p>\n",
         escape(&config.name), config.model.n_rec, b, trials.accuracy()
     );
+    for w in analysis_warnings(&analysis.file) {
+        let _ = writeln!(
+            html,
+            "<p class=\"warning\"><strong>Warning:</strong> {}</p>",
+            escape(&w)
+        );
+    }
     for e in &entries {
         let _ = writeln!(
             html,

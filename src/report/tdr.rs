@@ -144,9 +144,9 @@ impl Figure for TdrFigure {
             .iter()
             .map(|(l, v)| (l.clone(), diverging(*v)))
             .collect();
-        draw_key(&key, &items, 12, 4)?;
+        let rows = draw_key(&key, &items, 12, 4, key.dim_in_pixel().0 as i32 - 10)?;
         let font = ("sans-serif", 13).into_font().color(&BLACK);
-        key.draw(&Text::new(self.note.clone(), (12, 26), font))
+        key.draw(&Text::new(self.note.clone(), (12, 4 + 22 * rows), font))
             .map_err(err)?;
         Ok(())
     }

@@ -133,7 +133,20 @@ impl Figure for TrainingFigure {
                     .map(|(x, y)| Circle::new((*x, *y), 3, blue.filled())),
             )
             .map_err(err)?;
+        // Stage names stack upwards while one would run into the previous one (≈7 px per
+        // character at size 11, the panel's plot about 480 px wide).
+        let data_per_px = x_max / 480.0;
+        let mut previous: Option<(f64, usize)> = None;
         for (name, s) in &self.stages {
+            let level = match previous {
+                Some((end, level)) if *s < end => (level + 1) % 6,
+                _ => 0,
+            };
+            let end = *s + (name.chars().count() as f64 * 7.0 + 8.0) * data_per_px;
+            previous = Some(match previous {
+                Some((e, _)) if level > 0 => (e.max(end), level),
+                _ => (end, level),
+            });
             chart
                 .draw_series(DashedLineSeries::new(
                     vec![(*s, 0.0), (*s, 1.05)],
@@ -145,7 +158,7 @@ impl Figure for TrainingFigure {
             chart
                 .draw_series(std::iter::once(Text::new(
                     name.clone(),
-                    (*s + x_max * 0.005, 0.06),
+                    (*s + x_max * 0.005, 0.06 + 0.07 * level as f64),
                     ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
                 )))
                 .map_err(err)?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{err, DrawError};
+use super::figure::{draw_key, err, key_rows, short_number, DrawError, KEY_ROW};
 use super::{register_fonts, ImageFormat, ReportError};
 use crate::atomic_file::write_atomic_with;
 
@@ -48,6 +48,35 @@ impl TrialPanel {
 
 const ROW_HEIGHT: u32 = 230;
 const WIDTH: u32 = 1100;
+/// Where the channel keys start (after their "inputs" / "outputs" word).
+const KEY_X: i32 = 70;
+
+/// Key rows of the input and the output channel names.
+fn key_row_counts(input_names: &[String], output_names: &[String]) -> (i32, i32) {
+    let rows = |names: &[String]| {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        key_rows(&refs, KEY_X, WIDTH as i32 - 10).max(1)
+    };
+    (rows(input_names), rows(output_names))
+}
+
+/// Height of the header: the note and both keys.
+fn header_height(input_names: &[String], output_names: &[String]) -> u32 {
+    let (ri, ro) = key_row_counts(input_names, output_names);
+    (22 + KEY_ROW * (ri + ro) + 6) as u32
+}
+
+/// Pixel size of the figure.
+fn figure_size(
+    panels: &[TrialPanel],
+    input_names: &[String],
+    output_names: &[String],
+) -> (u32, u32) {
+    (
+        WIDTH,
+        ROW_HEIGHT * panels.len().max(1) as u32 + header_height(input_names, output_names),
+    )
+}
 
 /// Draws `panels` (one row each: inputs left, targets right) to `path` (.png or .svg),
 /// atomically. `dt` is the step in ms; channel names label the legends.
@@ -60,7 +89,7 @@ pub fn draw_trials(
 ) -> Result<(), ReportError> {
     register_fonts();
     let format = ImageFormat::of(path)?;
-    let size = (WIDTH, ROW_HEIGHT * panels.len().max(1) as u32 + 40);
+    let size = figure_size(panels, input_names, output_names);
     let fail = |message: String| ReportError::Draw {
         path: path.display().to_string(),
         message,
@@ -91,7 +120,7 @@ pub fn trials_svg(
     output_names: &[String],
 ) -> Result<String, ReportError> {
     register_fonts();
-    let size = (WIDTH, ROW_HEIGHT * panels.len().max(1) as u32 + 40);
+    let size = figure_size(panels, input_names, output_names);
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
@@ -113,7 +142,7 @@ fn draw<DB: DrawingBackend>(
     output_names: &[String],
 ) -> Result<(), DrawError> {
     root.fill(&WHITE).map_err(err)?;
-    let (header, body) = root.split_vertically(40);
+    let (header, body) = root.split_vertically(header_height(input_names, output_names));
     let with_outputs = panels.iter().any(|p| p.outputs.is_some());
     let note = if with_outputs {
         "left: inputs; right: targets (dashed) and outputs (solid); grey: not scored (mask 0)"
@@ -130,8 +159,21 @@ fn draw<DB: DrawingBackend>(
             .map(|(c, n)| (n.clone(), super::condition_colour(c)))
             .collect()
     };
-    let end = super::figure::draw_key(&header, &key(input_names), 10, 21)?;
-    super::figure::draw_key(&header, &key(output_names), end + 30, 21)?;
+    let (inputs_rows, _) = key_row_counts(input_names, output_names);
+    let word = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
+    header.draw_text("inputs", &word, (10, 22)).map_err(err)?;
+    draw_key(&header, &key(input_names), KEY_X, 22, WIDTH as i32 - 10)?;
+    let outputs_y = 22 + KEY_ROW * inputs_rows;
+    header
+        .draw_text("outputs", &word, (10, outputs_y))
+        .map_err(err)?;
+    draw_key(
+        &header,
+        &key(output_names),
+        KEY_X,
+        outputs_y,
+        WIDTH as i32 - 10,
+    )?;
     let rows = body.split_evenly((panels.len().max(1), 1));
     for (panel, row) in panels.iter().zip(rows) {
         let row = row.titled(&panel.title, ("sans-serif", 14)).map_err(err)?;
@@ -191,6 +233,8 @@ fn draw_channels<DB: DrawingBackend>(
     hi += pad;
     let mut chart = ChartBuilder::on(area)
         .margin(6)
+        // Room for the last time tick's label.
+        .margin_right(18)
         .x_label_area_size(28)
         .y_label_area_size(44)
         .build_cartesian_2d(0.0..t_end, lo..hi)?;
@@ -276,13 +320,12 @@ fn draw_channels<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A trial's conditions as `key=value, …` (numbers shortened).
+/// A trial's conditions as `key=value, …`, numbers to 3 significant digits.
 pub fn conditions_title(i: usize, c: &crate::task::Conditions) -> String {
     let parts: Vec<String> = c
         .iter()
         .map(|(k, v)| match v {
-            crate::task::ConditionValue::Number(x) if x.fract() == 0.0 => format!("{k}={x}"),
-            crate::task::ConditionValue::Number(x) => format!("{k}={x:.3}"),
+            crate::task::ConditionValue::Number(x) => format!("{k}={}", short_number(*x)),
             crate::task::ConditionValue::Text(s) => format!("{k}={s}"),
         })
         .collect();

@@ -33,6 +33,15 @@ struct Heatmap<'a> {
     split: Option<(usize, bool, bool)>,
 }
 
+/// A heatmap tick: the index of the cell it centres on, none between cells.
+fn cell_index(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-6 && *v >= 0.0 {
+        format!("{:.0}", v.round())
+    } else {
+        String::new()
+    }
+}
+
 fn heatmap<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     m: Heatmap<'_>,
@@ -52,7 +61,8 @@ fn heatmap<DB: DrawingBackend>(
         .margin(8)
         .x_label_area_size(34)
         .y_label_area_size(44)
-        .build_cartesian_2d(0.0..cols as f64, rows as f64..0.0)
+        // Cell (i, j) spans j − ½ … j + ½, so integer ticks sit on cell centres.
+        .build_cartesian_2d(-0.5..cols as f64 - 0.5, rows as f64 - 0.5..-0.5)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -61,8 +71,8 @@ fn heatmap<DB: DrawingBackend>(
         .y_desc(y_desc)
         .x_labels(6.min(cols + 1))
         .y_labels(6.min(rows + 1))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_label_formatter(&cell_index)
+        .y_label_formatter(&cell_index)
         .label_style(("sans-serif", 11))
         .axis_desc_style(("sans-serif", 12))
         .draw()
@@ -71,10 +81,8 @@ fn heatmap<DB: DrawingBackend>(
         .draw_series((0..rows).flat_map(|i| {
             (0..cols).map(move |j| {
                 let v = w[i * cols + j] as f64 / scale;
-                Rectangle::new(
-                    [(j as f64, i as f64), (j as f64 + 1.0, i as f64 + 1.0)],
-                    diverging(v).filled(),
-                )
+                let (x, y) = (j as f64 - 0.5, i as f64 - 0.5);
+                Rectangle::new([(x, y), (x + 1.0, y + 1.0)], diverging(v).filled())
             })
         }))
         .map_err(err)?;
@@ -83,7 +91,7 @@ fn heatmap<DB: DrawingBackend>(
         if on_cols {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(e as f64, 0.0), (e as f64, rows as f64)],
+                    vec![(e as f64 - 0.5, -0.5), (e as f64 - 0.5, rows as f64 - 0.5)],
                     line,
                 )))
                 .map_err(err)?;
@@ -91,7 +99,7 @@ fn heatmap<DB: DrawingBackend>(
         if on_rows {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(0.0, e as f64), (cols as f64, e as f64)],
+                    vec![(-0.5, e as f64 - 0.5), (cols as f64 - 0.5, e as f64 - 0.5)],
                     line,
                 )))
                 .map_err(err)?;
@@ -162,7 +170,7 @@ impl Figure for WeightsFigure {
             scale,
         )?;
         // Colour bar.
-        let bar = bar.margin(40, 40, 8, 30);
+        let bar = bar.margin(40, 40, 4, 0);
         let (w, h) = bar.dim_in_pixel();
         for y in 0..h {
             let v = 1.0 - 2.0 * y as f64 / h.max(1) as f64;
@@ -173,8 +181,13 @@ impl Figure for WeightsFigure {
             .map_err(err)?;
         }
         let font = ("sans-serif", 11).into_font().color(&BLACK);
-        bar.draw(&Text::new(format!("{scale:+.2}"), (0, -14), font.clone()))
-            .map_err(err)?;
+        // Labels beside the bar, level with its top, middle and bottom.
+        bar.draw(&Text::new(
+            format!("{scale:+.2}"),
+            (w as i32 / 2 + 3, 0),
+            font.clone(),
+        ))
+        .map_err(err)?;
         bar.draw(&Text::new(
             "0".to_string(),
             (w as i32 / 2 + 3, h as i32 / 2 - 5),
@@ -183,7 +196,7 @@ impl Figure for WeightsFigure {
         .map_err(err)?;
         bar.draw(&Text::new(
             format!("{:+.2}", -scale),
-            (0, h as i32 + 3),
+            (w as i32 / 2 + 3, h as i32 - 11),
             font,
         ))
         .map_err(err)?;

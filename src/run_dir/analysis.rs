@@ -122,13 +122,18 @@ pub struct ChronometricAnalysis {
     pub onset: String,
     /// The output level that counts as responding.
     pub threshold: f64,
+    /// The outputs whose crossing of `threshold` is a response (the report's choice channels;
+    /// empty in files written before this was recorded).
+    #[serde(default)]
+    pub channels: Vec<String>,
     /// The x axis the reaction times are grouped by.
     pub x: String,
     /// Trials whose output reached the threshold.
     pub responded: usize,
     /// Trials analysed.
     pub trials: usize,
-    /// One entry per x value with at least one response.
+    /// One entry per x value (files written before `no_response` was recorded list only the
+    /// values with a response).
     pub points: Vec<ReactionTimePoint>,
 }
 
@@ -138,12 +143,15 @@ pub struct ChronometricAnalysis {
 pub struct ReactionTimePoint {
     /// The x value.
     pub value: f64,
-    /// Mean reaction time (ms) of the trials that responded.
-    pub mean_rt: f64,
-    /// Its standard error (sample s.d./√n; 0 for one trial).
-    pub sem: f64,
+    /// Mean reaction time (ms) of the trials that responded; null when none did.
+    pub mean_rt: Option<f64>,
+    /// Its standard error (sample s.d./√n; 0 for one trial); null when none responded.
+    pub sem: Option<f64>,
     /// Trials that responded.
     pub n: usize,
+    /// Trials at this value that never responded.
+    #[serde(default)]
+    pub no_response: usize,
 }
 
 /// Principal components of all firing rates (every trial and step is one observation).

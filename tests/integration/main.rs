@@ -9,6 +9,7 @@ mod harness;
 
 mod bundle_analysis;
 mod bundle_trials;
+mod chronometric;
 mod classic_results;
 mod cli;
 mod code_shape;

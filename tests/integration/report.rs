@@ -125,7 +125,9 @@ fn run_writes_a_report_with_every_figure_and_fixedpoints_adds_to_it() {
     );
     assert!(
         svg("population").contains("PC1 (")
-            && svg("population").contains("signed coherence = -0.7")
+            // The key beside the plot: the condition once, then each level's value.
+            && svg("population").contains("\nsigned coherence\n</text>")
+            && svg("population").contains("\n-0.7\n</text>")
     );
     assert!(svg("units").contains("time (ms)"));
     assert!(index.contains("logistic fit: threshold"), "{index}");
@@ -208,7 +210,9 @@ fn a_reaction_time_onset_adds_a_chronometric_curve() {
     let index = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
     assert!(index.contains("src=\"chronometric.png\""), "{index}");
     assert!(
-        index.contains("Mean time from onset until an output first reaches 0.3"),
+        index.contains(
+            "Mean time from onset until a choice output (choice_0, choice_1) first reaches 0.3"
+        ),
         "{index}"
     );
     let svg = std::fs::read_to_string(dir.join("report/chronometric.svg")).unwrap();
