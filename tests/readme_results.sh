@@ -6,6 +6,8 @@
 #
 #     cargo build --release && bash tests/readme_results.sh 3
 #
+# ONLY='two_area*' remeasures the scripts whose name matches that glob (their rows only).
+#
 # Runs go to $OUT (default: a temporary folder, removed at the end). Nothing here depends on the
 # machine's speed except the time column: no script stops on a wall-clock limit.
 set -euo pipefail
@@ -20,6 +22,8 @@ echo "| script | units | seeds | test accuracy (512 trials) | iterations (stop) 
 echo "| --- | --- | --- | --- | --- | --- |"
 for script in scripts/*.rhai; do
   name=$(basename "$script" .rhai)
+  # shellcheck disable=SC2053
+  [[ $name == ${ONLY:-*} ]] || continue
   acc=() its=() secs=() stops=()
   for ((seed = 0; seed < seeds; seed++)); do
     dir="$out/$name-$seed"

@@ -14,5 +14,5 @@ pub mod psychometric_matrix;
 pub mod responses;
 pub mod run_analysis;
 pub mod slow_points;
-pub mod tdr;
 pub mod task_variance;
+pub mod tdr;

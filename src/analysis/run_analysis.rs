@@ -546,6 +546,11 @@ mod tests {
             chronometric: None,
             pca: None,
             fixed_points: None,
+            tdr: None,
+            go_nogo: None,
+            interval_timing: None,
+            psychometric_matrix: None,
+            task_variance: None,
         }
     }
 

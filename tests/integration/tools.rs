@@ -88,7 +88,9 @@ fn trials_draws_png_and_svg_with_conditions_and_epochs() {
     );
     assert_eq!(
         png_size(&std::fs::read(&png).unwrap()),
-        (1100, 3 * 230 + 40)
+        // Three trial rows of 230 pixels under a header: the note (22), one key row of
+        // 18 for the two inputs and one for the two outputs, and 6 below.
+        (1100, 3 * 230 + 22 + 2 * 18 + 6)
     );
 
     let svg = dir.join("t.svg");
