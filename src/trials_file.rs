@@ -440,6 +440,18 @@ impl TrialRecord {
         }
     }
 
+    /// The values of condition `name` per trial, or an error naming `field` (the setting that
+    /// asked for it) and every condition the trials have.
+    pub fn condition_named(&self, field: &str, name: &str) -> Result<&[f64], String> {
+        self.conditions.get(name).map(Vec::as_slice).ok_or_else(|| {
+            let known: Vec<&str> = self.conditions.keys().map(String::as_str).collect();
+            format!(
+                "{field}: no condition `{name}`; the trials have: {}",
+                known.join(", ")
+            )
+        })
+    }
+
     /// The record with the task scorer's verdict on each trial.
     pub fn with_correct(mut self, correct: Vec<bool>) -> Self {
         self.correct = Some(correct);

@@ -58,21 +58,7 @@ fn condition<'a>(
     field: &str,
     name: &str,
 ) -> Result<&'a [f64], RunAnalysisError> {
-    trials
-        .conditions
-        .get(name)
-        .map(Vec::as_slice)
-        .ok_or_else(|| {
-            setting(format!(
-                "{field}: no condition `{name}`; the trials have: {}",
-                trials
-                    .conditions
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
+    trials.condition_named(field, name).map_err(setting)
 }
 
 /// Each trial's epochs, or an error saying the analysis needs them.

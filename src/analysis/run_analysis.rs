@@ -41,29 +41,15 @@ fn psychometric_x(
     let Some(name) = &config.report.psychometric else {
         return Ok(None);
     };
-    let known = || {
-        trials
-            .conditions
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let x = trials.conditions.get(name).ok_or_else(|| {
-        RunAnalysisError::Setting(format!(
-            "report.psychometric: no condition `{name}`; the trials have: {}",
-            known()
-        ))
-    })?;
+    let x = trials
+        .condition_named("report.psychometric", name)
+        .map_err(RunAnalysisError::Setting)?;
     match &config.report.psychometric_sign {
-        None => Ok(Some((name.clone(), x.clone()))),
+        None => Ok(Some((name.clone(), x.to_vec()))),
         Some(sign) => {
-            let s = trials.conditions.get(sign).ok_or_else(|| {
-                RunAnalysisError::Setting(format!(
-                    "report.psychometric_sign: no condition `{sign}`; the trials have: {}",
-                    known()
-                ))
-            })?;
+            let s = trials
+                .condition_named("report.psychometric_sign", sign)
+                .map_err(RunAnalysisError::Setting)?;
             let signed = x
                 .iter()
                 .zip(s)

@@ -387,20 +387,8 @@ pub(crate) fn condition<'t>(
     name: &str,
 ) -> Result<&'t [f64], TdrError> {
     trials
-        .conditions
-        .get(name)
-        .map(Vec::as_slice)
-        .ok_or_else(|| {
-            TdrError::Setting(format!(
-                "{field}: no condition `{name}`; the trials have: {}",
-                trials
-                    .conditions
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
+        .condition_named(field, name)
+        .map_err(TdrError::Setting)
 }
 
 /// The TDR section of `analysis.yaml`: the axes of [`tdr_of_trials`], the variance they
