@@ -41,10 +41,18 @@ impl Figure for PsychometricFigure {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
-            .build_cartesian_2d((lo - pad)..(hi + pad), -0.02..1.02)
+            // Headroom above P = 1 for the legend, so it never covers a point.
+            .build_cartesian_2d((lo - pad)..(hi + pad), -0.02..1.28)
             .map_err(err)?;
         chart
             .configure_mesh()
+            .y_label_formatter(&|v| {
+                if *v > 1.0 + 1e-9 {
+                    String::new()
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
             .label_style(("sans-serif", 12))
