@@ -66,15 +66,7 @@ fn line_attractor(args: &FixedPointsArgs) -> Result<(), CliError> {
             "--line-attractor needs report.tdr in the experiment (the conditions that are choice, motion, colour and context), e.g. report: #{{ tdr: #{{ choice: \"choice\", motion: \"motion_coherence\", colour: \"colour_coherence\", context: \"context\" }} }}"
         )));
     };
-    let trials_path = run.trials();
-    if !trials_path.exists() {
-        return Err(CliError::input(anyhow!(
-            "{} is missing: run psychrnn test {} first",
-            trials_path.display(),
-            args.run.display()
-        )));
-    }
-    let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
+    let trials = read_trials(run, &args.run)?;
     let alpha = psychrnn::model::alphas(config.task.dt, config.task.tau, config.model.tau.as_ref());
     let options = SlowPointOptions {
         slow_q: args.slow_q,
@@ -159,15 +151,7 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
             config.task.inputs.join(", ")
         )));
     }
-    let trials_path = run.trials();
-    if !trials_path.exists() {
-        return Err(CliError::input(anyhow!(
-            "{} is missing: run psychrnn test {} first",
-            trials_path.display(),
-            args.run.display()
-        )));
-    }
-    let trials = TrialRecord::read(&trials_path).map_err(|m| CliError::input(anyhow!(m)))?;
+    let trials = read_trials(run, &args.run)?;
     let (w_rec, drive) = constant_input_drive(&w, &input);
     let alpha = psychrnn::model::alphas(config.task.dt, config.task.tau, config.model.tau.as_ref());
     let dynamics = RateDynamics {
@@ -215,4 +199,21 @@ pub fn execute(args: &FixedPointsArgs) -> Result<(), CliError> {
         outln!("drawn on the population figure in {}", index.display());
     }
     Ok(())
+}
+
+/// The run's trials.npz (the starts and the regression come from it), or an error saying how to
+/// make it when it is missing.
+fn read_trials(
+    run: &psychrnn::run_dir::RunDir,
+    dir: &std::path::Path,
+) -> Result<TrialRecord, CliError> {
+    let path = run.trials();
+    if !path.exists() {
+        return Err(CliError::input(anyhow!(
+            "{} is missing: run psychrnn test {} first",
+            path.display(),
+            dir.display()
+        )));
+    }
+    TrialRecord::read(&path).map_err(|m| CliError::input(anyhow!(m)))
 }
