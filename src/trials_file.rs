@@ -373,6 +373,37 @@ pub struct TrialRecord {
     /// The scorer's credit on each trial, when some credit is partial (a closure scorer's);
     /// the accuracy is its mean.
     pub credit: Option<Vec<f64>>,
+    /// A curriculum's networks as each stage ended, run on these same trials (`None` for runs
+    /// without a curriculum, and in files written before psychrnn recorded them).
+    pub stages: Option<StageBehaviours>,
+}
+
+/// How the network behaved on a record's trials at the end of each curriculum stage: the
+/// parameters of `stages/stage_<k>.npz` run on the same inputs with the same noise as the
+/// record's own outputs, which are the last stage's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageBehaviours {
+    /// Each stage shown, in training order: its name and the iteration it ended at (the last
+    /// one: the iteration training ended at, whose network gave the record's `outputs`).
+    pub stages: Vec<(String, usize)>,
+    /// [K, B, T, N_out] for the K = `stages.len() - 1` stages before the last.
+    pub outputs: Vec<f32>,
+    /// [K, B]: the task scorer's credit on each trial (1 or 0 unless a closure scorer gives
+    /// partial credit).
+    pub credit: Vec<f64>,
+}
+
+impl StageBehaviours {
+    /// The outputs ([B, T, N_out], `len` = B·T·N_out values) of earlier stage `k`
+    /// (`k < stages.len() - 1`).
+    pub fn outputs_of(&self, k: usize, len: usize) -> &[f32] {
+        &self.outputs[k * len..(k + 1) * len]
+    }
+
+    /// The mean credit of earlier stage `k` over the `b` trials.
+    pub fn accuracy_of(&self, k: usize, b: usize) -> f64 {
+        self.credit[k * b..(k + 1) * b].iter().sum::<f64>() / b.max(1) as f64
+    }
 }
 
 /// Takes entry `key` out of `entries`, if there.
@@ -437,7 +468,14 @@ impl TrialRecord {
             epochs: Some(EpochTable::of(&batch.epochs)),
             correct: None,
             credit: None,
+            stages: None,
         }
+    }
+
+    /// The record with the networks of a curriculum's earlier stages run on the same trials.
+    pub fn with_stages(mut self, stages: Option<StageBehaviours>) -> Self {
+        self.stages = stages;
+        self
     }
 
     /// The values of condition `name` per trial, or an error naming `field` (the setting that
@@ -495,6 +533,11 @@ impl TrialRecord {
 
     /// Writes `path` atomically (nothing is left at `path` if writing fails).
     pub fn write(&self, path: &Path) -> candle_core::Result<()> {
+        self.entries()?.write(path)
+    }
+
+    /// The arrays [`Self::write`] writes.
+    fn entries(&self) -> candle_core::Result<Entries<'_>> {
         let (b, t) = (self.n_trials, self.n_steps);
         let mut entries = Entries::default();
         entries.f32("inputs", &self.inputs, &[b, t, self.n_in]);
@@ -520,7 +563,19 @@ impl TrialRecord {
         if let Some(credit) = &self.credit {
             entries.f64("credit", credit, &[credit.len()]);
         }
-        entries.write(path)
+        if let Some(st) = &self.stages {
+            let k = st.stages.len().saturating_sub(1);
+            let names: Vec<String> = st.stages.iter().map(|(n, _)| n.clone()).collect();
+            entries.text("stage_names", &names)?;
+            entries.i64_owned(
+                "stage_end_iteration",
+                st.stages.iter().map(|(_, i)| *i as i64).collect(),
+                &[k + 1],
+            );
+            entries.f32("stage_outputs", &st.outputs, &[k, b, t, self.n_out]);
+            entries.f64("stage_credit", &st.credit, &[k, b]);
+        }
+        Ok(entries)
     }
 
     /// Reads a file written by [`Self::write`], including files of older psychrnn versions
@@ -607,6 +662,57 @@ impl TrialRecord {
             }
             None => None,
         };
+        let trial_len = si.iter().take(2).product::<usize>() * so.get(2).copied().unwrap_or(0);
+        let stages = match take(&mut entries, "stage_names") {
+            None => None,
+            Some(names) => {
+                let names = text_of(Some(names), "stage_names")?;
+                let k = names.len().saturating_sub(1);
+                let mut entry = |key: &str| {
+                    take(&mut entries, key)
+                        .ok_or_else(|| fail(format!("`stage_names` without `{key}`")))
+                };
+                let ends = entry("stage_end_iteration")?;
+                let ends = ends.to_i64().ok_or_else(|| {
+                    fail(format!(
+                        "`stage_end_iteration` is {}, expected integers",
+                        ends.kind()
+                    ))
+                })?;
+                let stage_outputs = entry("stage_outputs")?;
+                let stage_credit = entry("stage_credit")?;
+                let stage_outputs = stage_outputs.to_f32().ok_or_else(|| {
+                    fail(format!(
+                        "`stage_outputs` is {}, expected numbers",
+                        stage_outputs.kind()
+                    ))
+                })?;
+                let stage_credit = f64_of(&stage_credit, "stage_credit")?;
+                if names.is_empty()
+                    || ends.len() != names.len()
+                    || ends.iter().any(|&i| i < 0)
+                    || stage_outputs.len() != k * trial_len
+                    || stage_credit.len() != k * n_trials
+                {
+                    return Err(fail(format!(
+                        "the stage entries do not fit together: {} `stage_names`, {} `stage_end_iteration` values (non-negative), `stage_outputs` of {} values (expected {k} × the outputs' {trial_len}) and `stage_credit` of {} (expected {})",
+                        names.len(),
+                        ends.len(),
+                        stage_outputs.len(),
+                        stage_credit.len(),
+                        k * n_trials
+                    )));
+                }
+                Some(StageBehaviours {
+                    stages: names
+                        .into_iter()
+                        .zip(ends.iter().map(|&i| i as usize))
+                        .collect(),
+                    outputs: stage_outputs,
+                    credit: stage_credit,
+                })
+            }
+        };
         let epochs = match take(&mut entries, "epoch_names") {
             None => None,
             Some(names) => {
@@ -670,6 +776,7 @@ impl TrialRecord {
             epochs,
             correct,
             credit,
+            stages,
         })
     }
 }
@@ -770,6 +877,65 @@ mod tests {
         let back = TrialRecord::read(&path).unwrap();
         assert_eq!(back.correct, Some(vec![false, false, true]));
         assert_eq!(back, scored);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stage_behaviours_round_trip_with_any_stage_name_and_mismatched_entries_are_refused() {
+        let dir = std::env::temp_dir().join(format!("psychrnn-stages-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trials.npz");
+        let base = record(3);
+        let len = base.outputs.len();
+        let stages = StageBehaviours {
+            stages: vec![
+                ("coh: 0.7, «easy» <b>".to_string(), 75),
+                ("staircase".to_string(), 400),
+                ("all".to_string(), 1500),
+            ],
+            outputs: (0..2 * len).map(|v| v as f32 / 7.0).collect(),
+            credit: vec![1.0, 0.0, 0.5, 1.0, 1.0, 0.0],
+        };
+        let staged = base.clone().with_stages(Some(stages.clone()));
+        staged.write(&path).unwrap();
+        let back = TrialRecord::read(&path).unwrap();
+        assert_eq!(back, staged);
+        assert_eq!(
+            back.stages.as_ref().unwrap().outputs_of(1, len)[0],
+            len as f32 / 7.0
+        );
+        assert!((stages.accuracy_of(0, 3) - 0.5).abs() < 1e-12);
+        assert!((stages.accuracy_of(1, 3) - 2.0 / 3.0).abs() < 1e-12);
+
+        // Stages that do not fit the trials are never written.
+        let mut short = stages;
+        short.outputs.truncate(len);
+        let e = base.with_stages(Some(short)).write(&path).unwrap_err();
+        assert!(e.to_string().contains("`stage_outputs` has"), "{e}");
+        assert_eq!(
+            TrialRecord::read(&path).unwrap(),
+            staged,
+            "the old file is kept"
+        );
+        // A file whose stage entries do not fit together is refused, naming what is wrong.
+        let mut entries = staged.entries().unwrap();
+        entries.numbers.retain(|a| a.name != "stage_credit");
+        entries.write(&path).unwrap();
+        let e = TrialRecord::read(&path).unwrap_err().to_string();
+        assert!(e.contains("`stage_names` without `stage_credit`"), "{e}");
+        let mut entries = staged.entries().unwrap();
+        for a in entries
+            .numbers
+            .iter_mut()
+            .filter(|a| a.name == "stage_credit")
+        {
+            a.dims = vec![1, 3];
+            a.data = NpyData::F64(Cow::Owned(vec![1.0; 3]));
+        }
+        entries.write(&path).unwrap();
+        let e = TrialRecord::read(&path).unwrap_err().to_string();
+        assert!(e.contains("the stage entries do not fit together"), "{e}");
+        assert!(e.contains("`stage_credit` of 3 (expected 6)"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -11,7 +11,7 @@ use crate::experiment::ExperimentConfig;
 use crate::run_dir::{
     AccuracyByCondition, AnalysisArrays, AnalysisFile, ChoiceFraction, ChronometricAnalysis,
     ConditionAccuracy, ConditionLabel, FixedPointLocation, FixedPointsAnalysis, FixedPointsFile,
-    PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
+    PcaAnalysis, PsychometricAnalysis, ReactionTimePoint, StageAnalysis,
 };
 use crate::task::{argmax_channel, argmax_choices};
 use crate::trials_file::TrialRecord;
@@ -257,6 +257,7 @@ pub fn analyse_run(
         interval_timing: None,
         psychometric_matrix: None,
         task_variance: None,
+        stages: None,
     };
     crate::analysis::behaviour_run::add_behaviour_analyses(config, trials, &mut file)?;
     let mut psychometric_x_range = None;
@@ -265,48 +266,52 @@ pub fn analyse_run(
         .choices(&shape.outputs)
         .map_err(|e| RunAnalysisError::Setting(e.to_string()))?;
 
-    if let Some((x_label, x)) = psychometric_x(config, trials)? {
-        let all: Vec<usize> = (0..trials.n_out).collect();
-        let chosen = if choices.among == all {
-            argmax_choices(&trials.outputs, &trials.mask, b, t, trials.n_out)
-        } else {
-            choices_among(trials, &choices.among)?
-        };
-        let channel = choices.counted;
-        let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
-        let fit = fit_psychometric(&x, &y)?;
+    let psychometric = psychometric_x(config, trials)?;
+    if let Some((x_label, x)) = &psychometric {
+        file.psychometric = Some(psychometric_fit(
+            trials,
+            &trials.outputs,
+            &choices,
+            &shape.outputs,
+            x_label,
+            x,
+        )?);
         psychometric_x_range = Some(
             x.iter()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                     (a.min(*v), b.max(*v))
                 }),
         );
-        file.psychometric = Some(PsychometricAnalysis {
-            x: x_label,
-            choice_channel: channel,
-            choice_name: shape
-                .outputs
-                .get(channel)
-                .cloned()
-                .unwrap_or_else(|| format!("channel {channel}")),
-            trials: fit.trials,
-            intercept: fit.logistic.intercept,
-            slope: fit.logistic.slope,
-            intercept_se: fit.intercept_se,
-            slope_se: fit.slope_se,
-            threshold: fit.logistic.threshold(),
-            separable: fit.separation != Separation::Overlapping,
-            note: separation_note(fit.separation),
-            points: choice_curve(&x, &y)
-                .into_iter()
-                .map(|p| ChoiceFraction {
-                    x: p.x,
-                    trials: p.n,
-                    p_choice: p.p,
-                    sem: p.sem,
-                })
-                .collect(),
-        });
+    }
+    if let Some(st) = &trials.stages {
+        let last = st.stages.len() - 1;
+        let mut stages = Vec::with_capacity(st.stages.len());
+        for (k, (name, ended)) in st.stages.iter().enumerate() {
+            let (outputs, accuracy) = if k == last {
+                (&trials.outputs[..], file.accuracy)
+            } else {
+                (st.outputs_of(k, b * t * trials.n_out), st.accuracy_of(k, b))
+            };
+            let psychometric = match (&psychometric, k == last) {
+                (None, _) => None,
+                (Some(_), true) => file.psychometric.clone(),
+                (Some((x_label, x)), false) => Some(psychometric_fit(
+                    trials,
+                    outputs,
+                    &choices,
+                    &shape.outputs,
+                    x_label,
+                    x,
+                )?),
+            };
+            stages.push(StageAnalysis {
+                stage: name.clone(),
+                ended_at_iteration: *ended,
+                accuracy,
+                psychometric,
+            });
+        }
+        file.stages = Some(stages);
     }
 
     if let Some(onset_name) = &config.report.reaction_time_onset {
@@ -497,7 +502,58 @@ fn tdr_section(
     }
 }
 
-fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, RunAnalysisError> {
+/// The psychometric fit of the choices in `outputs` ([B, T, N_out] on `trials`' trials: the
+/// record's own or an earlier curriculum stage's) against `x`.
+fn psychometric_fit(
+    trials: &TrialRecord,
+    outputs: &[f32],
+    choices: &crate::experiment::Choices,
+    output_names: &[String],
+    x_label: &str,
+    x: &[f64],
+) -> Result<PsychometricAnalysis, RunAnalysisError> {
+    let (b, t) = (trials.n_trials, trials.n_steps);
+    let all: Vec<usize> = (0..trials.n_out).collect();
+    let chosen = if choices.among == all {
+        argmax_choices(outputs, &trials.mask, b, t, trials.n_out)
+    } else {
+        choices_among(trials, outputs, &choices.among)?
+    };
+    let channel = choices.counted;
+    let y: Vec<bool> = chosen.iter().map(|&c| c == channel).collect();
+    let fit = fit_psychometric(x, &y)?;
+    Ok(PsychometricAnalysis {
+        x: x_label.to_string(),
+        choice_channel: channel,
+        choice_name: output_names
+            .get(channel)
+            .cloned()
+            .unwrap_or_else(|| format!("channel {channel}")),
+        trials: fit.trials,
+        intercept: fit.logistic.intercept,
+        slope: fit.logistic.slope,
+        intercept_se: fit.intercept_se,
+        slope_se: fit.slope_se,
+        threshold: fit.logistic.threshold(),
+        separable: fit.separation != Separation::Overlapping,
+        note: separation_note(fit.separation),
+        points: choice_curve(x, &y)
+            .into_iter()
+            .map(|p| ChoiceFraction {
+                x: p.x,
+                trials: p.n,
+                p_choice: p.p,
+                sem: p.sem,
+            })
+            .collect(),
+    })
+}
+
+fn choices_among(
+    trials: &TrialRecord,
+    outputs: &[f32],
+    among: &[usize],
+) -> Result<Vec<usize>, RunAnalysisError> {
     let (b, t, c) = (trials.n_trials, trials.n_steps, trials.n_out);
     if let Some(bad) = among.iter().find(|&&k| k >= c) {
         return Err(RunAnalysisError::Setting(format!("report.choice_channels: channel {bad} does not exist (the task has {c} outputs, 0 to {})", c - 1)));
@@ -511,7 +567,7 @@ fn choices_among(trials: &TrialRecord, among: &[usize]) -> Result<Vec<usize>, Ru
     Ok((0..b)
         .map(|i| {
             let trial = i * per..(i + 1) * per;
-            let values = &trials.outputs[trial.clone()];
+            let values = &outputs[trial.clone()];
             among[argmax_channel(values, Some(&trials.mask[trial]), c, 0..t, among)]
         })
         .collect())
@@ -537,6 +593,7 @@ mod tests {
             interval_timing: None,
             psychometric_matrix: None,
             task_variance: None,
+            stages: None,
         }
     }
 

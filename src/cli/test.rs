@@ -41,6 +41,9 @@ pub fn execute(args: &TestArgs) -> Result<(), CliError> {
         fresh.evaluation.loss,
     );
     let metrics = fresh.evaluation.metrics.clone();
+    for note in &fresh.stage_notes {
+        eprintln!("note: {note}");
+    }
     let record = fresh.into_record(trained.loaded.task.shape());
     let out = args.out.clone().unwrap_or_else(|| trained.run.trials());
     record

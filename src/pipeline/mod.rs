@@ -16,6 +16,7 @@
 //! # Ok::<(), psychrnn::pipeline::PipelineError>(())
 //! ```
 
+pub mod stages;
 pub mod trained;
 pub mod training;
 

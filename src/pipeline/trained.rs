@@ -17,7 +17,7 @@ use crate::script::{load_experiment, LoadOptions, LoadedExperiment};
 use crate::task::{generate_batch, Batch, Task};
 use crate::train::checkpoint::{read_checkpoint, read_checkpoint_iteration};
 use crate::train::{evaluate, new_optimizer, Evaluation};
-use crate::trials_file::TrialRecord;
+use crate::trials_file::{StageBehaviours, TrialRecord};
 
 /// A run opened for testing, reporting or analysis.
 pub struct TrainedRun {
@@ -33,6 +33,10 @@ pub struct TrainedRun {
     pub network: Box<dyn Network + Send + Sync>,
     /// The checkpoint's iteration when the run has not finished training (no summary.yaml).
     pub unfinished_at: Option<usize>,
+    /// The script the experiment was loaded from (its folder resolves `model.load`).
+    pub script: PathBuf,
+    /// How the network runs.
+    pub kernel: KernelOptions,
 }
 
 /// Fresh trials run through a trained network (what `psychrnn test` writes).
@@ -41,6 +45,10 @@ pub struct FreshTrials {
     pub batch: Batch,
     /// The network's outputs, states and rates on them, their loss and the scorer's verdicts.
     pub evaluation: Evaluation,
+    /// A curriculum's earlier stages run on the same trials (see [`super::stages`]).
+    pub stages: Option<StageBehaviours>,
+    /// What could not be shown of the stages (a stage without its parameters file).
+    pub stage_notes: Vec<String>,
 }
 
 impl FreshTrials {
@@ -49,25 +57,48 @@ impl FreshTrials {
         let e = self.evaluation;
         TrialRecord::new(&self.batch, e.outputs, e.states, e.rates, shape)
             .with_verdicts(e.correct, &e.credit)
+            .with_stages(self.stages)
     }
 }
 
 impl TrainedRun {
     /// Runs `n` fresh trials drawn under `seed` through the network: batch 1 of the test
     /// stream (the run's own final test used batch 0), with recurrent noise from that batch's
-    /// own stream, so the same seed gives the same trials and outputs.
+    /// own stream, so the same seed gives the same trials and outputs. A finished run with a
+    /// curriculum also runs the network of each earlier stage on them.
     pub fn test_fresh_trials(&self, n: usize, seed: u64) -> Result<FreshTrials, PipelineError> {
         let task = self.loaded.task.as_ref();
         let batch = generate_batch(task, seed, stream::TEST, 1, n)?;
-        let mut noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
+        let noise = Rng::derive(seed, &[stream::REC_NOISE, stream::TEST, 1]);
         let evaluation = evaluate(
             self.network.as_ref(),
             task,
             &batch,
-            &mut noise,
+            &mut noise.clone(),
             self.record.experiment.model.loss,
         )?;
-        Ok(FreshTrials { batch, evaluation })
+        let (stages, stage_notes) = match (self.unfinished_at, self.run.read_summary()?) {
+            (None, Some(summary)) => super::stages::stage_behaviours(
+                &super::stages::StageSource {
+                    config: &self.record.experiment,
+                    task,
+                    run: &self.run,
+                    base_dir: self.script.parent().unwrap_or(Path::new(".")),
+                    kernel: self.kernel,
+                },
+                &summary.stages,
+                summary.iterations,
+                &batch,
+                &noise,
+            )?,
+            _ => (None, Vec::new()),
+        };
+        Ok(FreshTrials {
+            batch,
+            evaluation,
+            stages,
+            stage_notes,
+        })
     }
 
     /// The rate RNN's effective weights, or an error naming the command that needs them.
@@ -134,5 +165,7 @@ pub fn open_trained(
         loaded,
         network,
         unfinished_at,
+        script,
+        kernel,
     })
 }

@@ -26,7 +26,8 @@ use crate::run_dir::{
 use crate::script::{load_experiment, ImportedModule, LoadOptions, LoadedExperiment, Override};
 use crate::task::{generate_batch, Task};
 use crate::train::checkpoint::{
-    has_checkpoint, read_checkpoint, read_checkpoint_iteration, write_checkpoint,
+    has_checkpoint, read_checkpoint, read_checkpoint_iteration, write_checkpoint, write_parameters,
+    CheckpointError,
 };
 use crate::train::{
     chance_accuracy, chance_warning, evaluate, new_optimizer, train_session, Curriculum,
@@ -487,7 +488,7 @@ impl TrainingRun {
                 self.loaded.task.as_ref(),
                 &self.run,
                 &outcome,
-                self.kernel.threads,
+                (&self.script, self.kernel),
                 observer,
             );
         }
@@ -543,7 +544,7 @@ impl TrainingRun {
             self.loaded.task.as_ref(),
             &self.run,
             &outcome,
-            self.kernel.threads,
+            (&self.script, self.kernel),
             observer,
         )
     }
@@ -576,6 +577,15 @@ fn train_keeping_files(
     let checkpoint_dir = run.checkpoint();
     let mut on_checkpoint =
         |s: &TrainState, o: &Optimizer| write_checkpoint(&checkpoint_dir, model, s, o);
+    let mut on_stage_end = |stage: usize, _iteration: usize| {
+        let dir = run.stages_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| CheckpointError::Write {
+            dir,
+            part: "folder",
+            source: e.into(),
+        })?;
+        write_parameters(&run.stage_parameters(stage), model)
+    };
     let outcome = train_session(
         model,
         curriculum,
@@ -588,6 +598,7 @@ fn train_keeping_files(
             on_row: &mut on_row,
             on_iteration: &mut on_iteration,
             on_checkpoint: &mut on_checkpoint,
+            on_stage_end: &mut on_stage_end,
             checkpoint_interval: Some(CHECKPOINT_INTERVAL),
             stop,
         },
@@ -599,7 +610,8 @@ fn train_keeping_files(
 }
 
 /// Tests on fresh trials and writes weights.npz, trials.npz, the report and summary.yaml
-/// (`threads`: the model's thread count, recorded as `model_threads`).
+/// (`script`, `kernel`: the run's script and how its network runs, to rebuild the networks
+/// of earlier curriculum stages; the kernel's thread count is recorded as `model_threads`).
 #[allow(clippy::too_many_arguments)]
 fn finish(
     config: &ExperimentConfig,
@@ -607,9 +619,10 @@ fn finish(
     task: &dyn Task,
     run: &RunDir,
     outcome: &TrainOutcome,
-    threads: usize,
+    (script, kernel): (&Path, KernelOptions),
     observer: &mut dyn RunObserver,
 ) -> Result<FinishedRun, PipelineError> {
+    let threads = kernel.threads;
     if outcome.stop_reason != StopReason::Iterations {
         let reason = serde_norway::to_string(&outcome.stop_reason).unwrap_or_default();
         let detail = match (&outcome.stop_reason, &config.train.stop_on_plateau) {
@@ -654,8 +667,33 @@ fn finish(
     let outputs = std::mem::take(&mut result.outputs);
     let states = std::mem::take(&mut result.states);
     let rates = std::mem::take(&mut result.rates);
+    let stage_starts: Vec<StageStart> = outcome
+        .stage_starts
+        .iter()
+        .map(|(name, began)| StageStart {
+            name: name.clone(),
+            began_at_iteration: *began,
+        })
+        .collect();
+    let (stage_behaviours, stage_notes) = super::stages::stage_behaviours(
+        &super::stages::StageSource {
+            config,
+            task,
+            run,
+            base_dir: script.parent().unwrap_or(Path::new(".")),
+            kernel,
+        },
+        &stage_starts,
+        outcome.iterations,
+        &test,
+        &Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]),
+    )?;
+    for note in &stage_notes {
+        observer.note(note);
+    }
     let record = TrialRecord::new(&test, outputs, states, rates, task.shape())
-        .with_verdicts(result.correct.clone(), &result.credit);
+        .with_verdicts(result.correct.clone(), &result.credit)
+        .with_stages(stage_behaviours);
     record
         .write(&run.trials())
         .map_err(|source| PipelineError::Write {
@@ -693,14 +731,7 @@ fn finish(
             .map(|(name, value)| (format!("final_{name}"), *value))
             .collect(),
         accuracy_by: by_condition,
-        stages: outcome
-            .stage_starts
-            .iter()
-            .map(|(name, began)| StageStart {
-                name: name.clone(),
-                began_at_iteration: *began,
-            })
-            .collect(),
+        stages: stage_starts,
         chance_accuracy: Some(chance),
         warnings,
     };

@@ -73,6 +73,40 @@ pub fn condition_colour(k: usize) -> RGBColor {
     PALETTE[k % PALETTE.len()]
 }
 
+/// `n` colours for `n` items drawn together: the [`PALETTE`]'s first `n` up to 16, else `n`
+/// evenly spaced samples of the continuous [`sequential`] map (so no two items share a colour).
+pub fn colours(n: usize) -> Vec<RGBColor> {
+    if n <= PALETTE.len() {
+        PALETTE[..n].to_vec()
+    } else {
+        (0..n)
+            .map(|k| sequential(k as f64 / (n - 1) as f64))
+            .collect()
+    }
+}
+
+/// A colour for `v` in [0, 1] on a perceptually ordered dark-purple–teal–green map (viridis'
+/// anchor colours, linearly interpolated; its light yellow end is left out, as it vanishes on
+/// white).
+pub fn sequential(v: f64) -> RGBColor {
+    const ANCHORS: [(f64, f64, f64); 8] = [
+        (68.0, 1.0, 84.0),
+        (71.0, 44.0, 122.0),
+        (59.0, 81.0, 139.0),
+        (44.0, 113.0, 142.0),
+        (33.0, 144.0, 141.0),
+        (39.0, 173.0, 129.0),
+        (92.0, 200.0, 99.0),
+        (170.0, 220.0, 50.0),
+    ];
+    let at = v.clamp(0.0, 1.0) * (ANCHORS.len() - 1) as f64;
+    let k = (at.floor() as usize).min(ANCHORS.len() - 2);
+    let f = at - k as f64;
+    let (a, b) = (ANCHORS[k], ANCHORS[k + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
 /// A tick label for `v` on an axis spanning `span`: as many decimals as the tick spacing
 /// (about a tenth of the span) needs, so neighbouring ticks never read the same
 /// (`0.2 0.4 …`, not `0 0 …`; `100 200 …`, not `100.000`).
@@ -307,6 +341,22 @@ mod tests {
     fn delta_e(a: RGBColor, b: RGBColor) -> f64 {
         let (a, b) = (lab(a), lab(b));
         ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    }
+
+    #[test]
+    fn more_items_than_the_palette_get_as_many_distinct_ordered_colours() {
+        assert_eq!(colours(5), PALETTE[..5].to_vec());
+        assert_eq!(colours(16), PALETTE.to_vec());
+        let many = colours(33);
+        assert_eq!(many.len(), 33);
+        for k in 1..many.len() {
+            assert_ne!(many[k - 1], many[k], "items {} and {k}", k - 1);
+            // Ordered: lightness rises along the map, so neighbours differ and order reads.
+            assert!(lab(many[k])[0] > lab(many[k - 1])[0], "item {k}");
+        }
+        assert_eq!(sequential(0.0), RGBColor(68, 1, 84));
+        assert_eq!(sequential(1.0), RGBColor(170, 220, 50));
+        assert_eq!(sequential(-3.0), sequential(0.0));
     }
 
     #[test]

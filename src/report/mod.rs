@@ -21,7 +21,9 @@ pub use comparison::{ComparisonFigure, SettingResult};
 pub use figure::{condition_colour, save, DrawError, Figure};
 pub use library_page::{write_library_page, LibraryPage, ModulePage, TaskPage};
 pub use population::{PcaFigure, Trajectory, UnitPanel, UnitsFigure};
-pub use psychometric::{ChronometricFigure, PsychometricFigure};
+pub use psychometric::{
+    ChronometricFigure, PsychometricFigure, StageCurve, StagePsychometricFigure,
+};
 pub use run_report::{write_report, RunReportError};
 pub use tdr::{TdrFigure, TdrLine, TdrPanel};
 pub use training::TrainingFigure;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use super::html::escape;
 use super::{
     draw_trials, save, ChronometricFigure, PcaFigure, PsychometricFigure, ReportError,
-    SpectrumFigure, TrainingFigure, Trajectory, TrialPanel, UnitPanel, UnitsFigure, WeightsFigure,
+    SpectrumFigure, StageCurve, StagePsychometricFigure, TrainingFigure, Trajectory, TrialPanel,
+    UnitPanel, UnitsFigure, WeightsFigure,
 };
 use crate::analysis::conditions::{modulation, top_k};
 use crate::analysis::psychometric::Logistic;
@@ -212,6 +213,64 @@ pub fn write_report(
             title: "Psychometric curve".into(),
             caption: format!("Fraction of {} test trials on which the network chose {out_name}, with s.e.m.; {fit_text} (P = 1/(1+e^−(a+bx)), a = {:.3}).{note}", psy.trials, psy.intercept),
         });
+    }
+
+    if let (Some(stages), Some((lo, hi))) = (&analysis.file.stages, analysis.psychometric_x_range) {
+        let curves: Vec<StageCurve> = stages
+            .iter()
+            .filter_map(|st| {
+                let psy = st.psychometric.as_ref()?;
+                let logistic = Logistic {
+                    intercept: psy.intercept,
+                    slope: psy.slope,
+                };
+                Some(StageCurve {
+                    label: format!("{} ({})", st.stage, st.ended_at_iteration),
+                    points: psy.points.iter().map(|p| (p.x, p.p_choice)).collect(),
+                    curve: (0..=200)
+                        .map(|i| {
+                            let v = lo + (hi - lo) * i as f64 / 200.0;
+                            (v, logistic.p(v))
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        if let Some(psy) = stages.last().and_then(|s| s.psychometric.as_ref()) {
+            save(
+                &StagePsychometricFigure {
+                    stages: curves,
+                    x_label: psy.x.clone(),
+                    y_label: format!("P(choose {})", psy.choice_name),
+                },
+                &dir.join("psychometric_stages"),
+            )?;
+            let each: Vec<String> = stages
+                .iter()
+                .filter_map(|st| {
+                    let p = st.psychometric.as_ref()?;
+                    let slope = if p.separable {
+                        format!("slope ≥ {:.2}, separable", p.slope)
+                    } else {
+                        format!("slope {:.2}", p.slope)
+                    };
+                    Some(format!(
+                        "{}: accuracy {:.3}, threshold {:.3}, {slope}",
+                        st.stage, st.accuracy, p.threshold
+                    ))
+                })
+                .collect();
+            entries.push(Entry {
+                stem: "psychometric_stages",
+                title: "Psychometric curve by curriculum stage".into(),
+                caption: format!(
+                    "The network as each curriculum stage ended (the iteration in brackets), run on the same {} test trials of the experiment's task with the same noise; dots: fraction choosing {}, lines: logistic fits. {}.",
+                    psy.trials,
+                    psy.choice_name,
+                    each.join("; ")
+                ),
+            });
+        }
     }
 
     if let Some(chrono) = &analysis.file.chronometric {

@@ -155,8 +155,8 @@ fn draw<DB: DrawingBackend>(
     let key = |names: &[String]| -> Vec<(String, RGBColor)> {
         names
             .iter()
-            .enumerate()
-            .map(|(c, n)| (n.clone(), super::condition_colour(c)))
+            .cloned()
+            .zip(super::figure::colours(names.len()))
             .collect()
     };
     let (inputs_rows, _) = key_row_counts(input_names, output_names);
@@ -289,8 +289,9 @@ fn draw_channels<DB: DrawingBackend>(
             )))?;
         }
     }
+    let palette = super::figure::colours(names.len());
     for (c, name) in names.iter().enumerate() {
-        let color = super::condition_colour(c);
+        let color = palette[c];
         let points: Vec<(f64, f64)> = (0..steps)
             .map(|t| (t as f64 * dt, values[t * n + c] as f64))
             .collect();

@@ -66,6 +66,27 @@ pub struct AnalysisFile {
     /// Task variance and unit clusters (with `report.task_variance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_variance: Option<TaskVarianceAnalysis>,
+    /// A curriculum's networks as each stage ended, on the same test trials: accuracy and,
+    /// with `report.psychometric`, the psychometric fit per stage (the last is the final
+    /// network's, the same as `psychometric`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<StageAnalysis>>,
+}
+
+/// How the network at the end of one curriculum stage did on the test trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageAnalysis {
+    /// The stage's name.
+    pub stage: String,
+    /// The iteration the stage ended at.
+    pub ended_at_iteration: usize,
+    /// The task scorer's accuracy on the test trials (of the experiment's task, not the
+    /// stage's own).
+    pub accuracy: f64,
+    /// The psychometric fit of its choices (with `report.psychometric`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psychometric: Option<PsychometricAnalysis>,
 }
 
 /// The psychometric fit `P(choice) = 1/(1 + e^−(intercept + slope·x))`.

@@ -9,6 +9,7 @@
 //! | `history.csv` | [`crate::train::HistoryRow`] per line ([`history`]) | `run`, each evaluation |
 //! | `checkpoint/` | [`crate::train::checkpoint`] | `run`, every `checkpoint_every` iterations or minute |
 //! | `weights.npz`, `trials.npz` | [`crate::model`], [`crate::trials_file`] | `run` at the end, `test` |
+//! | `stages/stage_<k>.npz` | [`crate::train::checkpoint::write_parameters`]: the parameters curriculum stage k ended with | `run`, when a stage ends |
 //! | `summary.yaml` | [`RunSummary`], written last: it marks the run finished | `run` at the end |
 //! | `analysis.yaml`, `analysis.npz` | [`AnalysisFile`]: the report's numbers | the report |
 //! | `.lock` | [`RunLock`]: the process that owns the directory | every command that writes |
@@ -33,7 +34,7 @@ pub use crate::experiment::is_plain_name;
 pub use crate::format_version::FORMAT_VERSION;
 pub use analysis::{
     AnalysisArrays, AnalysisFile, ChoiceFraction, ChronometricAnalysis, FixedPointLocation,
-    FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint,
+    FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint, StageAnalysis,
 };
 pub use behaviour_analysis::{
     GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
@@ -219,6 +220,15 @@ impl RunDir {
     pub fn trials(&self) -> PathBuf {
         self.root.join("trials.npz")
     }
+    /// `stages/`: the parameters each curriculum stage but the last ended with.
+    pub fn stages_dir(&self) -> PathBuf {
+        self.root.join("stages")
+    }
+    /// `stages/stage_<k>.npz`: the trainable parameters at the end of curriculum stage `k`
+    /// (0-based; named by index, as a stage's name may be any text).
+    pub fn stage_parameters(&self, k: usize) -> PathBuf {
+        self.stages_dir().join(format!("stage_{k}.npz"))
+    }
     /// `fixed_points.npz`: what `psychrnn fixedpoints` found.
     pub fn fixed_points(&self) -> PathBuf {
         self.root.join("fixed_points.npz")
@@ -282,7 +292,7 @@ impl RunDir {
     /// Returns how many it removed.
     pub fn remove_leftovers(&self) -> Result<usize, RunDirError> {
         let mut removed = 0;
-        for dir in [self.root.clone(), self.report_dir()] {
+        for dir in [self.root.clone(), self.report_dir(), self.stages_dir()] {
             let Ok(entries) = fs::read_dir(&dir) else {
                 continue;
             };
@@ -304,7 +314,9 @@ impl RunDir {
         Ok(removed)
     }
 
-    /// Removes the files of a run held here (for `--overwrite`); other files stay.
+    /// Removes the files of a run held here (for `--overwrite`), including what the analyses
+    /// wrote of the old network (fixed and slow points, a simulation), so none of it is shown
+    /// with the new one; other files stay.
     pub fn clear(&self) -> Result<(), RunDirError> {
         for f in [
             self.config(),
@@ -314,6 +326,9 @@ impl RunDir {
             self.trials(),
             self.analysis(),
             self.analysis_arrays(),
+            self.fixed_points(),
+            self.slow_points(),
+            self.simulation(),
         ] {
             if f.exists() {
                 fs::remove_file(&f).map_err(RunDirError::io(&f))?;
@@ -323,6 +338,7 @@ impl RunDir {
             self.checkpoint(),
             self.root.join(".checkpoint-old"),
             self.script_dir(),
+            self.stages_dir(),
         ] {
             if d.exists() {
                 fs::remove_dir_all(&d).map_err(RunDirError::io(&d))?;

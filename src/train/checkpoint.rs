@@ -6,6 +6,7 @@
 //! training state and optimizer step count). It is written whole into a temporary folder that
 //! then replaces the old one, so a crash leaves the previous checkpoint usable.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -114,11 +115,7 @@ fn write_folder(
 ) -> Result<(), (&'static str, String)> {
     fs::create_dir_all(tmp).map_err(|e| ("folder", e.to_string()))?;
     let (step, tensors) = optimizer.state();
-    let mut entries: Vec<(String, Tensor)> = model
-        .trainable()
-        .iter()
-        .map(|t| (format!("param/{}", t.name), t.var.as_tensor().clone()))
-        .collect();
+    let mut entries = parameter_entries(model);
     entries.extend(
         tensors
             .into_iter()
@@ -177,41 +174,8 @@ pub fn read_checkpoint(
     };
     let text = fs::read_to_string(dir.join("state.yaml")).map_err(|e| fail(e.into()))?;
     let saved: Saved = serde_norway::from_str(&text).map_err(|e| fail(e.into()))?;
-    let mut tensors = std::collections::HashMap::<String, Tensor>::new();
-    let arrays = crate::npz_file::read_npz(&dir.join("tensors.npz"))
-        .map_err(|e| fail(format!("tensors.npz: {}", e.detail()).into()))?;
-    for (name, array) in arrays {
-        let tensor = array
-            .to_tensor()
-            .ok_or_else(|| fail(format!("`{name}` holds {} values", array.kind()).into()))?
-            .map_err(|e| fail(e.into()))?;
-        tensors.insert(name, tensor);
-    }
-    for t in model.trainable() {
-        let key = format!("param/{}", t.name);
-        let value = tensors
-            .remove(&key)
-            .ok_or_else(|| fail(format!("no `{key}`: was the model changed?").into()))?;
-        if value.dims() != t.var.dims() {
-            return Err(fail(
-                format!(
-                    "`{key}` has shape {:?}, the model {:?}",
-                    value.dims(),
-                    t.var.dims()
-                )
-                .into(),
-            ));
-        }
-        t.var
-            .set(
-                &value
-                    .to_dtype(t.var.dtype())
-                    .map_err(|e| fail(e.into()))?
-                    .to_device(&Device::Cpu)
-                    .map_err(|e| fail(e.into()))?,
-            )
-            .map_err(|e| fail(e.into()))?;
-    }
+    let mut tensors = read_tensors(&dir.join("tensors.npz")).map_err(fail)?;
+    restore_parameters(&mut tensors, model).map_err(fail)?;
     let mut slots = Vec::new();
     while let Some(t) = tensors.remove(&format!("optimizer/{}", slots.len())) {
         slots.push(t);
@@ -220,6 +184,76 @@ pub fn read_checkpoint(
         .restore(saved.optimizer_step, slots)
         .map_err(|e| fail(e.into()))?;
     Ok(saved.state)
+}
+
+/// The model's trainable parameters as `param/<name>` entries.
+fn parameter_entries(model: &dyn Network) -> Vec<(String, Tensor)> {
+    model
+        .trainable()
+        .iter()
+        .map(|t| (format!("param/{}", t.name), t.var.as_tensor().clone()))
+        .collect()
+}
+
+/// Every entry of the npz file `path` as a tensor.
+fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, Cause> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let arrays = crate::npz_file::read_npz(path).map_err(|e| format!("{name}: {}", e.detail()))?;
+    let mut tensors = HashMap::new();
+    for (key, array) in arrays {
+        let tensor = array
+            .to_tensor()
+            .ok_or_else(|| format!("{name}: `{key}` holds {} values", array.kind()))??;
+        tensors.insert(key, tensor);
+    }
+    Ok(tensors)
+}
+
+/// Sets every trainable parameter of `model` from its `param/<name>` entry in `tensors`
+/// (taking the entries out), refusing a missing entry or a shape the model does not have.
+fn restore_parameters(
+    tensors: &mut HashMap<String, Tensor>,
+    model: &dyn Network,
+) -> Result<(), Cause> {
+    for t in model.trainable() {
+        let key = format!("param/{}", t.name);
+        let value = tensors
+            .remove(&key)
+            .ok_or_else(|| format!("no `{key}`: was the model changed?"))?;
+        if value.dims() != t.var.dims() {
+            return Err(format!(
+                "`{key}` has shape {:?}, the model {:?}",
+                value.dims(),
+                t.var.dims()
+            )
+            .into());
+        }
+        t.var
+            .set(&value.to_dtype(t.var.dtype())?.to_device(&Device::Cpu)?)?;
+    }
+    Ok(())
+}
+
+/// Writes `model`'s trainable parameters to the npz file `path` atomically, as a checkpoint
+/// holds them (`param/<name>`, no optimizer state): the stage snapshots of a curriculum.
+pub fn write_parameters(path: &Path, model: &dyn Network) -> Result<(), CheckpointError> {
+    let entries = parameter_entries(model);
+    crate::atomic_file::write_atomic_with(path, |tmp| crate::npz_file::write_npz(&entries, tmp))
+        .map_err(|e| CheckpointError::Write {
+            dir: path.to_path_buf(),
+            part: "parameters",
+            source: e.to_string().into(),
+        })
+}
+
+/// Sets `model`'s trainable parameters from a file written by [`write_parameters`].
+pub fn read_parameters(path: &Path, model: &dyn Network) -> Result<(), CheckpointError> {
+    let fail = |source: Cause| CheckpointError::Read {
+        dir: path.to_path_buf(),
+        source,
+    };
+    let mut tensors = read_tensors(path).map_err(fail)?;
+    restore_parameters(&mut tensors, model).map_err(fail)
 }
 
 /// True when `dir` (or the previous checkpoint beside it) holds a checkpoint's state file,

@@ -21,6 +21,7 @@ pub use loss::{loss, masked_binary_cross_entropy, masked_mse, masked_softmax_cro
 pub use optimizer::{clip_by_norm, clip_global, Adam, Optimizer, Sgd};
 pub use plateau::Plateau;
 pub use trainer::{
-    batch_tensors, evaluate, evaluation_chunk_trials, gradient_step, new_optimizer, train,
-    train_session, Evaluation, HistoryRow, Hooks, StopReason, TrainError, TrainOutcome, TrainState,
+    batch_tensors, evaluate, evaluate_behaviour, evaluation_chunk_trials, gradient_step,
+    new_optimizer, train, train_session, Evaluation, HistoryRow, Hooks, StopReason, TrainError,
+    TrainOutcome, TrainState,
 };

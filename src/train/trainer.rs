@@ -222,11 +222,39 @@ pub fn evaluate(
     noise_rng: &mut Rng,
     kind: LossKind,
 ) -> Result<Evaluation, TrainError> {
+    evaluate_keeping(model, task, batch, noise_rng, kind, true)
+}
+
+/// [`evaluate`] without the states and rates (left empty): the behaviour alone, at the
+/// memory of the outputs. Same outputs, loss and scores as [`evaluate`] with the same noise.
+pub fn evaluate_behaviour(
+    model: &dyn Network,
+    task: &dyn Task,
+    batch: &Batch,
+    noise_rng: &mut Rng,
+    kind: LossKind,
+) -> Result<Evaluation, TrainError> {
+    evaluate_keeping(model, task, batch, noise_rng, kind, false)
+}
+
+fn evaluate_keeping(
+    model: &dyn Network,
+    task: &dyn Task,
+    batch: &Batch,
+    noise_rng: &mut Rng,
+    kind: LossKind,
+    keep_activity: bool,
+) -> Result<Evaluation, TrainError> {
     let (b, t) = (batch.n_trials, batch.n_steps);
     let chunk = evaluation_chunk_trials(t, model.n_rec());
+    let kept = if keep_activity {
+        b * t * model.n_rec()
+    } else {
+        0
+    };
     let mut outputs = Vec::with_capacity(b * t * batch.n_out);
-    let mut states = Vec::with_capacity(b * t * model.n_rec());
-    let mut rates = Vec::with_capacity(b * t * model.n_rec());
+    let mut states = Vec::with_capacity(kept);
+    let mut rates = Vec::with_capacity(kept);
     for first in (0..b.max(1)).step_by(chunk) {
         let last = (first + chunk).min(b);
         let part;
@@ -240,10 +268,12 @@ pub fn evaluate(
         let (sim, _) = model.run(&inputs, noise_rng, false)?;
         drop(inputs);
         outputs.extend(batch_major(&sim.outputs)?);
-        states.extend(batch_major(&sim.states)?);
-        let part_rates = model.rates(&sim.states)?;
-        drop(sim);
-        rates.extend(batch_major(&part_rates)?);
+        if keep_activity {
+            states.extend(batch_major(&sim.states)?);
+            let part_rates = model.rates(&sim.states)?;
+            drop(sim);
+            rates.extend(batch_major(&part_rates)?);
+        }
     }
     let (_, targets, mask) = batch_tensors(batch, model.dtype(), &model.device())?;
     let all_outputs = Tensor::from_slice(&outputs, (b, t, batch.n_out), &model.device())?
@@ -291,6 +321,10 @@ pub struct Hooks<'a> {
     pub on_iteration: &'a mut dyn FnMut(usize, f64),
     /// Every `checkpoint_every` iterations and when training ends: save a checkpoint.
     pub on_checkpoint: &'a mut dyn FnMut(&TrainState, &Optimizer) -> Result<(), CheckpointError>,
+    /// When the curriculum moves on from a stage (its index, and the iteration that ended it):
+    /// the model holds the parameters it ended that stage with (a run saves them as the
+    /// stage's snapshot). Not called for the stage training ends in.
+    pub on_stage_end: &'a mut dyn FnMut(usize, usize) -> Result<(), CheckpointError>,
     /// Also save a checkpoint when this much time has passed since the last one (`None`: by
     /// iterations only). Where checkpoints fall never changes the result.
     pub checkpoint_interval: Option<std::time::Duration>,
@@ -447,6 +481,7 @@ pub fn train_session(
                     if c.stage + 1 >= curriculum.stages() {
                         stop_reason = Some(StopReason::Curriculum);
                     } else {
+                        (hooks.on_stage_end)(c.stage, iteration)?;
                         c.stage += 1;
                         c.consecutive = 0;
                         c.settings = Value::Null;
@@ -551,6 +586,7 @@ pub fn train(
             on_row: &mut on_row,
             on_iteration: &mut |_, _| {},
             on_checkpoint: &mut |_, _| Ok(()),
+            on_stage_end: &mut |_, _| Ok(()),
             checkpoint_interval: None,
             stop: &stop,
         },

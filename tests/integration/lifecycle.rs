@@ -378,6 +378,7 @@ fn the_library_resumes_a_curriculum_and_sgd_bit_identically() {
                     checkpoints += 1;
                     write_checkpoint(&dir.join("checkpoint"), model.as_ref(), s, o)
                 },
+                on_stage_end: &mut |_, _| Ok(()),
                 checkpoint_interval: interval,
                 stop: &stop,
             },

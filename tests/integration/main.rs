@@ -14,6 +14,7 @@ mod classic_results;
 mod cli;
 mod code_shape;
 mod constraints;
+mod curriculum_stages;
 mod embedding;
 mod evaluation_chunks;
 mod fused_kernel;
