@@ -8,7 +8,9 @@ use crate::analysis::interval_timing::{fit_line, produced_by_target};
 use crate::analysis::psychometric_matrix::choice_matrix;
 use crate::analysis::responses::{responds, scorer_parts};
 use crate::analysis::run_analysis::RunAnalysisError;
-use crate::analysis::task_variance::{best_clustering, normalise_by_max, task_variance};
+use crate::analysis::task_variance::{
+    best_clustering, normalise_by_max, task_variance, TaskVarianceError,
+};
 use crate::experiment::ExperimentConfig;
 use crate::run_dir::{
     AnalysisFile, GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
@@ -28,9 +30,9 @@ pub fn add_behaviour_analyses(
     file: &mut AnalysisFile,
 ) -> Result<(), RunAnalysisError> {
     file.go_nogo = go_nogo(config, trials)?;
-    file.interval_timing = interval_timing(config, trials)?;
+    file.interval_timing = interval_timing(config, trials, &mut file.omitted)?;
     file.psychometric_matrix = psychometric_matrix(config, trials)?;
-    file.task_variance = task_variances(config, trials)?;
+    file.task_variance = task_variances(config, trials, &mut file.omitted)?;
     Ok(())
 }
 
@@ -125,10 +127,12 @@ fn go_nogo(
     }))
 }
 
-/// Produced against target intervals, when the task is scored by `interval`.
+/// Produced against target intervals, when the task is scored by `interval`; with too few
+/// responses for a line, `None` and why in `omitted`.
 fn interval_timing(
     config: &ExperimentConfig,
     trials: &TrialRecord,
+    omitted: &mut Vec<String>,
 ) -> Result<Option<IntervalTimingAnalysis>, RunAnalysisError> {
     let Some(Scorer::Interval {
         channel,
@@ -162,6 +166,17 @@ fn interval_timing(
         }
     }
     let Some(fit) = fit_line(&x, &y) else {
+        let targets = {
+            let mut v = x.clone();
+            v.sort_by(f64::total_cmp);
+            v.dedup();
+            v.len()
+        };
+        omitted.push(format!(
+            "interval timing: {} of {} test trials crossed {threshold} on `{channel}` after `{from}`, at {targets} distinct `{target}` value(s); a line of produced on target interval needs at least 3 responses at 2 or more targets, so the analysis is left out",
+            x.len(),
+            trials.n_trials
+        ));
         return Ok(None);
     };
     let n = x.len() as f64;
@@ -243,10 +258,12 @@ fn psychometric_matrix(
     }))
 }
 
-/// Task variances and unit clusters, with `report.task_variance`.
+/// Task variances and unit clusters, with `report.task_variance`; when the trials cannot
+/// give them (a task with one trial, fewer than 3 active units), `None` and why in `omitted`.
 fn task_variances(
     config: &ExperimentConfig,
     trials: &TrialRecord,
+    omitted: &mut Vec<String>,
 ) -> Result<Option<TaskVarianceAnalysis>, RunAnalysisError> {
     let Some(tv) = &config.report.task_variance else {
         return Ok(None);
@@ -289,8 +306,14 @@ fn task_variances(
         })
         .collect::<Result<Vec<_>, RunAnalysisError>>()?;
     let (b, t, n) = (trials.n_trials, trials.n_steps, trials.n_rec);
-    let variance = task_variance(&trials.rates, (b, t, n), &task, &names, &windows)
-        .map_err(|e| setting(format!("report.task_variance: {e}")))?;
+    let variance = match task_variance(&trials.rates, (b, t, n), &task, &names, &windows) {
+        Ok(v) => v,
+        Err(e @ TaskVarianceError::TooFewTrials { .. }) => {
+            omitted.push(format!("task variance: {e}; the analysis is left out"));
+            return Ok(None);
+        }
+        Err(e) => return Err(setting(format!("report.task_variance: {e}"))),
+    };
     let active: Vec<usize> = (0..n)
         .filter(|&u| variance[u].iter().sum::<f64>() > tv.threshold)
         .collect();
@@ -300,14 +323,14 @@ fn task_variances(
             .map(|&u| variance[u].clone())
             .collect::<Vec<_>>(),
     );
-    let (n_clusters, labels, silhouette) = best_clustering(&normalised, MAX_CLUSTERS)
-        .ok_or_else(|| {
-            setting(format!(
-                "report.task_variance: {} unit(s) have summed task variance above the threshold {}; clustering needs at least 3",
-                active.len(),
-                tv.threshold
-            ))
-        })?;
+    let Some((n_clusters, labels, silhouette)) = best_clustering(&normalised, MAX_CLUSTERS) else {
+        omitted.push(format!(
+            "task variance: {} unit(s) have summed task variance above the threshold {} (report.task_variance.threshold); clustering needs at least 3, so the analysis is left out",
+            active.len(),
+            tv.threshold
+        ));
+        return Ok(None);
+    };
     let mut clusters: Vec<TaskCluster> = (0..n_clusters)
         .map(|k| {
             let members: Vec<usize> = (0..active.len()).filter(|&i| labels[i] == k).collect();

@@ -193,7 +193,7 @@ fn separation_note(separation: Separation) -> Option<String> {
 /// that never responded on the chronometric curve. `psychrnn run` prints them with its summary
 /// and the report shows them.
 pub fn analysis_warnings(file: &AnalysisFile) -> Vec<String> {
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = file.omitted.clone();
     if let Some(p) = file.psychometric.as_ref().filter(|p| p.separable) {
         let one_choice = p.points.iter().all(|c| c.p_choice == p.points[0].p_choice);
         warnings.push(if one_choice {
@@ -258,6 +258,7 @@ pub fn analyse_run(
         psychometric_matrix: None,
         task_variance: None,
         stages: None,
+        omitted: Vec::new(),
     };
     crate::analysis::behaviour_run::add_behaviour_analyses(config, trials, &mut file)?;
     let mut psychometric_x_range = None;
@@ -594,6 +595,7 @@ mod tests {
             psychometric_matrix: None,
             task_variance: None,
             stages: None,
+            omitted: Vec::new(),
         }
     }
 

@@ -71,6 +71,10 @@ pub struct AnalysisFile {
     /// network's, the same as `psychometric`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<StageAnalysis>>,
+    /// Analyses the settings asked for that these trials could not give, each with why (e.g.
+    /// task variance with one trial of a task): the rest of the report is still drawn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<String>,
 }
 
 /// How the network at the end of one curriculum stage did on the test trials.

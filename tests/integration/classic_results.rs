@@ -288,3 +288,54 @@ fn analysis_settings_that_name_what_the_task_lacks_are_refused_before_training()
         stderr(&o)
     );
 }
+
+#[test]
+fn an_analysis_the_test_trials_cannot_give_is_left_out_with_why_and_the_report_still_drawn() {
+    // 8 test trials over 13 tasks: some task has at most one trial, so no task variance.
+    let (dir, a, _) = run(
+        "yang_multitask.rhai",
+        &[
+            "train.iterations=2",
+            "model.n_rec=8",
+            "train.eval_every=2",
+            "train.eval_trials=8",
+            "train.test_trials=8",
+        ],
+    );
+    assert!(a.task_variance.is_none());
+    assert_eq!(a.omitted.len(), 1, "{:?}", a.omitted);
+    assert!(
+        a.omitted[0].starts_with("task variance: task `")
+            && a.omitted[0].contains("task variance needs at least 2")
+            && a.omitted[0].ends_with("the analysis is left out"),
+        "{}",
+        a.omitted[0]
+    );
+    let folder = dir.join("run");
+    let summary = std::fs::read_to_string(folder.join("summary.yaml")).unwrap();
+    assert!(summary.contains("task variance: task `"), "{summary}");
+    let html = std::fs::read_to_string(folder.join("report/index.html")).unwrap();
+    assert!(html.contains("task variance needs at least 2"));
+    assert!(folder.join("report/trials.png").is_file());
+
+    // An untrained ready-set-go network never crosses the threshold: no line, and why.
+    let (_dir, a, _) = run(
+        "ready_set_go.rhai",
+        &[
+            "train.iterations=0",
+            "model.n_rec=8",
+            "train.test_trials=16",
+        ],
+    );
+    assert!(a.interval_timing.is_none());
+    let note = a
+        .omitted
+        .iter()
+        .find(|n| n.starts_with("interval timing: "))
+        .unwrap_or_else(|| panic!("{:?}", a.omitted));
+    assert!(
+        note.contains("of 16 test trials crossed 0.5 on `go` after `set`")
+            && note.contains("needs at least 3 responses at 2 or more targets"),
+        "{note}"
+    );
+}
