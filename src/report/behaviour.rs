@@ -441,7 +441,8 @@ impl Figure for TaskVarianceFigure<'_> {
         let (left, top) = (100, 50);
         let right = left + TASK_COLUMN * v.tasks.len() as i32;
         let mut start = 0;
-        for (k, c) in v.clusters.iter().enumerate() {
+        let mut centres = Vec::with_capacity(v.clusters.len());
+        for c in &v.clusters {
             let end = start + c.units.len();
             let (y0, y1) = (top + start as i32 * ch, top + end as i32 * ch);
             root.draw(&PathElement::new(
@@ -449,13 +450,27 @@ impl Figure for TaskVarianceFigure<'_> {
                 BLACK.stroke_width(1),
             ))
             .map_err(err)?;
+            centres.push((y0 + y1) / 2);
+            start = end;
+        }
+        // Labels 13 px apart (12 px text), moved off their cluster's centre only as far as
+        // needed, with a tick to it when moved.
+        let bottom = self.size().1 as i32 - 20;
+        let at = super::figure::spread_labels(&centres, 13, top, bottom);
+        for (k, (&centre, &y)) in centres.iter().zip(&at).enumerate() {
+            if y != centre {
+                root.draw(&PathElement::new(
+                    vec![(right + 1, centre), (right + 6, y)],
+                    RGBColor(120, 120, 120).stroke_width(1),
+                ))
+                .map_err(err)?;
+            }
             root.draw(&Text::new(
                 format!("cluster {}", k + 1),
-                (right + 8, (y0 + y1) / 2 - 6),
+                (right + 8, y - 6),
                 ("sans-serif", 12).into_font().color(&BLACK),
             ))
             .map_err(err)?;
-            start = end;
         }
         Ok(())
     }

@@ -107,6 +107,24 @@ pub fn sequential(v: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// Positions for labels wanted at `wanted` (in order, pixels along one axis) that keep every
+/// two at least `gap` apart and inside `lo..=hi` where they fit: each is as close to where it
+/// is wanted as the ones before it allow, then the run is pushed back from `hi` if it passed it.
+/// (Cluster names beside a map whose clusters may be one row high.)
+pub fn spread_labels(wanted: &[i32], gap: i32, lo: i32, hi: i32) -> Vec<i32> {
+    let mut at: Vec<i32> = Vec::with_capacity(wanted.len());
+    for &w in wanted {
+        let floor = at.last().map_or(lo, |&p| p + gap);
+        at.push(w.max(floor));
+    }
+    let mut ceiling = hi;
+    for p in at.iter_mut().rev() {
+        *p = (*p).min(ceiling).max(lo);
+        ceiling = *p - gap;
+    }
+    at
+}
+
 /// A tick label for `v` on an axis spanning `span`: as many decimals as the tick spacing
 /// (about a tenth of the span) needs, so neighbouring ticks never read the same
 /// (`0.2 0.4 …`, not `0 0 …`; `100 200 …`, not `100.000`).
@@ -341,6 +359,22 @@ mod tests {
     fn delta_e(a: RGBColor, b: RGBColor) -> f64 {
         let (a, b) = (lab(a), lab(b));
         ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    }
+
+    #[test]
+    fn spread_labels_keep_their_order_and_gap_and_stay_where_wanted_when_there_is_room() {
+        assert_eq!(spread_labels(&[10, 50, 90], 12, 0, 100), [10, 50, 90]);
+        // Three one-row clusters wanted 3 px apart: pushed down to 12 px apart.
+        assert_eq!(
+            spread_labels(&[40, 43, 46, 90], 12, 0, 100),
+            [40, 52, 64, 90]
+        );
+        // At the bottom edge they are pushed back up.
+        let at = spread_labels(&[80, 92, 95, 98], 12, 0, 100);
+        assert_eq!(at, [64, 76, 88, 100]);
+        for w in at.windows(2) {
+            assert!(w[1] - w[0] >= 12);
+        }
     }
 
     #[test]
