@@ -176,7 +176,9 @@ fn draw<DB: DrawingBackend>(
     )?;
     let rows = body.split_evenly((panels.len().max(1), 1));
     for (panel, row) in panels.iter().zip(rows) {
-        let row = row.titled(&panel.title, ("sans-serif", 14)).map_err(err)?;
+        let row = row
+            .titled(&fitted_title(&panel.title, TITLE_CHARS), ("sans-serif", 14))
+            .map_err(err)?;
         let halves = row.split_evenly((1, 2));
         draw_channels(
             &halves[0],
@@ -321,22 +323,66 @@ fn draw_channels<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A trial's conditions as `key=value, …`, numbers to 3 significant digits.
+/// A trial's conditions as `key=value, …`, numbers to 3 significant digits; a condition the
+/// trial lacks (NaN) is left out.
 pub fn conditions_title(i: usize, c: &crate::task::Conditions) -> String {
     let parts: Vec<String> = c
         .iter()
-        .map(|(k, v)| match v {
-            crate::task::ConditionValue::Number(x) => format!("{k}={}", short_number(*x)),
-            crate::task::ConditionValue::Text(s) => format!("{k}={s}"),
+        .filter_map(|(k, v)| match v {
+            crate::task::ConditionValue::Number(x) if x.is_nan() => None,
+            crate::task::ConditionValue::Number(x) => Some(format!("{k}={}", short_number(*x))),
+            crate::task::ConditionValue::Text(s) => Some(format!("{k}={s}")),
         })
         .collect();
     format!("trial {i}: {}", parts.join(", "))
 }
 
+/// `title` cut to at most `max` characters at the end of a `key=value` item, with ` …` where
+/// items were left out (trials.npz holds them all), so a title never runs off its panel.
+fn fitted_title(title: &str, max: usize) -> String {
+    if title.chars().count() <= max {
+        return title.to_string();
+    }
+    let mut kept = String::new();
+    for (k, item) in title.split(", ").enumerate() {
+        let next = if k == 0 {
+            item.to_string()
+        } else {
+            format!("{kept}, {item}")
+        };
+        if next.chars().count() + 2 > max {
+            break;
+        }
+        kept = next;
+    }
+    if kept.is_empty() {
+        kept = title.chars().take(max.saturating_sub(2)).collect();
+    }
+    format!("{kept} …")
+}
+
+/// The most characters of a trial title at 14 px over the figure's width (DejaVu Sans
+/// averages under 7.5 px per character at 14 px; this leaves a margin).
+const TITLE_CHARS: usize = (WIDTH as usize - 40) / 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::task::{Batch, ConditionValue, EpochSpan};
+
+    #[test]
+    fn long_titles_are_cut_at_an_item_and_missing_conditions_left_out() {
+        let mut c = crate::task::Conditions::new();
+        c.insert("is_match".into(), ConditionValue::Number(f64::NAN));
+        c.insert("coherence".into(), ConditionValue::Number(0.123456));
+        c.insert("task".into(), ConditionValue::Text("dm1".into()));
+        let title = conditions_title(3, &c);
+        assert_eq!(title, "trial 3: coherence=0.123, task=dm1");
+        assert_eq!(fitted_title(&title, 80), title);
+        assert_eq!(fitted_title(&title, 30), "trial 3: coherence=0.123 …");
+        assert!(fitted_title(&title, 30).chars().count() <= 30);
+        assert_eq!(fitted_title("abcdefghij", 6), "abcd …");
+    }
 
     #[test]
     fn a_panel_holds_its_own_trials_rows_and_epochs_at_step_boundaries() {
