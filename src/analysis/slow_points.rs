@@ -452,6 +452,7 @@ pub fn context_line_attractors(
             line_choice_cos: line_direction.as_ref().map(|d| abs_cos(d, &tdr.axes[0])),
             choice_extent: extent.map(|(lo, hi)| hi - lo),
             choice_axis_range: tdr_choice_range(&tdr, trials),
+            stimulus_choice_range: stimulus_choice_range(&tdr, trials, &pool),
             points,
         });
     }
@@ -512,6 +513,29 @@ fn second_slowest_modulus(eigenvalues: &[(f64, f64)], slowest: (f64, f64)) -> f6
         .filter(|e| !(e.0 == slowest.0 && e.1.abs() == slowest.1.abs()))
         .map(|e| e.0.hypot(e.1))
         .fold(0.0, f64::max)
+}
+
+/// Range of the choice-axis coordinate over the recorded states at `steps` (trial, step): the
+/// stretch of the choice axis one context's stimulus-epoch trajectories cover, which a line
+/// attractor integrating that epoch's evidence should span (0 with no steps).
+fn stimulus_choice_range(tdr: &Tdr, trials: &TrialRecord, steps: &[(usize, usize)]) -> f64 {
+    let n = trials.n_rec;
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(k, s) in steps {
+        let at = (k * trials.n_steps + s) * n;
+        let r: Vec<f64> = trials.rates[at..at + n]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let c = dot(&tdr.axes[0], &tdr.z_score(&r));
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
+    if hi >= lo {
+        hi - lo
+    } else {
+        0.0
+    }
 }
 
 /// Range of the choice-axis coordinate over every recorded state (the trajectories' spread),

@@ -97,7 +97,7 @@ fn line_attractor(args: &FixedPointsArgs) -> Result<(), CliError> {
         };
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
         outln!(
-            "context {}: {} slow points (q < {:.1e}) from {} starts; first PC {} of their variance, |cos| with the choice axis {}; choice extent {} of the trajectories' {:.3}",
+            "context {}: {} slow points (q < {:.1e}) from {} starts; first PC {} of their variance, |cos| with the choice axis {}; choice extent {} of the stimulus-epoch trajectories' {:.3} (all states' {:.3})",
             c.context,
             c.points.len(),
             file.slow_q,
@@ -105,6 +105,7 @@ fn line_attractor(args: &FixedPointsArgs) -> Result<(), CliError> {
             opt(c.first_pc_fraction),
             opt(c.line_choice_cos),
             opt(c.choice_extent),
+            c.stimulus_choice_range,
             c.choice_axis_range
         );
         outln!(

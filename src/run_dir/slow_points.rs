@@ -50,6 +50,10 @@ pub struct ContextSlowPoints {
     pub choice_extent: Option<f64>,
     /// Range of the choice-axis coordinate over every recorded state, for comparison.
     pub choice_axis_range: f64,
+    /// Range of the choice-axis coordinate over this context's stimulus-epoch states (every
+    /// trial of the context, every step of `report.tdr.stimulus_epoch`): the stretch a line
+    /// attractor integrating the evidence should span.
+    pub stimulus_choice_range: f64,
     /// The distinct slow points, by increasing q.
     pub points: Vec<SlowPointRecord>,
 }

@@ -133,9 +133,47 @@ fn tdr_axes_and_slow_points_in_the_bundle_match_independent_computations() {
     let slow = run.read_slow_points().unwrap().unwrap();
     assert_eq!(slow.contexts.len(), 2);
     let mut checked = 0;
+    let epochs = trials.epochs.as_ref().expect("the task names its epochs");
+    let (stimulus, columns) = (epochs.column("stimulus").unwrap(), epochs.names.len());
     for c in &slow.contexts {
         assert_eq!(c.starts, 30);
         assert_eq!(c.input.len(), n_in);
+        // The span of the choice axis over this context's stimulus-epoch states, recomputed.
+        let context_code = trials.labels["context"]
+            .iter()
+            .position(|l| *l == c.context)
+            .unwrap() as f64;
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut steps = 0;
+        for k in (0..b).filter(|&k| trials.conditions["context"][k] == context_code) {
+            let (from, to) = (
+                epochs.start[k * columns + stimulus],
+                epochs.end[k * columns + stimulus],
+            );
+            for s in from as usize..to as usize {
+                let z: Vec<f64> = (0..n)
+                    .map(|i| {
+                        if sd[i] > 1e-7 * mean[i].abs() {
+                            (rate(k, s, i) - mean[i]) / sd[i]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let x = dot(&tdr.axis_vectors[0], &z);
+                lo = lo.min(x);
+                hi = hi.max(x);
+                steps += 1;
+            }
+        }
+        assert!(steps > 0);
+        assert!(
+            (c.stimulus_choice_range - (hi - lo)).abs() < 1e-6 * (hi - lo).max(1.0),
+            "stimulus-epoch choice range {} vs {}",
+            c.stimulus_choice_range,
+            hi - lo
+        );
+        assert!(c.stimulus_choice_range <= c.choice_axis_range + 1e-9);
         // The zero-evidence input: fixation on, each evidence pair at 0.5, the context's cue.
         let cue = if c.context == "motion" {
             [1.0, 0.0]
