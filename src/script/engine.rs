@@ -125,6 +125,7 @@ pub fn build_engine_with_libraries(
     super::task_api::register(&mut engine);
     super::model_api::register(&mut engine);
     super::score_closure::register(&mut engine);
+    super::traced_time::register(&mut engine);
     engine
 }
 

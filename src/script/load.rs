@@ -352,6 +352,14 @@ pub fn load_experiment_source(
         .unwrap_or_else(|| "experiment".into());
     let config = ExperimentConfig::from_value(&root, &stem)?;
     let (engine, functions) = (Arc::new(engine), Arc::new(functions));
+    // What the script imported, for the check of what a traced per-step call may meet.
+    let import_texts: Vec<Option<String>> = import_log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    let imported = || import_texts.iter().map(|t| t.as_deref());
     let mut task = ScriptTask::new(
         config.task.clone(),
         engine.clone(),
@@ -361,7 +369,8 @@ pub fn load_experiment_source(
         file.clone(),
         text.clone(),
     )
-    .map_err(|e| ConfigError::new("task", e.to_string()))?;
+    .map_err(|e| ConfigError::new("task", e.to_string()))?
+    .with_imported_sources(imported());
     if let Some(f) = &score {
         task = task.with_score_closure(f);
     }
@@ -395,7 +404,8 @@ pub fn load_experiment_source(
             file.clone(),
             text.clone(),
         )
-        .map_err(|e| ConfigError::new(field.clone(), e.to_string()))?;
+        .map_err(|e| ConfigError::new(field.clone(), e.to_string()))?
+        .with_imported_sources(imported());
         stage_tasks.push(Some(match &score {
             Some(f) => t.with_score_closure(f),
             None => t,

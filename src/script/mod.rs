@@ -18,6 +18,7 @@ mod score_closure;
 pub mod stdlib;
 mod task;
 mod task_api;
+mod traced_time;
 mod value;
 
 pub use curriculum::ScriptCurriculum;

@@ -91,6 +91,10 @@ pub struct ScriptTask {
     params_takes_settings: bool,
     /// The `score: |trial| …` closure, used when the config's scorer is kind `script`.
     score: Option<FnPtr>,
+    /// Whether `step` may be called with a traced t (see [`super::traced_time`]): the
+    /// sources have no construct that treats it differently from a FLOAT without failing,
+    /// and the closure captured only plain values.
+    step_tracing: bool,
 }
 
 /// The epochs a `trial` closure returned, with their overlays.
@@ -207,6 +211,8 @@ impl ScriptTask {
             _ => {}
         }
         let settings = super::value::from_yaml(&config.settings);
+        let step_tracing = matches!(&form, TrialForm::Steps(f) if f.curry().iter().all(plain_value))
+            && super::traced_time::source_allows_tracing(&source);
         let params = private_closure(&params);
         let form = match form {
             TrialForm::Epochs(f) => TrialForm::Epochs(private_closure(&f)),
@@ -224,7 +230,34 @@ impl ScriptTask {
             file,
             source,
             score: None,
+            step_tracing,
         })
+    }
+
+    /// The same task after checking the sources of the modules the script imported (`None`:
+    /// a source not known) for what keeps a per-step task from being traced.
+    pub fn with_imported_sources<'a>(
+        mut self,
+        sources: impl IntoIterator<Item = Option<&'a str>>,
+    ) -> Self {
+        for source in sources {
+            if !source.is_some_and(super::traced_time::source_allows_tracing) {
+                self.step_tracing = false;
+            }
+        }
+        self
+    }
+
+    /// The same task with tracing of `step` calls allowed (`true`, the default where the
+    /// script permits it) or not (`false`: every step is a call, for comparisons).
+    pub fn with_step_tracing(mut self, on: bool) -> Self {
+        self.step_tracing &= on;
+        self
+    }
+
+    /// Whether per-step trials are drawn with a traced t where the trial allows it.
+    pub fn step_tracing(&self) -> bool {
+        self.step_tracing
     }
 
     /// The same task scoring with `f`, its `score: |trial| …` closure (see
@@ -652,48 +685,141 @@ impl ScriptTask {
         })
     }
 
-    fn step_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, TrialError> {
+    /// One step's [input, target, mask] from the value `step` returned at step `i`.
+    fn step_values(
+        &self,
+        i: usize,
+        t: f64,
+        value: Dynamic,
+        out: [&mut Vec<f32>; 3],
+    ) -> Result<(), TrialError> {
+        let at = || format!("step {i} (t = {t} ms)");
+        let type_name = value.type_name();
+        let parts = value
+            .try_cast::<Array>()
+            .filter(|a| a.len() == 3)
+            .ok_or_else(|| {
+                TrialError::Description(format!(
+                    "{}: task.step must return [input, target, mask], got {type_name}",
+                    at()
+                ))
+            })?;
+        for (k, ((what, names), out)) in [
+            ("input", &self.shape.inputs),
+            ("target", &self.shape.outputs),
+            ("mask", &self.shape.outputs),
+        ]
+        .into_iter()
+        .zip(out)
+        .enumerate()
+        {
+            let values = channel_values(&parts[k], names)
+                .map_err(|e| TrialError::Description(format!("{}: {what}: {e}", at())))?;
+            if let Some(c) = values.iter().position(|v| !v.is_finite()) {
+                return Err(TrialError::NotFinite {
+                    at: at(),
+                    array: what,
+                    channel: c,
+                    name: names[c].clone(),
+                    value: values[c],
+                });
+            }
+            out.extend(values);
+        }
+        Ok(())
+    }
+
+    /// The trial's arrays with one `step` call per step.
+    fn step_arrays(&self, f: &FnPtr, p: &Dynamic) -> Result<[Vec<f32>; 3], TrialError> {
         let (n_steps, n_in, n_out) = (self.shape.n_steps(), self.shape.n_in(), self.shape.n_out());
         let mut inputs = Vec::with_capacity(n_steps * n_in);
         let mut targets = Vec::with_capacity(n_steps * n_out);
         let mut mask = Vec::with_capacity(n_steps * n_out);
-        let p = Dynamic::from_map(params.clone());
         for i in 0..n_steps {
             let t = i as f64 * self.shape.dt;
             let value = self.call(f, (t, p.clone()), "in task.step")?;
-            let at = || format!("step {i} (t = {t} ms)");
-            let type_name = value.type_name();
-            let parts = value
-                .try_cast::<Array>()
-                .filter(|a| a.len() == 3)
-                .ok_or_else(|| {
-                    TrialError::Description(format!(
-                        "{}: task.step must return [input, target, mask], got {type_name}",
-                        at()
-                    ))
-                })?;
-            for (k, (what, names, out)) in [
-                ("input", &self.shape.inputs, &mut inputs),
-                ("target", &self.shape.outputs, &mut targets),
-                ("mask", &self.shape.outputs, &mut mask),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let values = channel_values(&parts[k], names)
-                    .map_err(|e| TrialError::Description(format!("{}: {what}: {e}", at())))?;
-                if let Some(c) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(TrialError::NotFinite {
-                        at: at(),
-                        array: what,
-                        channel: c,
-                        name: names[c].clone(),
-                        value: values[c],
-                    });
-                }
-                out.extend(values);
-            }
+            self.step_values(i, t, value, [&mut inputs, &mut targets, &mut mask])?;
         }
+        Ok([inputs, targets, mask])
+    }
+
+    /// The trial's arrays from calls with a traced t: each call's result stands for every
+    /// step up to the first at which one of the comparisons it made with t would come out
+    /// otherwise. `None` when a call cannot be traced (an error, t in the result, t used in
+    /// a way that is not traced): the caller then calls at every step, which also gives the
+    /// error a call makes, at its own step.
+    fn traced_step_arrays(&self, f: &FnPtr, p: &Dynamic) -> Option<[Vec<f32>; 3]> {
+        use super::traced_time::{traced, TracedTime};
+        let (n_steps, n_in, n_out) = (self.shape.n_steps(), self.shape.n_in(), self.shape.n_out());
+        let mut out = [
+            Vec::with_capacity(n_steps * n_in),
+            Vec::with_capacity(n_steps * n_out),
+            Vec::with_capacity(n_steps * n_out),
+        ];
+        let step_t = |i: usize| i as f64 * self.shape.dt;
+        let mut i = 0;
+        while i < n_steps {
+            let t = step_t(i);
+            let (value, trace) =
+                traced(|| self.call(f, (TracedTime::new(t), p.clone()), "in task.step"));
+            let value = value.ok()?;
+            if trace.spoiled() || holds_traced(&value) {
+                return None;
+            }
+            let start = out.each_ref().map(Vec::len);
+            let [a, b, c] = &mut out;
+            self.step_values(i, t, value, [a, b, c]).ok()?;
+            let mut j = i + 1;
+            while j < n_steps && trace.holds_at(step_t(j)) {
+                j += 1;
+            }
+            for (v, from) in out.iter_mut().zip(start) {
+                let len = v.len();
+                for _ in i + 1..j {
+                    v.extend_from_within(from..len);
+                }
+            }
+            i = j;
+        }
+        Some(out)
+    }
+
+    /// A trial's [input, target, mask] drawn from `rng` per step (`traced` false) or traced
+    /// (`None`: tracing was not possible), before input noise; for tests that compare them.
+    #[cfg(test)]
+    pub(crate) fn step_arrays_for(
+        &self,
+        rng: &mut Rng,
+        traced: bool,
+    ) -> Option<Result<[Vec<f32>; 3], TrialError>> {
+        let params = match self.params(rng, 0, &Array::new()) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let TrialForm::Steps(f) = &self.form else {
+            return None;
+        };
+        let p = Dynamic::from_map(params);
+        if !traced {
+            return Some(self.step_arrays(f, &p));
+        }
+        if !(self.step_tracing && plain_value(&p)) {
+            return None;
+        }
+        self.traced_step_arrays(f, &p).map(Ok)
+    }
+
+    fn step_trial(&self, f: &FnPtr, params: Map, rng: &mut Rng) -> Result<Trial, TrialError> {
+        let p = Dynamic::from_map(params.clone());
+        let traced = if self.step_tracing && plain_value(&p) {
+            self.traced_step_arrays(f, &p)
+        } else {
+            None
+        };
+        let [mut inputs, targets, mask] = match traced {
+            Some(arrays) => arrays,
+            None => self.step_arrays(f, &p)?,
+        };
         let std = self.config.input_noise as f32;
         if std > 0.0 {
             for x in inputs.iter_mut() {
@@ -708,6 +834,45 @@ impl ScriptTask {
             epochs: Vec::new(),
         })
     }
+}
+
+/// Whether `v` is made only of values a call cannot change for the next call: unit, bool,
+/// numbers, chars, strings, and arrays, maps and closures of them, none shared (a shared
+/// cell, a random generator or another host object could carry state from step to step).
+fn plain_value(v: &Dynamic) -> bool {
+    if v.is_shared() {
+        return false;
+    }
+    if v.is_unit() || v.is_bool() || v.is_int() || v.is_float() || v.is_char() || v.is_string() {
+        return true;
+    }
+    if let Some(items) = v.read_lock::<Array>() {
+        return items.iter().all(plain_value);
+    }
+    if let Some(map) = v.read_lock::<Map>() {
+        return map.values().all(plain_value);
+    }
+    if let Some(f) = v.read_lock::<FnPtr>() {
+        return f.curry().iter().all(plain_value);
+    }
+    false
+}
+
+/// Whether a traced t is somewhere in `v`.
+fn holds_traced(v: &Dynamic) -> bool {
+    if v.is::<super::traced_time::TracedTime>() {
+        return true;
+    }
+    if let Some(items) = v.read_lock::<Array>() {
+        return items.iter().any(holds_traced);
+    }
+    if let Some(map) = v.read_lock::<Map>() {
+        return map.values().any(holds_traced);
+    }
+    if let Some(f) = v.read_lock::<FnPtr>() {
+        return f.curry().iter().any(holds_traced);
+    }
+    false
 }
 
 fn number(v: &Dynamic) -> Option<f64> {
