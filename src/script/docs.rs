@@ -110,9 +110,29 @@ struct ParamJson {
     typ: Option<String>,
 }
 
-/// Every function registered on `engine` except Rhai's standard packages: the global
-/// namespace and each static module (`dist::…`), in Rhai's order (name, then arity).
+/// Every function registered on `engine` except Rhai's standard packages and the traced step
+/// time's operators (the host's stand-in for a FLOAT `t`, not functions scripts call): the
+/// global namespace and each static module (`dist::…`), in Rhai's order (name, then arity).
 fn registered_functions(engine: &Engine) -> Vec<RegisteredFunction> {
+    let mut traced = Engine::new_raw();
+    super::traced_time::register(&mut traced);
+    let traced_signatures: Vec<(String, Vec<Option<String>>)> = all_functions(&traced)
+        .into_iter()
+        .map(|f| (f.name, f.params.into_iter().map(|(_, t)| t).collect()))
+        .collect();
+    all_functions(engine)
+        .into_iter()
+        .filter(|f| {
+            let types: Vec<Option<String>> = f.params.iter().map(|(_, t)| t.clone()).collect();
+            !traced_signatures
+                .iter()
+                .any(|(name, t)| f.module.is_empty() && *name == f.name && *t == types)
+        })
+        .collect()
+}
+
+/// Every function registered on `engine` except Rhai's standard packages.
+fn all_functions(engine: &Engine) -> Vec<RegisteredFunction> {
     let json = engine
         .gen_fn_metadata_to_json(false)
         .expect("the engine's metadata serializes");
