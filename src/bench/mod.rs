@@ -16,7 +16,9 @@ mod iteration;
 mod trial_generation;
 
 pub use iteration::{measure_iteration, product_flops, BenchCase, IterationCost, BATCH, CHANNELS};
-pub use trial_generation::{generation_ms, training_wait, TrainingWait};
+pub use trial_generation::{
+    generation_ms, training_wait, training_wait_as_configured, TrainingWait,
+};
 
 /// What can go wrong while measuring: building the network or the batch, or a training step.
 #[derive(Debug, thiserror::Error)]

@@ -45,13 +45,32 @@ pub fn training_wait(
     iterations: usize,
     kernel: KernelOptions,
 ) -> Result<TrainingWait, BenchError> {
+    let config = TrainConfig {
+        batch_size: super::BATCH,
+        ..TrainConfig::default()
+    };
+    training_wait_as_configured(task, model_config, &config, iterations, kernel)
+}
+
+/// [`training_wait`] with a script's own training settings `train_config` (batch size,
+/// optimizer, loss settings), its `iterations`, evaluation and stopping rules replaced by
+/// `iterations` iterations and one evaluation of 8 trials at the end.
+pub fn training_wait_as_configured(
+    task: Arc<dyn Task>,
+    model_config: &ModelConfig,
+    train_config: &TrainConfig,
+    iterations: usize,
+    kernel: KernelOptions,
+) -> Result<TrainingWait, BenchError> {
     let built = build_network_with(model_config, task.shape(), 0, Path::new("."), kernel)?;
     let config = TrainConfig {
         iterations: iterations.max(1),
-        batch_size: super::BATCH,
         eval_every: iterations.max(1),
         eval_trials: 8,
-        ..TrainConfig::default()
+        stop_at_accuracy: None,
+        stop_on_plateau: None,
+        max_seconds: None,
+        ..train_config.clone()
     };
     let outcome = train(
         built.network.as_ref(),

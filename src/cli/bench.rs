@@ -2,7 +2,8 @@
 //!
 //! Trial generation for PsychRNN's perceptual discrimination task (64 trials × 200 steps) in
 //! the epoch and the per-step form, on one thread and on all, and the share of a training
-//! iteration spent waiting for trials.
+//! iteration spent waiting for trials; with `--scripts`, the same for each script named, at
+//! its own batch and network size; with `--model`, the model's own speed.
 
 use std::path::Path;
 
@@ -10,12 +11,15 @@ use clap::Args;
 
 use super::{flag_values, CliError};
 use psychrnn::bench::{
-    generation_ms, measure_iteration, product_flops, training_wait, BenchCase, IterationCost, BATCH,
+    generation_ms, measure_iteration, product_flops, training_wait, training_wait_as_configured,
+    BenchCase, IterationCost, BATCH,
 };
 use psychrnn::kernel::KernelOptions;
 use psychrnn::memory;
 use psychrnn::model::{ModelConfig, ModelKind};
-use psychrnn::script::{load_experiment_source, LoadOptions, LoadedExperiment};
+use psychrnn::script::{
+    load_experiment, load_experiment_source, LoadOptions, LoadedExperiment, TrialForm,
+};
 use psychrnn::task::generation_threads;
 
 const EPOCHS: &str = include_str!("../../scripts/perceptual_discrimination.rhai");
@@ -42,6 +46,10 @@ pub struct BenchArgs {
     /// Training iterations per training measurement (1 to 100000).
     #[arg(long, default_value_t = 60, value_parser = flag_values::count(flag_values::MAX_BENCH_REPEATS))]
     pub iterations: usize,
+    /// Measure these scripts instead: trial generation at each script's own batch size, and
+    /// training at its own network size and settings, with the share spent waiting for trials.
+    #[arg(long, num_args = 1.., value_name = "SCRIPT")]
+    pub scripts: Vec<std::path::PathBuf>,
 }
 
 fn load(name: &str, text: &str) -> Result<LoadedExperiment, CliError> {
@@ -340,10 +348,97 @@ fn run_style_table(
     Ok(())
 }
 
+/// A script's form of trial, as the per-script table names it.
+fn form_name(task: &psychrnn::script::ScriptTask) -> &'static str {
+    match task.form() {
+        TrialForm::Epochs(_) => "epochs",
+        TrialForm::Steps(_) if task.step_tracing() => "per-step, traced",
+        TrialForm::Steps(_) => "per-step",
+    }
+}
+
+/// `psychrnn bench --scripts`: per script, ms per batch of its trials at its own batch size
+/// (one generation thread and the automatic count) and ms per training iteration at its own
+/// network size and training settings, with the share of it spent waiting for trials.
+fn bench_scripts(args: &BenchArgs) -> Result<(), CliError> {
+    let model_threads = super::threads::default_count();
+    outln!(
+        "per script: trial generation (mean of {} batches at the script's batch size) and training \
+         ({} iterations at its network size, fresh prefetched batches, {model_threads} model thread(s))",
+        args.batches,
+        args.iterations
+    );
+    outln!(
+        "  {:<36} {:<16} {:>5} {:>5} {:>4} {:>4} {:>5} {:>10} {:>10} {:>10} {:>8}",
+        "script",
+        "form",
+        "batch",
+        "steps",
+        "in",
+        "out",
+        "units",
+        "gen 1 thr",
+        "gen auto",
+        "train/it",
+        "waiting"
+    );
+    let mut waiting_scripts = Vec::new();
+    for path in &args.scripts {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let loaded = load_experiment(path, &LoadOptions::default()).map_err(CliError::failed)?;
+        let config = &loaded.config;
+        let task: &dyn psychrnn::task::Task = loaded.task.as_ref();
+        let shape = task.shape();
+        let batch = config.train.batch_size;
+        let generate =
+            |threads| generation_ms(task, batch, args.batches, threads).map_err(CliError::failed);
+        let (one, auto) = (generate(1)?, generate(0)?);
+        let kernel = KernelOptions::with_threads(model_threads);
+        let wait = with_threads(model_threads, || {
+            training_wait_as_configured(
+                loaded.task.clone(),
+                &config.model,
+                &config.train,
+                args.iterations,
+                kernel,
+            )
+        })
+        .map_err(CliError::failed)?;
+        if wait.waiting >= 0.1 {
+            waiting_scripts.push(name.clone());
+        }
+        outln!(
+            "  {name:<36} {:<16} {batch:>5} {:>5} {:>4} {:>4} {:>5} {one:>7.2} ms {auto:>7.2} ms {:>7.2} ms {:>7.1}%",
+            form_name(&loaded.task),
+            shape.n_steps(),
+            shape.n_in(),
+            shape.n_out(),
+            config.model.n_rec,
+            wait.ms_per_iteration,
+            100.0 * wait.waiting
+        );
+    }
+    if waiting_scripts.is_empty() {
+        outln!("  training waits for trials less than 10% of the time in every script measured");
+    } else {
+        outln!(
+            "  training waits for trials 10% of the time or more in: {}",
+            waiting_scripts.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Runs `psychrnn bench`.
 pub fn execute(args: &BenchArgs) -> Result<(), CliError> {
     if args.model {
         return bench_model(args);
+    }
+    if !args.scripts.is_empty() {
+        return bench_scripts(args);
     }
     let batches = args.batches;
     let all = generation_threads();

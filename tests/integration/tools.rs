@@ -182,6 +182,64 @@ fn bench_reports_generation_and_training_measurements() {
     assert!(out.contains("per-step form / epoch form:"), "{out}");
 }
 
+/// `bench --scripts` measures each script at its own batch and network size and names its
+/// form of trial; the sizes in each row are the script's, read back from what it declares.
+#[test]
+fn bench_scripts_measures_each_script_at_its_own_sizes() {
+    let dir = TempDir::new("bench-scripts");
+    let script = dir.join("small.rhai");
+    std::fs::write(
+        &script,
+        r#"experiment(#{ name: "small", task: #{ inputs: ["a", "b", "c"], outputs: ["y"],
+  dt: 10.0, tau: 100.0, duration: 120.0, params: |rng| #{ x: rng.uniform(0.0, 1.0) },
+  trial: |p| [#{ name: "all", input: [p.x, 0.0, 1.0], target: [p.x] }] },
+  model: #{ n_rec: 7 }, train: #{ batch_size: 16 } });
+"#,
+    )
+    .unwrap();
+    let steps_script = repo().join("scripts/perceptual_discrimination_steps.rhai");
+    let out = stdout(&psychrnn(&[
+        "bench",
+        "--scripts",
+        script.to_str().unwrap(),
+        steps_script.to_str().unwrap(),
+        "--batches",
+        "2",
+        "--iterations",
+        "2",
+    ]));
+    let row = |name: &str| -> Vec<String> {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"));
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    // name, form, batch, steps, in, out, units, then three times in ms and the waiting share.
+    let small = row("small.rhai");
+    assert_eq!(small[1..7], ["epochs", "16", "12", "3", "1", "7"], "{out}");
+    let steps = row("perceptual_discrimination_steps.rhai");
+    assert_eq!(
+        steps[1..8],
+        ["per-step,", "traced", "64", "200", "2", "2", "50"],
+        "{out}"
+    );
+    for cells in [&small[7..], &steps[8..]] {
+        let ms: Vec<f64> = cells
+            .chunks(2)
+            .take(3)
+            .map(|c| {
+                assert_eq!(c[1], "ms", "{out}");
+                c[0].parse().unwrap()
+            })
+            .collect();
+        assert!(ms.iter().all(|&m| m > 0.0 && m.is_finite()), "{out}");
+        let waiting: f64 = cells[6].trim_end_matches('%').parse().unwrap();
+        assert!((0.0..=100.0).contains(&waiting), "{out}");
+    }
+    assert!(out.contains("training waits for trials"), "{out}");
+}
+
 #[test]
 fn modules_are_found_along_psychrnn_path_and_lib() {
     let dir = TempDir::new("tools-path");
