@@ -599,12 +599,12 @@ impl ScriptTask {
     }
 
     fn epoch(&self, item: Dynamic, k: usize, overlays: &mut Vec<Overlay>) -> Result<Epoch, String> {
-        let type_name = item.type_name();
-        let Some(map) = item.try_cast::<Map>() else {
-            return Err(format!(
-                "epoch {k} must be a map like #{{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }}, got {type_name}"
-            ));
-        };
+        let map = item.try_cast_result::<Map>().map_err(|item| {
+            format!(
+                "epoch {k} must be a map like #{{ name: \"stimulus\", duration: 500, input: [1.0, 0.0] }}, got {}",
+                item.type_name()
+            )
+        })?;
         for key in map.keys() {
             if !EPOCH_KEYS.contains(&key.as_str()) {
                 return Err(format!(
@@ -624,16 +624,18 @@ impl ScriptTask {
                     format!("epoch {k}: name must be a string, got {}", v.type_name())
                 })?,
         };
-        let label = format!("epoch '{name}'");
+        // Built only for an error message: this runs for every epoch of every trial.
+        let label = || format!("epoch '{name}'");
         let duration = match map.get("duration") {
             None => None,
-            Some(v) => Some(duration(v).map_err(|m| format!("{label}: duration {m}"))?),
+            Some(v) => Some(duration(v).map_err(|m| format!("{}: duration {m}", label()))?),
         };
         let input_noise = match map.get("input_noise") {
             None => None,
             Some(v) => Some(number(v).ok_or_else(|| {
                 format!(
-                    "{label}: input_noise must be a number, got {}",
+                    "{}: input_noise must be a number, got {}",
+                    label(),
                     v.type_name()
                 )
             })?),
@@ -641,14 +643,18 @@ impl ScriptTask {
         let channels = |key: &str, names: &[String], default: f32| -> Result<Vec<f32>, String> {
             match map.get(key) {
                 None => Ok(vec![default; names.len()]),
-                Some(v) => channel_values(v, names).map_err(|e| format!("{label}: {key}: {e}")),
+                Some(v) => channel_values(v, names).map_err(|e| format!("{}: {key}: {e}", label())),
             }
         };
         if let Some(v) = map.get("overlays") {
-            let type_name = v.type_name();
-            let items = v.clone().try_cast::<Array>().ok_or_else(|| {
-                format!("{label}: overlays must be an array of overlay maps, got {type_name}")
+            let items = v.read_lock::<Array>().ok_or_else(|| {
+                format!(
+                    "{}: overlays must be an array of overlay maps, got {}",
+                    label(),
+                    v.type_name()
+                )
             })?;
+            let label = label();
             for (j, item) in items.iter().enumerate() {
                 overlays.push(self.overlay(item, k, j, &label)?);
             }
@@ -876,9 +882,11 @@ fn holds_traced(v: &Dynamic) -> bool {
 }
 
 fn number(v: &Dynamic) -> Option<f64> {
-    v.clone()
-        .try_cast::<f64>()
-        .or_else(|| v.clone().try_cast::<INT>().map(|i| i as f64))
+    // Read in place: `v.clone().try_cast()` deep-copies an array or map only to find it is
+    // not a number, which was a tenth of a many-epoch task's generation time.
+    v.as_float()
+        .ok()
+        .or_else(|| v.as_int().ok().map(|i| i as f64))
 }
 
 /// An epoch duration: a number of ms or a `dist::…` distribution.
@@ -900,7 +908,7 @@ fn channel_values(v: &Dynamic, names: &[String]) -> Result<Vec<f32>, String> {
     if let Some(x) = number(v) {
         return Ok(vec![x as f32; names.len()]);
     }
-    if let Some(items) = v.clone().try_cast::<Array>() {
+    if let Some(items) = v.read_lock::<Array>() {
         if items.len() != names.len() {
             return Err(format!(
                 "{} values given but the task has {} channels ({})",
@@ -923,7 +931,7 @@ fn channel_values(v: &Dynamic, names: &[String]) -> Result<Vec<f32>, String> {
             })
             .collect();
     }
-    if let Some(map) = v.clone().try_cast::<Map>() {
+    if let Some(map) = v.read_lock::<Map>() {
         let mut out = vec![0.0; names.len()];
         for (key, x) in map.iter() {
             let Some(c) = names.iter().position(|n| n.as_str() == key.as_str()) else {
@@ -948,7 +956,7 @@ fn channel_values(v: &Dynamic, names: &[String]) -> Result<Vec<f32>, String> {
 /// The channels an overlay sets, as (channel, value): a number or an array sets every
 /// channel, a map from channel name to value only the channels it names.
 fn overlay_values(v: &Dynamic, names: &[String]) -> Result<Vec<(usize, f32)>, String> {
-    if let Some(map) = v.clone().try_cast::<Map>() {
+    if let Some(map) = v.read_lock::<Map>() {
         let mut out = Vec::with_capacity(map.len());
         for (key, x) in map.iter() {
             let Some(c) = names.iter().position(|n| n.as_str() == key.as_str()) else {
@@ -974,9 +982,9 @@ fn conditions(map: &Map) -> Conditions {
     for (k, v) in map.iter() {
         let value = if let Some(x) = number(v) {
             ConditionValue::Number(x)
-        } else if let Some(b) = v.clone().try_cast::<bool>() {
+        } else if let Ok(b) = v.as_bool() {
             ConditionValue::Number(if b { 1.0 } else { 0.0 })
-        } else if let Some(s) = v.clone().try_cast::<ImmutableString>() {
+        } else if let Some(s) = v.read_lock::<ImmutableString>() {
             ConditionValue::Text(s.to_string())
         } else {
             continue;
