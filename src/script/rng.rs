@@ -180,6 +180,19 @@ pub fn register(engine: &mut Engine) {
             }
             Ok(r.lock().uniform() < p)
         });
+    FuncRegistration::new("geometric")
+        .with_comments([
+            "/// How many failures come before the first success in repeated bernoulli(p) draws, drawn in one step as ⌊ln(1 − U) / ln(1 − p)⌋ with U = rng.uniform() (the same arithmetic as writing that formula in the script, so the same value); capped at 2^53. The gaps between events that happen at each step with probability p (Poisson pulses, clicks). Needs 0 < p ≤ 1.",
+            "/// Example: `rng.geometric(0.02)`",
+        ])
+        .with_params_info(["rng: &mut Rng", "p"])
+        .register_into_engine(engine, |r: &mut ScriptRng, p: Dynamic| -> Fallible<INT> {
+            let p = number(&p, "geometric(p): p")?;
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(format!("geometric(p) needs 0 < p ≤ 1, got {p}").into());
+            }
+            Ok(geometric_gap(r.lock().uniform(), p))
+        });
     FuncRegistration::new("sample")
         .with_comments([
             "/// One draw from a `dist::` distribution, exactly as the host draws an epoch duration (not rounded).",
@@ -380,6 +393,36 @@ mod tests {
     }
 
     #[test]
+    fn geometric_is_the_formula_written_in_the_script_and_has_the_geometric_mean() {
+        // The same stream, drawn natively and by the formula in the script: equal draws.
+        let native = ScriptRng::new(Rng::from_seed(9));
+        let written = ScriptRng::new(Rng::from_seed(9));
+        let n = 20_000;
+        let mut sum = 0.0;
+        for _ in 0..n {
+            let a: INT = eval(&native, "rng.geometric(0.1)");
+            let b: INT = eval(&written, "floor(ln(1.0 - rng.uniform()) / ln(1.0 - 0.1)).to_int()");
+            assert_eq!(a, b);
+            sum += a as f64;
+        }
+        // Failures before the first success: mean (1 − p) / p = 9, standard error 9.5 / √n.
+        let mean = sum / n as f64;
+        assert!((mean - 9.0).abs() < 0.25, "{mean}");
+        // p = 1 always succeeds at once; a p too small to change 1 − p never does.
+        assert_eq!(eval::<INT>(&native, "rng.geometric(1.0)"), 0);
+        assert_eq!(eval::<INT>(&native, "rng.geometric(1e-300)"), MAX_GEOMETRIC_GAP);
+        for bad in ["0.0", "1.5", "-0.1"] {
+            let mut scope = rhai::Scope::new();
+            scope.push("rng", native.clone());
+            let e = engine()
+                .eval_with_scope::<INT>(&mut scope, &format!("rng.geometric({bad})"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("geometric(p) needs 0 < p ≤ 1"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn weighted_choice_follows_the_weights() {
         let rng = ScriptRng::new(Rng::from_seed(4));
         let n = 8000;
@@ -412,5 +455,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rng.duration needs the task's dt"), "{e}");
+    }
+}
+
+/// The largest gap `rng.geometric` returns: beyond it a step count means "never" anyway, and
+/// adding it to a step index cannot overflow.
+pub const MAX_GEOMETRIC_GAP: INT = 1 << 53;
+
+/// ⌊ln(1 − u) / ln(1 − p)⌋ for a uniform draw `u` in [0, 1), capped at [`MAX_GEOMETRIC_GAP`]
+/// (also when 1 − p rounds to 1, where the quotient is infinite).
+fn geometric_gap(u: f64, p: f64) -> INT {
+    let log_q = (1.0 - p).ln();
+    if log_q == 0.0 {
+        return MAX_GEOMETRIC_GAP;
+    }
+    // Both logarithms are ≤ 0, so the quotient is ≥ 0 (−0.0 when u = 0 or p = 1).
+    let gap = ((1.0 - u).ln() / log_q).floor();
+    if gap >= MAX_GEOMETRIC_GAP as f64 {
+        MAX_GEOMETRIC_GAP
+    } else {
+        gap as INT
     }
 }
