@@ -401,7 +401,10 @@ mod tests {
         let mut sum = 0.0;
         for _ in 0..n {
             let a: INT = eval(&native, "rng.geometric(0.1)");
-            let b: INT = eval(&written, "floor(ln(1.0 - rng.uniform()) / ln(1.0 - 0.1)).to_int()");
+            let b: INT = eval(
+                &written,
+                "floor(ln(1.0 - rng.uniform()) / ln(1.0 - 0.1)).to_int()",
+            );
             assert_eq!(a, b);
             sum += a as f64;
         }
@@ -410,7 +413,10 @@ mod tests {
         assert!((mean - 9.0).abs() < 0.25, "{mean}");
         // p = 1 always succeeds at once; a p too small to change 1 − p never does.
         assert_eq!(eval::<INT>(&native, "rng.geometric(1.0)"), 0);
-        assert_eq!(eval::<INT>(&native, "rng.geometric(1e-300)"), MAX_GEOMETRIC_GAP);
+        assert_eq!(
+            eval::<INT>(&native, "rng.geometric(1e-300)"),
+            MAX_GEOMETRIC_GAP
+        );
         for bad in ["0.0", "1.5", "-0.1"] {
             let mut scope = rhai::Scope::new();
             scope.push("rng", native.clone());
