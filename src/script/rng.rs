@@ -193,6 +193,19 @@ pub fn register(engine: &mut Engine) {
             }
             Ok(geometric_gap(r.lock().uniform(), p))
         });
+    FuncRegistration::new("pulse_train")
+        .with_comments([
+            "/// The pulses of an event that happens at each of steps 0 … steps−1 independently with probability p, each with a value drawn from `values`: an array of [step, value] pairs in step order. Drawn exactly as the loop `t = −1; loop { t += 1 + rng.geometric(p); if t >= steps { break } pulses.push([t, rng.choice(values)]) }` draws them (the same values, in one call); no draws at all when 1 − p rounds to 1 (p = 0 included). Needs steps ≥ 0, 0 ≤ p ≤ 1, a non-empty `values`, and gives at most 100000 pulses.",
+            "/// Example: `rng.pulse_train(100, 1.0, [-1.0, 1.0]).len()` → `100`",
+        ])
+        .with_params_info(["rng: &mut Rng", "steps", "p", "values"])
+        .register_into_engine(
+            engine,
+            |r: &mut ScriptRng, steps: INT, p: Dynamic, values: Array| -> Fallible<Array> {
+                let p = number(&p, "pulse_train(steps, p, values): p")?;
+                pulse_train(&mut r.lock(), steps, p, &values)
+            },
+        );
     FuncRegistration::new("sample")
         .with_comments([
             "/// One draw from a `dist::` distribution, exactly as the host draws an epoch duration (not rounded).",
@@ -314,6 +327,63 @@ pub fn register(engine: &mut Engine) {
                 Ok(items[last].clone())
             },
         );
+}
+
+/// The pulses of `rng.pulse_train(steps, p, values)`: [step, value] pairs in step order, drawn
+/// gap, value, gap, value, … as the script loop its documentation gives draws them.
+fn pulse_train(rng: &mut Rng, steps: INT, p: f64, values: &Array) -> Fallible<Array> {
+    let call = "pulse_train(steps, p, values)";
+    if steps < 0 {
+        return Err(format!("{call} needs steps ≥ 0, got {steps}").into());
+    }
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("{call} needs 0 ≤ p ≤ 1, got {p}").into());
+    }
+    if values.is_empty() {
+        return Err(format!("{call} needs a non-empty array of values").into());
+    }
+    let mut pulses = Array::new();
+    // As a script guarding its loop with `if ln(1.0 - p) < 0.0`: p too small to change 1 − p
+    // (p = 0 included) never pulses, and draws nothing.
+    if (1.0 - p).ln() == 0.0 {
+        return Ok(pulses);
+    }
+    let mut t: INT = -1;
+    loop {
+        // t < steps ≤ INT::MAX and the gap ≤ 2^53, so this cannot overflow past the check.
+        t = t.saturating_add(1 + geometric_gap(rng.uniform(), p));
+        if t >= steps {
+            return Ok(pulses);
+        }
+        if pulses.len() == MAX_DRAWN_ITEMS {
+            return Err(format!(
+                "{call}: more than {MAX_DRAWN_ITEMS} pulses (steps = {steps}, p = {p}); draw fewer steps or a smaller p"
+            )
+            .into());
+        }
+        let value = values[rng.below(values.len() as u64) as usize].clone();
+        pulses.push(Dynamic::from_array(vec![Dynamic::from(t), value]));
+    }
+}
+
+/// The largest gap `rng.geometric` returns: beyond it a step count means "never" anyway, and
+/// adding it to a step index cannot overflow.
+pub const MAX_GEOMETRIC_GAP: INT = 1 << 53;
+
+/// ⌊ln(1 − u) / ln(1 − p)⌋ for a uniform draw `u` in [0, 1), capped at [`MAX_GEOMETRIC_GAP`]
+/// (also when 1 − p rounds to 1, where the quotient is infinite).
+fn geometric_gap(u: f64, p: f64) -> INT {
+    let log_q = (1.0 - p).ln();
+    if log_q == 0.0 {
+        return MAX_GEOMETRIC_GAP;
+    }
+    // Both logarithms are ≤ 0, so the quotient is ≥ 0 (−0.0 when u = 0 or p = 1).
+    let gap = ((1.0 - u).ln() / log_q).floor();
+    if gap >= MAX_GEOMETRIC_GAP as f64 {
+        MAX_GEOMETRIC_GAP
+    } else {
+        gap as INT
+    }
 }
 
 #[cfg(test)]
@@ -462,24 +532,89 @@ mod tests {
             .to_string();
         assert!(e.contains("rng.duration needs the task's dt"), "{e}");
     }
-}
 
-/// The largest gap `rng.geometric` returns: beyond it a step count means "never" anyway, and
-/// adding it to a step index cannot overflow.
-pub const MAX_GEOMETRIC_GAP: INT = 1 << 53;
+    /// The script loop `rng.pulse_train` stands for, written out in Rhai.
+    const PULSE_LOOP: &str = r#"
+        let pulses = [];
+        if ln(1.0 - p) < 0.0 {
+            let t = -1;
+            loop {
+                t += 1 + rng.geometric(p);
+                if t >= steps { break; }
+                pulses.push([t, rng.choice(values)]);
+            }
+        }
+        pulses
+    "#;
 
-/// ⌊ln(1 − u) / ln(1 − p)⌋ for a uniform draw `u` in [0, 1), capped at [`MAX_GEOMETRIC_GAP`]
-/// (also when 1 − p rounds to 1, where the quotient is infinite).
-fn geometric_gap(u: f64, p: f64) -> INT {
-    let log_q = (1.0 - p).ln();
-    if log_q == 0.0 {
-        return MAX_GEOMETRIC_GAP;
-    }
-    // Both logarithms are ≤ 0, so the quotient is ≥ 0 (−0.0 when u = 0 or p = 1).
-    let gap = ((1.0 - u).ln() / log_q).floor();
-    if gap >= MAX_GEOMETRIC_GAP as f64 {
-        MAX_GEOMETRIC_GAP
-    } else {
-        gap as INT
+    #[test]
+    fn pulse_train_draws_what_its_script_loop_draws() {
+        let engine = engine();
+        for (seed, p, steps) in [
+            (0, 0.02, 200),
+            (1, 0.3, 50),
+            (2, 0.999, 40),
+            (3, 1e-300, 10),
+        ] {
+            let native = ScriptRng::new(Rng::from_seed(seed));
+            let written = ScriptRng::new(Rng::from_seed(seed));
+            for _ in 0..20 {
+                let mut scope = rhai::Scope::new();
+                scope.push("rng", native.clone());
+                let a: Array = engine
+                    .eval_with_scope(
+                        &mut scope,
+                        &format!("rng.pulse_train({steps}, {p:e}, [-1.0, 0.5, 1.0])"),
+                    )
+                    .unwrap();
+                let mut scope = rhai::Scope::new();
+                scope.push("rng", written.clone());
+                scope.push("p", p);
+                scope.push("steps", steps as INT);
+                scope.push(
+                    "values",
+                    vec![Dynamic::from(-1.0), Dynamic::from(0.5), Dynamic::from(1.0)],
+                );
+                let b: Array = engine.eval_with_scope(&mut scope, PULSE_LOOP).unwrap();
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "seed {seed}, p {p}");
+                // Both streams are left at the same place.
+                assert_eq!(native.state().uniform(), written.state().uniform());
+            }
+        }
+        // p = 1 pulses at every step; p = 0 never, and draws nothing.
+        let rng = ScriptRng::new(Rng::from_seed(9));
+        let all: Array = eval(&rng, "rng.pulse_train(30, 1.0, [1.0])");
+        let steps: Vec<INT> = all
+            .iter()
+            .map(|p| p.clone().cast::<Array>()[0].as_int().unwrap())
+            .collect();
+        assert_eq!(steps, (0..30).collect::<Vec<INT>>());
+        let before = rng.state().uniform();
+        let none: Array = eval(&rng, "rng.pulse_train(30, 0.0, [1.0])");
+        assert!(none.is_empty());
+        assert_eq!(rng.state().uniform(), before);
+        for (bad, message) in [
+            ("rng.pulse_train(-1, 0.5, [1.0])", "needs steps ≥ 0, got -1"),
+            (
+                "rng.pulse_train(10, 1.5, [1.0])",
+                "needs 0 ≤ p ≤ 1, got 1.5",
+            ),
+            (
+                "rng.pulse_train(10, 0.5, [])",
+                "needs a non-empty array of values",
+            ),
+            (
+                "rng.pulse_train(200000, 1.0, [1.0])",
+                "more than 100000 pulses",
+            ),
+        ] {
+            let mut scope = rhai::Scope::new();
+            scope.push("rng", ScriptRng::new(Rng::from_seed(0)));
+            let e = engine
+                .eval_with_scope::<Array>(&mut scope, bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(message), "{bad}: {e}");
+        }
     }
 }

@@ -169,6 +169,118 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |angle: Dynamic, n: INT, width: Dynamic| {
             ring_bump(&angle, n, &width)
         });
+    FuncRegistration::new("latch_epochs")
+        .with_comments([
+            "/// The epochs of a latch (flip-flop) trial from each channel's pulses: `trains[c]` is channel c's [step, value] pairs in increasing step order (as `rng.pulse_train` draws them). Every step with a pulse is a one-step epoch named \"pulse\" whose input is the pulses' values (0 on channels without one); the steps between are epochs named \"hold\" with input 0, and a last \"hold\" without a duration fills the rest of the trial. The target of every epoch is each channel's latest pulse value, its mask 1 on the channels that have pulsed (0 before their first pulse). `dt` is the task's time step in ms.",
+            "/// Example: `latch_epochs([[[2, 1.0]], []], 10.0).len()` → `3`",
+        ])
+        .with_params_info(["trains", "dt"])
+        .register_into_engine(engine, |trains: Array, dt: Dynamic| -> Fallible<Array> {
+            let dt = number(&dt, "latch_epochs(trains, dt): dt")?;
+            latch_epochs(&trains, dt)
+        });
+}
+
+/// One pulse of a latch train: its step, channel and value.
+struct LatchPulse {
+    step: INT,
+    channel: usize,
+    value: f64,
+}
+
+/// The epochs `latch_epochs(trains, dt)` documents, as the epoch maps a script would write.
+fn latch_epochs(trains: &Array, dt: f64) -> Fallible<Array> {
+    let call = "latch_epochs(trains, dt)";
+    if !(dt > 0.0 && dt.is_finite()) {
+        return Err(format!("{call} needs dt > 0 ms, got {dt}").into());
+    }
+    let channels = channel_count(call, trains.len() as INT, 1)?;
+    let mut pulses = Vec::new();
+    for (c, train) in trains.iter().enumerate() {
+        let train = train.read_lock::<Array>().ok_or_else(|| {
+            format!(
+                "{call}: trains[{c}] must be an array of [step, value] pairs, got {}",
+                train.type_name()
+            )
+        })?;
+        let mut last = -1;
+        for (k, pulse) in train.iter().enumerate() {
+            let at = || format!("{call}: trains[{c}][{k}]");
+            let pair = pulse
+                .read_lock::<Array>()
+                .filter(|pair| pair.len() == 2)
+                .ok_or_else(|| format!("{}: must be a [step, value] pair, got {pulse}", at()))?;
+            let step = pair[0]
+                .as_int()
+                .map_err(|t| format!("{}: the step must be an integer, got {t}", at()))?;
+            if step <= last {
+                return Err(format!(
+                    "{}: steps must increase within a channel, got {step} after {last}",
+                    at()
+                )
+                .into());
+            }
+            let value = number(&pair[1], &format!("{}: the value", at()))?;
+            last = step;
+            pulses.push(LatchPulse {
+                step,
+                channel: c,
+                value,
+            });
+        }
+    }
+    // Stable: channels of one step stay in channel order.
+    pulses.sort_by_key(|p| p.step);
+    let floats = |v: &[f64]| -> Dynamic {
+        v.iter()
+            .map(|&x| Dynamic::from(x))
+            .collect::<Array>()
+            .into()
+    };
+    let epoch =
+        |name: &str, duration: Option<f64>, input: Option<&[f64]>, state: &[f64], mask: &[f64]| {
+            let mut m = rhai::Map::new();
+            m.insert("name".into(), name.into());
+            if let Some(ms) = duration {
+                m.insert("duration".into(), Dynamic::from(ms));
+            }
+            if let Some(input) = input {
+                m.insert("input".into(), floats(input));
+            }
+            m.insert("target".into(), floats(state));
+            m.insert("mask".into(), floats(mask));
+            Dynamic::from_map(m)
+        };
+    let mut state = vec![0.0; channels];
+    let mut mask = vec![0.0; channels];
+    let mut epochs = Array::new();
+    // The first step not yet described.
+    let mut t: INT = 0;
+    let mut i = 0;
+    while i < pulses.len() {
+        let step = pulses[i].step;
+        if step > t {
+            epochs.push(epoch(
+                "hold",
+                Some((step - t) as f64 * dt),
+                None,
+                &state,
+                &mask,
+            ));
+        }
+        let mut input = vec![0.0; channels];
+        while i < pulses.len() && pulses[i].step == step {
+            let p = &pulses[i];
+            input[p.channel] = p.value;
+            state[p.channel] = p.value;
+            mask[p.channel] = 1.0;
+            i += 1;
+        }
+        epochs.push(epoch("pulse", Some(dt), Some(&input), &state, &mask));
+        t = step + 1;
+    }
+    epochs.push(epoch("hold", None, None, &state, &mask));
+    Ok(epochs)
 }
 
 /// `i` as an index below `n`, or an error naming `call`.
@@ -269,5 +381,99 @@ mod tests {
                 max: f64::INFINITY
             }
         );
+    }
+
+    /// The flip-flop trial as the task library wrote it before `latch_epochs` (pulses encoded
+    /// as sortable integers, epochs built in the script), beside the native call.
+    const LATCH_IN_SCRIPT: &str = r#"
+        let trains = [];
+        for c in 0..bits { trains.push(rng.pulse_train(steps, p, [-1.0, 1.0])); }
+        let keys = [];
+        for c in 0..bits {
+            for q in trains[c] { keys.push((q[0] * bits + c) * 2 + if q[1] > 0.0 { 1 } else { 0 }); }
+        }
+        keys.sort();
+        let zeros = [];
+        for c in 0..bits { zeros.push(0.0); }
+        let state = zeros; let mask = zeros; let epochs = [];
+        let pulse = zeros; let step = -1; let t = 0;
+        for key in keys {
+            let s = key / (2 * bits);
+            if s != step {
+                if step >= 0 {
+                    epochs.push(#{ name: "pulse", duration: dt, input: pulse, target: state, mask: mask });
+                    t = step + 1;
+                }
+                if s > t {
+                    epochs.push(#{ name: "hold", duration: (s - t) * dt, target: state, mask: mask });
+                }
+                pulse = zeros;
+                step = s;
+            }
+            let c = (key / 2) % bits;
+            let value = if key % 2 == 1 { 1.0 } else { -1.0 };
+            pulse[c] = value; state[c] = value; mask[c] = 1.0;
+        }
+        if step >= 0 {
+            epochs.push(#{ name: "pulse", duration: dt, input: pulse, target: state, mask: mask });
+        }
+        epochs.push(#{ name: "hold", target: state, mask: mask });
+        [latch_epochs(trains, dt), epochs]
+    "#;
+
+    #[test]
+    fn latch_epochs_are_the_epochs_the_script_wrote() {
+        let mut engine = Engine::new();
+        register(&mut engine);
+        super::super::rng::register(&mut engine);
+        let mut seen = 0;
+        for (bits, p, dt) in [
+            (3, 0.02, 10.0),
+            (1, 0.3, 20.0),
+            (4, 0.1, 5.0),
+            (2, 1.0, 10.0),
+        ] {
+            let rng = super::super::rng::ScriptRng::new(crate::random::Rng::from_seed(bits));
+            for _ in 0..30 {
+                let mut scope = rhai::Scope::new();
+                scope.push("rng", rng.clone());
+                scope.push("bits", bits as INT);
+                scope.push("steps", 60 as INT);
+                scope.push("p", p);
+                scope.push("dt", dt);
+                let both: Array = engine.eval_with_scope(&mut scope, LATCH_IN_SCRIPT).unwrap();
+                let (native, written) = (format!("{:?}", both[0]), format!("{:?}", both[1]));
+                assert_eq!(native, written, "bits {bits}, p {p}");
+                seen += both[0].clone().cast::<Array>().len();
+            }
+        }
+        assert!(seen > 500, "{seen} epochs");
+        for (bad, message) in [
+            (
+                "latch_epochs([[[3, 1.0], [2, 1.0]]], 10.0)",
+                "trains[0][1]: steps must increase within a channel, got 2 after 3",
+            ),
+            (
+                "latch_epochs([[[3, 1.0]], [3]], 10.0)",
+                "trains[1][0]: must be a [step, value] pair, got 3",
+            ),
+            (
+                "latch_epochs([[[1.5, 1.0]]], 10.0)",
+                "trains[0][0]: the step must be an integer, got f64",
+            ),
+            (
+                "latch_epochs([[[1, \"up\"]]], 10.0)",
+                "trains[0][0]: the value must be a number",
+            ),
+            (
+                "latch_epochs([5], 10.0)",
+                "trains[0] must be an array of [step, value] pairs, got i64",
+            ),
+            ("latch_epochs([], 10.0)", "needs n between 1 and"),
+            ("latch_epochs([[]], 0.0)", "needs dt > 0 ms, got 0"),
+        ] {
+            let e = engine.eval::<Array>(bad).unwrap_err().to_string();
+            assert!(e.contains(message), "{bad}: {e}");
+        }
     }
 }

@@ -448,6 +448,19 @@ fn flip_flop_pulses_are_independent_per_step_and_channel() {
         "two channels at one step",
     );
     within(2.0 * positive - total, 0.0, total, "+1 minus −1");
+    // p = 1 pulses on every channel at every step (the task's earlier script loop compared
+    // ln(0) = −∞ with 0, which Rhai's float comparison calls false, and silently gave none).
+    let every = load_task("tasks::flip_flop(#{ input_noise: 0.0, pulse_probability: 1.0 })");
+    let b = batch_of(&every, 4);
+    for v in trials(&b) {
+        assert_eq!(v.c("pulses"), b.n_steps as f64);
+        for t in 0..b.n_steps {
+            for c in 0..bits {
+                assert_eq!(v.x(t, c).abs(), 1.0, "step {t} channel {c}");
+                assert_eq!(v.y(t, c), v.x(t, c));
+            }
+        }
+    }
     let bad = load_task("tasks::flip_flop(#{ pulse_probability: 1.5 })");
     let err = generate_batch(bad.task.as_ref(), 0, stream::TRAIN, 0, 1)
         .unwrap_err()
