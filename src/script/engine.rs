@@ -426,3 +426,23 @@ impl ModuleResolver for ModuleSearch {
 fn not_found(message: String, pos: Position) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(format!("module {message}").into(), pos).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the README's "Comparing floats" says of the engine scripts run in: comparisons with
+    /// an infinite operand are false, `is_infinite` tells, and finite ones behave as usual.
+    #[test]
+    fn float_comparisons_with_infinity_are_false_as_the_readme_warns() {
+        let engine = build_engine(Path::new("."), &[]);
+        for (code, expected) in [
+            ("ln(0.0) < 0.0", false),
+            ("1.0 / 0.0 > 1.0", false),
+            ("ln(0.0).is_infinite()", true),
+            ("ln(0.5) < 0.0", true),
+        ] {
+            assert_eq!(engine.eval::<bool>(code).unwrap(), expected, "{code}");
+        }
+    }
+}
