@@ -229,27 +229,30 @@ pub fn fill_epochs_overlaid(
     let mut inputs = vec![0.0f32; n_steps * n_in];
     let mut targets = vec![0.0f32; n_steps * n_out];
     let mut mask = vec![0.0f32; n_steps * n_out];
-    for (k, (epoch, span)) in epochs.iter().zip(&spans).enumerate() {
+    for (epoch, span) in epochs.iter().zip(&spans) {
         let v = &epoch.values;
-        let noise = v.input_noise.unwrap_or(input_noise) as f32;
-        for i in span.start..span.end {
-            let row = &mut inputs[i * n_in..(i + 1) * n_in];
-            row.copy_from_slice(&v.input);
-            let target = &mut targets[i * n_out..(i + 1) * n_out];
-            target.copy_from_slice(&v.target);
-            let weights = &mut mask[i * n_out..(i + 1) * n_out];
-            weights.copy_from_slice(&v.mask);
-            for (o, steps) in overlays.iter().zip(&placed) {
-                if o.epoch == k && steps.contains(&i) {
-                    o.input.iter().for_each(|&(c, x)| row[c] = x);
-                    o.target.iter().for_each(|&(c, x)| target[c] = x);
-                    o.mask.iter().for_each(|&(c, x)| weights[c] = x);
-                }
-            }
-            if noise > 0.0 {
-                for x in row.iter_mut() {
-                    *x += rng.normal() as f32 * noise;
-                }
+        let (a, b) = (span.start, span.end);
+        repeat_into(&mut inputs[a * n_in..b * n_in], &v.input);
+        repeat_into(&mut targets[a * n_out..b * n_out], &v.target);
+        repeat_into(&mut mask[a * n_out..b * n_out], &v.mask);
+    }
+    // Overlays over their epochs' values, then the noise, step by step and channel by channel
+    // in step order (the order the noise has always been drawn in).
+    for (o, steps) in overlays.iter().zip(&placed) {
+        let span = &spans[o.epoch];
+        for i in steps.start.max(span.start)..steps.end.min(span.end) {
+            o.input.iter().for_each(|&(c, x)| inputs[i * n_in + c] = x);
+            o.target
+                .iter()
+                .for_each(|&(c, x)| targets[i * n_out + c] = x);
+            o.mask.iter().for_each(|&(c, x)| mask[i * n_out + c] = x);
+        }
+    }
+    for (epoch, span) in epochs.iter().zip(&spans) {
+        let noise = epoch.values.input_noise.unwrap_or(input_noise) as f32;
+        if noise > 0.0 {
+            for x in &mut inputs[span.start * n_in..span.end * n_in] {
+                *x += rng.normal() as f32 * noise;
             }
         }
     }
@@ -260,6 +263,22 @@ pub fn fill_epochs_overlaid(
         durations,
         spans,
     })
+}
+
+/// Fills `dst` with copies of `pattern` end to end (`dst.len()` a multiple of its length), in a
+/// few doubling copies: one copy per step cost a library call for every two or three values.
+fn repeat_into(dst: &mut [f32], pattern: &[f32]) {
+    let n = pattern.len();
+    if n == 0 || dst.is_empty() {
+        return;
+    }
+    dst[..n].copy_from_slice(pattern);
+    let mut filled = n;
+    while filled < dst.len() {
+        let k = filled.min(dst.len() - filled);
+        dst.copy_within(0..k, filled);
+        filled += k;
+    }
 }
 
 /// The steps an overlay covers, after checking it lies in its epoch and its values are usable.
@@ -338,6 +357,19 @@ fn place_overlay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeat_into_is_the_pattern_end_to_end() {
+        for n in 1..5 {
+            let pattern: Vec<f32> = (0..n).map(|c| c as f32 + 0.5).collect();
+            for steps in [0, 1, 2, 3, 7, 8, 200] {
+                let mut got = vec![-1.0f32; steps * n];
+                repeat_into(&mut got, &pattern);
+                let want: Vec<f32> = (0..steps * n).map(|k| pattern[k % n]).collect();
+                assert_eq!(got, want, "n {n}, steps {steps}");
+            }
+        }
+    }
 
     fn shape() -> TaskShape {
         TaskShape {
