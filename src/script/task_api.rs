@@ -213,6 +213,13 @@ fn latch_epochs(trains: &Array, dt: f64) -> Fallible<Array> {
             let step = pair[0]
                 .as_int()
                 .map_err(|t| format!("{}: the step must be an integer, got {t}", at()))?;
+            if step < 0 {
+                return Err(format!(
+                    "{}: a step must be ≥ 0 (the trial's steps count from 0), got {step}",
+                    at()
+                )
+                .into());
+            }
             if step <= last {
                 return Err(format!(
                     "{}: steps must increase within a channel, got {step} after {last}",
@@ -464,6 +471,10 @@ mod tests {
             (
                 "latch_epochs([[[1, \"up\"]]], 10.0)",
                 "trains[0][0]: the value must be a number",
+            ),
+            (
+                "latch_epochs([[[-3, 1.0]]], 10.0)",
+                "trains[0][0]: a step must be ≥ 0 (the trial's steps count from 0), got -3",
             ),
             (
                 "latch_epochs([5], 10.0)",
