@@ -259,6 +259,9 @@ impl GatedRnn {
 }
 
 impl Network for GatedRnn {
+    fn kernel_options(&self) -> crate::kernel::KernelOptions {
+        self.kernel
+    }
     fn trainable(&self) -> Vec<TrainableVar<'_>> {
         let mut vars: Vec<(&'static str, &Var)> = vec![
             ("init_hidden", &self.init_hidden),

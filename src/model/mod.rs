@@ -54,8 +54,9 @@ pub struct TrainableVar<'a> {
     pub free: Option<Tensor>,
 }
 
-/// What the trainer needs from a network.
-pub trait Network {
+/// What the trainer needs from a network. `Sync`: a training step runs on the kernels' thread
+/// pool ([`Network::kernel_options`]).
+pub trait Network: Sync {
     /// The parameters training updates.
     fn trainable(&self) -> Vec<TrainableVar<'_>>;
     /// Runs time-major inputs [T, B, N_in], drawing any noise from `noise_rng`. With `track`,
@@ -91,5 +92,11 @@ pub trait Network {
     /// `fixedpoints` and the report analyse); `None` for other networks.
     fn rate_weights(&self) -> Option<Result<RateRnnWeights>> {
         None
+    }
+    /// How the network's fused kernels run (threads, vector code). The trainer runs each
+    /// gradient step inside this count's thread pool, so candle's own parallel work shares
+    /// the kernels' threads; by default one thread.
+    fn kernel_options(&self) -> crate::kernel::KernelOptions {
+        crate::kernel::KernelOptions::default()
     }
 }

@@ -454,6 +454,9 @@ impl RateRnn {
 }
 
 impl Network for RateRnn {
+    fn kernel_options(&self) -> KernelOptions {
+        self.options.kernel
+    }
     fn rate_weights(&self) -> Option<Result<RateRnnWeights>> {
         Some(self.effective_weights())
     }

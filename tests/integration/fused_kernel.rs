@@ -313,3 +313,91 @@ fn recurrence_without_states_keeps_none() {
     assert_eq!(keeping.take_states().map(|x| x.len()), Some(t * b * n));
     assert_eq!(dropping.take_states(), None);
 }
+
+/// A network that notes the name of the thread each training step's forward pass runs on.
+struct ThreadNoting {
+    inner: Box<dyn psychrnn::model::Network + Send + Sync>,
+    threads: std::sync::Mutex<Vec<String>>,
+}
+
+impl psychrnn::model::Network for ThreadNoting {
+    fn trainable(&self) -> Vec<psychrnn::model::TrainableVar<'_>> {
+        self.inner.trainable()
+    }
+    fn run(
+        &self,
+        inputs: &Tensor,
+        noise_rng: &mut Rng,
+        track: bool,
+    ) -> candle_core::Result<(psychrnn::model::Simulation, Option<Tensor>)> {
+        self.inner.run(inputs, noise_rng, track)
+    }
+    fn run_for_loss(
+        &self,
+        inputs: &Tensor,
+        noise_rng: &mut Rng,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        let name = std::thread::current().name().unwrap_or("").to_string();
+        self.threads.lock().unwrap().push(name);
+        self.inner.run_for_loss(inputs, noise_rng)
+    }
+    fn rates(&self, states: &Tensor) -> candle_core::Result<Tensor> {
+        self.inner.rates(states)
+    }
+    fn dtype(&self) -> DType {
+        self.inner.dtype()
+    }
+    fn n_rec(&self) -> usize {
+        self.inner.n_rec()
+    }
+    fn device(&self) -> Device {
+        self.inner.device()
+    }
+    fn write_npz(&self, path: &std::path::Path) -> candle_core::Result<()> {
+        self.inner.write_npz(path)
+    }
+    fn kernel_options(&self) -> KernelOptions {
+        self.inner.kernel_options()
+    }
+}
+
+#[test]
+fn training_steps_run_on_the_kernels_thread_pool() {
+    let path = crate::harness::repo().join("scripts/perceptual_discrimination.rhai");
+    let overrides = ["model.n_rec=8", "train.batch_size=8", "train.iterations=3"];
+    let options = psychrnn::script::LoadOptions {
+        overrides: overrides.iter().map(|s| s.parse().unwrap()).collect(),
+        ..Default::default()
+    };
+    let loaded = psychrnn::script::load_experiment(&path, &options).unwrap();
+    for (threads, pool) in [(1, false), (2, true)] {
+        let built = psychrnn::model::build_network_with(
+            &loaded.config.model,
+            psychrnn::task::Task::shape(loaded.task.as_ref()),
+            0,
+            std::path::Path::new("."),
+            KernelOptions::with_threads(threads),
+        )
+        .unwrap();
+        let model = ThreadNoting {
+            inner: built.network,
+            threads: Default::default(),
+        };
+        assert_eq!(psychrnn::model::Network::kernel_options(&model).threads, threads);
+        let config = psychrnn::train::TrainConfig {
+            iterations: 3,
+            batch_size: 8,
+            eval_every: 3,
+            eval_trials: 8,
+            ..psychrnn::train::TrainConfig::default()
+        };
+        let kind = loaded.config.model.loss;
+        psychrnn::train::train(&model, loaded.task.clone(), &config, kind, 0, |_| {}).unwrap();
+        let names = model.threads.lock().unwrap().clone();
+        assert_eq!(names.len(), 3, "one forward pass per iteration: {names:?}");
+        for name in names {
+            // One thread runs on the caller (the test's own thread); more run in the pool.
+            assert_eq!(name.starts_with("psychrnn-model-"), pool, "{threads} threads: {name}");
+        }
+    }
+}
