@@ -3,6 +3,8 @@
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Module, INT};
 
+use super::traced_time::{rhai_compare, Cmp};
+
 use crate::task::{Distribution, MAX_CHANNELS};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -169,6 +171,19 @@ pub fn register(engine: &mut Engine) {
         .register_into_engine(engine, |angle: Dynamic, n: INT, width: Dynamic| {
             ring_bump(&angle, n, &width)
         });
+    FuncRegistration::new("yang_ring")
+        .with_comments([
+            "/// Yang et al. 2019's ring input over n channels with preferred angles 2πk/n: strength · 0.8 · exp(−½(8d/π)²), d the angle's difference from channel k's, wrapped to (−π, π] (radians). The stdlib's ring tasks build their inputs with it (their targets add 0.05).",
+            "/// Example: `yang_ring(0.0, 4, 1.0)[0]` → `0.8`",
+        ])
+        .with_params_info(["angle", "n", "strength"])
+        .register_into_engine(engine, |angle: Dynamic, n: INT, strength: Dynamic| {
+            let call = "yang_ring(angle, n, strength)";
+            let angle = number(&angle, "yang_ring(angle, n, strength): angle")?;
+            let strength = number(&strength, "yang_ring(angle, n, strength): strength")?;
+            let n = channel_count(call, n, 0)?;
+            Ok::<_, Box<EvalAltResult>>(yang_ring(angle, n, strength))
+        });
     FuncRegistration::new("latch_epochs")
         .with_comments([
             "/// The epochs of a latch (flip-flop) trial from each channel's pulses: `trains[c]` is channel c's [step, value] pairs in increasing step order (as `rng.pulse_train` draws them). Every step with a pulse is a one-step epoch named \"pulse\" whose input is the pulses' values (0 on channels without one); the steps between are epochs named \"hold\" with input 0, and a last \"hold\" without a duration fills the rest of the trial. The target of every epoch is each channel's latest pulse value, its mask 1 on the channels that have pulsed (0 before their first pulse). `dt` is the task's time step in ms.",
@@ -328,9 +343,102 @@ fn ring_bump(angle: &Dynamic, n: INT, width: &Dynamic) -> Fallible<Array> {
         .collect())
 }
 
+/// The values of `yang_ring(angle, n, strength)`, computed as the stdlib's Rhai form of it
+/// computed them, operation for operation, so its tasks' trials stay the same: Rhai promotes
+/// the INTs to FLOAT where they meet a FLOAT, compares FLOATs relative to their size
+/// ([`rhai_compare`]) and raises to an INT power with `powf` (glibc's `pow`, whose result can
+/// differ from `x * x` by an ulp; `black_box` keeps the compiler from folding it into one).
+fn yang_ring(angle: f64, n: usize, strength: f64) -> Array {
+    let pi = std::f64::consts::PI;
+    let two_pi = 2.0 * pi;
+    (0..n)
+        .map(|k| {
+            let mut r = (angle - two_pi * k as f64 / n as f64) % two_pi;
+            if rhai_compare(Cmp::Lt, r, 0.0) {
+                r += two_pi;
+            }
+            let d = if rhai_compare(Cmp::Gt, r, pi) {
+                r - two_pi
+            } else {
+                r
+            };
+            let square = (8.0 * d / pi).powf(std::hint::black_box(2.0));
+            Dynamic::from(strength * 0.8 * (-0.5 * square).exp())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stdlib's ring input as it was written in Rhai before `yang_ring` replaced it.
+    const RHAI_RING_INPUT: &str = r#"
+        fn ring_input(angle, n, strength) {
+            let pi = PI();
+            let two_pi = 2.0 * pi;
+            let out = [];
+            for k in 0..n {
+                let r = (angle - two_pi * k / n) % two_pi;
+                if r < 0.0 { r += two_pi; }
+                let d = if r > pi { r - two_pi } else { r };
+                out.push(strength * 0.8 * exp(-0.5 * (8.0 * d / pi) ** 2));
+            }
+            out
+        }
+    "#;
+
+    #[test]
+    fn yang_ring_gives_the_values_of_its_rhai_form_bit_for_bit() {
+        let mut engine = Engine::new();
+        register(&mut engine);
+        let ast = engine.compile(RHAI_RING_INPUT).unwrap();
+        let mut rng = crate::random::Rng::from_seed(11);
+        let mut cases = 0;
+        for n in (1..=40).chain([64, 100, 256]) {
+            // Random angles, the channels' own angles (where r lands on 0 or π, the epsilon
+            // comparisons' edge), and angles off by a few ulps of them.
+            let mut angles: Vec<f64> = (0..12).map(|_| rng.uniform_range(-10.0, 10.0)).collect();
+            for k in [0, 1, n / 2, n - 1] {
+                let a = 2.0 * std::f64::consts::PI * k as f64 / n as f64;
+                angles.extend([a, -a, a + std::f64::consts::PI, a - std::f64::consts::PI]);
+                angles.extend([f64::from_bits(a.to_bits() + 3), a * (1.0 - 1e-16)]);
+            }
+            for &angle in &angles {
+                for strength in [1.0, 0.35, 2.5] {
+                    let args = (angle, n as INT, strength);
+                    let script: Array = engine
+                        .call_fn(&mut rhai::Scope::new(), &ast, "ring_input", args)
+                        .unwrap();
+                    let native = yang_ring(angle, n, strength);
+                    assert_eq!(script.len(), native.len());
+                    for (k, (a, b)) in script.iter().zip(&native).enumerate() {
+                        let (a, b) = (a.as_float().unwrap(), b.as_float().unwrap());
+                        assert_eq!(
+                            a.to_bits(),
+                            b.to_bits(),
+                            "angle {angle:e}, n {n}, strength {strength}, channel {k}: script {a:e}, native {b:e}"
+                        );
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert!(cases > 100_000, "{cases}");
+        // Through the engine, INT arguments promoted as the script promoted them.
+        let v: Array = engine.eval("yang_ring(0, 4, 1)").unwrap();
+        assert_eq!(v[0].as_float().unwrap(), 0.8);
+        let e = engine
+            .eval::<Array>("yang_ring(0.0, -1, 1.0)")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("yang_ring(angle, n, strength) needs n between 0 and 4096"), "{e}");
+        let e = engine
+            .eval::<Array>("yang_ring(\"up\", 8, 1.0)")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("yang_ring(angle, n, strength): angle"), "{e}");
+    }
 
     #[test]
     fn ring_bump_peaks_at_the_preferred_channel_and_wraps() {

@@ -49,7 +49,7 @@ pub struct TracedTime {
 
 /// A comparison operator, as Rhai evaluates it on FLOATs.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Cmp {
+pub(super) enum Cmp {
     Lt,
     Le,
     Gt,
@@ -99,7 +99,7 @@ fn replay(ops: &[Op], t: f64) -> f64 {
 /// `x OP y` exactly as Rhai (not built `unchecked`) computes it for two FLOATs, or a FLOAT and
 /// an INT converted to FLOAT: relative to the larger magnitude, with FLOAT::EPSILON as the
 /// tolerance (rhai 1.27, `func/builtin.rs`, `impl_float!`).
-fn rhai_compare(cmp: Cmp, x: FLOAT, y: FLOAT) -> bool {
+pub(super) fn rhai_compare(cmp: Cmp, x: FLOAT, y: FLOAT) -> bool {
     let max = if x * y == 0.0 {
         1.0
     } else {
