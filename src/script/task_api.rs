@@ -432,7 +432,10 @@ mod tests {
             .eval::<Array>("yang_ring(0.0, -1, 1.0)")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("yang_ring(angle, n, strength) needs n between 0 and 4096"), "{e}");
+        assert!(
+            e.contains("yang_ring(angle, n, strength) needs n between 0 and 4096"),
+            "{e}"
+        );
         let e = engine
             .eval::<Array>("yang_ring(\"up\", 8, 1.0)")
             .unwrap_err()

@@ -383,7 +383,10 @@ fn training_steps_run_on_the_kernels_thread_pool() {
             inner: built.network,
             threads: Default::default(),
         };
-        assert_eq!(psychrnn::model::Network::kernel_options(&model).threads, threads);
+        assert_eq!(
+            psychrnn::model::Network::kernel_options(&model).threads,
+            threads
+        );
         let config = psychrnn::train::TrainConfig {
             iterations: 3,
             batch_size: 8,
@@ -397,7 +400,11 @@ fn training_steps_run_on_the_kernels_thread_pool() {
         assert_eq!(names.len(), 3, "one forward pass per iteration: {names:?}");
         for name in names {
             // One thread runs on the caller (the test's own thread); more run in the pool.
-            assert_eq!(name.starts_with("psychrnn-model-"), pool, "{threads} threads: {name}");
+            assert_eq!(
+                name.starts_with("psychrnn-model-"),
+                pool,
+                "{threads} threads: {name}"
+            );
         }
     }
 }
