@@ -20,7 +20,7 @@ pub const BATCH: usize = 64;
 pub const CHANNELS: usize = 2;
 
 /// Blocks a timed run of iterations is split into; the fastest block's mean is reported.
-const TIMED_BLOCKS: usize = 5;
+pub(super) const TIMED_BLOCKS: usize = 5;
 
 /// One network to time: kind, recurrent size, fused kernel or reference path, steps per trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,10 @@ use crate::kernel::KernelOptions;
 use crate::model::{build_network_with, ModelConfig};
 use crate::random::stream;
 use crate::task::{generate_batch_with_threads, Task};
-use crate::train::{train, TrainConfig};
+use std::sync::atomic::AtomicBool;
+
+use super::iteration::TIMED_BLOCKS;
+use crate::train::{new_optimizer, train_session, Hooks, SingleTask, TrainConfig, TrainState};
 
 /// Mean milliseconds to build one batch of `trials` trials of `task` on `threads` threads (0:
 /// automatic), over `batches` batches of the training stream (seed 0).
@@ -30,8 +33,13 @@ pub fn generation_ms(
 /// How training on a task spent its time.
 #[derive(Debug, Clone, Copy)]
 pub struct TrainingWait {
-    /// Mean wall time of a training iteration.
+    /// Mean wall time of a training iteration over the whole session (its first iteration,
+    /// which allocates the network's buffers, and the final evaluation included).
     pub ms_per_iteration: f64,
+    /// Mean time from one iteration's end to the next one's in the fastest of five blocks,
+    /// the first iteration left out: the statistic [`super::measure_iteration`] reports for a
+    /// fixed batch, so the two compare like with like.
+    pub fastest_block_ms: f64,
     /// The share of the wall time spent waiting for the next batch (0 to 1).
     pub waiting: f64,
 }
@@ -63,6 +71,7 @@ pub fn training_wait_as_configured(
     kernel: KernelOptions,
 ) -> Result<TrainingWait, BenchError> {
     let built = build_network_with(model_config, task.shape(), 0, Path::new("."), kernel)?;
+    let model = built.network.as_ref();
     let config = TrainConfig {
         iterations: iterations.max(1),
         eval_every: iterations.max(1),
@@ -72,23 +81,69 @@ pub fn training_wait_as_configured(
         max_seconds: None,
         ..train_config.clone()
     };
-    let outcome = train(
-        built.network.as_ref(),
-        task,
+    let curriculum = SingleTask(task);
+    let mut state = TrainState::new(&curriculum);
+    let mut optimizer = new_optimizer(model, &config)?;
+    let stop = AtomicBool::new(false);
+    let mut ends = Vec::with_capacity(config.iterations);
+    let outcome = train_session(
+        model,
+        &curriculum,
         &config,
         model_config.loss,
         0,
-        |_| {},
+        &mut state,
+        &mut optimizer,
+        Hooks {
+            on_row: &mut |_| {},
+            on_iteration: &mut |_, _| ends.push(Instant::now()),
+            on_checkpoint: &mut |_, _| Ok(()),
+            on_stage_end: &mut |_, _| Ok(()),
+            checkpoint_interval: None,
+            stop: &stop,
+        },
     )?;
     Ok(TrainingWait {
         ms_per_iteration: outcome.wall_seconds * 1e3 / outcome.iterations as f64,
+        fastest_block_ms: fastest_block_ms(&ends),
         waiting: outcome.batch_wait_seconds / outcome.wall_seconds,
     })
+}
+
+/// The fastest of [`TIMED_BLOCKS`] blocks' mean interval between consecutive `ends` (NaN
+/// with fewer than two).
+fn fastest_block_ms(ends: &[Instant]) -> f64 {
+    let gaps: Vec<f64> = ends
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
+        .collect();
+    let block = gaps.len().div_ceil(TIMED_BLOCKS).max(1);
+    gaps.chunks(block)
+        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+        .fold(f64::NAN, f64::min)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_fastest_block_is_the_smallest_mean_gap_of_five_blocks() {
+        // Gaps 10, 30, 20, 40, 5, 25, 15, 35, 50, 45 ms: blocks of two, means 20, 30, 15, 25,
+        // 47.5; the fastest is 15.
+        let start = Instant::now();
+        let mut at = start;
+        let mut ends = vec![at];
+        for gap in [10, 30, 20, 40, 5, 25, 15, 35, 50, 45] {
+            at += Duration::from_millis(gap);
+            ends.push(at);
+        }
+        assert!((fastest_block_ms(&ends) - 15.0).abs() < 1e-9);
+        // Three gaps: blocks of one, the smallest gap.
+        assert!((fastest_block_ms(&ends[..4]) - 10.0).abs() < 1e-9);
+        assert!(fastest_block_ms(&ends[..1]).is_nan());
+    }
     use crate::model::ModelKind;
     use crate::script::{load_experiment_source, LoadOptions};
 

@@ -114,6 +114,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
     );
     let mut fused_ms = std::collections::BTreeMap::new();
     let mut fused_gated_ms = std::collections::BTreeMap::new();
+    let mut gemm_rates = std::collections::BTreeMap::new();
     for &threads in &args.threads {
         let rows = (|| -> Result<Vec<String>, CliError> {
             // The GEMM rate before and after the rows, the better of the two: once in a few
@@ -128,6 +129,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                 costs.push((n, reference, fused));
             }
             let gemm = before.max(psychrnn::kernel::gemm_gflops(1024, threads));
+            gemm_rates.insert(threads, gemm);
             let mut rows = vec![format!(
                 "  {threads:>7} f32 GEMM 1024³ on {threads} thread(s): {gemm:.1} GFLOP/s"
             )];
@@ -166,7 +168,7 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
         "about 3"
     );
     outln!(
-        "  {:>7} {:>6} {:>6} {:>11} {:>11} {:>8} {:>18} {:>9}",
+        "  {:>7} {:>6} {:>6} {:>11} {:>11} {:>8} {:>18} {:>9} {:>11} {:>8}",
         "threads",
         "kind",
         "N_rec",
@@ -174,7 +176,9 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
         "fused",
         "speed-up",
         "vs fused rate RNN",
-        "per FLOP"
+        "per FLOP",
+        "arithmetic",
+        "fused ÷"
     );
     for &threads in &args.threads {
         for kind in [ModelKind::Lstm, ModelKind::Gru] {
@@ -200,12 +204,15 @@ fn bench_model(args: &BenchArgs) -> Result<(), CliError> {
                     ),
                     None => Default::default(),
                 };
+                // The gated products at the GEMM rate measured with the rate RNN's rows.
+                let arithmetic_ms = product_flops(&case(true)) / gemm_rates[&threads] / 1e6;
                 outln!(
-                    "  {threads:>7} {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18} {per_flop:>9}",
+                    "  {threads:>7} {:>6} {n:>6} {:>8.1} ms {:>8.1} ms {:>7.2}x {ratio:>18} {per_flop:>9} {arithmetic_ms:>8.2} ms {:>7.2}x",
                     kind_name(kind),
                     reference.ms,
                     fused.ms,
-                    reference.ms / fused.ms
+                    reference.ms / fused.ms,
+                    fused.ms / arithmetic_ms
                 );
                 fused_gated_ms.insert((threads, format!("{kind:?}"), n), fused.ms);
             }
@@ -299,13 +306,14 @@ fn run_style_table(
         "run-style iterations (fresh perceptual discrimination batches of {BATCH}, prefetched, the trainer itself) vs the fixed batch, fused kernels:"
     );
     outln!(
-        "  {:>7} {:>6} {:>6} {:>11} {:>11} {:>9} {:>8}",
+        "  {:>7} {:>6} {:>6} {:>11} {:>11} {:>9} {:>14} {:>8}",
         "threads",
         "kind",
         "N_rec",
         "fixed",
         "run-style",
         "run ÷",
+        "session mean",
         "waiting"
     );
     for &threads in &args.threads {
@@ -325,25 +333,30 @@ fn run_style_table(
                 let kernel = KernelOptions::with_threads(threads);
                 // A short session first, as the fixed batch's warm-up iteration: the memory
                 // the iterations need is then the process's already.
+                // One iteration more than the fixed batch's timed ones: the gaps between
+                // iterations after the first are as many as those.
                 let wait = with_threads(threads, || {
                     training_wait(task.clone(), &config, 2, kernel)?;
-                    training_wait(task.clone(), &config, its, kernel)
+                    training_wait(task.clone(), &config, its + 1, kernel)
                 })
                 .map_err(CliError::failed)?;
                 outln!(
-                    "  {threads:>7} {:>6} {n:>6} {fixed:>8.1} ms {:>8.1} ms {:>8.2}x {:>7.1}%",
+                    "  {threads:>7} {:>6} {n:>6} {fixed:>8.1} ms {:>8.1} ms {:>8.2}x {:>11.1} ms {:>7.1}%",
                     kind_name(kind),
+                    wait.fastest_block_ms,
+                    wait.fastest_block_ms / fixed,
                     wait.ms_per_iteration,
-                    wait.ms_per_iteration / fixed,
                     100.0 * wait.waiting
                 );
             }
         }
     }
     outln!(
-        "  (run-style: mean over a session's iterations after a 2-iteration warm-up session, where the \
-         fixed batch reports its fastest block; waiting: share of the time spent waiting for the \
-         next batch)"
+        "  (run-style: after a 2-iteration warm-up session, the fastest of five blocks of the gaps \
+         between one iteration's end and the next, batch fetching included, as the fixed batch \
+         reports its fastest block; session mean: the whole session's wall time per iteration, \
+         its first iteration and final evaluation included; waiting: share of the time spent \
+         waiting for the next batch)"
     );
     Ok(())
 }

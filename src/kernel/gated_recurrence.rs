@@ -19,10 +19,11 @@
 //!       ∂GH = [∂a_r, ∂a_z, ∂a_n⊙r];  dh₋ = dh⊙z + ∂GH W_h + ∂L/∂h₋
 //! ```
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
+use super::buffer_stash::BufferStash;
 use super::fast_math::{sigmoid, tanh};
 use super::host::{grad_like, slice, transpose, with_host};
 use super::input_drive::{input_drive, input_drive_grads};
@@ -40,16 +41,26 @@ pub struct GatedRecurrence {
     /// Threads (for the large products) and vector code.
     kernel: KernelOptions,
     cache: Mutex<Option<Vec<f32>>>,
+    /// Where the large per-iteration buffers come from and go back to.
+    buffers: Arc<BufferStash>,
 }
 
 impl GatedRecurrence {
-    /// An op for `cell`, run as `kernel` says.
+    /// An op for `cell`, run as `kernel` says, with a stash of its own.
     pub fn new(cell: Cell, kernel: KernelOptions) -> Self {
         GatedRecurrence {
             cell,
             kernel,
             cache: Mutex::new(None),
+            buffers: Arc::default(),
         }
+    }
+
+    /// The op taking its large buffers from `buffers` and handing them back after its
+    /// backward pass (a network shares one stash between its iterations' ops).
+    pub fn with_buffers(mut self, buffers: Arc<BufferStash>) -> Self {
+        self.buffers = buffers;
+        self
     }
 
     fn gates(&self) -> usize {
@@ -118,7 +129,7 @@ impl GatedRecurrence {
         let width = self.width(dims);
         let bn = b * n;
         let mut hs = vec![0.0f32; t * bn];
-        let mut kept = vec![0.0f32; t * b * k * n];
+        let mut kept = self.buffers.zeroed(t * b * k * n);
         let mut gh = vec![0.0f32; b * g * n];
         let mut gx_t = vec![0.0f32; b * g * n];
         // W_xᵀ [I, G·N] and b_x, for the input side step by step.
@@ -284,10 +295,10 @@ impl GatedRecurrence {
         };
         // ∂ of the input-side and hidden-side pre-activations for every step (equal for the
         // LSTM, whose gates add them).
-        let mut d_gx = vec![0.0f32; t * b * gn];
+        let mut d_gx = self.buffers.zeroed(t * b * gn);
         let mut d_gh = match self.cell {
             Cell::Lstm => Vec::new(),
-            Cell::Gru => vec![0.0f32; t * b * gn],
+            Cell::Gru => self.buffers.zeroed(t * b * gn),
         };
         let mut dh: Vec<f32> = grad[(t - 1) * bn..].to_vec();
         let mut dc = vec![0.0f32; if self.cell == Cell::Lstm { bn } else { 0 }];
@@ -451,6 +462,8 @@ impl GatedRecurrence {
             out[i] = d_b_x[j];
             out[i + 1..].copy_from_slice(&d_w[j * row..(j + 1) * row]);
         }
+        self.buffers.keep(d_gx);
+        self.buffers.keep(d_gh);
         (d_p, d_init)
     }
 }
@@ -706,6 +719,9 @@ impl CustomOp3 for GatedRecurrence {
                 })
             })
         })?;
+        if let Some(kept) = cached {
+            self.buffers.keep(kept);
+        }
         Ok((None, grad_like(d_p, p)?, grad_like(d_init, init)?))
     }
 }

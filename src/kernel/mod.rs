@@ -57,6 +57,7 @@ macro_rules! with_slope {
     };
 }
 
+mod buffer_stash;
 mod fast_math;
 mod gated_recurrence;
 mod host;
@@ -68,6 +69,7 @@ mod readout;
 mod transfer_loops;
 mod wide_vectors;
 
+pub use buffer_stash::BufferStash;
 pub use gated_recurrence::GatedRecurrence;
 pub use options::{thread_pool, KernelOptions, KernelPath};
 pub use products::gemm_gflops;

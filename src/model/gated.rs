@@ -111,6 +111,8 @@ pub struct GatedRnn {
     pub fused: bool,
     /// The fused kernel's threads and vector code.
     pub kernel: crate::kernel::KernelOptions,
+    /// The fused kernel's large buffers, kept between iterations.
+    buffers: std::sync::Arc<crate::kernel::BufferStash>,
 }
 
 fn host(t: &Tensor) -> Result<Vec<f32>> {
@@ -144,7 +146,14 @@ impl GatedRnn {
             n_rec: n,
             fused: true,
             kernel: crate::kernel::KernelOptions::default(),
+            buffers: Default::default(),
         })
+    }
+
+    /// Values held in the fused kernel's buffers kept between training iterations (what
+    /// [`Network::release_buffers`] frees).
+    pub fn kept_buffer_values(&self) -> usize {
+        self.buffers.kept_values()
     }
 
     /// The current weights as host arrays.
@@ -198,11 +207,17 @@ impl GatedRnn {
             };
             // [W_x | b_x | W_h (| b_h)]: the op forms the input side step by step.
             let p = Tensor::cat(&[&w_x, &b_x.unsqueeze(1)?, &w], 1)?;
-            let states = inputs.contiguous()?.apply_op3(
-                &p.contiguous()?,
-                &init.contiguous()?,
-                crate::kernel::GatedRecurrence::new(self.cell, self.kernel),
-            )?;
+            // Training passes (tracked) share the network's stash, whose buffers the backward
+            // pass hands back; a forward-only pass (an evaluation, maybe of a large batch)
+            // allocates and frees its own rather than leave them in the stash.
+            let mut op = crate::kernel::GatedRecurrence::new(self.cell, self.kernel);
+            if track {
+                op = op.with_buffers(self.buffers.clone());
+            }
+            let states =
+                inputs
+                    .contiguous()?
+                    .apply_op3(&p.contiguous()?, &init.contiguous()?, op)?;
             let readout = Tensor::cat(&[&w_out, &b_out.unsqueeze(1)?], 1)?;
             let outputs = states.apply_op2(
                 &readout,
@@ -261,6 +276,9 @@ impl GatedRnn {
 impl Network for GatedRnn {
     fn kernel_options(&self) -> crate::kernel::KernelOptions {
         self.kernel
+    }
+    fn release_buffers(&self) {
+        self.buffers.release();
     }
     fn trainable(&self) -> Vec<TrainableVar<'_>> {
         let mut vars: Vec<(&'static str, &Var)> = vec![

@@ -99,4 +99,7 @@ pub trait Network: Sync {
     fn kernel_options(&self) -> crate::kernel::KernelOptions {
         crate::kernel::KernelOptions::default()
     }
+    /// Frees the large buffers the fused kernels keep from one training iteration to the next
+    /// (the LSTM's and GRU's; a run calls this after training). By default nothing is kept.
+    fn release_buffers(&self) {}
 }

@@ -640,6 +640,7 @@ fn finish(
     ));
     // Training's iterations leave tens of megabytes freed but kept (for speed); the test
     // set's arrays should not come on top of them.
+    model.release_buffers();
     crate::memory::release_freed_memory();
     let test = generate_batch(task, config.seed, stream::TEST, 0, config.train.test_trials)?;
     let mut noise = Rng::derive(config.seed, &[stream::REC_NOISE, stream::TEST, 0]);

@@ -462,7 +462,10 @@ pub fn train_session(
             let eval_batch =
                 generate_batch(task.as_ref(), seed, stream::EVAL, k, config.eval_trials)?;
             let mut eval_noise = Rng::derive(seed, &[stream::REC_NOISE, stream::EVAL, k]);
-            let eval = evaluate(model, task.as_ref(), &eval_batch, &mut eval_noise, kind)?;
+            // The behaviour alone: the states and rates of the evaluation trials are not
+            // used here, and at 256 units and 256 trials they are 105 MB.
+            let eval =
+                evaluate_behaviour(model, task.as_ref(), &eval_batch, &mut eval_noise, kind)?;
             let row = HistoryRow {
                 iteration,
                 trials_seen: iteration * config.batch_size,

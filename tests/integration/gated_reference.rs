@@ -215,3 +215,59 @@ fn lstm_and_gru_train_on_a_script_task() {
         assert!(last < 0.7 * first, "{cell:?}: loss {first} → {last}");
     }
 }
+
+/// The fused kernel keeps its large buffers (gate activations, ∂ of the pre-activations) from
+/// one training pass to the next: gradients over passes on different inputs must be the same,
+/// bit for bit, as those of a network whose buffers are freed before every pass. (The stash
+/// zeroes what it hands out, checked in its unit tests; with stale values left in, this test
+/// still passed, so the kernel writes every value it reads back.)
+#[test]
+fn kept_kernel_buffers_give_the_gradients_of_fresh_ones() {
+    // Large enough to be kept: 40 steps × 32 trials × 80 units × 3–5 values ≥ 2^18.
+    let (n_in, n, n_out, t_len, b_len) = (2, 80, 2, 40, 32);
+    let dev = Device::Cpu;
+    let mask = Tensor::ones((t_len, b_len, n_out), DType::F32, &dev).unwrap();
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let w = weights(cell, n_in, n, n_out, 4);
+        let kept = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+        let fresh = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+        assert!(kept.fused && fresh.fused);
+        for pass in 0..3u64 {
+            let tensor = |seed: u64, c: usize| {
+                Tensor::from_slice(&inputs(t_len, b_len, c, seed), (t_len, b_len, c), &dev).unwrap()
+            };
+            let (x, y) = (tensor(10 + pass, n_in), tensor(20 + pass, n_out));
+            fresh.release_buffers();
+            assert_eq!(fresh.kept_buffer_values(), 0);
+            let grads = |m: &GatedRnn| {
+                let (sim, _) = m.run(&x, &mut Rng::from_seed(0), true).unwrap();
+                let g = masked_mse(&sim.outputs, &y, &mask)
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                m.trainable()
+                    .iter()
+                    .map(|t| {
+                        let g: Vec<f32> = g
+                            .get(t.var.as_tensor())
+                            .unwrap()
+                            .flatten_all()
+                            .unwrap()
+                            .to_vec1()
+                            .unwrap();
+                        (t.name, g)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let (a, b) = (grads(&kept), grads(&fresh));
+            assert_eq!(a, b, "{cell:?}, pass {pass}");
+            assert!(
+                kept.kept_buffer_values() >= t_len * b_len * n * 3,
+                "{cell:?}: the backward pass kept its buffers ({} values)",
+                kept.kept_buffer_values()
+            );
+        }
+        kept.release_buffers();
+        assert_eq!(kept.kept_buffer_values(), 0);
+    }
+}

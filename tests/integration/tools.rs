@@ -313,9 +313,10 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
             .lines()
             .find(|l| l.split_whitespace().take(3).eq([threads, kind, "8"]) && !l.contains('%'))
             .expect(&out);
-        // reference, fused; speed-up, ratio to the rate RNN and that ratio per FLOP.
-        assert_eq!(row.matches(" ms").count(), 2, "{row}");
-        assert_eq!(row.matches('x').count(), 3, "{row}");
+        // reference, fused, arithmetic; speed-up, ratio to the rate RNN, that ratio per FLOP,
+        // fused over arithmetic.
+        assert_eq!(row.matches(" ms").count(), 3, "{row}");
+        assert_eq!(row.matches('x').count(), 4, "{row}");
         let ratios: Vec<f64> = row
             .split_whitespace()
             .filter_map(|w| w.strip_suffix('x'))
@@ -326,10 +327,33 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
             (ratios[2] - expected).abs() < 0.1,
             "{row}: per FLOP {expected}"
         );
+        // The arithmetic: the gated products (200 steps × 64 trials × 8 units × FLOP per
+        // unit) at the GEMM rate printed for this thread count; the last ratio is fused over it.
+        let gemm: f64 = out
+            .split(&format!("GEMM 1024³ on {threads} thread(s): "))
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .expect(&out)
+            .parse()
+            .unwrap();
+        let ms: Vec<f64> = row
+            .split(" ms")
+            .filter_map(|p| p.split_whitespace().last()?.parse().ok())
+            .collect();
+        let arithmetic = 200.0 * 64.0 * 8.0 * flops(gates) / gemm / 1e6;
+        // Printed to 0.01 ms (the GEMM rate to 0.1 GFLOP/s): allow that rounding.
+        assert!(
+            (ms[2] - arithmetic).abs() <= 0.005 + arithmetic * 0.06 / gemm,
+            "{row}: arithmetic {arithmetic} ms at {gemm} GFLOP/s"
+        );
+        assert!(
+            (ratios[3] - ms[1] / ms[2]).abs() <= 0.006 + ratios[3] * (0.05 / ms[1] + 0.005 / ms[2]),
+            "{row}: {ms:?}"
+        );
     }
     // Run-style iterations (fresh batches, the trainer) next to the fixed batch, for every
-    // kind and thread count: both times, their ratio (checked against the two times) and the
-    // share spent waiting.
+    // kind and thread count: both times, their ratio (checked against the two times), the
+    // session's mean and the share spent waiting.
     let run_style = out.split("run-style iterations").nth(1).expect(&out);
     for threads in ["1", "2"] {
         for kind in ["rate", "lstm", "gru"] {
@@ -347,7 +371,7 @@ fn bench_model_reports_both_paths_threads_gated_networks_and_memory() {
                 .unwrap()
                 .parse()
                 .unwrap();
-            assert_eq!(ms.len(), 2, "{row}");
+            assert_eq!(ms.len(), 3, "{row}");
             // The times are printed to 0.1 ms: the ratio of the printed times may be off by
             // that rounding.
             let rounding = ratio * (0.05 / ms[0] + 0.05 / ms[1]);
