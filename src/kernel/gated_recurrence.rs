@@ -21,6 +21,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use rayon::prelude::*;
+
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::buffer_stash::BufferStash;
@@ -29,7 +31,7 @@ use super::host::{grad_like, slice, transpose, with_host};
 use super::input_drive::{input_drive, input_drive_grads};
 use super::options::KernelOptions;
 use super::products::gemm_f32;
-use super::rate_recurrence::RecurrenceDims;
+use super::rate_recurrence::{batch_parts, gather_rows, scatter_rows, RecurrenceDims};
 use super::wide_vectors::with_wide_vectors;
 use super::Cell;
 
@@ -40,7 +42,8 @@ pub struct GatedRecurrence {
     cell: Cell,
     /// Threads (for the large products) and vector code.
     kernel: KernelOptions,
-    cache: Mutex<Option<Vec<f32>>>,
+    /// The forward pass's kept activations, one array per batch part.
+    cache: Mutex<Option<Vec<Vec<f32>>>>,
     /// Where the large per-iteration buffers come from and go back to.
     buffers: Arc<BufferStash>,
 }
@@ -637,6 +640,116 @@ fn gru_backward_row(
 impl GatedRecurrence {
     /// The sizes of a call from the shapes of U [T, B, I], P [G·N, I + 1 + N (+ 1)] and the
     /// initial state [B, 2N] (LSTM) or [B, N] (GRU).
+    /// The op for one batch part: products on one thread, the same stash.
+    fn part_op(&self) -> GatedRecurrence {
+        GatedRecurrence::new(self.cell, self.kernel.single_threaded())
+            .with_buffers(self.buffers.clone())
+    }
+
+    /// The forward pass with the batch split between the model threads ([`batch_parts`], as
+    /// the rate kernel splits it): trials are independent, so each thread runs every step for
+    /// its trials with no synchronisation between steps, instead of sharing each step's small
+    /// product. Returns H [T·B·N] and the kept activations of each part.
+    fn forward_split(
+        &self,
+        u: &[f32],
+        p: &[f32],
+        init: &[f32],
+        dims: RecurrenceDims,
+    ) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let parts = batch_parts(dims.trials, self.kernel.threads);
+        if parts.len() == 1 {
+            let (hs, kept) = self.forward(u, p, init, dims);
+            return (hs, vec![kept]);
+        }
+        let (t, b, n) = (dims.steps, dims.trials, dims.units);
+        let state = init.len() / b.max(1);
+        let part_op = self.part_op();
+        let done: Vec<(Vec<f32>, Vec<f32>)> = self.kernel.install(|| {
+            parts
+                .par_iter()
+                .map(|rows| {
+                    let part_dims = RecurrenceDims {
+                        trials: rows.len(),
+                        ..dims
+                    };
+                    part_op.forward(
+                        &gather_rows(u, rows, t, b, dims.inputs),
+                        p,
+                        &init[rows.start * state..rows.end * state],
+                        part_dims,
+                    )
+                })
+                .collect()
+        });
+        let mut hs = vec![0.0f32; t * b * n];
+        let mut kept = Vec::with_capacity(parts.len());
+        for (rows, (part_hs, part_kept)) in parts.iter().zip(done) {
+            scatter_rows(&mut hs, &part_hs, rows, t, b, n);
+            kept.push(part_kept);
+        }
+        (hs, kept)
+    }
+
+    /// [`Self::backward`] with the batch split as [`Self::forward_split`] split it (`kept`
+    /// holds its parts' activations, or is `None` to run the forward pass again): ∂P summed
+    /// over the parts in order, ∂init gathered. The kept arrays go back to the stash.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_split(
+        &self,
+        u: &[f32],
+        p: &[f32],
+        init: &[f32],
+        hs: &[f32],
+        kept: Option<Vec<Vec<f32>>>,
+        grad: &[f32],
+        dims: RecurrenceDims,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let parts = batch_parts(dims.trials, self.kernel.threads);
+        let kept = match kept {
+            Some(k) if k.len() == parts.len() => k,
+            // Not kept (a second backward pass): run the forward pass again.
+            _ => self.forward_split(u, p, init, dims).1,
+        };
+        if parts.len() == 1 {
+            let out = self.backward(u, p, init, hs, &kept[0], grad, dims);
+            kept.into_iter().for_each(|k| self.buffers.keep(k));
+            return out;
+        }
+        let (t, b, n) = (dims.steps, dims.trials, dims.units);
+        let state = init.len() / b.max(1);
+        let part_op = self.part_op();
+        let done: Vec<(Vec<f32>, Vec<f32>)> = self.kernel.install(|| {
+            parts
+                .par_iter()
+                .zip(&kept)
+                .map(|(rows, part_kept)| {
+                    let part_dims = RecurrenceDims {
+                        trials: rows.len(),
+                        ..dims
+                    };
+                    part_op.backward(
+                        &gather_rows(u, rows, t, b, dims.inputs),
+                        p,
+                        &init[rows.start * state..rows.end * state],
+                        &gather_rows(hs, rows, t, b, n),
+                        part_kept,
+                        &gather_rows(grad, rows, t, b, n),
+                        part_dims,
+                    )
+                })
+                .collect()
+        });
+        kept.into_iter().for_each(|k| self.buffers.keep(k));
+        let mut d_p = vec![0.0f32; p.len()];
+        let mut d_init = Vec::with_capacity(init.len());
+        for (part_d_p, part_d_init) in done {
+            d_p.iter_mut().zip(&part_d_p).for_each(|(a, v)| *a += v);
+            d_init.extend_from_slice(&part_d_init);
+        }
+        (d_p, d_init)
+    }
+
     fn dims_of(&self, u: &Shape, p: &Shape, init: &Shape) -> Result<RecurrenceDims> {
         let (t, b, i) = u.dims3()?;
         let g = self.gates();
@@ -678,7 +791,7 @@ impl CustomOp3 for GatedRecurrence {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let dims = self.dims_of(l1.shape(), l2.shape(), l3.shape())?;
-        let (hs, kept) = self.forward(
+        let (hs, kept) = self.forward_split(
             slice(s1, l1, "U")?,
             slice(s2, l2, "[W_x | b_x | W_h]")?,
             slice(s3, l3, "initial state")?,
@@ -704,24 +817,12 @@ impl CustomOp3 for GatedRecurrence {
                 with_host(init, |init_h| {
                     with_host(res, |hs| {
                         with_host(grad, |g| {
-                            let recomputed;
-                            let kept: &[f32] = match &cached {
-                                Some(k) => k,
-                                // Not kept (a second backward pass): run the forward pass again.
-                                None => {
-                                    recomputed = self.forward(u_h, p_h, init_h, dims).1;
-                                    &recomputed
-                                }
-                            };
-                            Ok(self.backward(u_h, p_h, init_h, hs, kept, g, dims))
+                            Ok(self.backward_split(u_h, p_h, init_h, hs, cached, g, dims))
                         })
                     })
                 })
             })
         })?;
-        if let Some(kept) = cached {
-            self.buffers.keep(kept);
-        }
         Ok((None, grad_like(d_p, p)?, grad_like(d_init, init)?))
     }
 }

@@ -150,7 +150,13 @@ fn tiled(v: &[f32], times: usize) -> Vec<f32> {
 }
 
 /// The rows of trials `rows` from a [T·B·width] array, step by step: [T·|rows|·width].
-fn gather_rows(m: &[f32], rows: &Range<usize>, t: usize, b: usize, width: usize) -> Vec<f32> {
+pub(super) fn gather_rows(
+    m: &[f32],
+    rows: &Range<usize>,
+    t: usize,
+    b: usize,
+    width: usize,
+) -> Vec<f32> {
     let mut out = Vec::with_capacity(t * rows.len() * width);
     for step in 0..t {
         let at = (step * b + rows.start) * width;
@@ -641,7 +647,7 @@ impl RateRecurrence {
 
 /// The trials each of `threads` model threads takes: contiguous ranges (one range on one
 /// thread, or when the batch is too small to share: at least 4 trials a part).
-fn batch_parts(b: usize, threads: usize) -> Vec<Range<usize>> {
+pub(super) fn batch_parts(b: usize, threads: usize) -> Vec<Range<usize>> {
     let threads = threads.min(b / 4).max(1);
     let chunk = b.div_ceil(threads);
     (0..threads)
@@ -651,7 +657,14 @@ fn batch_parts(b: usize, threads: usize) -> Vec<Range<usize>> {
 }
 
 /// Writes `part` ([T·|rows|·N], the trials `rows`) into `out` ([T·B·N]).
-fn scatter_rows(out: &mut [f32], part: &[f32], rows: &Range<usize>, t: usize, b: usize, n: usize) {
+pub(super) fn scatter_rows(
+    out: &mut [f32],
+    part: &[f32],
+    rows: &Range<usize>,
+    t: usize,
+    b: usize,
+    n: usize,
+) {
     let kn = rows.len() * n;
     for step in 0..t {
         let at = step * b * n + rows.start * n;

@@ -271,3 +271,48 @@ fn kept_kernel_buffers_give_the_gradients_of_fresh_ones() {
         assert_eq!(kept.kept_buffer_values(), 0);
     }
 }
+
+/// With two model threads the fused kernel splits the batch between them: the states are those
+/// of one thread bit for bit (each trial's arithmetic is unchanged), and the gradients, summed
+/// over the two parts, agree to rounding.
+#[test]
+fn a_batch_split_between_threads_gives_the_one_thread_results() {
+    let (n_in, n, n_out, t_len, b_len) = (3, 24, 2, 15, 13);
+    let dev = Device::Cpu;
+    let x = Tensor::from_slice(&inputs(t_len, b_len, n_in, 5), (t_len, b_len, n_in), &dev).unwrap();
+    let y =
+        Tensor::from_slice(&inputs(t_len, b_len, n_out, 6), (t_len, b_len, n_out), &dev).unwrap();
+    let mask = Tensor::ones((t_len, b_len, n_out), DType::F32, &dev).unwrap();
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let w = weights(cell, n_in, n, n_out, 7);
+        let run = |threads: usize| {
+            let mut m = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
+            m.kernel = psychrnn::kernel::KernelOptions::with_threads(threads);
+            let (sim, _) = m.run(&x, &mut Rng::from_seed(0), true).unwrap();
+            let g = masked_mse(&sim.outputs, &y, &mask)
+                .unwrap()
+                .backward()
+                .unwrap();
+            let states: Vec<f32> = sim.states.flatten_all().unwrap().to_vec1().unwrap();
+            let grads: Vec<Vec<f32>> = m
+                .trainable()
+                .iter()
+                .map(|t| {
+                    let g = g.get(t.var.as_tensor()).unwrap();
+                    g.flatten_all().unwrap().to_vec1().unwrap()
+                })
+                .collect();
+            (states, grads)
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one.0, two.0, "{cell:?}: states");
+        for (a, b) in one.1.iter().zip(&two.1) {
+            for (u, v) in a.iter().zip(b) {
+                assert!(
+                    (u - v).abs() <= 1e-6 + 1e-5 * u.abs(),
+                    "{cell:?}: {u} vs {v}"
+                );
+            }
+        }
+    }
+}
