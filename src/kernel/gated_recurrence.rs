@@ -19,6 +19,7 @@
 //!       ∂GH = [∂a_r, ∂a_z, ∂a_n⊙r];  dh₋ = dh⊙z + ∂GH W_h + ∂L/∂h₋
 //! ```
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -40,7 +41,7 @@ use super::Cell;
 #[derive(Debug)]
 pub struct GatedRecurrence {
     cell: Cell,
-    /// Threads (for the large products) and vector code.
+    /// Threads (the batch is split between them) and vector code.
     kernel: KernelOptions,
     /// The forward pass's kept activations, one array per batch part.
     cache: Mutex<Option<Vec<Vec<f32>>>>,
@@ -638,12 +639,24 @@ fn gru_backward_row(
 }
 
 impl GatedRecurrence {
-    /// The sizes of a call from the shapes of U [T, B, I], P [G·N, I + 1 + N (+ 1)] and the
-    /// initial state [B, 2N] (LSTM) or [B, N] (GRU).
     /// The op for one batch part: products on one thread, the same stash.
     fn part_op(&self) -> GatedRecurrence {
         GatedRecurrence::new(self.cell, self.kernel.single_threaded())
             .with_buffers(self.buffers.clone())
+    }
+
+    /// The sizes of the batch part `rows` of a call of sizes `dims`, and its rows of U.
+    fn part_inputs(
+        u: &[f32],
+        rows: &Range<usize>,
+        dims: RecurrenceDims,
+    ) -> (Vec<f32>, RecurrenceDims) {
+        let part_u = gather_rows(u, rows, dims.steps, dims.trials, dims.inputs);
+        let part_dims = RecurrenceDims {
+            trials: rows.len(),
+            ..dims
+        };
+        (part_u, part_dims)
     }
 
     /// The forward pass with the batch split between the model threads ([`batch_parts`], as
@@ -669,12 +682,9 @@ impl GatedRecurrence {
             parts
                 .par_iter()
                 .map(|rows| {
-                    let part_dims = RecurrenceDims {
-                        trials: rows.len(),
-                        ..dims
-                    };
+                    let (part_u, part_dims) = Self::part_inputs(u, rows, dims);
                     part_op.forward(
-                        &gather_rows(u, rows, t, b, dims.inputs),
+                        &part_u,
                         p,
                         &init[rows.start * state..rows.end * state],
                         part_dims,
@@ -724,12 +734,9 @@ impl GatedRecurrence {
                 .par_iter()
                 .zip(&kept)
                 .map(|(rows, part_kept)| {
-                    let part_dims = RecurrenceDims {
-                        trials: rows.len(),
-                        ..dims
-                    };
+                    let (part_u, part_dims) = Self::part_inputs(u, rows, dims);
                     part_op.backward(
-                        &gather_rows(u, rows, t, b, dims.inputs),
+                        &part_u,
                         p,
                         &init[rows.start * state..rows.end * state],
                         &gather_rows(hs, rows, t, b, n),
@@ -750,6 +757,8 @@ impl GatedRecurrence {
         (d_p, d_init)
     }
 
+    /// The sizes of a call from the shapes of U [T, B, I], P [G·N, I + 1 + N (+ 1)] and the
+    /// initial state [B, 2N] (LSTM) or [B, N] (GRU).
     fn dims_of(&self, u: &Shape, p: &Shape, init: &Shape) -> Result<RecurrenceDims> {
         let (t, b, i) = u.dims3()?;
         let g = self.gates();

@@ -216,6 +216,31 @@ fn lstm_and_gru_train_on_a_script_task() {
     }
 }
 
+/// One pass of `m` on `x` with the masked MSE against `y` and its backward pass: the states
+/// and each trainable parameter's gradient.
+fn mse_run(
+    m: &GatedRnn,
+    x: &Tensor,
+    y: &Tensor,
+    mask: &Tensor,
+) -> (Vec<f32>, Vec<(&'static str, Vec<f32>)>) {
+    let (sim, _) = m.run(x, &mut Rng::from_seed(0), true).unwrap();
+    let g = masked_mse(&sim.outputs, y, mask)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let states = sim.states.flatten_all().unwrap().to_vec1().unwrap();
+    let grads = m
+        .trainable()
+        .iter()
+        .map(|t| {
+            let grad = g.get(t.var.as_tensor()).unwrap();
+            (t.name, grad.flatten_all().unwrap().to_vec1().unwrap())
+        })
+        .collect();
+    (states, grads)
+}
+
 /// The fused kernel keeps its large buffers (gate activations, ∂ of the pre-activations) from
 /// one training pass to the next: gradients over passes on different inputs must be the same,
 /// bit for bit, as those of a network whose buffers are freed before every pass. (The stash
@@ -239,27 +264,10 @@ fn kept_kernel_buffers_give_the_gradients_of_fresh_ones() {
             let (x, y) = (tensor(10 + pass, n_in), tensor(20 + pass, n_out));
             fresh.release_buffers();
             assert_eq!(fresh.kept_buffer_values(), 0);
-            let grads = |m: &GatedRnn| {
-                let (sim, _) = m.run(&x, &mut Rng::from_seed(0), true).unwrap();
-                let g = masked_mse(&sim.outputs, &y, &mask)
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                m.trainable()
-                    .iter()
-                    .map(|t| {
-                        let g: Vec<f32> = g
-                            .get(t.var.as_tensor())
-                            .unwrap()
-                            .flatten_all()
-                            .unwrap()
-                            .to_vec1()
-                            .unwrap();
-                        (t.name, g)
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let (a, b) = (grads(&kept), grads(&fresh));
+            let (a, b) = (
+                mse_run(&kept, &x, &y, &mask).1,
+                mse_run(&fresh, &x, &y, &mask).1,
+            );
             assert_eq!(a, b, "{cell:?}, pass {pass}");
             assert!(
                 kept.kept_buffer_values() >= t_len * b_len * n * 3,
@@ -288,25 +296,14 @@ fn a_batch_split_between_threads_gives_the_one_thread_results() {
         let run = |threads: usize| {
             let mut m = GatedRnn::new(&w, Regularization::default(), DType::F32, &dev).unwrap();
             m.kernel = psychrnn::kernel::KernelOptions::with_threads(threads);
-            let (sim, _) = m.run(&x, &mut Rng::from_seed(0), true).unwrap();
-            let g = masked_mse(&sim.outputs, &y, &mask)
-                .unwrap()
-                .backward()
-                .unwrap();
-            let states: Vec<f32> = sim.states.flatten_all().unwrap().to_vec1().unwrap();
-            let grads: Vec<Vec<f32>> = m
-                .trainable()
-                .iter()
-                .map(|t| {
-                    let g = g.get(t.var.as_tensor()).unwrap();
-                    g.flatten_all().unwrap().to_vec1().unwrap()
-                })
-                .collect();
-            (states, grads)
+            mse_run(&m, &x, &y, &mask)
         };
         let (one, two) = (run(1), run(2));
         assert_eq!(one.0, two.0, "{cell:?}: states");
-        for (a, b) in one.1.iter().zip(&two.1) {
+        assert_eq!(one.1.len(), two.1.len());
+        for ((name, a), (_, b)) in one.1.iter().zip(&two.1) {
+            assert_eq!(a.len(), b.len(), "{cell:?} {name}");
+            assert!(a.iter().any(|&g| g != 0.0), "{cell:?} {name}: all zero");
             for (u, v) in a.iter().zip(b) {
                 assert!(
                     (u - v).abs() <= 1e-6 + 1e-5 * u.abs(),
