@@ -14,13 +14,10 @@ use crate::analysis::task_variance::{
 use crate::experiment::ExperimentConfig;
 use crate::run_dir::{
     AnalysisFile, GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
-    PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
+    ClusterCountSilhouette, PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
 };
 use crate::task::{argmax_channel, EpochSpan, Scorer};
 use crate::trials_file::TrialRecord;
-
-/// The most clusters tried when choosing their number.
-pub const MAX_CLUSTERS: usize = 20;
 
 /// Fills the go/no-go, interval-timing, psychometric-matrix and task-variance sections of
 /// `file` that the run's scorer and `report` settings ask for.
@@ -323,7 +320,7 @@ fn task_variances(
             .map(|&u| variance[u].clone())
             .collect::<Vec<_>>(),
     );
-    let Some((n_clusters, labels, silhouette)) = best_clustering(&normalised, MAX_CLUSTERS) else {
+    let Some(clustering) = best_clustering(&normalised, tv.max_clusters) else {
         omitted.push(format!(
             "task variance: {} unit(s) have summed task variance above the threshold {} (report.task_variance.threshold); clustering needs at least 3, so the analysis is left out",
             active.len(),
@@ -331,6 +328,8 @@ fn task_variances(
         ));
         return Ok(None);
     };
+    let at_search_limit = clustering.at_search_limit(normalised.len());
+    let (n_clusters, labels) = (clustering.k, &clustering.labels);
     let mut clusters: Vec<TaskCluster> = (0..n_clusters)
         .map(|k| {
             let members: Vec<usize> = (0..active.len()).filter(|&i| labels[i] == k).collect();
@@ -369,7 +368,16 @@ fn task_variances(
         tasks: names,
         active_units: active.len(),
         n_clusters,
-        silhouette,
+        silhouette: clustering.silhouette,
+        silhouette_by_clusters: clustering
+            .tried
+            .iter()
+            .map(|&(clusters, silhouette)| ClusterCountSilhouette {
+                clusters,
+                silhouette,
+            })
+            .collect(),
+        at_search_limit,
         clusters,
         variance,
     }))

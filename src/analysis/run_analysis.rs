@@ -228,7 +228,19 @@ pub fn analysis_warnings(file: &AnalysisFile) -> Vec<String> {
             missing.join(", ")
         ));
     }
+    if let Some(v) = file.task_variance.as_ref().filter(|v| v.at_search_limit) {
+        warnings.push(task_variance_limit_warning(v));
+    }
     warnings
+}
+
+/// The warning for a task-variance clustering whose silhouette was largest at the most
+/// clusters tried.
+pub fn task_variance_limit_warning(v: &crate::run_dir::TaskVarianceAnalysis) -> String {
+    format!(
+        "task variance: the mean silhouette ({:.3}) is largest at {} clusters, the most tried, so the number of clusters is a bound, not a finding (raise report.task_variance.max_clusters; analysis.yaml: at_search_limit: true)",
+        v.silhouette, v.n_clusters
+    )
 }
 
 /// The ridge of [`crate::analysis::psychometric::fit_logistic`], as the note quotes it.

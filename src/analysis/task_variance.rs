@@ -191,23 +191,59 @@ pub fn silhouette(points: &[Vec<f64>], labels: &[usize]) -> f64 {
     total / m as f64
 }
 
+/// The clustering [`best_clustering`] chose, with the mean silhouette of every number of
+/// clusters it tried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clustering {
+    /// The number of clusters with the largest mean silhouette.
+    pub k: usize,
+    /// Each point's cluster (0..k), clusters numbered by their first point.
+    pub labels: Vec<usize>,
+    /// The mean silhouette of that clustering.
+    pub silhouette: f64,
+    /// `(k, mean silhouette)` for every k tried, in increasing k.
+    pub tried: Vec<(usize, f64)>,
+}
+
+impl Clustering {
+    /// The largest number of clusters tried.
+    pub fn largest_tried(&self) -> usize {
+        self.tried.last().map_or(self.k, |t| t.0)
+    }
+
+    /// True when the chosen number is the largest tried while more were possible (fewer than
+    /// one cluster per point): the silhouette may still rise beyond the search, so the
+    /// number of clusters is a bound, not a finding.
+    pub fn at_search_limit(&self, points: usize) -> bool {
+        self.k == self.largest_tried() && self.k < points - 1
+    }
+}
+
 /// The clustering of `points` with the largest mean silhouette over 2..=`max_k` clusters
-/// (the fewest clusters on ties): (k, labels, silhouette). `None` with fewer than 3 points.
-pub fn best_clustering(points: &[Vec<f64>], max_k: usize) -> Option<(usize, Vec<usize>, f64)> {
+/// (at most one fewer than the points; the fewest clusters on ties). `None` with fewer than
+/// 3 points.
+pub fn best_clustering(points: &[Vec<f64>], max_k: usize) -> Option<Clustering> {
     let m = points.len();
-    if m < 3 {
+    if m < 3 || max_k < 2 {
         return None;
     }
     let merges = ward_merges(points);
-    let mut best: Option<(usize, Vec<usize>, f64)> = None;
+    let mut best: Option<Clustering> = None;
+    let mut tried = Vec::new();
     for k in 2..=max_k.min(m - 1) {
         let labels = labels_after(m, &merges, k);
         let s = silhouette(points, &labels);
-        if best.as_ref().is_none_or(|b| s > b.2) {
-            best = Some((k, labels, s));
+        tried.push((k, s));
+        if best.as_ref().is_none_or(|b| s > b.silhouette) {
+            best = Some(Clustering {
+                k,
+                labels,
+                silhouette: s,
+                tried: Vec::new(),
+            });
         }
     }
-    best
+    best.map(|b| Clustering { tried, ..b })
 }
 
 /// Each row divided by its largest entry (rows whose largest entry is 0 stay 0).
@@ -276,10 +312,19 @@ mod tests {
         .iter()
         .map(|p| p.to_vec())
         .collect();
-        let (k, labels, s) = best_clustering(&points, 6).unwrap();
-        assert_eq!(k, 3);
-        assert_eq!(labels, vec![0, 0, 0, 1, 1, 2, 2, 2]);
-        assert!(s > 0.9);
+        let c = best_clustering(&points, 6).unwrap();
+        assert_eq!(c.k, 3);
+        assert_eq!(c.labels, vec![0, 0, 0, 1, 1, 2, 2, 2]);
+        assert!(c.silhouette > 0.9);
+        // Every k from 2 to 6 was tried, each silhouette recomputed from its own labels.
+        assert_eq!(c.tried.iter().map(|t| t.0).collect::<Vec<_>>(), [2, 3, 4, 5, 6]);
+        assert_eq!(c.tried[1].1, c.silhouette);
+        assert!(c.tried.iter().all(|t| t.1 <= c.silhouette));
+        assert!(!c.at_search_limit(points.len()));
+        // Searching only up to 2 stops below the three groups: the choice is the limit.
+        let capped = best_clustering(&points, 2).unwrap();
+        assert_eq!((capped.k, capped.largest_tried()), (2, 2));
+        assert!(capped.at_search_limit(points.len()));
         // Silhouette by hand for two points per cluster on a line: 0, 1 | 10, 11.
         let line: Vec<Vec<f64>> = [0.0, 1.0, 10.0, 11.0].iter().map(|&x| vec![x]).collect();
         // Point 0: a = 1, b = 10.5 → 0.904762; point 1: a = 1, b = 9.5 → 0.894737; symmetric.

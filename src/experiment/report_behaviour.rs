@@ -22,6 +22,10 @@ pub struct TaskVarianceConfig {
     /// Units whose task variances sum to this or less are left out (Yang: 1e-3).
     #[serde(default = "default_threshold")]
     pub threshold: f64,
+    /// The most clusters tried when choosing their number by the silhouette (from 2; Yang's
+    /// clustering code tries 2 to 29).
+    #[serde(default = "default_max_clusters")]
+    pub max_clusters: usize,
 }
 
 fn default_from_end_of() -> String {
@@ -32,6 +36,9 @@ fn default_to_end_of() -> String {
 }
 fn default_threshold() -> f64 {
     1e-3
+}
+fn default_max_clusters() -> usize {
+    29
 }
 
 /// `report.psychometric_matrix`: the two conditions spanning the grid and the output whose
@@ -51,12 +58,21 @@ pub struct PsychometricMatrixConfig {
 }
 
 impl TaskVarianceConfig {
-    /// Checks the threshold.
+    /// Checks the threshold and the largest number of clusters.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(self.threshold.is_finite() && self.threshold >= 0.0) {
             return Err(ConfigError::new(
                 "report.task_variance.threshold",
                 format!("must be a number ≥ 0, got {}", self.threshold),
+            ));
+        }
+        if self.max_clusters < 2 {
+            return Err(ConfigError::new(
+                "report.task_variance.max_clusters",
+                format!(
+                    "must be at least 2 (clusters are chosen among 2..=max_clusters), got {}",
+                    self.max_clusters
+                ),
             ));
         }
         Ok(())

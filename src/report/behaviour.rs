@@ -550,9 +550,20 @@ pub fn draw_behaviour_figures(
             "task_variance",
             "Task variance clusters".to_string(),
             format!(
-                "Variance of each unit's rate across the trials of each task (from the end of {} to the end of {}, averaged over time), divided by the unit's largest; {} of {} units above summed variance {}, clustered (Ward; {} clusters by the best mean silhouette, {}). Clusters and the tasks each serves (mean ≥ 0.5): {}.",
+                "Variance of each unit's rate across the trials of each task (from the end of {} to the end of {}, averaged over time), divided by the unit's largest; {} of {} units above summed variance {}, clustered (Ward; {} clusters by the best mean silhouette, {}, of {} to {} tried{}). Clusters and the tasks each serves (mean ≥ 0.5): {}.",
                 v.from_end_of, v.to_end_of, v.active_units, v.variance.len(), v.threshold,
-                v.n_clusters, short(v.silhouette, 3), served.join("; ")
+                v.n_clusters, short(v.silhouette, 3),
+                v.silhouette_by_clusters.first().map_or(v.n_clusters, |c| c.clusters),
+                v.silhouette_by_clusters.last().map_or(v.n_clusters, |c| c.clusters),
+                if v.at_search_limit {
+                    format!(
+                        "; {}",
+                        crate::analysis::run_analysis::task_variance_limit_warning(v)
+                    )
+                } else {
+                    String::new()
+                },
+                served.join("; ")
             ),
         ));
     }

@@ -139,10 +139,28 @@ pub struct TaskVarianceAnalysis {
     pub n_clusters: usize,
     /// Mean silhouette of that clustering.
     pub silhouette: f64,
+    /// The mean silhouette of every number of clusters tried, in increasing number.
+    #[serde(default)]
+    pub silhouette_by_clusters: Vec<ClusterCountSilhouette>,
+    /// True when the chosen number is the largest tried while more clusters were possible:
+    /// the silhouette may still rise past the search (raise `report.task_variance.max_clusters`),
+    /// so the number of clusters is a bound, not a finding.
+    #[serde(default)]
+    pub at_search_limit: bool,
     /// The clusters, ordered by the task each serves most.
     pub clusters: Vec<TaskCluster>,
     /// Every unit's raw task variances, one row per unit (all units, dropped ones too).
     pub variance: Vec<Vec<f64>>,
+}
+
+/// The mean silhouette of one number of clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterCountSilhouette {
+    /// The number of clusters.
+    pub clusters: usize,
+    /// The mean silhouette of Ward's clustering into that many.
+    pub silhouette: f64,
 }
 
 /// One cluster of units.

@@ -38,7 +38,7 @@ pub use analysis::{
 };
 pub use behaviour_analysis::{
     GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
-    PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
+    ClusterCountSilhouette, PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
 };
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;

@@ -245,7 +245,95 @@ fn task_variance_matches_a_direct_computation_and_clusters_partition_the_active_
         .collect();
     assert_eq!(clustered, active);
     assert_eq!(v.clusters.len(), v.n_clusters);
+    // The silhouette of the reported clusters, recomputed from the max-normalised variances
+    // (scikit-learn's definition: a unit alone in its cluster scores 0).
+    let normalised = |u: usize| -> Vec<f64> {
+        let max = v.variance[u].iter().cloned().fold(0.0, f64::max);
+        v.variance[u].iter().map(|x| x / max).collect()
+    };
+    let distance = |a: usize, b: usize| -> f64 {
+        let (x, y) = (normalised(a), normalised(b));
+        x.iter().zip(&y).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()
+    };
+    let mut total = 0.0;
+    for (k, cluster) in v.clusters.iter().enumerate() {
+        for &u in &cluster.units {
+            if cluster.units.len() == 1 {
+                continue;
+            }
+            let mean_to = |c: &psychrnn::run_dir::TaskCluster| {
+                let others: Vec<usize> = c.units.iter().copied().filter(|&w| w != u).collect();
+                others.iter().map(|&w| distance(u, w)).sum::<f64>() / others.len() as f64
+            };
+            let a_u = mean_to(cluster);
+            let b_u = v
+                .clusters
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .map(|(_, c)| mean_to(c))
+                .fold(f64::INFINITY, f64::min);
+            total += (b_u - a_u) / a_u.max(b_u);
+        }
+    }
+    let want = total / active.len() as f64;
+    assert!((v.silhouette - want).abs() < 1e-9, "{} vs {want}", v.silhouette);
+    // Every number of clusters from 2 to min(29, units − 1) was tried; the chosen one scores
+    // highest, and it is not the last tried unless the search could not go further.
+    let tried: Vec<usize> = v.silhouette_by_clusters.iter().map(|c| c.clusters).collect();
+    assert_eq!(tried, (2..=29.min(active.len() - 1)).collect::<Vec<_>>());
+    let chosen = v
+        .silhouette_by_clusters
+        .iter()
+        .find(|c| c.clusters == v.n_clusters)
+        .unwrap();
+    assert_eq!(chosen.silhouette, v.silhouette);
+    assert!(v
+        .silhouette_by_clusters
+        .iter()
+        .all(|c| c.silhouette <= v.silhouette));
+    assert!(!v.at_search_limit);
     assert!(dir.join("run/report/task_variance.png").exists());
+}
+
+#[test]
+fn a_cluster_count_at_the_end_of_the_search_is_reported_as_a_bound() {
+    let (dir, a, _) = run(
+        "yang_multitask.rhai",
+        &[
+            "train.iterations=2",
+            "model.n_rec=12",
+            "train.eval_every=2",
+            "report.task_variance.max_clusters=2",
+        ],
+    );
+    let v = a.task_variance.expect("task_variance section");
+    // With only 2 clusters allowed the search ends where it starts: 2 is the limit.
+    assert_eq!(v.n_clusters, 2);
+    assert_eq!(v.silhouette_by_clusters.len(), 1);
+    assert!(v.at_search_limit);
+    let warning = "is largest at 2 clusters, the most tried, so the number of clusters is a bound, not a finding (raise report.task_variance.max_clusters";
+    let summary = std::fs::read_to_string(dir.join("run/summary.yaml")).unwrap();
+    assert!(summary.contains(warning), "{summary}");
+    let html = std::fs::read_to_string(dir.join("run/report/index.html")).unwrap();
+    assert!(html.contains(warning));
+    // Fewer than 2 is refused before training, naming the field.
+    let o = psychrnn(&[
+        "check",
+        crate::harness::repo()
+            .join("scripts/yang_multitask.rhai")
+            .to_str()
+            .unwrap(),
+        "--set",
+        "report.task_variance.max_clusters=1",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("report.task_variance.max_clusters")
+            && stderr(&o).contains("must be at least 2"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
