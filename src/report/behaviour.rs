@@ -476,6 +476,78 @@ impl Figure for TaskVarianceFigure<'_> {
     }
 }
 
+/// The mean silhouette against the number of clusters tried, the chosen number marked (as
+/// Yang et al.'s cluster-score plot).
+pub struct SilhouetteFigure<'a> {
+    /// The analysis drawn.
+    pub variance: &'a TaskVarianceAnalysis,
+}
+
+impl Figure for SilhouetteFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (560, 380)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+        root.fill(&WHITE).map_err(err)?;
+        let v = self.variance;
+        let points: Vec<(f64, f64)> = v
+            .silhouette_by_clusters
+            .iter()
+            .map(|c| (c.clusters as f64, c.silhouette))
+            .collect();
+        let (k_lo, k_hi) = points
+            .iter()
+            .fold((v.n_clusters as f64, v.n_clusters as f64), |(l, h), p| {
+                (l.min(p.0), h.max(p.0))
+            });
+        let (s_lo, s_hi) = points
+            .iter()
+            .fold((v.silhouette, v.silhouette), |(l, h), p| (l.min(p.1), h.max(p.1)));
+        let pad = 0.1 * (s_hi - s_lo).max(0.02);
+        let mut chart = ChartBuilder::on(root)
+            .caption("Silhouette by number of clusters", ("sans-serif", 18))
+            .margin(14)
+            .x_label_area_size(42)
+            .y_label_area_size(60)
+            .build_cartesian_2d((k_lo - 0.5)..(k_hi + 0.5), (s_lo - pad)..(s_hi + pad))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("number of clusters")
+            .y_desc("mean silhouette")
+            .x_label_formatter(&|x| short(*x, 0))
+            .y_label_formatter(&|y| short(*y, 3))
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 13))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(err)?;
+        let line = series_colour(0);
+        chart
+            .draw_series(LineSeries::new(points.clone(), line.stroke_width(2)))
+            .map_err(err)?;
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 3, line.filled())))
+            .map_err(err)?;
+        let chosen = series_colour(5);
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (v.n_clusters as f64, v.silhouette),
+                6,
+                chosen.stroke_width(2),
+            )))
+            .map_err(err)?
+            .label(if v.at_search_limit {
+                format!("chosen: {} (the most tried: a bound)", v.n_clusters)
+            } else {
+                format!("chosen: {}", v.n_clusters)
+            })
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, chosen.stroke_width(2)));
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 12)
+    }
+}
+
 /// Draws the figures of the analyses `file` holds into `dir`: (file stem, title, caption) of
 /// each.
 pub fn draw_behaviour_figures(
@@ -566,6 +638,23 @@ pub fn draw_behaviour_figures(
                 served.join("; ")
             ),
         ));
+        if !v.silhouette_by_clusters.is_empty() {
+            super::save(
+                &SilhouetteFigure { variance: v },
+                &dir.join("task_variance_silhouette"),
+            )?;
+            entries.push((
+                "task_variance_silhouette",
+                "Silhouette by number of clusters".to_string(),
+                format!(
+                    "Mean silhouette of Ward's clustering of the {} active units' normalised task variances into each number of clusters tried; the largest ({}, at {} clusters) is the one shown above{}.",
+                    v.active_units,
+                    short(v.silhouette, 3),
+                    v.n_clusters,
+                    if v.at_search_limit { ", the most tried: the silhouette may still rise beyond the search" } else { "" }
+                ),
+            ));
+        }
     }
     Ok(entries)
 }

@@ -294,6 +294,7 @@ fn task_variance_matches_a_direct_computation_and_clusters_partition_the_active_
         .all(|c| c.silhouette <= v.silhouette));
     assert!(!v.at_search_limit);
     assert!(dir.join("run/report/task_variance.png").exists());
+    assert!(dir.join("run/report/task_variance_silhouette.png").exists());
 }
 
 #[test]
