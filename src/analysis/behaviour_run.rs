@@ -13,8 +13,8 @@ use crate::analysis::task_variance::{
 };
 use crate::experiment::ExperimentConfig;
 use crate::run_dir::{
-    AnalysisFile, GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
-    ClusterCountSilhouette, PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
+    AnalysisFile, ClusterCountSilhouette, GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell,
+    ProducedInterval, PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
 };
 use crate::task::{argmax_channel, EpochSpan, Scorer};
 use crate::trials_file::TrialRecord;

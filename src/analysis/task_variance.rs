@@ -317,7 +317,10 @@ mod tests {
         assert_eq!(c.labels, vec![0, 0, 0, 1, 1, 2, 2, 2]);
         assert!(c.silhouette > 0.9);
         // Every k from 2 to 6 was tried, each silhouette recomputed from its own labels.
-        assert_eq!(c.tried.iter().map(|t| t.0).collect::<Vec<_>>(), [2, 3, 4, 5, 6]);
+        assert_eq!(
+            c.tried.iter().map(|t| t.0).collect::<Vec<_>>(),
+            [2, 3, 4, 5, 6]
+        );
         assert_eq!(c.tried[1].1, c.silhouette);
         assert!(c.tried.iter().all(|t| t.1 <= c.silhouette));
         assert!(!c.at_search_limit(points.len()));

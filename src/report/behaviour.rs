@@ -503,7 +503,9 @@ impl Figure for SilhouetteFigure<'_> {
             });
         let (s_lo, s_hi) = points
             .iter()
-            .fold((v.silhouette, v.silhouette), |(l, h), p| (l.min(p.1), h.max(p.1)));
+            .fold((v.silhouette, v.silhouette), |(l, h), p| {
+                (l.min(p.1), h.max(p.1))
+            });
         let pad = 0.1 * (s_hi - s_lo).max(0.02);
         let mut chart = ChartBuilder::on(root)
             .caption("Silhouette by number of clusters", ("sans-serif", 18))

@@ -37,8 +37,8 @@ pub use analysis::{
     FixedPointsAnalysis, PcaAnalysis, PsychometricAnalysis, ReactionTimePoint, StageAnalysis,
 };
 pub use behaviour_analysis::{
-    GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
-    ClusterCountSilhouette, PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
+    ClusterCountSilhouette, GoNogoAnalysis, IntervalTimingAnalysis, MatrixCell, ProducedInterval,
+    PsychometricMatrixAnalysis, TaskCluster, TaskVarianceAnalysis,
 };
 pub use bundle::{absolute, ScriptSource};
 pub use fixed_points::FixedPointsFile;

@@ -253,7 +253,11 @@ fn task_variance_matches_a_direct_computation_and_clusters_partition_the_active_
     };
     let distance = |a: usize, b: usize| -> f64 {
         let (x, y) = (normalised(a), normalised(b));
-        x.iter().zip(&y).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()
+        x.iter()
+            .zip(&y)
+            .map(|(p, q)| (p - q).powi(2))
+            .sum::<f64>()
+            .sqrt()
     };
     let mut total = 0.0;
     for (k, cluster) in v.clusters.iter().enumerate() {
@@ -277,10 +281,18 @@ fn task_variance_matches_a_direct_computation_and_clusters_partition_the_active_
         }
     }
     let want = total / active.len() as f64;
-    assert!((v.silhouette - want).abs() < 1e-9, "{} vs {want}", v.silhouette);
+    assert!(
+        (v.silhouette - want).abs() < 1e-9,
+        "{} vs {want}",
+        v.silhouette
+    );
     // Every number of clusters from 2 to min(29, units − 1) was tried; the chosen one scores
     // highest, and it is not the last tried unless the search could not go further.
-    let tried: Vec<usize> = v.silhouette_by_clusters.iter().map(|c| c.clusters).collect();
+    let tried: Vec<usize> = v
+        .silhouette_by_clusters
+        .iter()
+        .map(|c| c.clusters)
+        .collect();
     assert_eq!(tried, (2..=29.min(active.len() - 1)).collect::<Vec<_>>());
     let chosen = v
         .silhouette_by_clusters
