@@ -7,7 +7,9 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{condition_colour, diverging, draw_legend, err, DrawError, Figure};
+use super::figure::{
+    condition_colour, diverging, draw_legend, err, polyline_steps, DrawError, Figure,
+};
 use crate::run_dir::{
     GoNogoAnalysis, IntervalTimingAnalysis, PsychometricMatrixAnalysis, TaskVarianceAnalysis,
 };
@@ -527,7 +529,7 @@ impl Figure for SilhouetteFigure<'_> {
             .map_err(err)?;
         let line = series_colour(0);
         chart
-            .draw_series(LineSeries::new(points.clone(), line.stroke_width(2)))
+            .draw_series(polyline_steps(&points, line.stroke_width(2)))
             .map_err(err)?;
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 3, line.filled())))

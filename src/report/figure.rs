@@ -68,6 +68,19 @@ pub const PALETTE: [RGBColor; 16] = [
     RGBColor(101, 69, 34),
 ];
 
+/// A polyline as one two-point path per step, for wide lines through noisy data: plotters'
+/// bitmap backend joins the steps of a wide `LineSeries` with miter joins, which spike far
+/// past the data (and past the plot area) where the line turns back on itself
+/// (plotters-rs/plotters#549, open). Separate steps have no joins to spike.
+pub fn polyline_steps<X: Clone + 'static, Y: Clone + 'static>(
+    points: &[(X, Y)],
+    style: ShapeStyle,
+) -> impl Iterator<Item = PathElement<(X, Y)>> + '_ {
+    points
+        .windows(2)
+        .map(move |w| PathElement::new(vec![w[0].clone(), w[1].clone()], style))
+}
+
 /// The colour of condition level `k` ([`PALETTE`], repeating only past 16 levels).
 pub fn condition_colour(k: usize) -> RGBColor {
     PALETTE[k % PALETTE.len()]
@@ -329,6 +342,67 @@ pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTransl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pixels painted (not white) outside the box `lo..=hi` (x and y) of a 200×200 image with
+    /// `draw` applied to it.
+    fn painted_outside(
+        lo: i32,
+        hi: i32,
+        draw: impl Fn(&DrawingArea<BitMapBackend, Shift>),
+    ) -> usize {
+        let (w, h) = (200u32, 200u32);
+        let mut buffer = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+            draw(&root);
+            root.present().unwrap();
+        }
+        let mut outside = 0;
+        for y in 0..h as i32 {
+            for x in 0..w as i32 {
+                let k = ((y * w as i32 + x) * 3) as usize;
+                let white = buffer[k..k + 3].iter().all(|&v| v == 255);
+                let inside = (lo..=hi).contains(&x) && (lo..=hi).contains(&y);
+                outside += usize::from(!white && !inside);
+            }
+        }
+        outside
+    }
+
+    #[test]
+    fn wide_lines_through_turn_backs_stay_near_their_points() {
+        // Steps that turn back on themselves or nearly continue, as a noisy trajectory's do.
+        let points: Vec<(i32, i32)> = vec![
+            (60, 100),
+            (100, 100),
+            (60, 101),
+            (100, 102),
+            (140, 103),
+            (100, 104),
+            (101, 104),
+            (140, 105),
+            (139, 106),
+            (140, 107),
+            (60, 140),
+            (61, 60),
+            (62, 140),
+        ];
+        let style = RGBColor(200, 0, 0).stroke_width(2);
+        // The box of the points, widened by the line's width and a pixel of antialiasing.
+        let (lo, hi) = (60 - 3, 140 + 3);
+        // One path through all points (what LineSeries draws) spikes past the box; if this
+        // ever fails, plotters has fixed its joins and polyline_steps can go.
+        let joined = painted_outside(lo, hi, |root| {
+            root.draw(&PathElement::new(points.clone(), style)).unwrap();
+        });
+        assert!(joined > 0, "plotters no longer spikes at turn-backs");
+        let steps = painted_outside(lo, hi, |root| {
+            for step in polyline_steps(&points, style) {
+                root.draw(&step).unwrap();
+            }
+        });
+        assert_eq!(steps, 0);
+    }
 
     /// CIELAB (D65) of an sRGB colour, written from the CIE formulas.
     fn lab(c: RGBColor) -> [f64; 3] {

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::figure::{
     condition_colour, draw_key, draw_key_column, err, key_column_width, key_rows, level_values,
-    shared_condition, tick_label, DrawError, Figure, KEY_ROW,
+    polyline_steps, shared_condition, tick_label, DrawError, Figure, KEY_ROW,
 };
 
 /// One condition level's trial-averaged trajectory.
@@ -133,7 +133,7 @@ impl Figure for PcaFigure {
         for t in &self.trajectories {
             let c = condition_colour(t.colour);
             chart
-                .draw_series(LineSeries::new(t.points.clone(), c.stroke_width(2)))
+                .draw_series(polyline_steps(&t.points, c.stroke_width(2)))
                 .map_err(err)?
                 .label(t.label.clone())
                 .legend(move |(x, y)| {
@@ -292,7 +292,7 @@ impl Figure for UnitsFigure {
                     .map(|(t, r)| (t as f64 * self.dt, *r))
                     .collect();
                 chart
-                    .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                    .draw_series(polyline_steps(&pts, c.stroke_width(2)))
                     .map_err(err)?
                     .label(label.clone())
                     .legend(move |(x, y)| {

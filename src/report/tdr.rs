@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{diverging, draw_key, err, DrawError, Figure};
+use super::figure::{diverging, draw_key, err, polyline_steps, DrawError, Figure};
 
 /// One condition-averaged trajectory in a panel.
 #[derive(Debug, Clone)]
@@ -104,7 +104,7 @@ impl Figure for TdrFigure {
                 let c = diverging(l.evidence);
                 let dark = RGBColor(c.0 / 4 * 3, c.1 / 4 * 3, c.2 / 4 * 3);
                 chart
-                    .draw_series(LineSeries::new(l.points.clone(), c.stroke_width(2)))
+                    .draw_series(polyline_steps(&l.points, c.stroke_width(2)))
                     .map_err(err)?;
                 if let Some(&p) = l.points.last() {
                     let style = if l.first_choice {

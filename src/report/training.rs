@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{err, DrawError, Figure};
+use super::figure::{err, polyline_steps, DrawError, Figure};
 
 /// Learning curves.
 #[derive(Debug, Clone)]
@@ -74,15 +74,15 @@ impl Figure for TrainingFigure {
         let blue = RGBColor(0, 114, 178);
         let orange = RGBColor(230, 159, 0);
         chart
-            .draw_series(LineSeries::new(series(&self.loss), blue.stroke_width(2)))
+            .draw_series(polyline_steps(&series(&self.loss), blue.stroke_width(2)))
             .map_err(err)?
             .label("training batches")
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2))
             });
         chart
-            .draw_series(LineSeries::new(
-                series(&self.eval_loss),
+            .draw_series(polyline_steps(
+                &series(&self.eval_loss),
                 orange.stroke_width(2),
             ))
             .map_err(err)?

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{draw_key, err, key_rows, short_number, DrawError, KEY_ROW};
+use super::figure::{draw_key, err, key_rows, polyline_steps, short_number, DrawError, KEY_ROW};
 use super::{register_fonts, ImageFormat, ReportError};
 use crate::atomic_file::write_atomic_with;
 
@@ -304,7 +304,7 @@ fn draw_channels<DB: DrawingBackend>(
                     .map(|t| (t as f64 * dt, out[t * n + c] as f64))
                     .collect();
                 chart
-                    .draw_series(LineSeries::new(produced, color.stroke_width(2)))?
+                    .draw_series(polyline_steps(&produced, color.stroke_width(2)))?
                     .label(name.clone())
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
@@ -312,7 +312,7 @@ fn draw_channels<DB: DrawingBackend>(
             }
             None => {
                 chart
-                    .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                    .draw_series(polyline_steps(&points, color.stroke_width(2)))?
                     .label(name.clone())
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
