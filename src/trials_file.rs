@@ -436,6 +436,24 @@ fn take(entries: &mut BTreeMap<String, Array>, key: &str) -> Option<Array> {
 }
 
 impl TrialRecord {
+    /// Trial `i`'s conditions as the task gave them: text conditions as their labels (not
+    /// their codes), a condition the trial lacks left out.
+    pub fn trial_conditions(&self, i: usize) -> Conditions {
+        self.conditions
+            .iter()
+            .filter(|(_, v)| !v[i].is_nan())
+            .map(|(name, v)| {
+                let value = match self.labels.get(name) {
+                    Some(labels) => {
+                        ConditionValue::Text(labels_per_trial(&v[i..=i], labels).remove(0))
+                    }
+                    None => ConditionValue::Number(v[i]),
+                };
+                (name.clone(), value)
+            })
+            .collect()
+    }
+
     /// A record of `batch` of the task with `shape`, with the network's `outputs`, `states`
     /// and `rates` (batch-major).
     pub fn new(
@@ -858,6 +876,33 @@ mod tests {
             vec![0.0; b * 2],
             &shape(),
         )
+    }
+
+    #[test]
+    fn a_trials_conditions_come_back_as_the_task_gave_them() {
+        let mut batch = Batch::empty(3, 2, 1, 2);
+        let given: Vec<Conditions> = [("motion", 0.5), ("colour", -0.15), ("motion", 2.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(context, coherence))| {
+                let mut c = Conditions::new();
+                c.insert("context".into(), ConditionValue::Text(context.into()));
+                c.insert("coherence".into(), ConditionValue::Number(coherence));
+                if i != 1 {
+                    c.insert("delay".into(), ConditionValue::Number(300.0));
+                }
+                c
+            })
+            .collect();
+        batch.conditions = given.clone();
+        let n = batch.targets.len();
+        let record = TrialRecord::new(&batch, vec![0.0; n], vec![], vec![], &shape());
+        // Stored as codes into the sorted labels ...
+        assert_eq!(record.conditions["context"], vec![1.0, 0.0, 1.0]);
+        // ... and given back as labels; trial 1 has no delay.
+        for (i, want) in given.iter().enumerate() {
+            assert_eq!(&record.trial_conditions(i), want, "trial {i}");
+        }
     }
 
     #[test]

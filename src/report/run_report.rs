@@ -125,22 +125,15 @@ pub fn write_report(
     let shape = config.task.shape();
     let k = config.report.example_trials.min(b).max(1);
     let panels: Vec<TrialPanel> = (0..k)
-        .map(|i| {
-            let c: crate::task::Conditions = trials
-                .conditions
-                .iter()
-                .map(|(name, v)| (name.clone(), crate::task::ConditionValue::Number(v[i])))
-                .collect();
-            TrialPanel {
-                title: super::trials::conditions_title(i, &c),
-                inputs: trials.inputs[i * t * trials.n_in..(i + 1) * t * trials.n_in].to_vec(),
-                targets: trials.targets[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
-                mask: trials.mask[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
-                epochs: Vec::new(),
-                outputs: Some(
-                    trials.outputs[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
-                ),
-            }
+        .map(|i| TrialPanel {
+            title: super::trials::conditions_title(i, &trials.trial_conditions(i)),
+            inputs: trials.inputs[i * t * trials.n_in..(i + 1) * t * trials.n_in].to_vec(),
+            targets: trials.targets[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
+            mask: trials.mask[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
+            epochs: Vec::new(),
+            outputs: Some(
+                trials.outputs[i * t * trials.n_out..(i + 1) * t * trials.n_out].to_vec(),
+            ),
         })
         .collect();
     for ext in ["png", "svg"] {
