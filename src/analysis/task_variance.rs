@@ -228,22 +228,22 @@ pub fn best_clustering(points: &[Vec<f64>], max_k: usize) -> Option<Clustering> 
         return None;
     }
     let merges = ward_merges(points);
-    let mut best: Option<Clustering> = None;
-    let mut tried = Vec::new();
-    for k in 2..=max_k.min(m - 1) {
-        let labels = labels_after(m, &merges, k);
-        let s = silhouette(points, &labels);
-        tried.push((k, s));
-        if best.as_ref().is_none_or(|b| s > b.silhouette) {
-            best = Some(Clustering {
-                k,
-                labels,
-                silhouette: s,
-                tried: Vec::new(),
-            });
-        }
-    }
-    best.map(|b| Clustering { tried, ..b })
+    let tried: Vec<(usize, f64)> = (2..=max_k.min(m - 1))
+        .map(|k| (k, silhouette(points, &labels_after(m, &merges, k))))
+        .collect();
+    // The first of the largest (the fewest clusters on ties).
+    let &(k, best) = tried
+        .iter()
+        .fold(None, |b: Option<&(usize, f64)>, t| match b {
+            Some(b) if b.1 >= t.1 => Some(b),
+            _ => Some(t),
+        })?;
+    Some(Clustering {
+        k,
+        labels: labels_after(m, &merges, k),
+        silhouette: best,
+        tried,
+    })
 }
 
 /// Each row divided by its largest entry (rows whose largest entry is 0 stay 0).
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(c.k, 3);
         assert_eq!(c.labels, vec![0, 0, 0, 1, 1, 2, 2, 2]);
         assert!(c.silhouette > 0.9);
-        // Every k from 2 to 6 was tried, each silhouette recomputed from its own labels.
+        // Every k from 2 to 6 was tried; the chosen one's entry is its silhouette, the largest.
         assert_eq!(
             c.tried.iter().map(|t| t.0).collect::<Vec<_>>(),
             [2, 3, 4, 5, 6]
